@@ -1,0 +1,6 @@
+"""Layers (``torch.nn.Module``) built on :mod:`convref.functional`."""
+
+from . import init
+from .conv import Conv1x1, Conv2d
+
+__all__ = ["Conv2d", "Conv1x1", "init"]

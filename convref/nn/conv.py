@@ -1,0 +1,114 @@
+"""``nn.Module`` layers over :mod:`convref.functional`."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .. import functional
+from .._checks import IntPair, Padding, int_pair, positive_int
+from .init import init_weight_
+
+__all__ = ["Conv2d", "Conv1x1"]
+
+
+class Conv2d(nn.Module):
+    """2-D convolution layer computed by :func:`convref.functional.conv2d`.
+
+    A drop-in for :class:`torch.nn.Conv2d` (same arguments, same parameter shapes),
+    with the initialisation made explicit.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, dilation : int or (int, int)
+        As in :class:`torch.nn.Conv2d`.
+    padding : int, (int, int), ``"valid"`` or ``"same"``
+        As in :class:`torch.nn.Conv2d` (zero padding).
+    groups : int
+        Number of groups.
+    bias : bool
+        Whether to add a learned bias.
+    init : {"pytorch", "random", "xavier", "he"}
+        ``"pytorch"`` reproduces :class:`torch.nn.Conv2d`'s default (Kaiming-uniform with
+        ``a = sqrt(5)``); the others are the Gaussian schemes of :mod:`convref.nn.init`.
+        Biases start at zero except with ``"pytorch"``.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        init: str = "pytorch",
+    ) -> None:
+        super().__init__()
+        in_channels = positive_int("in_channels", in_channels)
+        out_channels = positive_int("out_channels", out_channels)
+        groups = positive_int("groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups must divide in_channels and out_channels, got groups={groups} "
+                f"for {in_channels} -> {out_channels} channels"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters(init)
+
+    def reset_parameters(self, init: str = "pytorch") -> None:
+        """Re-initialise the weight (and bias) with scheme ``init``."""
+        if init == "pytorch":
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            if self.bias is not None:
+                bound = 1 / math.sqrt(self.weight[0].numel())
+                nn.init.uniform_(self.bias, -bound, bound)
+            return
+        init_weight_(self.weight, init)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
+        )
+
+
+class Conv1x1(Conv2d):
+    """Pointwise (1x1) convolution: a linear layer applied at every pixel (Lin et al. 2014).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    groups : int
+        Number of groups.
+    bias : bool
+        Whether to add a learned bias.
+    init : str
+        As in :class:`Conv2d`.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, groups: int = 1, bias: bool = True, init: str = "pytorch"
+    ) -> None:
+        super().__init__(in_channels, out_channels, 1, groups=groups, bias=bias, init=init)

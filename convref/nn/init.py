@@ -1,0 +1,65 @@
+"""Weight initialisation schemes named by the source article: random, Xavier and He.
+
+Each draws zero-mean Gaussian weights; they differ only in the standard deviation,
+chosen from the layer's fan-in and fan-out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+__all__ = ["INIT_SCHEMES", "fans", "init_std", "init_weight_"]
+
+#: The schemes, with the paper each comes from.
+INIT_SCHEMES = {
+    "random": "fixed small standard deviation 0.01 (Krizhevsky et al. 2012)",
+    "xavier": "std = sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010)",
+    "he": "std = sqrt(2 / fan_in), for ReLU (He et al. 2015)",
+}
+
+
+def fans(weight_shape: tuple[int, ...]) -> tuple[int, int]:
+    """Fan-in and fan-out of a weight ``(C_out, C_in / groups, kh, kw)`` or ``(out, in)``.
+
+    Fan-in is the number of inputs one output sums over (``C_in / groups * kh * kw``);
+    fan-out the number of outputs one input reaches (``C_out * kh * kw``), the
+    convention of :func:`torch.nn.init.xavier_normal_`.
+    """
+    if len(weight_shape) < 2:
+        raise ValueError(f"weight_shape must have at least 2 dimensions, got {tuple(weight_shape)}")
+    receptive = math.prod(weight_shape[2:])
+    return weight_shape[1] * receptive, weight_shape[0] * receptive
+
+
+def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
+    """Standard deviation that ``scheme`` gives a weight of this shape.
+
+    Parameters
+    ----------
+    weight_shape : tuple of int
+        ``(C_out, C_in / groups, kh, kw)``.
+    scheme : {"random", "xavier", "he"}
+        See :data:`INIT_SCHEMES`.
+
+    Returns
+    -------
+    float
+    """
+    fan_in, fan_out = fans(weight_shape)
+    if scheme == "random":
+        return 0.01
+    if scheme == "xavier":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if scheme == "he":
+        return math.sqrt(2.0 / fan_in)
+    raise ValueError(f"scheme must be one of {sorted(INIT_SCHEMES)}, got {scheme!r}")
+
+
+def init_weight_(weight: torch.Tensor, scheme: str, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Fill ``weight`` in place with N(0, init_std(weight.shape, scheme)**2) and return it."""
+    std = init_std(tuple(weight.shape), scheme)
+    with torch.no_grad():
+        return weight.normal_(0.0, std, generator=generator)

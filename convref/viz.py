@@ -1,0 +1,229 @@
+"""Matplotlib figures used by the book; each returns its ``Figure`` and needs no widget."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .arith import conv_output_size
+
+__all__ = [
+    "plot_conv_arithmetic",
+    "plot_conv_steps",
+    "plot_images",
+    "plot_matrix",
+    "plot_curves",
+    "plot_cost_shares",
+]
+
+INPUT_COLOR = "#4c72b0"
+PAD_COLOR = "#ffffff"
+TAP_COLOR = "#dd8452"
+OUTPUT_COLOR = "#55a868"
+
+
+def _grid(ax: Axes, top: float, left: float, rows: int, cols: int, colors: np.ndarray, alpha: np.ndarray) -> None:
+    for i in range(rows):
+        for j in range(cols):
+            ax.add_patch(
+                Rectangle(
+                    (left + j, top - i - 1), 1, 1, facecolor=colors[i][j], alpha=alpha[i][j],
+                    edgecolor="#333333", linewidth=0.6,
+                )
+            )
+
+
+def plot_conv_arithmetic(
+    input_size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    step: int = 0,
+    ax: Optional[Axes] = None,
+) -> Figure:
+    """Draw one step of a 2-D convolution over a square input, in the style of Dumoulin & Visin.
+
+    Left: the input (blue) inside its zero padding (white), with the kernel taps that
+    produce output ``step`` (orange). Right: the output (green), with that position marked.
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride, padding, dilation : int
+        The convolution's geometry (square, the same on both axes).
+    step : int
+        Which output position to show, in row-major order (wraps around).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    out = conv_output_size(input_size, kernel_size, stride, padding, dilation)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    out_row, out_col = divmod(step % (out * out), out)
+    padded = input_size + 2 * padding
+    colors = np.full((padded, padded), INPUT_COLOR, dtype=object)
+    colors[:padding, :] = colors[padded - padding :, :] = PAD_COLOR
+    colors[:, :padding] = colors[:, padded - padding :] = PAD_COLOR
+    alpha = np.where(colors == PAD_COLOR, 1.0, 0.35)
+    for u in range(kernel_size):
+        for v in range(kernel_size):
+            i, j = out_row * stride + u * dilation, out_col * stride + v * dilation
+            colors[i, j], alpha[i, j] = TAP_COLOR, 0.9
+    _grid(ax, padded, 0, padded, padded, colors, alpha)
+
+    left = padded + 2
+    top = padded / 2 + out / 2
+    out_colors = np.full((out, out), OUTPUT_COLOR, dtype=object)
+    out_alpha = np.full((out, out), 0.35)
+    out_alpha[out_row, out_col] = 0.95
+    _grid(ax, top, left, out, out, out_colors, out_alpha)
+
+    ax.set_xlim(-0.5, left + out + 0.5)
+    ax.set_ylim(-0.5, padded + 1.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(
+        f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding}, "
+        f"dilation {dilation} -> output {out}",
+        fontsize=9,
+    )
+    return ax.figure
+
+
+def plot_conv_steps(
+    input_size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    steps: Sequence[int] = (0, 1, 2),
+) -> Figure:
+    """Several steps of :func:`plot_conv_arithmetic` side by side."""
+    fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 2.8))
+    for ax, step in zip(np.atleast_1d(axes), steps):
+        plot_conv_arithmetic(input_size, kernel_size, stride, padding, dilation, step, ax=ax)
+        ax.set_title(f"output position {step}", fontsize=9)
+    fig.suptitle(
+        f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_images(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] = (),
+    cmap: str = "gray",
+    symmetric: Sequence[bool] = (),
+    ncols: Optional[int] = None,
+    size: float = 2.6,
+) -> Figure:
+    """Show 2-D arrays side by side.
+
+    Parameters
+    ----------
+    images : sequence of 2-D arrays
+        What to draw.
+    titles : sequence of str
+        One title per image (optional).
+    cmap : str
+        Colour map for unsigned images; signed ones (see ``symmetric``) use ``"RdBu_r"``.
+    symmetric : sequence of bool
+        Per image: centre the colour scale on zero (for filter responses and kernels).
+    ncols : int, optional
+        Images per row (all in one row by default).
+    size : float
+        Side of each panel in inches.
+    """
+    count = len(images)
+    ncols = ncols or count
+    nrows = -(-count // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= count:
+            continue
+        image = np.asarray(images[index])
+        if index < len(symmetric) and symmetric[index]:
+            limit = float(np.abs(image).max()) or 1.0
+            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(image, cmap=cmap)
+        if index < len(titles):
+            ax.set_title(titles[index], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_matrix(
+    matrix: np.ndarray, title: str = "", xlabel: str = "", ylabel: str = "", ax: Optional[Axes] = None
+) -> Figure:
+    """Show a matrix as a heat map with its shape in the title (e.g. an im2col column matrix)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    image = ax.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, fraction=0.04)
+    ax.set_title(f"{title} {tuple(matrix.shape)}".strip(), fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax.figure
+
+
+def plot_curves(
+    curves: dict[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logy: bool = False,
+    ax: Optional[Axes] = None,
+) -> Figure:
+    """Line plot of named curves against their index (e.g. activation scale against depth)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.4))
+    for name, values in curves.items():
+        ax.plot(range(len(values)), values, marker="o", markersize=3, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax.figure
+
+
+def plot_cost_shares(shares: dict[str, tuple[float, float]], title: str = "") -> Figure:
+    """Horizontal bars of each layer kind's share of parameters and of multiply-adds (in %).
+
+    Parameters
+    ----------
+    shares : dict
+        ``{kind: (percent_of_params, percent_of_mult_adds)}``.
+    title : str
+        Figure title.
+    """
+    kinds = list(shares)
+    params = [shares[k][0] for k in kinds]
+    mult_adds = [shares[k][1] for k in kinds]
+    positions = np.arange(len(kinds))
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(kinds) + 1.4))
+    ax.barh(positions - 0.2, params, height=0.4, label="parameters", color=INPUT_COLOR)
+    ax.barh(positions + 0.2, mult_adds, height=0.4, label="multiply-adds", color=TAP_COLOR)
+    ax.set_yticks(positions, kinds)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of the network (%)")
+    ax.set_xlim(0, 100)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,67 @@
+"""Thin ipywidgets front ends over :mod:`convref.viz` for live use in the notebooks."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import viz
+
+__all__ = ["conv_arithmetic_widget", "kernel_widget"]
+
+
+def _redraw(output: widgets.Output, draw: Callable[[], object]) -> None:
+    with output:
+        output.clear_output(wait=True)
+        draw()
+        plt.show()
+
+
+def conv_arithmetic_widget(
+    input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> widgets.VBox:
+    """Sliders for the geometry of a convolution over :func:`convref.viz.plot_conv_arithmetic`.
+
+    Geometries whose dilated kernel does not fit the padded input show a message instead.
+    """
+    sliders = {
+        "input_size": widgets.IntSlider(input_size, 1, 9, description="input"),
+        "kernel_size": widgets.IntSlider(kernel_size, 1, 5, description="kernel"),
+        "stride": widgets.IntSlider(stride, 1, 3, description="stride"),
+        "padding": widgets.IntSlider(padding, 0, 3, description="padding"),
+        "dilation": widgets.IntSlider(dilation, 1, 3, description="dilation"),
+        "step": widgets.IntSlider(0, 0, 80, description="output #"),
+    }
+    output = widgets.Output()
+
+    def draw() -> None:
+        values = {name: slider.value for name, slider in sliders.items()}
+        try:
+            viz.plot_conv_arithmetic(**values)
+        except ValueError as error:
+            print(f"no output: {error}")
+
+    for slider in sliders.values():
+        slider.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox([widgets.VBox(list(sliders.values())[:3]), widgets.VBox(list(sliders.values())[3:])]), output])
+
+
+def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.VBox:
+    """Pick a kernel by name and see ``image`` filtered by it (with :func:`convref.reference.conv2d`)."""
+    from .reference import conv2d
+
+    choice = widgets.Dropdown(options=list(kernels), description="kernel")
+    output = widgets.Output()
+
+    def draw() -> None:
+        kernel = np.asarray(kernels[choice.value], dtype=image.dtype)
+        response = conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
+        viz.plot_images([image, kernel, response], ["input", f"kernel: {choice.value}", "output"], symmetric=[False, True, True])
+
+    choice.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([choice, output])

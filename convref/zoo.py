@@ -1,0 +1,145 @@
+"""Layer tables of published networks, for counting their cost with :mod:`convref.arith`.
+
+Only the architecture (channels, kernels, strides) is written down here -- no weights.
+The chapters compare the totals with the numbers printed in the papers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .arith import Cost, conv_cost, linear_cost
+
+__all__ = ["Layer", "inception_module", "GOOGLENET_INCEPTION_3A", "mobilenet_v1", "cost_by_kind"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a network table.
+
+    Attributes
+    ----------
+    name : str
+        Where it sits, e.g. ``"3x3 reduce"`` or ``"conv dw / s2"``.
+    kind : str
+        Its type, for grouping costs: ``"conv 1x1"``, ``"conv 3x3"``, ``"conv dw 3x3"``, ``"fc"`` ...
+    cost : Cost
+        Its parameters and multiply-adds.
+    """
+
+    name: str
+    kind: str
+    cost: Cost
+
+
+#: GoogLeNet's inception (3a) (Szegedy et al. 2015, Table 1): input 28x28x192 and the
+#: filter counts of each branch.
+GOOGLENET_INCEPTION_3A = dict(
+    in_channels=192, size=28, n1x1=64, n3x3_reduce=96, n3x3=128, n5x5_reduce=16, n5x5=32, pool_proj=32
+)
+
+
+def inception_module(
+    in_channels: int,
+    size: int,
+    n1x1: int,
+    n3x3_reduce: Optional[int],
+    n3x3: int,
+    n5x5_reduce: Optional[int],
+    n5x5: int,
+    pool_proj: Optional[int],
+) -> list[Layer]:
+    """Layers of an Inception module (GoogLeNet, figure 2) at a ``size`` x ``size`` feature map.
+
+    Parameters
+    ----------
+    in_channels, size : int
+        Input channels and spatial size (every branch keeps the size).
+    n1x1, n3x3, n5x5 : int
+        Output channels of the 1x1, 3x3 and 5x5 branches.
+    n3x3_reduce, n5x5_reduce, pool_proj : int or None
+        Output channels of the 1x1 reductions before the 3x3 and 5x5 convolutions and of the
+        1x1 projection after the 3x3 max-pool. ``None`` leaves that 1x1 out: with all three
+        ``None`` this is the naive module of figure 2(a).
+
+    Returns
+    -------
+    list of Layer
+        The convolutions (bias-free counts, as the paper's table).
+    """
+    layers = [Layer("1x1", "conv 1x1", conv_cost(in_channels, n1x1, 1, size))]
+    for name, reduce, out, k in (("3x3", n3x3_reduce, n3x3, 3), ("5x5", n5x5_reduce, n5x5, 5)):
+        branch_in = in_channels
+        if reduce is not None:
+            layers.append(Layer(f"{name} reduce", "conv 1x1", conv_cost(in_channels, reduce, 1, size)))
+            branch_in = reduce
+        layers.append(Layer(name, f"conv {name}", conv_cost(branch_in, out, k, size)))
+    if pool_proj is not None:
+        layers.append(Layer("pool proj", "conv 1x1", conv_cost(in_channels, pool_proj, 1, size)))
+    return layers
+
+
+# MobileNet v1 body (Howard et al. 2017, Table 1): (output channels, stride) of each
+# depthwise separable block after the first full 3x3 convolution (32 channels, stride 2).
+_MOBILENET_V1_BLOCKS = [
+    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+    (1024, 2), (1024, 1),
+]
+
+
+def mobilenet_v1(
+    width_multiplier: float = 1.0,
+    resolution: int = 224,
+    separable: bool = True,
+    num_classes: int = 1000,
+) -> list[Layer]:
+    """Layers of MobileNet v1 (Howard et al. 2017, Table 1).
+
+    The paper's table lists the last depthwise layer with stride 2 although its output
+    stays 7x7; like the authors' released model, it is built here with stride 1.
+
+    Parameters
+    ----------
+    width_multiplier : float
+        The paper's alpha: every layer's channel count is scaled by it.
+    resolution : int
+        Input size (224 in the paper's baseline).
+    separable : bool
+        ``False`` replaces every depthwise separable block by a full 3x3 convolution
+        (the "Conv MobileNet" of the paper's Table 4).
+    num_classes : int
+        Outputs of the final fully connected layer.
+
+    Returns
+    -------
+    list of Layer
+        Bias-free convolutions (each is followed by BatchNorm) and the biased classifier.
+    """
+
+    def width(channels: int) -> int:
+        return int(channels * width_multiplier)
+
+    size = resolution // 2
+    channels = width(32)
+    layers = [Layer("conv / s2", "conv 3x3", conv_cost(3, channels, 3, size))]
+    for out, stride in _MOBILENET_V1_BLOCKS:
+        out = width(out)
+        size //= stride
+        if separable:
+            layers.append(Layer(f"conv dw / s{stride}", "conv dw 3x3", conv_cost(channels, channels, 3, size, groups=channels)))
+            layers.append(Layer("conv / s1", "conv 1x1", conv_cost(channels, out, 1, size)))
+        else:
+            layers.append(Layer(f"conv / s{stride}", "conv 3x3", conv_cost(channels, out, 3, size)))
+        channels = out
+    layers.append(Layer("fc", "fc", linear_cost(channels, num_classes)))
+    return layers
+
+
+def cost_by_kind(layers: list[Layer]) -> dict[str, Cost]:
+    """Total cost of each layer kind, in order of first appearance."""
+    totals: dict[str, Cost] = {}
+    for layer in layers:
+        totals[layer.kind] = totals.get(layer.kind, Cost()) + layer.cost
+    return totals
