@@ -13,6 +13,7 @@ from matplotlib.patches import Rectangle
 from .arith import conv_output_size
 
 __all__ = [
+    "show_source",
     "plot_conv_arithmetic",
     "plot_conv_steps",
     "plot_images",
@@ -20,6 +21,19 @@ __all__ = [
     "plot_curves",
     "plot_cost_shares",
 ]
+
+def show_source(obj: object) -> "IPython.display.Code":
+    """The package's own source of ``obj``, syntax-highlighted in a notebook and in the book.
+
+    Chapters show code this way (never a copy pasted into a cell), so what the reader
+    sees is exactly what the tests run.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
 
 INPUT_COLOR = "#4c72b0"
 PAD_COLOR = "#ffffff"
