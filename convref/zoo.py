@@ -33,8 +33,8 @@ class Layer:
     cost: Cost
 
 
-#: GoogLeNet's inception (3a) (Szegedy et al. 2015, Table 1): input 28x28x192 and the
-#: filter counts of each branch.
+#: GoogLeNet's inception (3a) as in Szegedy et al. 2015, Table 1 -- a 28x28x192 input and
+#: the filter counts of each branch -- as keyword arguments of :func:`inception_module`.
 GOOGLENET_INCEPTION_3A = dict(
     in_channels=192, size=28, n1x1=64, n3x3_reduce=96, n3x3=128, n5x5_reduce=16, n5x5=32, pool_proj=32
 )

@@ -38,7 +38,7 @@ class Conv2d(nn.Module):
         ``a = sqrt(5)``); the others are the Gaussian schemes of :mod:`convref.nn.init`.
         Biases start at zero except with ``"pytorch"``.
 
-    Shape
+    Notes
     -----
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``.
     """

@@ -1,0 +1,144 @@
+"""Smoke test of the built book in headless Chromium (run after ``jupyter-book build``).
+
+Every page of the table of contents is served from ``_build/html`` on the loopback
+interface and opened with all other network traffic blocked. The test checks that the
+page loads, that its figures load, and that no cell output shows a traceback or
+anything written to stderr (warnings). Screenshots go to ``test-artifacts/``.
+
+Without Chromium the test skips with a message, except under CI (``CI`` set),
+where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    message = "no Chromium found (install Debian's chromium package, or set CHROMIUM to its path)"
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must run the browser test")
+    pytest.skip(message)
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [f"{f}.html" for f in files]
+
+
+def _chapter_pages() -> list[str]:
+    return [p for p in _toc_pages() if p.count("/") == 2]  # book/<topic>/<topic>.html
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"{HTML} has no built book: run `make book` (or `make test`, which builds it) first")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str):
+    """Open ``url`` with every request that leaves the loopback server blocked; return page and failures."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    failed_local: list[str] = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1") else route.abort())
+    page.on("response", lambda r: failed_local.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.ok, f"{url} did not load: {response and response.status}"
+    return page, failed_local
+
+
+@pytest.mark.parametrize("page_path", _toc_pages())
+def test_page_loads_with_its_figures_and_no_tracebacks(browser, server, page_path):
+    page, failed_local = _open(browser, f"{server}/{page_path}")
+    try:
+        assert page.locator("main h1").count() >= 1, f"{page_path} has no title"
+        broken = page.evaluate(
+            "() => Array.from(document.querySelectorAll('main img'))"
+            ".filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"
+        )
+        assert not broken, f"{page_path}: images that did not load: {broken}"
+        assert not failed_local, f"{page_path}: requests to the book that failed: {failed_local}"
+        outputs = page.locator("main .cell_output").all_inner_texts()
+        tracebacks = [o for o in outputs if "Traceback (most recent call last)" in o or "Error:" in o.split("\n")[0]]
+        assert not tracebacks, f"{page_path}: a cell output shows an error:\n{tracebacks[0][:2000]}"
+        stderr = page.locator("main .cell_output .stderr").all_inner_texts()
+        assert not stderr, f"{page_path}: a cell wrote to stderr (a warning?):\n{stderr[0][:2000]}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / (page_path.replace("/", "__") + ".png")), full_page=False)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_chapter_has_rendered_figures(browser, server, page_path):
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        figures = page.evaluate(
+            "() => Array.from(document.querySelectorAll('main .cell_output img'))"
+            ".filter(img => img.complete && img.naturalWidth > 100).length"
+        )
+        assert figures >= 1, f"{page_path}: no figure rendered in the cell outputs"
+    finally:
+        page.close()
+
+
+def test_chapters_are_in_the_navigation(browser, server):
+    page, _ = _open(browser, f"{server}/index.html")
+    try:
+        links = page.locator("nav.bd-links a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        for chapter in _chapter_pages():
+            assert any(link and link.endswith(chapter.split("/", 1)[1]) for link in links), (
+                f"{chapter} is missing from the navigation: {links}"
+            )
+    finally:
+        page.close()
