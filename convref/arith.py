@@ -20,6 +20,7 @@ __all__ = [
     "Cost",
     "conv_cost",
     "linear_cost",
+    "stack_specs",
 ]
 
 
@@ -69,7 +70,9 @@ def conv_output_size(
     stride = _int_at_least("stride", stride, 1)
     dilation = _int_at_least("dilation", dilation, 1)
     if isinstance(padding, str):
-        before, after, _, _ = padding_amounts(padding, (kernel_size, 1), (dilation, 1), (stride, 1))
+        if padding == "same" and stride != 1:
+            raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
+        before, after, _, _ = padding_amounts(padding, (kernel_size, 1), (dilation, 1), (1, 1))
     else:
         before = after = _int_at_least("padding", padding, 0)
     span = dilation * (kernel_size - 1) + 1

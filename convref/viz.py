@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .arith import conv_output_size
 
@@ -16,6 +17,8 @@ __all__ = [
     "show_source",
     "plot_conv_arithmetic",
     "plot_conv_steps",
+    "plot_conv_cases",
+    "plot_channel_groups",
     "plot_images",
     "plot_matrix",
     "plot_curves",
@@ -134,6 +137,99 @@ def plot_conv_steps(
     return fig
 
 
+def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) -> Figure:
+    """Several geometries, one row each, every row showing a few steps of :func:`plot_conv_arithmetic`.
+
+    Parameters
+    ----------
+    cases : dict
+        ``{name: geometry}``, where ``geometry`` holds the keyword arguments of
+        :func:`plot_conv_arithmetic` (``input_size``, ``kernel_size`` and optionally
+        ``stride``, ``padding``, ``dilation``).
+    steps : sequence of int
+        Output positions to show in every row (row-major order).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = plt.figure(figsize=(3.4 * len(steps), 2.9 * len(cases)), layout="constrained")
+    rows = fig.subfigures(len(cases), 1, squeeze=False)[:, 0]
+    for row, (name, geometry) in zip(rows, cases.items()):
+        geometry = {"stride": 1, "padding": 0, "dilation": 1, **geometry}
+        out = conv_output_size(
+            geometry["input_size"], geometry["kernel_size"], geometry["stride"], geometry["padding"], geometry["dilation"]
+        )
+        axes = row.subplots(1, len(steps), squeeze=False)[0]
+        for ax, step in zip(axes, steps):
+            plot_conv_arithmetic(**geometry, step=step, ax=ax)
+            ax.set_title(f"output position {step}", fontsize=8)
+        row.suptitle(
+            f"{name}: i={geometry['input_size']}, k={geometry['kernel_size']}, s={geometry['stride']}, "
+            f"p={geometry['padding']}, d={geometry['dilation']}  ->  o={out}",
+            fontsize=10,
+        )
+    return fig
+
+
+def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[int] = (1, 2, 4)) -> Figure:
+    """Which input channels feed which output channels, for several values of ``groups``.
+
+    One panel per value: input channels on the left, output channels on the right,
+    a line for every (input, output) pair that shares a kernel slice, coloured by group.
+    The number of lines is the number of 2-D kernels, i.e. the weight's
+    ``C_out * C_in / groups`` slices of size ``kh x kw``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts; every value in ``groups`` must divide both.
+    groups : sequence of int
+        The values of ``groups`` to draw side by side.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    for g in groups:
+        if g < 1 or in_channels % g or out_channels % g:
+            raise ValueError(
+                f"groups must divide in_channels and out_channels, got groups={g} "
+                f"for {in_channels} -> {out_channels} channels"
+            )
+    fig, axes = plt.subplots(1, len(groups), figsize=(2.9 * len(groups), 0.32 * max(in_channels, out_channels) + 1.6))
+    colors = plt.get_cmap("tab10")
+    height = max(in_channels, out_channels)
+
+    def ys(count: int) -> np.ndarray:  # centre both columns vertically
+        return (height - count) / 2 + np.arange(count)[::-1]
+
+    for ax, g in zip(np.atleast_1d(axes), groups):
+        y_in, y_out = ys(in_channels), ys(out_channels)
+        per_in, per_out = in_channels // g, out_channels // g
+        for o in range(out_channels):
+            group = o // per_out
+            for c in range(group * per_in, (group + 1) * per_in):  # the inputs that output o sums over
+                ax.plot([0.12, 0.88], [y_in[c] + 0.5, y_out[o] + 0.5], color=colors(group % 10), lw=0.9, alpha=0.7)
+        for x, ys_, per in ((-0.12, y_in, per_in), (0.88, y_out, per_out)):
+            for index, y in enumerate(ys_):
+                ax.add_patch(
+                    Rectangle((x, y + 0.1), 0.24, 0.8, facecolor=colors((index // per) % 10), edgecolor="#333333", lw=0.6)
+                )
+        ax.text(0.0, height + 0.3, "input", ha="center", fontsize=8)
+        ax.text(1.0, height + 0.3, "output", ha="center", fontsize=8)
+        ax.set_xlim(-0.2, 1.2)
+        ax.set_ylim(-0.2, height + 1.0)
+        ax.axis("off")
+        ax.set_title(
+            f"groups={g}: weight ({out_channels}, {per_in}, kh, kw)\n"
+            f"{out_channels * per_in} kernel slices of kh x kw",
+            fontsize=9,
+        )
+    fig.tight_layout()
+    return fig
+
+
 def plot_images(
     images: Sequence[np.ndarray],
     titles: Sequence[str] = (),
@@ -141,6 +237,8 @@ def plot_images(
     symmetric: Sequence[bool] = (),
     ncols: Optional[int] = None,
     size: float = 2.6,
+    limits: Optional[tuple[float, float]] = None,
+    colorbar: bool = False,
 ) -> Figure:
     """Show 2-D arrays side by side.
 
@@ -158,6 +256,11 @@ def plot_images(
         Images per row (all in one row by default).
     size : float
         Side of each panel in inches.
+    limits : (float, float), optional
+        One fixed colour range for the unsigned images, so that panels compare (a constant
+        image then shows its value instead of the bottom of an auto-scaled range).
+    colorbar : bool
+        Add a colour bar to every panel.
     """
     count = len(images)
     ncols = ncols or count
@@ -170,9 +273,12 @@ def plot_images(
         image = np.asarray(images[index])
         if index < len(symmetric) and symmetric[index]:
             limit = float(np.abs(image).max()) or 1.0
-            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
         else:
-            ax.imshow(image, cmap=cmap)
+            vmin, vmax = limits if limits is not None else (None, None)
+            shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax)
+        if colorbar:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         if index < len(titles):
             ax.set_title(titles[index], fontsize=9)
     fig.tight_layout()
@@ -180,13 +286,52 @@ def plot_images(
 
 
 def plot_matrix(
-    matrix: np.ndarray, title: str = "", xlabel: str = "", ylabel: str = "", ax: Optional[Axes] = None
+    matrix: np.ndarray,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    ax: Optional[Axes] = None,
+    annotate: bool = False,
+    fmt: str = "g",
+    vmin: Optional[float] = None,
+    vmax: Optional[float] = None,
 ) -> Figure:
-    """Show a matrix as a heat map with its shape in the title (e.g. an im2col column matrix)."""
+    """Show a matrix as a heat map with its shape in the title (e.g. an im2col column matrix).
+
+    Parameters
+    ----------
+    matrix : 2-D array
+        What to draw.
+    title, xlabel, ylabel : str
+        Labels; the shape is appended to the title.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+    annotate : bool
+        Write each entry's value in its cell (for small matrices, e.g. to follow indices).
+    fmt : str
+        Format spec of the annotations.
+    vmin, vmax : float, optional
+        Colour range (default: the matrix's own), to share one scale between panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    matrix = np.asarray(matrix)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
-    image = ax.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, fraction=0.04)
+    image = ax.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest", vmin=vmin, vmax=vmax)
+    if annotate:
+        low, high = image.get_clim()
+        middle = (low + high) / 2
+        for (i, j), value in np.ndenumerate(matrix):
+            # Dark cells of viridis need light text and vice versa.
+            color = "white" if value < middle else "black"
+            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7, color=color)
+        ax.set_xticks(range(matrix.shape[1]))
+        ax.set_yticks(range(matrix.shape[0]))
+    else:
+        ax.figure.colorbar(image, ax=ax, fraction=0.04)
     ax.set_title(f"{title} {tuple(matrix.shape)}".strip(), fontsize=9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -206,6 +351,7 @@ def plot_curves(
         _, ax = plt.subplots(figsize=(6, 3.4))
     for name, values in curves.items():
         ax.plot(range(len(values)), values, marker="o", markersize=3, label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # the index counts layers, steps...
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

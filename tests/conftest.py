@@ -1,4 +1,4 @@
-"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, seeded helpers."""
+"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, closing figures."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 HAS_CUDA = torch.cuda.is_available()
+
+
+def pytest_configure(config):
+    # PyTorch's own performance note when the oracle F.conv2d pads an even kernel for "same".
+    config.addinivalue_line("filterwarnings", "ignore:Using padding='same' with even kernel:UserWarning")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,22 +40,3 @@ def _close_figures():
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
-
-def random_conv_inputs(
-    rng: np.random.Generator,
-    batch: int,
-    in_channels: int,
-    height: int,
-    width: int,
-    out_channels: int,
-    kernel_size: tuple[int, int],
-    groups: int = 1,
-    bias: bool = True,
-    dtype=np.float64,
-):
-    """Random ``x``, ``weight`` and ``bias`` (or None) as NumPy arrays of ``dtype``."""
-    kh, kw = kernel_size
-    x = rng.standard_normal((batch, in_channels, height, width)).astype(dtype)
-    weight = rng.standard_normal((out_channels, in_channels // groups, kh, kw)).astype(dtype)
-    b = rng.standard_normal(out_channels).astype(dtype) if bias else None
-    return x, weight, b

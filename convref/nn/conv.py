@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, int_pair, positive_int
+from .._checks import IntPair, Padding, int_pair, padding_amounts, positive_int
 from .init import init_weight_
 
 __all__ = ["Conv2d", "Conv1x1"]
@@ -66,7 +66,11 @@ class Conv2d(nn.Module):
             )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride = int_pair("stride", stride, minimum=1)
+        self.dilation = int_pair("dilation", dilation, minimum=1)
+        # Refuse a bad padding now (as torch.nn.Conv2d does), with functional.conv2d's message.
+        padding_amounts(padding, self.kernel_size, self.dilation, self.stride)
+        self.padding, self.groups = padding, groups
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters(init)
