@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from typing import Union
+
+import numpy as np
 import torch
 
 from .nn import Conv2d
 
-__all__ = ["activation_stds"]
+__all__ = ["activation_stds", "train_classifier"]
 
 
 def activation_stds(
@@ -45,3 +49,138 @@ def activation_stds(
             x = torch.relu(layer(x))
             stds.append(x.std().item())
     return stds
+
+
+def train_classifier(
+    model: torch.nn.Module,
+    images: Union[np.ndarray, torch.Tensor],
+    labels: Union[np.ndarray, torch.Tensor],
+    epochs: int = 10,
+    seed: int = 0,
+    test_fraction: float = 0.25,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+) -> dict:
+    """Train a classifier with Adam and cross-entropy; report its train and test accuracy.
+
+    The data are split once, with ``seed``, into a training part and a held-out test part
+    (``test_fraction`` of the samples); the model is trained on the first and scored on both.
+    Everything random here (the split and the order of the mini-batches) follows ``seed``;
+    the model's initial weights are the caller's (seed before building it). The model is
+    left in evaluation mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps a float batch ``(B, ...)`` to logits ``(B, num_classes)``. Trained in place.
+    images : numpy.ndarray or torch.Tensor
+        Inputs, shape ``(N, ...)`` (e.g. ``(N, 1, H, W)`` from :func:`convref.data.shapes`).
+    labels : numpy.ndarray or torch.Tensor
+        Integer class labels, shape ``(N,)``.
+    epochs : int
+        Passes over the training part.
+    seed : int
+        Seed of the split and of the mini-batch order.
+    test_fraction : float
+        Share of the samples held out for testing, in (0, 1).
+    batch_size : int
+        Samples per optimisation step.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    dict
+        ``train_accuracy`` and ``test_accuracy`` (fractions in [0, 1], after the last epoch),
+        ``loss`` (mean training loss of each epoch, a list), ``params`` (trainable parameters)
+        and ``seconds`` (wall time of the training).
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs!r} and {batch_size!r}")
+    x = torch.as_tensor(images, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    if len(x) != len(y):
+        raise ValueError(f"images and labels must have the same length, got {len(x)} and {len(y)}")
+    generator = torch.Generator().manual_seed(seed)  # private: leaves the global RNG alone
+    order = torch.randperm(len(x), generator=generator)
+    n_test = max(1, int(round(test_fraction * len(x))))
+    test, train = order[:n_test], order[n_test:]
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def accuracy(index: torch.Tensor) -> float:
+        model.eval()
+        with torch.no_grad():
+            predictions = torch.cat([model(x[index[i : i + 512]]).argmax(1) for i in range(0, len(index), 512)])
+        return (predictions == y[index]).float().mean().item()
+
+    losses = []
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
+            loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(train))
+    seconds = time.perf_counter() - start
+    return {
+        "train_accuracy": accuracy(train),
+        "test_accuracy": accuracy(test),
+        "loss": losses,
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "seconds": seconds,
+    }
+
+
+def input_influence(size: int, depth: int, padding_mode: str = "zeros", kernel_size: int = 3) -> np.ndarray:
+    """How strongly each input pixel reaches the output of a stack of box filters.
+
+    The stack is ``depth`` single-channel convolutions with an all-ones ``kernel_size``
+    kernel (stride 1). The result is the gradient of the sum of the final output with
+    respect to the input: for these kernels, entry ``(i, j)`` is the number of paths from
+    input pixel ``(i, j)`` to the outputs, i.e. how many times the network reads that pixel.
+    Comparing border and centre shows how much of the edges a padding scheme keeps.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square input.
+    depth : int
+        Number of convolutions in the stack.
+    padding_mode : {"valid", "zeros", "circular"}
+        ``"valid"``: no padding (the map shrinks by ``kernel_size - 1`` per layer);
+        ``"zeros"``: ``"same"`` zero padding; ``"circular"``: ``"same"`` size, the input
+        wrapped around like a torus.
+    kernel_size : int
+        Odd side of the box kernel.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(size, size)``, float64: the path counts.
+    """
+    if padding_mode not in ("valid", "zeros", "circular"):
+        raise ValueError(f"padding_mode must be 'valid', 'zeros' or 'circular', got {padding_mode!r}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size!r}")
+    from .functional import conv2d
+
+    pad = (kernel_size - 1) // 2
+    weight = torch.ones(1, 1, kernel_size, kernel_size, dtype=torch.float64)
+    x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    y = x
+    for _ in range(depth):
+        if padding_mode == "circular":  # wrap around: every pixel has a full neighbourhood
+            y = conv2d(torch.nn.functional.pad(y, (pad,) * 4, mode="circular"), weight)
+        else:
+            y = conv2d(y, weight, padding="valid" if padding_mode == "valid" else "same")
+    y.sum().backward()  # d(sum of outputs)/dx counts the paths, since every weight is 1
+    return x.grad[0, 0].numpy()
+
+
+__all__ += ["input_influence"]
