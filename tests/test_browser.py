@@ -132,8 +132,16 @@ def test_chapter_has_rendered_figures(browser, server, page_path):
         page.close()
 
 
-def test_chapters_are_in_the_navigation(browser, server):
+def test_index_redirects_to_the_first_page(browser, server):
     page, _ = _open(browser, f"{server}/index.html")
+    try:
+        page.wait_for_url(f"{server}/{_toc_pages()[0]}")
+    finally:
+        page.close()
+
+
+def test_chapters_are_in_the_navigation(browser, server):
+    page, _ = _open(browser, f"{server}/{_toc_pages()[0]}")
     try:
         links = page.locator("nav.bd-links a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
         for chapter in _chapter_pages():

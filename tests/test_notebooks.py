@@ -22,6 +22,10 @@ def _toc_files() -> list[str]:
 NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+# What a cell that shows a widget contains: a convref.widgets front end or ipywidgets.interact.
+WIDGET_MARKERS = ("_widget(", "interact(")
+
+
 def _code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
@@ -45,7 +49,7 @@ def test_widget_cells_are_tagged_and_follow_a_static_figure(path):
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and any(line.startswith("## ") for line in source.splitlines()):
             section_start = index
-        if cell["cell_type"] != "code" or "_widget(" not in source:
+        if cell["cell_type"] != "code" or not any(marker in source for marker in WIDGET_MARKERS):
             continue
         tags = cell.get("metadata", {}).get("tags", [])
         assert "nbval-ignore-output" in tags, f"{path.name}: widget cell {index} lacks the nbval-ignore-output tag"
