@@ -8,6 +8,7 @@ from typing import Union
 import numpy as np
 import torch
 
+from ._checks import _is_int, positive_int
 from .nn import Conv2d
 
 __all__ = ["activation_stds", "train_classifier"]
@@ -95,17 +96,28 @@ def train_classifier(
         ``loss`` (mean training loss of each epoch, a list), ``params`` (trainable parameters)
         and ``seconds`` (wall time of the training).
     """
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    if not _is_int(seed):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    if not isinstance(test_fraction, (int, float)) or isinstance(test_fraction, bool):
+        raise TypeError(f"test_fraction must be a number, got {test_fraction!r}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs!r} and {batch_size!r}")
     x = torch.as_tensor(images, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.int64)
+    y = torch.as_tensor(labels)
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"labels must hold integer class indices, got dtype {str(y.dtype).removeprefix('torch.')}")
+    y = y.to(torch.int64)
     if len(x) != len(y):
         raise ValueError(f"images and labels must have the same length, got {len(x)} and {len(y)}")
     generator = torch.Generator().manual_seed(seed)  # private: leaves the global RNG alone
     order = torch.randperm(len(x), generator=generator)
     n_test = max(1, int(round(test_fraction * len(x))))
+    if n_test >= len(x):
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
+        )
     test, train = order[:n_test], order[n_test:]
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 

@@ -575,3 +575,244 @@ def test_functional_on_cuda_low_precision(dtype):
     u = 2.0**-11 if dtype == torch.float32 else UNIT_ROUNDOFF[dtype]
     bound = (case.in_channels // case.groups * 9 + 2) * u * scale
     assert bool(((y.double() - expected).abs() <= bound).all())
+
+
+# ---------------------------------------------------------------------------
+# 1x1 kernels: with no padding the columns are the (strided) input itself, no unfold
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointwiseCase:
+    id: str
+    shape: tuple[int, int, int, int]  # x: (N, C_in, H, W)
+    out_channels: int
+    stride: Union[int, tuple[int, int]] = 1
+    padding: Union[int, tuple[int, int], str] = 0
+    groups: int = 1
+    dilation: Union[int, tuple[int, int]] = 1
+    bias: bool = True
+
+    def kwargs(self) -> dict:
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+    @property
+    def fast(self) -> bool:
+        """Whether the case takes the no-unfold path (a 1x1 kernel and no padding at all)."""
+        return self.padding in (0, (0, 0), "valid", "same")
+
+    def arrays(self, seed: int, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        n, c, h, w = self.shape
+        x, weight, bias = random_conv_inputs(
+            np.random.default_rng(seed), n, c, h, w, self.out_channels, (1, 1), self.groups, self.bias
+        )
+        return tuple(None if a is None else torch.from_numpy(a).to(dtype) for a in (x, weight, bias))
+
+
+POINTWISE_CASES = [
+    # no padding: the fast path
+    PointwiseCase("stride1", (2, 6, 7, 5), 4),
+    PointwiseCase("stride1-no-bias", (2, 6, 7, 5), 4, bias=False),
+    PointwiseCase("stride2-odd-size", (2, 6, 7, 9), 4, stride=2),
+    PointwiseCase("stride-2x3", (2, 4, 7, 8), 6, stride=(2, 3)),
+    PointwiseCase("stride-3x1-groups2", (1, 4, 8, 5), 6, stride=(3, 1), groups=2),
+    PointwiseCase("groups3-valid", (2, 6, 5, 5), 9, padding="valid", groups=3),
+    PointwiseCase("groups2-same", (2, 4, 6, 5), 2, padding="same", groups=2),
+    PointwiseCase("pad-pair-zero", (1, 4, 5, 6), 3, stride=(2, 1), padding=(0, 0)),
+    PointwiseCase("depthwise", (2, 5, 6, 7), 5, groups=5),
+    PointwiseCase("depthwise-stride2", (2, 5, 6, 7), 5, stride=2, groups=5),
+    PointwiseCase("depthwise-multiplier-2x3", (1, 3, 7, 6), 6, stride=(2, 3), padding="valid", groups=3),
+    PointwiseCase("dilated", (1, 4, 7, 7), 3, stride=2, dilation=3),
+    PointwiseCase("same-dilated", (1, 2, 4, 5), 3, padding="same", dilation=(2, 3)),
+    PointwiseCase("stride-beyond-input", (2, 2, 2, 3), 3, stride=5),
+    PointwiseCase("single-pixel", (3, 4, 1, 1), 2, stride=(1, 2)),
+    # padding: the unfold path
+    PointwiseCase("pad1", (2, 4, 5, 6), 6, padding=1, groups=2),
+    PointwiseCase("pad1-stride2", (2, 4, 5, 6), 3, stride=2, padding=1),
+    PointwiseCase("pad-0x2-stride-2x3", (1, 4, 5, 7), 4, stride=(2, 3), padding=(0, 2), groups=4),
+    PointwiseCase("pad-1x0-depthwise", (2, 3, 4, 4), 3, padding=(1, 0), groups=3),
+]
+
+
+@pytest.fixture
+def unfold_calls(monkeypatch):
+    """Count calls of torch.nn.functional.unfold (which functional.conv2d uses except on its 1x1 fast path)."""
+    calls = []
+    original = F.unfold
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(F, "unfold", spy)
+    return calls
+
+
+@pytest.mark.parametrize("case", POINTWISE_CASES, ids=lambda c: c.id)
+def test_pointwise_matches_torch(case: PointwiseCase, unfold_calls):
+    ours = [None if a is None else a.requires_grad_() for a in case.arrays(seed=20)]
+    theirs = [None if a is None else a.detach().clone().requires_grad_() for a in ours]
+    expected = F.conv2d(*theirs, **case.kwargs())
+    y = functional.conv2d(*ours, **case.kwargs())
+    assert (len(unfold_calls) == 0) == case.fast  # the path the case is meant to exercise
+    assert y.dtype == torch.float64 and y.shape == expected.shape
+    torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL)
+    grad_out = torch.from_numpy(np.random.default_rng(21).standard_normal(tuple(expected.shape)))
+    y.backward(grad_out)
+    expected.backward(grad_out)
+    for name, a, b in zip(("x", "weight", "bias"), ours, theirs):
+        if a is not None:
+            torch.testing.assert_close(a.grad, b.grad, rtol=RTOL, atol=ATOL, msg=name)
+
+
+@pytest.mark.parametrize("case", POINTWISE_CASES, ids=lambda c: c.id)
+def test_pointwise_float32(case: PointwiseCase):
+    x, weight, bias = case.arrays(seed=22, dtype=torch.float32)
+    y = functional.conv2d(x, weight, bias, **case.kwargs())
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, F.conv2d(x, weight, bias, **case.kwargs()), rtol=1e-5, atol=1e-5)
+    # and within the float32 rounding bound of the exact result (same bound as test_functional_dtypes)
+    x64, w64 = x.double(), weight.double()
+    b64 = None if bias is None else bias.double()
+    expected = F.conv2d(x64, w64, b64, **case.kwargs())
+    scale = F.conv2d(x64.abs(), w64.abs(), None if b64 is None else b64.abs(), **case.kwargs())
+    bound = (weight.shape[1] + 2) * UNIT_ROUNDOFF[torch.float32] * scale
+    assert bool(((y.double() - expected).abs() <= bound).all())
+
+
+def _layout(x: torch.Tensor, layout: str, check: bool = True) -> torch.Tensor:
+    """The same values as ``x`` in another memory layout (a copy or a view; ``check``: not contiguous)."""
+    if layout == "channels_last":
+        y = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "transposed":
+        y = x.transpose(2, 3).contiguous().transpose(2, 3)  # a transposed view of (N, C, W, H) storage
+    elif layout == "sliced":
+        n, c, h, w = x.shape
+        base = torch.zeros(n, 2 * c, h, w + 3, dtype=x.dtype)
+        base[:, ::2, :, 1 : w + 1] = x
+        y = base[:, ::2, :, 1 : w + 1]
+    else:
+        raise AssertionError(layout)
+    assert torch.equal(y, x)
+    assert not (check and y.is_contiguous())
+    return y
+
+
+POINTWISE_BY_ID = {case.id: case for case in POINTWISE_CASES}
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "sliced"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        POINTWISE_BY_ID[name]
+        for name in ("stride1", "stride-2x3", "stride-3x1-groups2", "depthwise-stride2", "depthwise-multiplier-2x3", "pad1-stride2")
+    ],
+    ids=lambda c: c.id,
+)
+def test_pointwise_non_contiguous(case: PointwiseCase, layout: str):
+    x, weight, bias = case.arrays(seed=23)
+    expected = F.conv2d(x, weight, bias, **case.kwargs())
+    ours = _layout(x, layout).requires_grad_()
+    weight_view = weight.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else weight
+    y = functional.conv2d(ours, weight_view, bias, **case.kwargs())
+    torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL)
+    # the gradient reaches the strided input
+    theirs = x.clone().requires_grad_()
+    grad_out = torch.from_numpy(np.random.default_rng(24).standard_normal(tuple(expected.shape)))
+    y.backward(grad_out)
+    F.conv2d(theirs, weight, bias, **case.kwargs()).backward(grad_out)
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        PointwiseCase("stride-2x3-groups2", (0, 4, 7, 8), 6, stride=(2, 3), groups=2),
+        PointwiseCase("depthwise-same", (0, 3, 5, 5), 3, padding="same", groups=3),
+        PointwiseCase("pad1", (0, 2, 4, 4), 4, padding=1),
+    ],
+    ids=lambda c: c.id,
+)
+def test_pointwise_empty_batch(case: PointwiseCase):
+    x, weight, bias = (a.requires_grad_() for a in case.arrays(seed=25))
+    expected = F.conv2d(x, weight, bias, **case.kwargs())
+    y = functional.conv2d(x, weight, bias, **case.kwargs())
+    assert expected.shape[0] == 0
+    assert y.shape == expected.shape and y.dtype == expected.dtype
+    y.sum().backward()  # no sample: every gradient is zero
+    assert x.grad.shape == x.shape
+    torch.testing.assert_close(weight.grad, torch.zeros_like(weight), rtol=0, atol=0)
+    torch.testing.assert_close(bias.grad, torch.zeros_like(bias), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "case, layout",
+    [
+        (PointwiseCase("strided-grouped", (2, 4, 5, 7), 6, stride=(2, 3), groups=2), None),
+        (PointwiseCase("depthwise-stride2", (1, 3, 5, 4), 6, stride=2, groups=3), "channels_last"),
+        (PointwiseCase("strided-transposed", (1, 4, 4, 5), 2, stride=(1, 2), groups=2), "transposed"),
+    ],
+    ids=lambda v: getattr(v, "id", str(v)),
+)
+def test_pointwise_gradcheck(case: PointwiseCase, layout: Optional[str]):
+    x, weight, bias = case.arrays(seed=26)
+    if layout is not None:
+        x = _layout(x, layout)
+    x, weight, bias = (a.requires_grad_() for a in (x, weight, bias))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: functional.conv2d(x, w, b, **case.kwargs()), (x, weight, bias), eps=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("limit, chunks", [(1, [1, 1, 1]), (2 * 12, [2, 1]), (2 * 12 - 1, [1, 1, 1])])
+def test_pointwise_chunked_batch(monkeypatch, count_chunks, limit, chunks):
+    # one sample's columns: C_in * H_out * W_out = 4 * 3 * 1 = 12 elements
+    monkeypatch.setattr(functional_conv, "MAX_COLUMN_ELEMENTS", limit)
+    case = PointwiseCase("chunks", (3, 4, 5, 3), 6, stride=(2, 3), groups=2)
+    x, weight, bias = (a.requires_grad_() for a in case.arrays(seed=27))
+    y = functional.conv2d(x, weight, bias, **case.kwargs())
+    assert count_chunks == chunks
+    torch.testing.assert_close(y, F.conv2d(x, weight, bias, **case.kwargs()), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("layout", [None, "channels_last", "transposed", "sliced"])
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), ((2, 3), "valid"), (1, "same"), ((3, 2), 1)])
+def test_pointwise_im2col_matches_unfold(stride, padding, layout):
+    x = torch.from_numpy(np.random.default_rng(28).standard_normal((2, 3, 7, 8)))
+    if layout is not None:
+        x = _layout(x, layout)
+    unfold_padding = 0 if isinstance(padding, str) else padding  # a 1x1 kernel needs no "same" padding
+    expected = F.unfold(x.contiguous(), 1, padding=unfold_padding, stride=stride)
+    torch.testing.assert_close(functional.im2col(x, 1, stride, padding), expected, rtol=0, atol=0)
+    np.testing.assert_array_equal(reference.im2col(x.numpy(), 1, stride, padding), expected.numpy())
+
+
+@st.composite
+def pointwise_geometries(draw):
+    groups = draw(st.integers(1, 3))
+    return dict(
+        shape=(draw(st.integers(0, 2)), groups * draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7))),
+        out_channels=groups * draw(st.integers(1, 3)),
+        groups=groups,
+        stride=(draw(st.integers(1, 4)), draw(st.integers(1, 4))),
+        padding=draw(st.sampled_from([0, "valid", (0, 0), 1, (0, 1), (2, 0)])),
+        layout=draw(st.sampled_from([None, "channels_last", "transposed", "sliced"])),
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(pointwise_geometries())
+def test_pointwise_property_matches_torch(g):
+    layout = g.pop("layout")
+    seed = g.pop("seed")
+    case = PointwiseCase("property", **g)
+    x, weight, bias = case.arrays(seed)
+    if layout is not None:
+        x = _layout(x, layout, check=False)  # tiny or empty shapes may still count as contiguous
+    expected = F.conv2d(x.contiguous(), weight, bias, **case.kwargs())
+    y = functional.conv2d(x, weight, bias, **case.kwargs())
+    assert y.shape == expected.shape
+    torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL)
