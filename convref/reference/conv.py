@@ -105,8 +105,23 @@ def conv2d_loop(
     """2-D cross-correlation computed one multiply-add at a time.
 
     The definition of :func:`conv2d` as nested loops: for teaching and as an
-    independent check on small inputs only (it is slow). Same arguments, shapes
-    and result as :func:`conv2d`.
+    independent check on small inputs only (it is slow).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of shape ``(N, C_in, H, W)``.
+    weight : numpy.ndarray
+        Kernels of shape ``(C_out, C_in / groups, kh, kw)``, same dtype as ``x``.
+    bias : numpy.ndarray, optional
+        Shape ``(C_out,)``.
+    stride, padding, dilation, groups
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``: the same values as :func:`conv2d`.
     """
     args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
     x_padded = _pad(x, args.padding)
@@ -182,8 +197,23 @@ def conv2d_im2col(
     """2-D cross-correlation as one matrix product per group: ``W @ im2col(x)``.
 
     The weight, flattened to ``(C_out / G, C_in / G * kh * kw)`` per group, multiplies
-    the ``(C_in / G * kh * kw, H_out * W_out)`` column matrix of that group. Same
-    arguments, shapes and result as :func:`conv2d`.
+    the ``(C_in / G * kh * kw, H_out * W_out)`` column matrix of that group.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of shape ``(N, C_in, H, W)``.
+    weight : numpy.ndarray
+        Kernels of shape ``(C_out, C_in / groups, kh, kw)``, same dtype as ``x``.
+    bias : numpy.ndarray, optional
+        Shape ``(C_out,)``.
+    stride, padding, dilation, groups
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``: the same values as :func:`conv2d`.
     """
     args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
     groups = args.groups
