@@ -24,7 +24,16 @@ $(STAMP): pyproject.toml
 book: setup build-book
 	@echo "The book is in _build/html: open $(CURDIR)/_build/html/index.html"
 
-build-book: setup
+# Executed notebooks are cached by their own code only; when the package changes, what they
+# show (sources, numbers, figures) may change too, so the cache and the parsed pages are dropped.
+PACKAGE_SOURCES := $(shell find convref -name '*.py')
+PACKAGE_STAMP   := _build/.package-stamp
+
+$(PACKAGE_STAMP): $(PACKAGE_SOURCES)
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
+	mkdir -p _build && touch $@
+
+build-book: setup $(PACKAGE_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
 ## Run every test: unit tests, notebooks, the book build and the browser smoke test.
