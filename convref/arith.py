@@ -20,6 +20,8 @@ __all__ = [
     "Cost",
     "conv_cost",
     "linear_cost",
+    "depthwise_separable_cost",
+    "depthwise_separable_ratio",
     "stack_specs",
 ]
 
@@ -262,6 +264,70 @@ def linear_cost(in_features: int, out_features: int, bias: bool = True) -> Cost:
     out_features = positive_int("out_features", out_features)
     weights = in_features * out_features
     return Cost(params=weights + (out_features if bias else 0), mult_adds=weights)
+
+
+def depthwise_separable_cost(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    output_size: IntPair,
+    depth_multiplier: int = 1,
+    bias: bool = False,
+) -> Cost:
+    r"""Cost of a depthwise ``k x k`` convolution followed by a pointwise ``1 x 1`` one.
+
+    .. math::
+
+        \text{mult-adds} = \underbrace{M\, D_K^2\, D_F^2}_{\text{depthwise}}
+            + \underbrace{M N D_F^2}_{\text{pointwise}}
+
+    in the notation of Howard et al. (2017): ``M`` input channels (times the depth
+    multiplier), ``N`` output channels, a ``D_K x D_K`` kernel and a ``D_F x D_F`` output.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``M`` and ``N``.
+    kernel_size, output_size : int or (int, int)
+        Of the depthwise stage; the pointwise stage keeps the output size.
+    depth_multiplier : int
+        Depthwise filters per input channel.
+    bias : bool
+        Whether the pointwise stage has a bias.
+
+    Returns
+    -------
+    Cost
+    """
+    depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
+    middle = positive_int("in_channels", in_channels) * depth_multiplier
+    depthwise = conv_cost(in_channels, middle, kernel_size, output_size, groups=in_channels)
+    return depthwise + conv_cost(middle, out_channels, 1, output_size, bias=bias)
+
+
+def depthwise_separable_ratio(out_channels: int, kernel_size: IntPair) -> float:
+    r"""Multiply-adds of a depthwise separable convolution over those of the full convolution.
+
+    .. math::
+
+        \frac{M D_K^2 D_F^2 + M N D_F^2}{M N D_K^2 D_F^2} = \frac{1}{N} + \frac{1}{D_K^2}
+
+    (Howard et al. 2017, section 3.1); for a non-square kernel :math:`D_K^2 = k_h k_w`.
+    It depends on neither the input channels nor the feature-map size.
+
+    Parameters
+    ----------
+    out_channels : int
+        ``N``.
+    kernel_size : int or (int, int)
+        ``D_K``.
+
+    Returns
+    -------
+    float
+    """
+    kh, kw = int_pair("kernel_size", kernel_size, minimum=1)
+    return 1 / positive_int("out_channels", out_channels) + 1 / (kh * kw)
 
 
 def stack_specs(kernel_sizes: Sequence[int], strides: Sequence[int] = (), dilations: Sequence[int] = ()) -> list[ConvSpec]:

@@ -1,8 +1,9 @@
-"""Benchmarks: ``python -m convref.bench conv2d [--device cuda] [--repeat 20]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable] [--device cuda]``.
 
-Each operator is timed in one run against a baseline measured in the same run
-(PyTorch's own op), and reported as a ratio to it, so numbers from different
-machines compare by their ratios, not their seconds.
+Each implementation is timed in one run against a baseline measured in the same run
+(PyTorch's own op), and reported as a ratio to it, so numbers from different machines
+compare by their ratios, not their seconds. Next to the time ratio stands the ratio of
+multiply-adds: where the two differ, arithmetic is not what limits the speed.
 """
 
 from __future__ import annotations
@@ -16,18 +17,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import functional, reference
+from . import arith, functional, reference
 
-__all__ = ["Timing", "time_call", "bench_conv2d", "main"]
+__all__ = [
+    "Timing",
+    "time_call",
+    "bench_conv2d",
+    "bench_grouped",
+    "bench_depthwise",
+    "bench_separable",
+    "BENCHMARKS",
+    "main",
+]
 
 
 @dataclass(frozen=True)
 class Timing:
-    """The median time of one implementation and its ratio to the baseline."""
+    """The median time of one implementation, and its time and multiply-adds relative to the baseline."""
 
     name: str
     seconds: float
     ratio: float
+    mult_adds: int = 0
+    mult_adds_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str
+    run: Callable[[], object]
+    mult_adds: int
+    numpy: bool = False  # the NumPy reference always runs on the CPU
 
 
 def time_call(fn: Callable[[], object], repeat: int, device: torch.device, warmup: int = 2) -> float:
@@ -46,6 +66,59 @@ def time_call(fn: Callable[[], object], repeat: int, device: torch.device, warmu
     return float(np.median(times))
 
 
+def _device(device: Optional[str]) -> torch.device:
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _run(candidates: list[_Candidate], repeat: int, device: torch.device) -> list[Timing]:
+    """Time every candidate; the first one is the baseline."""
+    cpu = torch.device("cpu")
+    seconds = [time_call(c.run, repeat, cpu if c.numpy else device) for c in candidates]
+    base_seconds, base_mult_adds = seconds[0], candidates[0].mult_adds
+    return [
+        Timing(c.name, s, s / base_seconds, c.mult_adds, c.mult_adds / base_mult_adds)
+        for c, s in zip(candidates, seconds)
+    ]
+
+
+def _tensors(*shapes: tuple[int, ...], device: torch.device) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return [torch.randn(*shape, generator=generator).to(device) for shape in shapes]
+
+
+def _conv_candidates(
+    batch: int, channels: int, size: int, kernel_size: int, groups: int, device: torch.device, include_reference: bool
+) -> list[_Candidate]:
+    """torch's conv2d (baseline), convref.functional.conv2d and the NumPy reference, same ``groups``."""
+    x, weight = _tensors(
+        (batch, channels, size, size), (channels, channels // groups, kernel_size, kernel_size), device=device
+    )
+    x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
+    padding = kernel_size // 2
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size, groups=groups).mult_adds
+    candidates = [
+        _Candidate(f"torch conv2d (groups={groups})", lambda: F.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
+        _Candidate(f"convref.functional.conv2d (groups={groups})", lambda: functional.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
+    ]
+    if include_reference:
+        candidates.append(
+            _Candidate(
+                f"convref.reference.conv2d (groups={groups}, NumPy)",
+                lambda: reference.conv2d(x_np, weight_np, None, 1, padding, 1, groups),
+                mult_adds,
+                numpy=True,
+            )
+        )
+    return candidates
+
+
+def _dense_candidate(batch: int, channels: int, size: int, kernel_size: int, device: torch.device) -> _Candidate:
+    """torch's full (groups=1) convolution of the same shape, for comparison."""
+    x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=device)
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size).mult_adds
+    return _Candidate("torch conv2d (groups=1, full)", lambda: F.conv2d(x, weight, padding=kernel_size // 2), mult_adds)
+
+
 def bench_conv2d(
     batch: int = 8,
     channels: int = 32,
@@ -56,55 +129,139 @@ def bench_conv2d(
     include_reference: bool = True,
 ) -> list[Timing]:
     """Time ``conv2d``: PyTorch's op (baseline), :mod:`convref.functional` and the NumPy reference."""
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, channels, size, size, generator=generator).to(dev)
-    weight = torch.randn(channels, channels, kernel_size, kernel_size, generator=generator).to(dev)
-    x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
-    padding = kernel_size // 2
-    candidates: list[tuple[str, Callable[[], object], torch.device]] = [
-        ("torch.nn.functional.conv2d", lambda: F.conv2d(x, weight, padding=padding), dev),
-        ("convref.functional.conv2d", lambda: functional.conv2d(x, weight, padding=padding), dev),
+    dev = _device(device)
+    return _run(_conv_candidates(batch, channels, size, kernel_size, 1, dev, include_reference), repeat, dev)
+
+
+def bench_grouped(
+    batch: int = 8,
+    channels: int = 32,
+    size: int = 32,
+    kernel_size: int = 3,
+    groups: int = 4,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time a grouped convolution against PyTorch's ``conv2d`` with the same ``groups`` (baseline).
+
+    The full convolution of the same shape is added last: ``groups`` times the multiply-adds.
+    """
+    dev = _device(device)
+    candidates = _conv_candidates(batch, channels, size, kernel_size, groups, dev, include_reference)
+    return _run(candidates + [_dense_candidate(batch, channels, size, kernel_size, dev)], repeat, dev)
+
+
+def bench_depthwise(
+    batch: int = 8,
+    channels: int = 32,
+    size: int = 32,
+    kernel_size: int = 3,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time a depthwise convolution (``groups = channels``) against PyTorch's (baseline).
+
+    The full convolution of the same shape is added last. It does ``channels`` times the
+    multiply-adds; its time ratio is usually far smaller, because a depthwise convolution
+    reads each input value for only ``k * k`` multiply-adds and is limited by memory traffic.
+    """
+    return bench_grouped(batch, channels, size, kernel_size, channels, repeat, device, include_reference)
+
+
+def bench_separable(
+    batch: int = 8,
+    channels: int = 32,
+    size: int = 32,
+    kernel_size: int = 7,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time a depthwise spatially separable ``k x 1`` + ``1 x k`` convolution.
+
+    Baseline: PyTorch's depthwise ``k x k`` ``conv2d`` with the equivalent rank-1 kernels
+    (the same result). Then PyTorch's own two 1-D convolutions, :func:`convref.functional.separable_conv2d`
+    and the NumPy reference.
+    """
+    dev = _device(device)
+    x, column, row = _tensors(
+        (batch, channels, size, size), (channels, 1, kernel_size, 1), (channels, 1, 1, kernel_size), device=dev
+    )
+    full = column * row  # (C, 1, k, k): the rank-1 kernel of each channel
+    x_np, column_np, row_np = x.cpu().numpy(), column.cpu().numpy(), row.cpu().numpy()
+    pad = kernel_size // 2
+    full_mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size, groups=channels).mult_adds
+    separable_mult_adds = 2 * batch * arith.conv_cost(channels, channels, (kernel_size, 1), size, groups=channels).mult_adds
+
+    def torch_two_pass() -> torch.Tensor:
+        columns = F.conv2d(x, column, padding=(pad, 0), groups=channels)
+        return F.conv2d(columns, row, padding=(0, pad), groups=channels)
+
+    candidates = [
+        _Candidate(f"torch conv2d {kernel_size}x{kernel_size} depthwise", lambda: F.conv2d(x, full, padding=pad, groups=channels), full_mult_adds),
+        _Candidate(f"torch conv2d {kernel_size}x1 then 1x{kernel_size}", torch_two_pass, separable_mult_adds),
+        _Candidate(
+            "convref.functional.separable_conv2d",
+            lambda: functional.separable_conv2d(x, column, row, padding=pad, groups=channels),
+            separable_mult_adds,
+        ),
     ]
     if include_reference:
         candidates.append(
-            ("convref.reference.conv2d (NumPy, CPU)", lambda: reference.conv2d(x_np, weight_np, padding=padding), torch.device("cpu"))
+            _Candidate(
+                "convref.reference.separable_conv2d (NumPy)",
+                lambda: reference.separable_conv2d(x_np, column_np, row_np, padding=pad, groups=channels),
+                separable_mult_adds,
+                numpy=True,
+            )
         )
-    seconds = [time_call(fn, repeat, where) for _, fn, where in candidates]
-    return [Timing(name, s, s / seconds[0]) for (name, _, _), s in zip(candidates, seconds)]
+    return _run(candidates, repeat, dev)
 
 
-def _print_table(title: str, timings: Sequence[Timing]) -> None:
-    print(title)
+#: The benchmarks that ``python -m convref.bench`` knows, by name.
+BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
+    "conv2d": bench_conv2d,
+    "grouped": bench_grouped,
+    "depthwise": bench_depthwise,
+    "separable": bench_separable,
+}
+
+
+def format_table(title: str, timings: Sequence[Timing]) -> str:
+    """The timings as a plain-text table, the baseline first."""
     width = max(len(t.name) for t in timings)
-    print(f"{'implementation':<{width}}  {'median ms':>10}  {'x baseline':>10}")
+    lines = [title, f"{'implementation':<{width}}  {'median ms':>10}  {'x baseline':>10}  {'mult-adds x':>11}"]
     for t in timings:
-        print(f"{t.name:<{width}}  {t.seconds * 1e3:>10.3f}  {t.ratio:>10.2f}")
-
-
-BENCHMARKS = {"conv2d": bench_conv2d}
+        lines.append(f"{t.name:<{width}}  {t.seconds * 1e3:>10.3f}  {t.ratio:>10.2f}  {t.mult_adds_ratio:>11.2f}")
+    return "\n".join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m convref.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("operators", nargs="*", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    # No argparse `choices` here: with nargs="*" it rejects an empty list on Python 3.11.
+    parser.add_argument("operators", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--size", type=int, default=32)
     args = parser.parse_args(argv)
-    for name in args.operators:
+    unknown = [name for name in args.operators if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"invalid choice: {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
+    device = _device(args.device)
+    for name in args.operators or list(BENCHMARKS):
         timings = BENCHMARKS[name](
-            batch=args.batch, channels=args.channels, size=args.size, repeat=args.repeat, device=args.device
+            batch=args.batch, channels=args.channels, size=args.size, repeat=args.repeat, device=str(device)
         )
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        _print_table(
-            f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, 3x3, on {device} "
-            f"(torch {torch.__version__}); baseline = first row",
-            timings,
+        title = (
+            f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, on {device} "
+            f"(torch {torch.__version__}); baseline = first row"
         )
+        print(format_table(title, timings), end="\n\n")
 
 
 if __name__ == "__main__":
