@@ -309,8 +309,12 @@ def check_channel_shuffle_args(x: Any, groups: int, *, array_type: type) -> int:
 
 
 def check_kernel_matrix(kernel: Any, array_type: type, rank: Any) -> None:
-    """Validate ``factorize_kernel``: a 2-D floating kernel and an optional rank >= 1."""
+    """Validate ``factorize_kernel``: a 2-D floating kernel of at least 1x1 and an optional rank >= 1."""
     check_array("kernel", kernel, array_type, 2, "(kh, kw)")
+    if min(kernel.shape) < 1:  # an empty kernel has no rank-1 term to return
+        raise ValueError(f"kernel must be at least 1x1, got shape {tuple(kernel.shape)}")
+    if _dtype_name(kernel.dtype) not in ("float32", "float64"):  # what both SVDs support
+        raise TypeError(f"kernel must be float32 or float64, got {_dtype_name(kernel.dtype)}")
     if rank is not None:
         rank = positive_int("rank", rank)
         if rank > min(kernel.shape):

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import arith, functional, reference
+from ._checks import positive_int
 
 __all__ = [
     "Timing",
@@ -52,6 +53,7 @@ class _Candidate:
 
 def time_call(fn: Callable[[], object], repeat: int, device: torch.device, warmup: int = 2) -> float:
     """Median wall time of ``fn()`` over ``repeat`` runs, synchronising the GPU around each."""
+    repeat = positive_int("repeat", repeat)
     for _ in range(warmup):
         fn()
     times = []
@@ -95,7 +97,8 @@ def _conv_candidates(
     )
     x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
     padding = kernel_size // 2
-    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size, groups=groups).mult_adds
+    out = arith.conv_output_size(size, kernel_size, padding=padding)  # size + 1 for an even kernel
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, out, groups=groups).mult_adds
     candidates = [
         _Candidate(f"torch conv2d (groups={groups})", lambda: F.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
         _Candidate(f"convref.functional.conv2d (groups={groups})", lambda: functional.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
@@ -115,7 +118,8 @@ def _conv_candidates(
 def _dense_candidate(batch: int, channels: int, size: int, kernel_size: int, device: torch.device) -> _Candidate:
     """torch's full (groups=1) convolution of the same shape, for comparison."""
     x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=device)
-    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size).mult_adds
+    out = arith.conv_output_size(size, kernel_size, padding=kernel_size // 2)
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, out).mult_adds
     return _Candidate("torch conv2d (groups=1, full)", lambda: F.conv2d(x, weight, padding=kernel_size // 2), mult_adds)
 
 
@@ -192,8 +196,13 @@ def bench_separable(
     full = column * row  # (C, 1, k, k): the rank-1 kernel of each channel
     x_np, column_np, row_np = x.cpu().numpy(), column.cpu().numpy(), row.cpu().numpy()
     pad = kernel_size // 2
-    full_mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size, groups=channels).mult_adds
-    separable_mult_adds = 2 * batch * arith.conv_cost(channels, channels, (kernel_size, 1), size, groups=channels).mult_adds
+    out = arith.conv_output_size(size, kernel_size, padding=pad)  # size + 1 for an even kernel
+    full_mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, out, groups=channels).mult_adds
+    # the column stage keeps the input's width, the row stage then gives the full output
+    separable_mult_adds = batch * (
+        arith.conv_cost(channels, channels, (kernel_size, 1), (out, size), groups=channels)
+        + arith.conv_cost(channels, channels, (1, kernel_size), out, groups=channels)
+    ).mult_adds
 
     def torch_two_pass() -> torch.Tensor:
         columns = F.conv2d(x, column, padding=(pad, 0), groups=channels)
@@ -248,15 +257,22 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--groups", type=int, default=4, help="of the grouped benchmark")
     args = parser.parse_args(argv)
+    for name in ("repeat", "batch", "channels", "size", "groups"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.channels % args.groups:
+        parser.error(f"--groups must divide --channels, got {args.groups} and {args.channels}")
     unknown = [name for name in args.operators if name not in BENCHMARKS]
     if unknown:
         parser.error(f"invalid choice: {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
     device = _device(args.device)
     for name in args.operators or list(BENCHMARKS):
-        timings = BENCHMARKS[name](
-            batch=args.batch, channels=args.channels, size=args.size, repeat=args.repeat, device=str(device)
-        )
+        options = dict(batch=args.batch, channels=args.channels, size=args.size, repeat=args.repeat, device=str(device))
+        if name == "grouped":
+            options["groups"] = args.groups
+        timings = BENCHMARKS[name](**options)
         title = (
             f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, on {device} "
             f"(torch {torch.__version__}); baseline = first row"

@@ -1,62 +1,247 @@
-"""convref.bench runs and reports ratios to its baseline (no timing is asserted)."""
+"""convref.bench runs and reports ratios to its baseline (no timing is asserted).
+
+The multiply-add counts it reports are checked against formulas written out here and
+against PyTorch's FLOP counter run on the very calls it times.
+"""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from convref import bench
 
+TINY = dict(batch=1, channels=4, size=6, repeat=1, device="cpu")
 
-def test_bench_conv2d_tiny():
-    timings = bench.bench_conv2d(batch=1, channels=2, size=6, kernel_size=3, repeat=1, device="cpu")
-    assert [t.name for t in timings] == [
-        "torch.nn.functional.conv2d",
-        "convref.functional.conv2d",
-        "convref.reference.conv2d (NumPy, CPU)",
-    ]
-    assert timings[0].ratio == 1.0
+
+def _out(size: int, k: int) -> int:
+    """Output length of a stride-1 convolution padded by k // 2 on each side."""
+    return size + 2 * (k // 2) - k + 1
+
+
+def _check_ratios(timings: list[bench.Timing]) -> None:
+    assert timings[0].ratio == 1.0 and timings[0].mult_adds_ratio == 1.0
     for t in timings:
+        assert isinstance(t, bench.Timing)
         assert t.seconds > 0
         assert math.isclose(t.ratio, t.seconds / timings[0].seconds)
+        assert t.mult_adds > 0
+        assert t.mult_adds_ratio == t.mult_adds / timings[0].mult_adds
 
 
-def test_bench_conv2d_without_reference():
-    timings = bench.bench_conv2d(batch=1, channels=2, size=6, repeat=1, device="cpu", include_reference=False)
-    assert len(timings) == 2 and timings[0].ratio == 1.0
+@pytest.mark.parametrize("kernel_size", [3, 4])
+def test_bench_conv2d_tiny(kernel_size):
+    timings = bench.bench_conv2d(**TINY, kernel_size=kernel_size)
+    assert [t.name for t in timings] == [
+        "torch conv2d (groups=1)",
+        "convref.functional.conv2d (groups=1)",
+        "convref.reference.conv2d (groups=1, NumPy)",
+    ]
+    _check_ratios(timings)
+    out = _out(6, kernel_size)
+    assert [t.mult_adds for t in timings] == [4 * 4 * kernel_size**2 * out * out] * 3  # C_out C_in k^2 H_out W_out
+    assert [t.mult_adds_ratio for t in timings] == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_bench_grouped_tiny(groups):
+    timings = bench.bench_grouped(**TINY, kernel_size=3, groups=groups)
+    assert [t.name for t in timings] == [
+        f"torch conv2d (groups={groups})",
+        f"convref.functional.conv2d (groups={groups})",
+        f"convref.reference.conv2d (groups={groups}, NumPy)",
+        "torch conv2d (groups=1, full)",
+    ]
+    _check_ratios(timings)
+    assert timings[0].mult_adds == 4 * (4 // groups) * 9 * 6 * 6
+    assert [t.mult_adds_ratio for t in timings] == [1.0, 1.0, 1.0, groups]  # the full conv: groups times the work
+
+
+@pytest.mark.parametrize("channels", [3, 8])
+def test_bench_depthwise_tiny(channels):
+    timings = bench.bench_depthwise(**{**TINY, "channels": channels}, kernel_size=3)
+    assert [t.name for t in timings] == [
+        f"torch conv2d (groups={channels})",
+        f"convref.functional.conv2d (groups={channels})",
+        f"convref.reference.conv2d (groups={channels}, NumPy)",
+        "torch conv2d (groups=1, full)",
+    ]
+    _check_ratios(timings)
+    assert timings[0].mult_adds == channels * 9 * 6 * 6  # one k x k filter per channel
+    assert [t.mult_adds_ratio for t in timings] == [1.0, 1.0, 1.0, channels]
+
+
+@pytest.mark.parametrize("kernel_size", [3, 5, 7])
+def test_bench_separable_tiny(kernel_size):
+    timings = bench.bench_separable(**{**TINY, "size": 8}, kernel_size=kernel_size)
+    k = kernel_size
+    assert [t.name for t in timings] == [
+        f"torch conv2d {k}x{k} depthwise",
+        f"torch conv2d {k}x1 then 1x{k}",
+        "convref.functional.separable_conv2d",
+        "convref.reference.separable_conv2d (NumPy)",
+    ]
+    _check_ratios(timings)
+    assert timings[0].mult_adds == 4 * k * k * 8 * 8
+    assert [t.mult_adds for t in timings[1:]] == [4 * 2 * k * 8 * 8] * 3  # k + k taps instead of k * k
+    assert [t.mult_adds_ratio for t in timings] == [1.0] + [2 / k] * 3
+
+
+def test_bench_separable_even_kernel_counts_each_stage():
+    """An even kernel padded by k // 2 gives one more row and column; the column stage keeps the input's width."""
+    timings = bench.bench_separable(**{**TINY, "size": 6}, kernel_size=4)
+    assert timings[0].mult_adds == 4 * 16 * 7 * 7
+    assert [t.mult_adds for t in timings[1:]] == [4 * 4 * (7 * 6 + 7 * 7)] * 3
+
+
+BENCH_CALLS = [
+    (bench.bench_conv2d, dict(kernel_size=3)),
+    (bench.bench_conv2d, dict(kernel_size=4)),
+    (bench.bench_grouped, dict(kernel_size=3, groups=2)),
+    (bench.bench_grouped, dict(kernel_size=2, groups=4)),
+    (bench.bench_depthwise, dict(kernel_size=3)),
+    (bench.bench_depthwise, dict(kernel_size=4)),
+    (bench.bench_separable, dict(kernel_size=3)),
+    (bench.bench_separable, dict(kernel_size=4)),
+]
+
+
+@pytest.mark.parametrize("benchmark, kwargs", BENCH_CALLS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_mult_adds_match_torch_flop_counter(monkeypatch, benchmark, kwargs):
+    """Every PyTorch candidate does the multiply-adds it reports, as PyTorch's FLOP counter sees them."""
+    counted = []
+
+    def count_instead_of_timing(fn, repeat, device, warmup=2):
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        counted.append(counter.get_total_flops())
+        return 1.0
+
+    monkeypatch.setattr(bench, "time_call", count_instead_of_timing)
+    timings = benchmark(**{**TINY, "batch": 2}, include_reference=False, **kwargs)
+    assert len(counted) == len(timings)
+    for t, flops in zip(timings, counted):
+        assert flops == 2 * t.mult_adds, t.name
+
+
+@pytest.mark.parametrize("name", list(bench.BENCHMARKS))
+def test_without_reference_drops_the_numpy_row(name):
+    kwargs = dict(TINY, include_reference=False)
+    timings = bench.BENCHMARKS[name](**kwargs)
+    with_reference = bench.BENCHMARKS[name](**TINY)
+    assert not any("NumPy" in t.name for t in timings)
+    assert [t.name for t in with_reference if "NumPy" not in t.name] == [t.name for t in timings]
+    assert len(with_reference) == len(timings) + 1
+    assert timings[0].ratio == 1.0
+
+
+def test_benchmarks_registry():
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable"]
+    assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
+    assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
 
 def test_time_call_runs_warmup_and_repeats():
     calls = []
-    seconds = bench.time_call(lambda: calls.append(1), repeat=3, device=bench.torch.device("cpu"), warmup=2)
+    seconds = bench.time_call(lambda: calls.append(1), repeat=3, device=torch.device("cpu"), warmup=2)
     assert len(calls) == 5
     assert seconds >= 0
 
 
+def test_format_table():
+    timings = [bench.Timing("base", 0.002, 1.0, 100, 1.0), bench.Timing("other one", 0.001, 0.5, 50, 0.5)]
+    lines = bench.format_table("title", timings).splitlines()
+    assert lines[0] == "title"
+    assert lines[1].split() == ["implementation", "median", "ms", "x", "baseline", "mult-adds", "x"]
+    assert lines[2].split() == ["base", "2.000", "1.00", "1.00"]
+    assert lines[3].split() == ["other", "one", "1.000", "0.50", "0.50"]
+
+
+MAIN_ARGS = ["--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1", "--device", "cpu"]
+
+
+def _tables(out: str) -> list[list[str]]:
+    return [block.splitlines() for block in out.strip().split("\n\n")]
+
+
 def test_main_prints_a_table(capsys):
-    bench.main(["conv2d", "--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1", "--device", "cpu"])
-    out = capsys.readouterr().out
-    lines = out.strip().splitlines()
-    assert lines[0].startswith("conv2d: N=1, C=4, 8x8, 3x3, on cpu")
-    assert "median ms" in lines[1] and "x baseline" in lines[1]
+    bench.main(["conv2d", *MAIN_ARGS])
+    (lines,) = _tables(capsys.readouterr().out)
+    assert lines[0].startswith("conv2d: N=1, C=4, 8x8, on cpu (torch ")
+    assert lines[0].endswith("baseline = first row")
+    assert lines[1].split() == ["implementation", "median", "ms", "x", "baseline", "mult-adds", "x"]
     assert len(lines) == 5  # title, header, three implementations
-    assert lines[2].split()[-1] == "1.00"  # the baseline row
+    assert lines[2].startswith("torch conv2d (groups=1)")
+    assert lines[2].split()[-2:] == ["1.00", "1.00"]  # the baseline row: x baseline, mult-adds x
+
+
+def test_main_runs_every_benchmark_by_default(capsys):
+    bench.main(MAIN_ARGS)
+    tables = _tables(capsys.readouterr().out)
+    assert [lines[0].split(":")[0] for lines in tables] == ["conv2d", "grouped", "depthwise", "separable"]
+    for lines in tables:
+        assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
+        assert lines[2].split()[-2:] == ["1.00", "1.00"]
+    # the last column, from the formulas: the full conv does groups (4) and channels (4) times the
+    # work of the grouped and depthwise ones; 7x1 + 1x7 does 2/7 = 0.29 of the 7x7's
+    assert tables[1][-1].startswith("torch conv2d (groups=1, full)") and tables[1][-1].split()[-1] == "4.00"
+    assert tables[2][-1].startswith("torch conv2d (groups=1, full)") and tables[2][-1].split()[-1] == "4.00"
+    assert [row.split()[-1] for row in tables[3][3:]] == ["0.29"] * 3
+
+
+def test_main_runs_the_named_benchmarks_in_order(capsys):
+    bench.main(["separable", "grouped", *MAIN_ARGS])
+    tables = _tables(capsys.readouterr().out)
+    assert [lines[0].split(":")[0] for lines in tables] == ["separable", "grouped"]
 
 
 def test_main_default_device(capsys):
     bench.main(["conv2d", "--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1"])
-    assert "torch.nn.functional.conv2d" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "torch conv2d (groups=1)" in out
+    assert f"on {'cuda' if torch.cuda.is_available() else 'cpu'} " in out
 
 
 def test_main_rejects_unknown_operator(capsys):
-    with pytest.raises(SystemExit):
-        bench.main(["deform_conv2d"])
-    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        bench.main(["conv2d", "deform_conv2d"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable)" in err
+    assert capsys.readouterr().out == ""  # nothing ran
 
 
 @pytest.mark.cuda
-def test_bench_conv2d_on_cuda():
-    timings = bench.bench_conv2d(batch=2, channels=4, size=16, repeat=2, device="cuda")
-    assert timings[0].ratio == 1.0
-    assert all(t.seconds > 0 for t in timings)
+def test_bench_on_cuda():
+    for benchmark in bench.BENCHMARKS.values():
+        timings = benchmark(batch=2, channels=4, size=16, repeat=2, device="cuda")
+        assert timings[0].ratio == 1.0
+        assert all(t.seconds > 0 for t in timings)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["grouped", "--channels", "6"], "--groups must divide --channels, got 4 and 6"),
+        (["conv2d", "--repeat", "0"], "--repeat must be >= 1, got 0"),
+        (["conv2d", "--size", "-1"], "--size must be >= 1, got -1"),
+    ],
+)
+def test_main_rejects_bad_options(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_main_grouped_uses_the_groups_option(capsys):
+    bench.main(["grouped", "--repeat", "1", "--size", "6", "--channels", "6", "--batch", "1", "--groups", "3", "--device", "cpu"])
+    assert "torch conv2d (groups=3)" in capsys.readouterr().out
+
+
+def test_time_call_rejects_zero_repeats():
+    with pytest.raises(ValueError, match=r"^repeat must be >= 1, got 0$"):
+        bench.time_call(lambda: None, repeat=0, device=bench.torch.device("cpu"))
