@@ -196,3 +196,114 @@ def input_influence(size: int, depth: int, padding_mode: str = "zeros", kernel_s
 
 
 __all__ += ["input_influence"]
+
+
+def channel_connectivity(model: torch.nn.Module, in_channels: int, size: int = 5, seed: int = 0) -> np.ndarray:
+    """Which input channels each output channel of ``model`` depends on, read off real gradients.
+
+    A random input ``(1, in_channels, size, size)`` goes through ``model``; for every output
+    channel ``o`` the gradient of ``y[0, o].sum()`` with respect to the input is taken, and
+    input channel ``c`` counts as connected when any entry of that gradient in channel ``c``
+    is nonzero. For a stack of convolutions (grouped or not, with or without channel
+    shuffles) this is the product of the layers' block-diagonal channel masks and
+    permutations: a weight that no path uses gets no gradient. With random weights an
+    exact cancellation to zero has probability zero, so structural zeros are the only zeros.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(1, in_channels, size, size)`` to ``(1, C_out, H_out, W_out)``.
+    in_channels : int
+        Channels of the input.
+    size : int
+        Side of the random input (large enough for the model's kernels).
+    seed : int
+        Seed of the random input.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape ``(C_out, in_channels)``: entry ``[o, c]`` is True when output channel
+        ``o`` depends on input channel ``c``.
+    """
+    in_channels = positive_int("in_channels", in_channels)
+    size = positive_int("size", size)
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float64
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, in_channels, size, size, generator=generator, dtype=dtype).requires_grad_(True)
+    y = model(x)
+    rows = []
+    for o in range(y.shape[1]):
+        (grad,) = torch.autograd.grad(y[0, o].sum(), x, retain_graph=True)
+        rows.append((grad[0] != 0).flatten(1).any(1))  # any pixel of input channel c reached output o
+    return torch.stack(rows).numpy()
+
+
+__all__ += ["channel_connectivity"]
+
+
+def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
+    """Parameters, multiply-adds and convolution outputs of a model on one input, measured by running it.
+
+    One forward pass on zeros of shape ``(1, *input_shape)``, with a hook on every
+    convolution (:class:`torch.nn.Conv2d` or :class:`convref.nn.Conv2d`) and every
+    :class:`torch.nn.Linear`: each adds its :func:`convref.arith.conv_cost` (at the output
+    size it actually produced) or :func:`convref.arith.linear_cost`. The model is run in
+    evaluation mode without gradients (so batch-norm statistics are not touched) and left in
+    the mode it was in.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    input_shape : tuple of int
+        Shape of one input without the batch axis, e.g. ``(1, 20, 20)``.
+
+    Returns
+    -------
+    dict
+        ``params``: trainable parameters of the whole model; ``mult_adds``: multiply-adds of
+        its convolution and linear layers for one input (weights only, as the papers count);
+        ``conv_outputs``: elements of all the feature maps the convolutions produce for one
+        input -- what training keeps in memory for the backward pass, per layer at least.
+    """
+    from .arith import Cost, conv_cost, linear_cost
+
+    costs: list[Cost] = []
+    outputs: list[int] = []
+
+    def on_conv(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
+        costs.append(
+            conv_cost(module.in_channels, module.out_channels, module.kernel_size, tuple(y.shape[-2:]), module.groups)
+        )
+        outputs.append(y[0].numel())
+
+    def on_linear(module: torch.nn.Linear, _: tuple, y: torch.Tensor) -> None:
+        costs.append(linear_cost(module.in_features, module.out_features, bias=False))
+
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv2d, Conv2d)):
+            hooks.append(module.register_forward_hook(on_conv))
+        elif isinstance(module, torch.nn.Linear):
+            hooks.append(module.register_forward_hook(on_linear))
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, dtype=dtype))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return {
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "mult_adds": sum(costs, Cost()).mult_adds,
+        "conv_outputs": sum(outputs),
+    }
+
+
+__all__ += ["model_cost"]

@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from convref import data, experiments, reference, viz, widgets, zoo
+from convref.nn import Conv2d
 
 # ---------------------------------------------------------------------------
 # experiments.activation_stds against the variance analysis of Glorot & Bengio and He et al.
@@ -666,3 +667,64 @@ def test_plot_channel_groups_rejects_groups_not_dividing(groups):
     with pytest.raises(ValueError, match=rf"^groups must divide in_channels and out_channels, got groups={bad[0]} for 6 -> 4"):
         viz.plot_channel_groups(6, 4, groups)
     assert plt.get_fignums() == []  # refused before drawing anything
+
+
+# ---------------------------------------------------------------------------
+# experiments.model_cost against PyTorch's own FLOP counter; the low-rank figures
+# ---------------------------------------------------------------------------
+
+
+def _counted_mult_adds(model: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass as PyTorch's FLOP counter sees them (one FLOP pair each)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.eval()(torch.zeros(1, *input_shape))
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize(
+    "build, input_shape",
+    [
+        (lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, padding=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, stride=2)), (3, 20, 20)),
+        (lambda: torch.nn.Sequential(torch.nn.Conv2d(4, 8, (1, 7), padding=(0, 3), groups=2), torch.nn.Conv2d(8, 8, (7, 1), groups=8)), (4, 12, 12)),
+        (lambda: torch.nn.Sequential(Conv2d(1, 6, 3), torch.nn.BatchNorm2d(6), torch.nn.Flatten(), torch.nn.Linear(6 * 14 * 14, 4)), (1, 16, 16)),
+    ],
+    ids=["stack", "factorised-grouped", "convref-layer-and-linear"],
+)
+def test_model_cost_matches_torch_flop_counter(build, input_shape):
+    torch.manual_seed(0)
+    model = build()
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cost = experiments.model_cost(model, input_shape)
+    assert model.training  # left in the mode it was in
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # batch-norm stats untouched
+    assert cost["params"] == sum(p.numel() for p in model.parameters())
+    assert cost["mult_adds"] == _counted_mult_adds(model, input_shape)
+    with torch.no_grad():
+        outputs = []
+        hooks = [m.register_forward_hook(lambda m, i, y: outputs.append(y[0].numel()))
+                 for m in model.modules() if isinstance(m, (torch.nn.Conv2d, Conv2d))]
+        model.eval()(torch.zeros(1, *input_shape))
+        for h in hooks:
+            h.remove()
+    assert cost["conv_outputs"] == sum(outputs)
+
+
+def test_plot_low_rank_kernels_draws_a_row_per_kernel():
+    gaussian = np.outer(np.hanning(5), np.hanning(5))
+    rng = np.random.default_rng(0)
+    fig = viz.plot_low_rank_kernels({"gaussian": gaussian, "random": rng.standard_normal((5, 5))}, ranks=(1, 2), image=data.test_image(32))
+    assert isinstance(fig, Figure)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) >= 2 * (1 + 2 + 1)  # kernel, two approximations and the error plot, per row
+
+
+def test_plot_low_rank_filtering_reports_an_exact_rank_one_split():
+    sobel = np.outer([1.0, 2.0, 1.0], [-1.0, 0.0, 1.0])
+    fig = viz.plot_low_rank_filtering(data.test_image(32), sobel, rank=1, name="Sobel")
+    assert isinstance(fig, Figure)
+    titles = " ".join(ax.get_title() for ax in fig.axes)
+    assert "Sobel" in titles
