@@ -728,3 +728,61 @@ def test_plot_low_rank_filtering_reports_an_exact_rank_one_split():
     assert isinstance(fig, Figure)
     titles = " ".join(ax.get_title() for ax in fig.axes)
     assert "Sobel" in titles
+
+
+# ---------------------------------------------------------------------------
+# experiments.channel_connectivity against the analytic block-diagonal masks; shuffle and roofline figures
+# ---------------------------------------------------------------------------
+
+
+def _group_mask(channels: int, groups: int) -> np.ndarray:
+    """Block-diagonal (C, C) mask of a grouped convolution: output o reads input c when they share a group."""
+    group_of = np.arange(channels) // (channels // groups)
+    return group_of[:, None] == group_of[None, :]
+
+
+@pytest.mark.parametrize("channels, groups", [(8, 2), (12, 3), (12, 4), (16, 4), (6, 6)])
+@pytest.mark.parametrize("shuffle", [False, True], ids=["plain", "shuffled"])
+def test_channel_connectivity_is_the_product_of_masks(channels, groups, shuffle):
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64)]
+    if shuffle:
+        layers.append(nn.ChannelShuffle(groups))
+    layers.append(nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64))
+    measured = experiments.channel_connectivity(nn.Sequential(*layers), channels)
+    mask = _group_mask(channels, groups).astype(int)
+    permutation = np.eye(channels, dtype=int)
+    if shuffle:  # the shuffle moves channel g * C/G + i to position i * G + g
+        per_group = channels // groups
+        source = [(p % groups) * per_group + p // groups for p in range(channels)]
+        permutation = np.eye(channels, dtype=int)[source]
+    expected = (mask @ permutation @ mask) > 0
+    np.testing.assert_array_equal(measured, expected)
+
+
+def test_channel_connectivity_rejects_bad_arguments():
+    model = nn.Conv2d(2, 2, 1)
+    with pytest.raises(ValueError, match=r"^in_channels must be >= 1, got 0$"):
+        experiments.channel_connectivity(model, 0)
+    with pytest.raises(TypeError, match=r"^size must be an int, got 2\.5$"):
+        experiments.channel_connectivity(model, 2, size=2.5)
+
+
+def test_plot_shuffle_connectivity_draws_and_validates():
+    fig = viz.plot_shuffle_connectivity(8, 2)
+    assert isinstance(fig, Figure) and len(fig.axes) >= 4
+    with pytest.raises(ValueError, match=r"^groups must divide channels, got groups=3 for 8 channels$"):
+        viz.plot_shuffle_connectivity(8, 3)
+    with pytest.raises(ValueError, match=r"^highlight must be an output channel in \[0, 8\), got 8$"):
+        viz.plot_shuffle_connectivity(8, 2, highlight=8)
+
+
+def test_plot_roofline_draws_the_roof_as_the_lower_ceiling():
+    fig = viz.plot_roofline({"depthwise": (1.0, 5.0), "dense": (50.0, 80.0)}, peak=100.0, bandwidth=20.0)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    roofs = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    assert roofs, "the roof line is drawn"
+    x, y = np.asarray(roofs[0].get_xdata()), np.asarray(roofs[0].get_ydata())
+    np.testing.assert_allclose(y, np.minimum(100.0, 20.0 * x))
