@@ -82,6 +82,16 @@ def check_same_dtype(name: str, value: Any, x: Any) -> None:
         )
 
 
+def check_bias(bias: Any, x: Any, out_channels: int, array_type: type) -> None:
+    """Check an optional bias: ``None`` or a 1-D array of ``out_channels`` values with ``x``'s dtype."""
+    if bias is None:
+        return
+    check_array("bias", bias, array_type, 1, "(C_out,)")
+    check_same_dtype("bias", bias, x)
+    if bias.shape[0] != out_channels:
+        raise ValueError(f"bias must have shape ({out_channels},), got shape {tuple(bias.shape)}")
+
+
 def padding_amounts(
     padding: Padding, kernel_size: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]
 ) -> tuple[int, int, int, int]:
@@ -204,11 +214,7 @@ def check_conv2d_args(
         )
     if kh < 1 or kw < 1:
         raise ValueError(f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}")
-    if bias is not None:
-        check_array("bias", bias, array_type, 1, "(C_out,)")
-        check_same_dtype("bias", bias, x)
-        if bias.shape[0] != out_channels:
-            raise ValueError(f"bias must have shape ({out_channels},), got shape {tuple(bias.shape)}")
+    check_bias(bias, x, out_channels, array_type)
     _, stride_hw, pads, dilation_hw, out_size = check_window_args(
         op, (height, width), (kh, kw), stride, padding, dilation
     )
@@ -282,11 +288,7 @@ def check_separable_conv2d_args(
             f"row_weight.shape[1] must be C_mid / groups = {mid_channels} / {groups} = {mid_channels // groups}, "
             f"got row_weight of shape {tuple(row_weight.shape)}"
         )
-    if bias is not None:
-        check_array("bias", bias, array_type, 1, "(C_out,)")
-        check_same_dtype("bias", bias, x)
-        if bias.shape[0] != out_channels:
-            raise ValueError(f"bias must have shape ({out_channels},), got shape {tuple(bias.shape)}")
+    check_bias(bias, x, out_channels, array_type)
     _, stride_hw, _, dilation_hw, _ = check_window_args(
         "separable_conv2d", (int(x.shape[2]), int(x.shape[3])), (kh, kw), stride, padding, dilation
     )
