@@ -1,7 +1,29 @@
 """PyTorch versions of every operator: same names and arguments as :mod:`convref.reference`."""
 
 from .conv import conv2d, im2col
+from .dilated import batch_to_space, causal_conv1d, conv2d_dilated_kernel, conv2d_space_to_batch, dilate_kernel, space_to_batch
 from .grouped import channel_shuffle
 from .separable import factorize_kernel, separable_conv2d
+from .transposed import conv_transpose2d, conv_transpose2d_as_conv, flip_transpose_weight, stuff_zeros
 
-__all__ = ["conv2d", "im2col", "separable_conv2d", "factorize_kernel", "channel_shuffle"]
+__all__ = [
+    "conv2d",
+    "im2col",
+    "separable_conv2d",
+    "factorize_kernel",
+    "channel_shuffle",
+    "dilate_kernel",
+    "conv2d_dilated_kernel",
+    "space_to_batch",
+    "batch_to_space",
+    "conv2d_space_to_batch",
+    "causal_conv1d",
+    "conv_transpose2d",
+    "conv_transpose2d_as_conv",
+    "stuff_zeros",
+    "flip_transpose_weight",
+]
+
+from .upsample import resize_conv2d  # noqa: E402
+
+__all__ += ["resize_conv2d"]

@@ -63,3 +63,60 @@ def init_weight_(weight: torch.Tensor, scheme: str, generator: Optional[torch.Ge
     std = init_std(tuple(weight.shape), scheme)
     with torch.no_grad():
         return weight.normal_(0.0, std, generator=generator)
+
+
+def bilinear_kernel(kernel_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    r"""The ``kernel_size x kernel_size`` kernel with which a transposed convolution upsamples bilinearly.
+
+    With stride ``s`` and ``kernel_size = 2s`` (padding ``s // 2``), a transposed convolution
+    whose kernel is this tent function interpolates linearly between input pixels in each
+    direction -- the initialisation of the upsampling layers in FCN (Long et al. 2015):
+
+    .. math::
+
+        K[u, v] = \Big(1 - \frac{|u - c|}{f}\Big)\Big(1 - \frac{|v - c|}{f}\Big), \qquad
+        f = \lceil k / 2 \rceil, \quad c = \frac{k - 1}{2}
+
+    Parameters
+    ----------
+    kernel_size : int
+        Side ``k`` of the kernel.
+    dtype : torch.dtype
+        Of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(k, k)``.
+    """
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
+        raise ValueError(f"kernel_size must be an int >= 1, got {kernel_size!r}")
+    factor = (kernel_size + 1) // 2
+    center = (kernel_size - 1) / 2
+    taps = 1 - (torch.arange(kernel_size, dtype=torch.float64) - center).abs() / factor
+    return torch.outer(taps, taps).to(dtype)
+
+
+def bilinear_(weight: torch.Tensor) -> torch.Tensor:
+    """Fill a transposed convolution's weight so that it upsamples each channel bilinearly.
+
+    ``weight`` has shape ``(C, C / groups, k, k)``; channel ``c`` gets :func:`bilinear_kernel`
+    from input channel ``c`` and zero from the others, so the layer acts on every channel
+    separately. Returns ``weight``.
+    """
+    channels, group_out, kh, kw = weight.shape
+    if kh != kw:
+        raise ValueError(f"weight must have a square kernel, got weight of shape {tuple(weight.shape)}")
+    if group_out < 1 or channels % group_out:  # C_out = C_in needs C / groups == weight.shape[1]
+        raise ValueError(
+            f"weight must map C channels to C channels, shape (C, C / groups, k, k), got {tuple(weight.shape)}"
+        )
+    kernel = bilinear_kernel(kh, weight.dtype).to(weight.device)
+    with torch.no_grad():
+        weight.zero_()
+        for c in range(channels):
+            weight[c, c % group_out] = kernel  # within its group, input c feeds output c
+    return weight
+
+
+__all__ += ["bilinear_kernel", "bilinear_"]

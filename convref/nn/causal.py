@@ -1,0 +1,82 @@
+"""``nn.Module`` layer over :func:`convref.functional.causal_conv1d`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import functional
+from .._checks import positive_int
+
+__all__ = ["CausalConv1d"]
+
+
+class CausalConv1d(nn.Module):
+    """Causal dilated 1-D convolution: the output at time ``t`` depends on inputs up to ``t`` only.
+
+    The building block of WaveNet (van den Oord et al. 2016) and temporal convolutional
+    networks: the sequence is padded with ``dilation * (kernel_size - 1)`` zeros on the left,
+    so the length is kept. Stacking rates ``1, 2, 4, ...`` doubles the receptive field per
+    layer (:func:`convref.arith.causal_receptive_field`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size : int
+        Taps per kernel; the last tap multiplies the current sample.
+    dilation : int
+        Spacing between taps.
+    groups : int
+        Number of groups.
+    bias : bool
+        Whether to add a learned bias.
+
+    Notes
+    -----
+    Input ``(N, C_in, L)``, output ``(N, C_out, L)``. Initialised like :class:`torch.nn.Conv1d`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        in_channels = positive_int("in_channels", in_channels)
+        out_channels = positive_int("out_channels", out_channels)
+        self.kernel_size = positive_int("kernel_size", kernel_size)
+        self.dilation = positive_int("dilation", dilation)
+        self.groups = positive_int("groups", groups)
+        if in_channels % self.groups or out_channels % self.groups:
+            raise ValueError(
+                f"groups must divide in_channels and out_channels, got groups={self.groups} "
+                f"for {in_channels} -> {out_channels} channels"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // self.groups, self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.weight[0].numel())
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of input samples one output sees: ``dilation * (kernel_size - 1) + 1``."""
+        return self.dilation * (self.kernel_size - 1) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.causal_conv1d(x, self.weight, self.bias, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
+        )

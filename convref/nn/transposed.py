@@ -1,0 +1,144 @@
+"""``nn.Module`` layer over :func:`convref.functional.conv_transpose2d`."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from .. import functional
+from .._checks import IntPair, conv_transpose_length, int_pair, positive_int
+from .init import bilinear_, init_weight_
+
+__all__ = ["ConvTranspose2d"]
+
+
+class ConvTranspose2d(nn.Module):
+    """2-D transposed convolution layer computed by :func:`convref.functional.conv_transpose2d`.
+
+    A drop-in for :class:`torch.nn.ConvTranspose2d`: same arguments, same parameter shapes
+    (weight ``(C_in, C_out / groups, kh, kw)``), and ``forward(x, output_size)`` to choose
+    among the output sizes that a strided convolution maps to the same input size.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, padding, output_padding, dilation : int or (int, int)
+        As in :class:`torch.nn.ConvTranspose2d`.
+    groups : int
+        Number of groups.
+    bias : bool
+        Whether to add a learned bias.
+    init : {"pytorch", "bilinear", "random", "xavier", "he"}
+        ``"pytorch"`` reproduces :class:`torch.nn.ConvTranspose2d`'s default; ``"bilinear"``
+        makes the layer a per-channel bilinear upsampler (FCN, Long et al. 2015; needs
+        ``in_channels == out_channels``) with a zero bias; the others are the Gaussian
+        schemes of :mod:`convref.nn.init`, with fans counted on the weight as stored.
+
+    Notes
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        output_padding: IntPair = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntPair = 1,
+        init: str = "pytorch",
+    ) -> None:
+        super().__init__()
+        in_channels = positive_int("in_channels", in_channels)
+        out_channels = positive_int("out_channels", out_channels)
+        groups = positive_int("groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups must divide in_channels and out_channels, got groups={groups} "
+                f"for {in_channels} -> {out_channels} channels"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
+        self.stride = int_pair("stride", stride, minimum=1)
+        self.padding = int_pair("padding", padding, minimum=0)
+        self.dilation = int_pair("dilation", dilation, minimum=1)
+        self.output_padding = int_pair("output_padding", output_padding, minimum=0)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(
+                    f"output_padding must be smaller than stride or dilation, got output_padding="
+                    f"{self.output_padding}, stride={self.stride}, dilation={self.dilation}"
+                )
+        self.weight = nn.Parameter(torch.empty(in_channels, out_channels // groups, *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters(init)
+
+    def reset_parameters(self, init: str = "pytorch") -> None:
+        """Re-initialise the weight (and bias) with scheme ``init``."""
+        if init == "pytorch":
+            # torch.nn.ConvTranspose2d counts its fan-in on dimension 1 of the stored weight.
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            if self.bias is not None:
+                bound = 1 / math.sqrt(self.weight[0].numel())
+                nn.init.uniform_(self.bias, -bound, bound)
+            return
+        if init == "bilinear":
+            if self.in_channels != self.out_channels:
+                raise ValueError(
+                    f"init='bilinear' needs in_channels == out_channels, got {self.in_channels} -> {self.out_channels}"
+                )
+            bilinear_(self.weight)
+        else:
+            init_weight_(self.weight, init)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def output_padding_for(self, in_size: Sequence[int], output_size: Sequence[int]) -> tuple[int, int]:
+        """The ``output_padding`` that turns an input of ``in_size`` into ``output_size``.
+
+        Raises ``ValueError`` when no ``output_padding`` below ``max(stride, dilation)`` reaches it.
+        """
+        pads = []
+        for axis in range(2):
+            smallest = conv_transpose_length(
+                in_size[axis], self.kernel_size[axis], self.stride[axis], self.padding[axis], 0, self.dilation[axis]
+            )
+            extra = output_size[axis] - smallest
+            largest = smallest + max(self.stride[axis], self.dilation[axis]) - 1
+            if not 0 <= extra < max(self.stride[axis], self.dilation[axis]):
+                raise ValueError(
+                    f"output_size must be between {smallest} and {largest} along axis {axis} for an input of "
+                    f"size {in_size[axis]}, got output_size={tuple(output_size)}"
+                )
+            pads.append(extra)
+        return pads[0], pads[1]
+
+    def forward(self, x: torch.Tensor, output_size: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """Apply the layer; ``output_size`` (the last two entries are used) picks ``output_padding``."""
+        output_padding = self.output_padding
+        if output_size is not None:
+            if not isinstance(x, torch.Tensor) or x.dim() != 4:
+                raise ValueError("x must be a 4-D torch.Tensor (N, C_in, H, W) when output_size is given")
+            output_size = [int(s) for s in output_size][-2:]
+            if len(output_size) != 2:
+                raise ValueError(f"output_size must hold at least (H_out, W_out), got {output_size!r}")
+            output_padding = self.output_padding_for(tuple(x.shape[2:]), output_size)
+        return functional.conv_transpose2d(
+            x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, output_padding={self.output_padding}, groups={self.groups}, "
+            f"bias={self.bias is not None}, dilation={self.dilation}"
+        )
