@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -27,6 +27,8 @@ __all__ = [
     "bench_grouped",
     "bench_depthwise",
     "bench_separable",
+    "bench_dilated",
+    "bench_transposed",
     "BENCHMARKS",
     "main",
 ]
@@ -229,12 +231,124 @@ def bench_separable(
     return _run(candidates, repeat, dev)
 
 
+def bench_dilated(
+    batch: int = 8,
+    channels: int = 32,
+    size: int = 32,
+    kernel_size: int = 3,
+    dilation: int = 2,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time a dilated ``k x k`` convolution (padding ``d (k - 1) / 2``) computed three ways.
+
+    Baseline: PyTorch's ``conv2d(dilation=d)``. Then :func:`convref.functional.conv2d` with the same
+    dilation, the zero-inserted kernel (:func:`convref.functional.conv2d_dilated_kernel`, which
+    multiplies by the zeros too: about ``d**2`` the multiply-adds), space-to-batch
+    (:func:`convref.functional.conv2d_space_to_batch`, the same work spread over ``d**2``
+    sub-images) and the NumPy reference.
+    """
+    dev = _device(device)
+    x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=dev)
+    x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
+    pad = dilation * (kernel_size - 1) // 2
+    out = arith.conv_output_size(size, kernel_size, padding=pad, dilation=dilation)
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, out).mult_adds
+    span = dilation * (kernel_size - 1) + 1
+    zero_filled_mult_adds = batch * arith.conv_cost(channels, channels, span, out).mult_adds
+    # space-to-batch: the padded image is rounded up to a multiple of d, then d*d sub-images of side m
+    side = -(-(size + 2 * pad) // dilation)
+    sub_out = side - kernel_size + 1
+    space_to_batch_mult_adds = batch * dilation**2 * arith.conv_cost(channels, channels, kernel_size, sub_out).mult_adds
+    name = f"{kernel_size}x{kernel_size} rate {dilation}"
+    candidates = [
+        _Candidate(f"torch conv2d {name}", lambda: F.conv2d(x, weight, None, 1, pad, dilation), mult_adds),
+        _Candidate(
+            f"convref.functional.conv2d {name}", lambda: functional.conv2d(x, weight, None, 1, pad, dilation), mult_adds
+        ),
+        _Candidate(
+            "convref.functional.conv2d_dilated_kernel",
+            lambda: functional.conv2d_dilated_kernel(x, weight, None, 1, pad, dilation),
+            zero_filled_mult_adds,
+        ),
+        _Candidate(
+            "convref.functional.conv2d_space_to_batch",
+            lambda: functional.conv2d_space_to_batch(x, weight, None, 1, pad, dilation),
+            space_to_batch_mult_adds,
+        ),
+    ]
+    if include_reference:
+        candidates.append(
+            _Candidate(
+                f"convref.reference.conv2d {name} (NumPy)",
+                lambda: reference.conv2d(x_np, weight_np, None, 1, pad, dilation),
+                mult_adds,
+                numpy=True,
+            )
+        )
+    return _run(candidates, repeat, dev)
+
+
+def bench_transposed(
+    batch: int = 8,
+    channels: int = 32,
+    size: int = 32,
+    kernel_size: int = 4,
+    stride: int = 2,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time a transposed convolution that upsamples by ``stride`` (``k = 4, s = 2, p = 1`` by default).
+
+    Baseline: PyTorch's ``conv_transpose2d``. Then :func:`convref.functional.conv_transpose2d`
+    (matrix product + fold: every input pixel stamps the kernel once), the zero-stuffed
+    convolution (:func:`convref.functional.conv_transpose2d_as_conv`: about ``stride**2`` the
+    multiply-adds, most of them with inserted zeros) and the NumPy reference.
+    """
+    dev = _device(device)
+    x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=dev)
+    x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
+    pad = (kernel_size - stride + 1) // 2  # k = 2s gives exactly stride * size
+    out = (size - 1) * stride - 2 * pad + kernel_size
+    # a transposed convolution does, per input pixel, what a convolution does per output pixel
+    mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, size).mult_adds
+    stuffed_mult_adds = batch * arith.conv_cost(channels, channels, kernel_size, out).mult_adds
+    name = f"k={kernel_size} s={stride}"
+    candidates = [
+        _Candidate(f"torch conv_transpose2d {name}", lambda: F.conv_transpose2d(x, weight, None, stride, pad), mult_adds),
+        _Candidate(
+            "convref.functional.conv_transpose2d",
+            lambda: functional.conv_transpose2d(x, weight, None, stride, pad),
+            mult_adds,
+        ),
+        _Candidate(
+            "convref.functional.conv_transpose2d_as_conv",
+            lambda: functional.conv_transpose2d_as_conv(x, weight, None, stride, pad),
+            stuffed_mult_adds,
+        ),
+    ]
+    if include_reference:
+        candidates.append(
+            _Candidate(
+                "convref.reference.conv_transpose2d (NumPy)",
+                lambda: reference.conv_transpose2d(x_np, weight_np, None, stride, pad),
+                mult_adds,
+                numpy=True,
+            )
+        )
+    return _run(candidates, repeat, dev)
+
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
     "grouped": bench_grouped,
     "depthwise": bench_depthwise,
     "separable": bench_separable,
+    "dilated": bench_dilated,
+    "transposed": bench_transposed,
 }
 
 

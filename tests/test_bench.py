@@ -90,6 +90,41 @@ def test_bench_separable_tiny(kernel_size):
     assert [t.mult_adds_ratio for t in timings] == [1.0] + [2 / k] * 3
 
 
+@pytest.mark.parametrize("dilation", [2, 3])
+def test_bench_dilated_tiny(dilation):
+    timings = bench.bench_dilated(**TINY, kernel_size=3, dilation=dilation)
+    assert [t.name for t in timings] == [
+        f"torch conv2d 3x3 rate {dilation}",
+        f"convref.functional.conv2d 3x3 rate {dilation}",
+        "convref.functional.conv2d_dilated_kernel",
+        "convref.functional.conv2d_space_to_batch",
+        f"convref.reference.conv2d 3x3 rate {dilation} (NumPy)",
+    ]
+    _check_ratios(timings)
+    span = 2 * dilation + 1
+    assert timings[0].mult_adds == 4 * 4 * 9 * 6 * 6  # same padding: 6x6 out, 9 taps, whatever the rate
+    assert timings[2].mult_adds == 4 * 4 * span**2 * 6 * 6  # the zero-filled kernel multiplies its zeros
+    # padded side 6 + 2d, rounded up to a multiple of d, split into d*d sub-images of side m
+    m = -(-(6 + 2 * dilation) // dilation)
+    assert timings[3].mult_adds == dilation**2 * 4 * 4 * 9 * (m - 2) ** 2
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(4, 2), (3, 2), (2, 2)])
+def test_bench_transposed_tiny(kernel_size, stride):
+    timings = bench.bench_transposed(**TINY, kernel_size=kernel_size, stride=stride)
+    assert [t.name for t in timings] == [
+        f"torch conv_transpose2d k={kernel_size} s={stride}",
+        "convref.functional.conv_transpose2d",
+        "convref.functional.conv_transpose2d_as_conv",
+        "convref.reference.conv_transpose2d (NumPy)",
+    ]
+    _check_ratios(timings)
+    pad = (kernel_size - stride + 1) // 2
+    out = (6 - 1) * stride - 2 * pad + kernel_size
+    assert timings[0].mult_adds == 4 * 4 * kernel_size**2 * 6 * 6  # one stamp of the kernel per input pixel
+    assert timings[2].mult_adds == 4 * 4 * kernel_size**2 * out * out  # a full conv over the stuffed image
+
+
 def test_bench_separable_even_kernel_counts_each_stage():
     """An even kernel padded by k // 2 gives one more row and column; the column stage keeps the input's width."""
     timings = bench.bench_separable(**{**TINY, "size": 6}, kernel_size=4)
@@ -106,6 +141,12 @@ BENCH_CALLS = [
     (bench.bench_depthwise, dict(kernel_size=4)),
     (bench.bench_separable, dict(kernel_size=3)),
     (bench.bench_separable, dict(kernel_size=4)),
+    (bench.bench_dilated, dict(kernel_size=3, dilation=2)),
+    (bench.bench_dilated, dict(kernel_size=3, dilation=4)),  # the block (4) does not divide the padded size (14)
+    (bench.bench_dilated, dict(kernel_size=2, dilation=3)),
+    (bench.bench_transposed, dict(kernel_size=4, stride=2)),
+    (bench.bench_transposed, dict(kernel_size=3, stride=2)),
+    (bench.bench_transposed, dict(kernel_size=3, stride=3)),
 ]
 
 
@@ -139,7 +180,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -181,7 +222,9 @@ def test_main_prints_a_table(capsys):
 def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
-    assert [lines[0].split(":")[0] for lines in tables] == ["conv2d", "grouped", "depthwise", "separable"]
+    assert [lines[0].split(":")[0] for lines in tables] == [
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed"
+    ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
         assert lines[2].split()[-2:] == ["1.00", "1.00"]
@@ -210,7 +253,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 
