@@ -1,14 +1,17 @@
 """Convolution arithmetic: output sizes, receptive fields, parameter and multiply-add counts.
 
-Pure Python on integers, no arrays: these are the formulas the chapters derive, and
-the tests check them against shapes that PyTorch actually produces, brute-force
-receptive fields found by autograd, and the numbers published in the papers.
+Integer formulas (the few maps, such as receptive-field coverage and transposed-convolution
+overlap, are small integer arrays): these are the formulas the chapters derive, and the
+tests check them against shapes that PyTorch actually produces, brute-force receptive
+fields found by autograd, and the numbers published in the papers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Sequence, Union
+
+import numpy as np
 
 from ._checks import IntPair, _is_int, int_pair, padding_amounts, positive_int
 
@@ -446,3 +449,557 @@ def arithmetic_intensity(
 
 
 __all__ += ["conv_memory_traffic", "arithmetic_intensity"]
+
+
+# ---------------------------------------------------------------------------
+# Dilation: dilated kernels, coverage of a stack (gridding), HDC, causal stacks
+# ---------------------------------------------------------------------------
+
+
+def _int_sequence(name: str, values: Sequence[int], minimum: int, *, allow_empty: bool = False) -> list[int]:
+    # A bare int or a string is a common slip for a one-element list: say so rather than iterate it.
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a sequence of ints, got {values!r}")
+    items = [_int_at_least(f"{name}[{index}]", value, minimum) for index, value in enumerate(values)]
+    if not items and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    return items
+
+
+def dilated_kernel_size(kernel_size: int, dilation: int) -> int:
+    r"""Input positions spanned by a dilated kernel, from its first tap to its last.
+
+    .. math::
+
+        k' = d\,(k - 1) + 1
+
+    A kernel of :math:`k` taps with dilation :math:`d` has :math:`d - 1` holes between
+    neighbouring taps; it reads the same input window as a dense kernel of size :math:`k'`.
+
+    Parameters
+    ----------
+    kernel_size, dilation : int
+        :math:`k` and :math:`d` (``dilation=1`` is an ordinary kernel).
+
+    Returns
+    -------
+    int
+        :math:`k'`.
+
+    Examples
+    --------
+    >>> dilated_kernel_size(3, 2)  # Dumoulin & Visin, figure 5.1
+    5
+    """
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    dilation = _int_at_least("dilation", dilation, 1)
+    return dilation * (kernel_size - 1) + 1
+
+
+def receptive_field_coverage(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> np.ndarray:
+    r"""How often each input position reaches one output of a stack of dilated convolutions.
+
+    For a single-path stack of stride-1 2-D convolutions with square :math:`k_l \times k_l`
+    kernels and dilation rates :math:`d_l` (input side first), the entry at
+    :math:`(u, v)` is the number of paths from input position :math:`(u, v)` of the
+    receptive field to one output position: the output's gradient with respect to the input
+    when every kernel is all ones. Along one axis the counts are the convolution of the
+    layers' dilated box indicators,
+
+    .. math::
+
+        c = b_1 * b_2 * \dots * b_L, \qquad
+        b_l[t] = \begin{cases} 1 & t = 0, d_l, 2 d_l, \dots, (k_l - 1) d_l \\
+                               0 & \text{otherwise} \end{cases}
+
+    and the 2-D map is their outer product :math:`C = c\,c^\top` (the kernels are separable).
+    Its side is :math:`R = 1 + \sum_l d_l (k_l - 1)`.
+
+    A zero entry is a *hole*: an input position inside the receptive field that can never
+    influence the output. This is the *gridding* problem of dilated convolution (Wang et
+    al. 2018, "Understanding Convolution for Semantic Segmentation", WACV): three 3x3
+    layers with rates ``(2, 2, 2)`` reach only the positions whose two coordinates are both
+    even (a checkerboard-like quarter of the field), while rates ``(1, 2, 5)`` reach every
+    position (their Hybrid Dilated Convolution, see :func:`satisfies_hdc`). The
+    number of paths is also the shape of the receptive field's weighting when all weights
+    are equal: it is largest in the middle.
+
+    Parameters
+    ----------
+    kernel_sizes, dilations : sequence of int
+        :math:`k_l` and :math:`d_l`, one per layer, input side first, same length (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(R, R)`` int64 array of path counts; ``counts > 0`` marks the positions that
+        reach the output.
+
+    Examples
+    --------
+    >>> int((receptive_field_coverage([3, 3, 3], [2, 2, 2]) > 0).sum())  # 7 x 7 of the 13 x 13
+    49
+    """
+    kernel_sizes = _int_sequence("kernel_sizes", kernel_sizes, 1)
+    dilations = _int_sequence("dilations", dilations, 1)
+    if len(kernel_sizes) != len(dilations):
+        raise ValueError(
+            f"kernel_sizes and dilations must have the same length, got {len(kernel_sizes)} and {len(dilations)}"
+        )
+    counts = np.ones(1, dtype=np.int64)
+    for kernel_size, dilation in zip(kernel_sizes, dilations):
+        box = np.zeros(dilation * (kernel_size - 1) + 1, dtype=np.int64)
+        box[::dilation] = 1
+        counts = np.convolve(counts, box)  # full convolution: the field grows by d (k - 1)
+    return np.outer(counts, counts)
+
+
+def hdc_max_gap(dilations: Sequence[int], kernel_size: int) -> int:
+    r"""The HDC "maximum distance between two nonzero values", :math:`M_2`, of Wang et al. (2018).
+
+    Wang et al. ("Understanding Convolution for Semantic Segmentation", WACV 2018,
+    section 3.2) consider :math:`n` layers of :math:`K \times K` kernels with dilation rates
+    :math:`r_1, \dots, r_n` (input side first) and define, from the top layer down,
+
+    .. math::
+
+        M_n = r_n, \qquad
+        M_i = \max\bigl[\, M_{i+1} - 2 r_i,\; M_{i+1} - 2 (M_{i+1} - r_i),\; r_i \,\bigr]
+
+    (the middle term is :math:`2 r_i - M_{i+1}`). :math:`M_i` bounds the distance between
+    neighbouring nonzero taps of the kernel that layers :math:`i, \dots, n` compose to, along
+    one axis (neighbours at distance 1 mean no hole). The recursion pictures each layer as the
+    three taps :math:`-r_i, 0, r_i` of a 3x3 kernel (hence the :math:`2 r_i`); a larger
+    kernel only adds taps, and for every :math:`K \ge 3` the bound holds:
+    :math:`M_2` is at least the true largest gap of layers :math:`2 \dots n` (the tests check
+    this). It is conservative: ``[1, 3, 1]`` covers its field without a hole, yet
+    :math:`M_2 = 5`.
+
+    The recursion never reads :math:`r_1`: the first layer is the one meant to fill the
+    gaps left by the others, see :func:`satisfies_hdc`.
+
+    Parameters
+    ----------
+    dilations : sequence of int
+        :math:`r_1, \dots, r_n`, input side first (>= 1 each, at least one).
+    kernel_size : int
+        :math:`K`, at least 3. It does not enter the recursion; it is checked here because
+        the recursion is a bound only for :math:`K \ge 3` (with 2-tap kernels the taps are
+        not :math:`-r_i, 0, r_i` and the bound fails).
+
+    Returns
+    -------
+    int
+        :math:`M_2`. For a single layer there is no layer 2: the layers above layer 1
+        compose to a single tap, which leaves no gap, and the result is 1 (the distance
+        between neighbouring positions, what :math:`M` is for a dense kernel).
+
+    Examples
+    --------
+    >>> hdc_max_gap([1, 2, 5], 3), hdc_max_gap([1, 2, 9], 3)  # the paper's two examples
+    (2, 5)
+    """
+    dilations = _int_sequence("dilations", dilations, 1)
+    _int_at_least("kernel_size", kernel_size, 3)
+    if len(dilations) == 1:
+        return 1
+    gap = dilations[-1]  # M_n = r_n
+    for rate in reversed(dilations[1:-1]):  # i = n-1 down to 2
+        gap = max(gap - 2 * rate, gap - 2 * (gap - rate), rate)
+    return gap
+
+
+def satisfies_hdc(dilations: Sequence[int], kernel_size: int) -> bool:
+    r"""Whether a stack of dilated :math:`K \times K` convolutions passes the HDC design rule.
+
+    Wang et al. (2018, section 3.2): the goal of Hybrid Dilated Convolution is that the
+    receptive field of the stack "fully covers a square region without any holes or missing
+    edges" (no gridding, see :func:`receptive_field_coverage`); the design goal is
+
+    .. math::
+
+        M_2 \le K
+
+    with :math:`M_2` from :func:`hdc_max_gap`. The idea: the layers above the first leave
+    gaps of at most :math:`M_2` between the taps of their composed kernel, and a first layer
+    of :math:`K` *adjacent* taps fills any gap of at most :math:`K`.
+
+    That argument needs the first layer to be dense, :math:`r_1 = 1`, which the paper's
+    examples all have (``[1, 2, 5]``, ``[1, 2, 3]``) but its formula never checks:
+    :math:`M_2` does not depend on :math:`r_1`. Taken literally, :math:`M_2 \le K` accepts
+    ``[2, 2, 2]`` (:math:`M_2 = 2`), which reaches only a quarter of its field. The paper adds
+    that the rates in a group should not have a common factor greater than 1 (like
+    ``2, 4, 8``), otherwise the gridding remains; that remark does not close the gap either:
+    ``[2, 2, 5]`` has no common factor and :math:`M_2 = 2`, yet along each axis it never
+    reaches offsets 1, 3, 15 and 17 of its 19. This function therefore checks both
+    :math:`r_1 = 1` and :math:`M_2 \le K`, which makes it a *sufficient* rule for full
+    coverage (with :math:`r_1 = 1` the rates' greatest common divisor is 1 automatically).
+    It is not a necessary one: ``[1, 3, 1]`` covers its field but fails the rule.
+
+    Parameters
+    ----------
+    dilations : sequence of int
+        :math:`r_1, \dots, r_n`, input side first (>= 1 each, at least one).
+    kernel_size : int
+        :math:`K` (>= 3; the rule's recursion assumes a kernel with taps on both sides of
+        its centre).
+
+    Returns
+    -------
+    bool
+        ``True`` when :math:`r_1 = 1` and :math:`M_2 \le K`. For one layer this is
+        :math:`r_1 = 1`: a single dilated kernel always has holes.
+
+    Examples
+    --------
+    >>> satisfies_hdc([1, 2, 5], 3), satisfies_hdc([1, 2, 9], 3), satisfies_hdc([2, 2, 2], 3)
+    (True, False, False)
+    """
+    gap = hdc_max_gap(dilations, kernel_size)
+    return int(dilations[0]) == 1 and gap <= kernel_size
+
+
+def causal_receptive_field(kernel_size: int, dilations: Sequence[int]) -> int:
+    r"""Receptive field of a stack of causal dilated 1-D convolutions (WaveNet).
+
+    .. math::
+
+        r = 1 + (k - 1) \sum_l d_l
+
+    Each causal layer looks :math:`(k - 1) d_l` samples further into the past. WaveNet
+    (van den Oord et al. 2016, section 2.1) uses :math:`k = 2` and rates
+    :math:`1, 2, 4, \dots, 512`, whose receptive field is 1024 samples; doubling rates make it
+    grow exponentially with depth, and every sample in it is seen (no gridding: with
+    :math:`k = 2`, layer :math:`l` fills its field without a hole exactly when :math:`d_l` is at
+    most the receptive field of the layers before it, which doubling rates starting at 1 meet).
+
+    Parameters
+    ----------
+    kernel_size : int
+        :math:`k`, the same in every layer.
+    dilations : sequence of int
+        :math:`d_l`, one per layer (>= 1 each). An empty stack sees only the current
+        sample: 1.
+
+    Returns
+    -------
+    int
+        :math:`r`, the number of samples (the current one included) an output depends on.
+
+    Examples
+    --------
+    >>> causal_receptive_field(2, [2 ** i for i in range(10)])
+    1024
+    """
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    dilations = _int_sequence("dilations", dilations, 1, allow_empty=True)
+    return 1 + (kernel_size - 1) * sum(dilations)
+
+
+__all__ += [
+    "dilated_kernel_size",
+    "receptive_field_coverage",
+    "hdc_max_gap",
+    "satisfies_hdc",
+    "causal_receptive_field",
+]
+
+
+# ---------------------------------------------------------------------------
+# Transposed convolution: output sizes, TensorFlow's "same", checkerboard overlap
+# ---------------------------------------------------------------------------
+
+
+def conv_transpose_output_size(
+    size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> int:
+    r"""Output length of a transposed convolution along one axis (PyTorch's ``ConvTranspose``).
+
+    .. math::
+
+        o = (i - 1) s - 2 p + d (k - 1) + a + 1
+
+    with output padding :math:`a`. The transposed convolution spreads each of the
+    :math:`i` inputs over a dilated kernel placed every :math:`s` positions (full length
+    :math:`(i - 1) s + d (k - 1) + 1`), then crops :math:`p` positions from each end and
+    adds :math:`a` at the end only. It is the adjoint of :func:`conv_output_size`'s
+    convolution with the same arguments; :math:`a` picks which of the input lengths
+    that all map to :math:`i` is meant (see :func:`conv_input_sizes`).
+
+    Parameters
+    ----------
+    size : int
+        Input length :math:`i` (>= 1).
+    kernel_size, stride, dilation : int
+        :math:`k`, :math:`s` and :math:`d`.
+    padding : int
+        :math:`p`, cropped from *each* end of the full output.
+    output_padding : int
+        :math:`a`; PyTorch requires :math:`0 \le a < \max(s, d)`.
+
+    Returns
+    -------
+    int
+        :math:`o`. A length below 1 is an error here (PyTorch's ``conv_transpose1d``
+        rejects it too; ``conv_transpose2d`` returns an empty tensor when it is exactly 0).
+
+    Examples
+    --------
+    >>> conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1)  # undoes 6 -> 3
+    6
+    """
+    size = _int_at_least("size", size, 1)
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    stride = _int_at_least("stride", stride, 1)
+    padding = _int_at_least("padding", padding, 0)
+    output_padding = _int_at_least("output_padding", output_padding, 0)
+    dilation = _int_at_least("dilation", dilation, 1)
+    if output_padding >= max(stride, dilation):
+        raise ValueError(
+            f"output_padding must be smaller than stride or dilation, got output_padding={output_padding} "
+            f"with stride={stride} and dilation={dilation}"
+        )
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"padding {padding} crops the whole output: the output length would be {out}")
+    return out
+
+
+def conv_input_sizes(
+    out_size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+) -> list[int]:
+    r"""Every input length that a convolution maps to ``out_size``.
+
+    :func:`conv_output_size` rounds down, so the input lengths
+
+    .. math::
+
+        i = (o - 1) s + d (k - 1) + 1 - 2 p + a, \qquad a = 0, 1, \dots, s - 1
+
+    all give :math:`o` outputs (the last :math:`a` inputs are not read). Those that are at
+    least 1 are returned: :math:`s` of them, fewer only when the padding is so large that the
+    smallest would be below 1, none when :math:`o` cannot be reached at all.
+
+    This is why a transposed convolution, which should map :math:`o` back to :math:`i`,
+    needs ``output_padding``: from :math:`o` alone it cannot know which :math:`i` was meant.
+    Its output length with :math:`a = 0` is the smallest candidate, and
+    ``conv_transpose_output_size(out_size, ..., output_padding=i - sizes[0]) == i`` for each
+    candidate ``i`` when all :math:`s` of them exist (``sizes[0]`` is then their minimum).
+
+    Parameters
+    ----------
+    out_size : int
+        Output length :math:`o` (>= 1).
+    kernel_size, stride, padding, dilation : int
+        As in :func:`conv_output_size` (integer padding only).
+
+    Returns
+    -------
+    list of int
+        The input lengths, increasing.
+
+    Examples
+    --------
+    >>> conv_input_sizes(3, 3, stride=2, padding=1)  # Dumoulin & Visin, figures 2.6 and 2.7
+    [5, 6]
+    """
+    out_size = _int_at_least("out_size", out_size, 1)
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    stride = _int_at_least("stride", stride, 1)
+    padding = _int_at_least("padding", padding, 0)
+    dilation = _int_at_least("dilation", dilation, 1)
+    smallest = (out_size - 1) * stride + dilation * (kernel_size - 1) + 1 - 2 * padding
+    return [size for size in range(smallest, smallest + stride) if size >= 1]
+
+
+@dataclass(frozen=True)
+class TfSameTranspose:
+    """TensorFlow's ``padding="same"`` transposed convolution, and how to get it in PyTorch.
+
+    See :func:`tf_same_conv_transpose`. The full transposed output has length
+    ``full = (i - 1) s + d (k - 1) + 1``; TensorFlow keeps ``full[crop_before : full - crop_after]``
+    (a negative ``crop_after`` appends that many zeros), and PyTorch's
+    ``conv_transpose1d(x, w, stride, padding, output_padding, dilation=d)`` followed by
+    dropping the last ``trim_end`` positions gives exactly the same values.
+
+    Attributes
+    ----------
+    output_size : int
+        ``i * s``, TensorFlow's output length for ``"same"``.
+    crop_before, crop_after : int
+        Positions TensorFlow removes from the start and the end of the full output.
+    padding, output_padding : int
+        The matching ``ConvTranspose`` arguments of PyTorch.
+    trim_end : int
+        0 or 1: positions to drop from the end of PyTorch's output.
+    """
+
+    output_size: int
+    crop_before: int
+    crop_after: int
+    padding: int
+    output_padding: int
+    trim_end: int
+
+
+def tf_same_conv_transpose(size: int, kernel_size: int, stride: int, dilation: int = 1) -> TfSameTranspose:
+    r"""TensorFlow's ``padding="same"`` for a transposed convolution, in PyTorch's arguments.
+
+    TensorFlow defines ``conv*_transpose(..., padding="SAME")`` as the gradient (adjoint) of
+    its forward ``"SAME"`` convolution on an input of length :math:`n = i s`, which has
+    :math:`\lceil n / s \rceil = i` outputs. That forward convolution pads
+
+    .. math::
+
+        P = \max\bigl((i - 1) s + k' - n,\; 0\bigr) = \max(k' - s,\; 0), \qquad
+        k' = d (k - 1) + 1
+
+    zeros in total, :math:`\lfloor P / 2 \rfloor` before and the rest after (the larger half
+    goes at the end). Its adjoint spreads the :math:`i` inputs over the full length
+    :math:`(i - 1) s + k'` and crops the same amounts, so the output has :math:`i s`
+    positions. When :math:`k' < s` nothing is padded and the forward convolution never reads
+    its last :math:`s - k'` inputs: the adjoint ends in that many zeros
+    (``crop_after`` is negative).
+
+    PyTorch crops ``padding`` from *both* ends and adds ``output_padding`` at the end only, so
+    it cannot crop more at the end than at the start:
+
+    - :math:`P` even: ``padding = P / 2``, ``output_padding = 0``; exact.
+    - :math:`P` odd: ``padding =`` :math:`\lfloor P / 2 \rfloor`, ``output_padding = 0``; the
+      output is one position too long and its last position must be dropped
+      (``trim_end = 1``). Cropping :math:`\lceil P / 2 \rceil` would shift the output by one.
+    - :math:`k' < s`: ``padding = 0``, ``output_padding =`` :math:`s - k'`; exact (the
+      extra positions are zeros in both).
+
+    Parameters
+    ----------
+    size : int
+        Input length :math:`i` of the transposed convolution.
+    kernel_size, stride, dilation : int
+        :math:`k`, :math:`s` and :math:`d`.
+
+    Returns
+    -------
+    TfSameTranspose
+
+    Examples
+    --------
+    >>> tf_same_conv_transpose(4, 3, 2)  # P = 1: PyTorch gives 9 positions, TensorFlow 8
+    TfSameTranspose(output_size=8, crop_before=0, crop_after=1, padding=0, output_padding=0, trim_end=1)
+    """
+    size = _int_at_least("size", size, 1)
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    stride = _int_at_least("stride", stride, 1)
+    dilation = _int_at_least("dilation", dilation, 1)
+    span = dilation * (kernel_size - 1) + 1
+    if span < stride:
+        return TfSameTranspose(
+            output_size=size * stride, crop_before=0, crop_after=span - stride,
+            padding=0, output_padding=stride - span, trim_end=0,
+        )
+    total = span - stride
+    before = total // 2
+    return TfSameTranspose(
+        output_size=size * stride, crop_before=before, crop_after=total - before,
+        padding=before, output_padding=0, trim_end=total % 2,
+    )
+
+
+def transpose_overlap(input_size: int, kernel_size: int, stride: int, padding: int = 0) -> np.ndarray:
+    r"""How many kernel taps land on each output position of a transposed convolution (1-D).
+
+    Output position :math:`j` (before cropping) receives input :math:`m` through tap
+    :math:`t` when :math:`j = m s + t`, so it counts
+
+    .. math::
+
+        n_j = \#\{(m, t) : m s + t = j,\; 0 \le m < i,\; 0 \le t < k\}
+
+    taps; ``padding`` positions are then cropped from each end, as PyTorch does, and the
+    length is :func:`conv_transpose_output_size`. Odena, Dumoulin & Olah ("Deconvolution and
+    checkerboard artifacts", Distill 2016) show that when :math:`k` is not a multiple of
+    :math:`s` these counts alternate in the interior (see :func:`has_uneven_overlap`),
+    which is where the checkerboard pattern of generated images comes from. For a 2-D
+    transposed convolution with a separable footprint the count map is the outer product
+    ``np.outer(transpose_overlap(h, ...), transpose_overlap(w, ...))``.
+
+    Parameters
+    ----------
+    input_size : int
+        :math:`i`.
+    kernel_size, stride : int
+        :math:`k` and :math:`s`.
+    padding : int
+        Cropped from each end (PyTorch's ``padding`` of ``ConvTranspose``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 counts, one per output position.
+
+    Examples
+    --------
+    >>> transpose_overlap(4, 3, 2).tolist()
+    [1, 1, 2, 1, 2, 1, 2, 1, 1]
+    """
+    input_size = _int_at_least("input_size", input_size, 1)
+    out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
+    full = np.zeros((input_size - 1) * stride + kernel_size, dtype=np.int64)
+    for tap in range(kernel_size):
+        full[tap : tap + (input_size - 1) * stride + 1 : stride] += 1  # tap t of every input
+    return full[padding : padding + out]
+
+
+def has_uneven_overlap(kernel_size: int, stride: int) -> bool:
+    r"""Whether a transposed convolution's kernel overlaps itself unevenly (checkerboard artifacts).
+
+    Away from the borders an output position of a transposed convolution receives either
+    :math:`\lceil k / s \rceil` or :math:`\lfloor k / s \rfloor` kernel taps (see
+    :func:`transpose_overlap`); both are the same exactly when
+
+    .. math::
+
+        k \bmod s = 0
+
+    Otherwise the counts alternate with period :math:`s`, and even a constant input gives
+    a striped (in 2-D, checkerboard) output unless the learned weights compensate. Odena,
+    Dumoulin & Olah (Distill 2016): a 3x3 kernel with stride 2 overlaps unevenly, a 4x4 one
+    does not (though even overlap does not by itself prevent artifacts).
+
+    Parameters
+    ----------
+    kernel_size, stride : int
+        :math:`k` and :math:`s`.
+
+    Returns
+    -------
+    bool
+        ``True`` when :math:`k` is not a multiple of :math:`s`.
+
+    Examples
+    --------
+    >>> has_uneven_overlap(3, 2), has_uneven_overlap(4, 2)
+    (True, False)
+    """
+    kernel_size = _int_at_least("kernel_size", kernel_size, 1)
+    stride = _int_at_least("stride", stride, 1)
+    return kernel_size % stride != 0
+
+
+__all__ += [
+    "conv_transpose_output_size",
+    "conv_input_sizes",
+    "TfSameTranspose",
+    "tf_same_conv_transpose",
+    "transpose_overlap",
+    "has_uneven_overlap",
+]
