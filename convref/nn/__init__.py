@@ -2,6 +2,12 @@
 
 from . import init
 from .conv import Conv1x1, Conv2d
+from .dilated import ASPP, AtrousCascade
 from .separable import ChannelShuffle, DepthwiseSeparableConv2d
 
 __all__ = ["Conv2d", "Conv1x1", "DepthwiseSeparableConv2d", "ChannelShuffle", "init"]
+__all__ += ["ASPP", "AtrousCascade"]
+from .causal import CausalConv1d  # noqa: E402
+from .transposed import ConvTranspose2d  # noqa: E402
+
+__all__ += ["ConvTranspose2d", "CausalConv1d"]
