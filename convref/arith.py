@@ -519,7 +519,7 @@ def receptive_field_coverage(kernel_sizes: Sequence[int], dilations: Sequence[in
     influence the output. This is the *gridding* problem of dilated convolution (Wang et
     al. 2018, "Understanding Convolution for Semantic Segmentation", WACV): three 3x3
     layers with rates ``(2, 2, 2)`` reach only the positions whose two coordinates are both
-    even (a checkerboard-like quarter of the field), while rates ``(1, 2, 5)`` reach every
+    even (a grid holding a quarter of the field), while rates ``(1, 2, 5)`` reach every
     position (their Hybrid Dilated Convolution, see :func:`satisfies_hdc`). The
     number of paths is also the shape of the receptive field's weighting when all weights
     are equal: it is largest in the middle.

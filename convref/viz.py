@@ -733,3 +733,678 @@ def plot_low_rank_filtering(image: np.ndarray, kernel: np.ndarray, rank: int, na
 
 
 __all__ += ["plot_low_rank_kernels", "plot_low_rank_filtering"]
+
+
+# ---------------------------------------------------------------------------
+# Dilated convolution: kernels with holes, space-to-batch, coverage, causal stacks, ERF
+# ---------------------------------------------------------------------------
+
+#: Colours of the ``d x d`` phases (residue classes) of a dilated convolution.
+_PHASE_COLORS = plt.get_cmap("tab10")
+
+
+def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)) -> Figure:
+    """One 2-D kernel at several dilation rates: the same taps, spread apart, zeros in between.
+
+    One panel per rate ``d``: :func:`convref.reference.dilate_kernel` of ``kernel``, the taps
+    coloured by value (red positive, blue negative, one scale for all panels) and written in
+    their cells, the inserted zeros ("holes") light grey. The panels share one scale, so the
+    span ``d (k - 1) + 1`` can be compared by eye.
+
+    Parameters
+    ----------
+    kernel : 2-D array
+        The ``kh x kw`` kernel.
+    dilations : sequence of int
+        The rates to draw (>= 1 each).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per rate; each holds the dilated kernel as a masked image (holes masked).
+    """
+    from .reference import dilate_kernel
+
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be a 2-D array, got shape {kernel.shape}")
+    kh, kw = kernel.shape
+    limit = float(np.abs(kernel).max()) or 1.0
+    largest = max(max(d * (kh - 1) + 1, d * (kw - 1) + 1) for d in dilations)
+    fig, axes = plt.subplots(1, len(dilations), figsize=(2.7 * len(dilations), 3.3), squeeze=False)
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#e6e6e6")  # masked cells (the holes) in light grey
+    for ax, d in zip(axes[0], dilations):
+        dilated = dilate_kernel(kernel[None, None], d)[0, 0]
+        holes = np.ones(dilated.shape, dtype=bool)
+        holes[::d, ::d] = False
+        height, width = dilated.shape
+        # Centre every panel in a box of the largest span, so that sizes compare.
+        top, left = (largest - height) / 2, (largest - width) / 2
+        ax.imshow(
+            np.ma.masked_array(dilated, holes), cmap=cmap, vmin=-limit, vmax=limit,
+            extent=(left - 0.5, left + width - 0.5, top + height - 0.5, top - 0.5), interpolation="nearest",
+        )
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#333333", lw=1))
+        if largest <= 13:  # values stay readable up to about 13 x 13 cells
+            for (i, j), value in np.ndenumerate(dilated):
+                text = f"{value:.2g}" if not holes[i, j] else "0"
+                # Dark cells (large |value|) need white text.
+                color = "#999999" if holes[i, j] else ("white" if abs(value) > 0.6 * limit else "#222222")
+                ax.text(left + j, top + i, text, ha="center", va="center", fontsize=7 if not holes[i, j] else 6,
+                        color=color)
+        ax.set_xlim(-0.5, largest - 0.5)
+        ax.set_ylim(largest - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"rate {d}: {kh}x{kw} taps span {height}x{width}\n{kh * kw} weights, {holes.sum()} zeros", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarray] = None) -> Figure:
+    r"""The ``block x block`` phase sub-images of an image, and (optionally) the convolution through them.
+
+    Top: the image with a dot on each pixel in the colour of its *phase* ``(i mod d, j mod d)``,
+    and, in a ``d x d`` grid beside it, the sub-images ``x[a::d, b::d]`` of
+    :func:`convref.reference.space_to_batch`, each framed in its phase's colour. A kernel at
+    rate ``d`` only ever combines pixels of one phase.
+
+    Bottom (when ``kernel`` is given): the dilated convolution ``conv2d(x, w, dilation=d)``
+    ("valid", no padding), dotted by phase, and beside it the *undilated* convolution of each
+    sub-image with the same kernel. Interleaving the sub-outputs gives the dilated output
+    exactly:
+
+    .. math::
+
+        (w \star_d x)[a + d i, b + d j] = (w \star x[a::d, b::d])[i, j]
+
+    Parameters
+    ----------
+    image : 2-D array
+        Shape ``(H, W)`` with ``H`` and ``W`` divisible by ``block``.
+    block : int
+        The rate ``d`` (>= 1).
+    kernel : 2-D array, optional
+        A ``kh x kw`` kernel to run both ways.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes in this order: the image, the ``d^2`` sub-images (phase ``(a, b)`` at index
+        ``1 + a d + b``), then, with a kernel, the dilated output and the ``d^2`` sub-outputs.
+        Each panel's image holds the raw values (the phase dots are a scatter on top).
+    """
+    from .reference import conv2d, space_to_batch
+
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"image must be a 2-D array, got shape {image.shape}")
+    d = int(block)
+    sub_images = space_to_batch(image[None, None], d)[:, 0]  # (d * d, H / d, W / d), phase a * d + b
+    rows = 1 if kernel is None else 2
+    # Per row: the full image on the left (d x d cells of the grid), the d x d sub-images on the right.
+    fig = plt.figure(figsize=(7.4, 3.5 * rows + 0.4))
+    grid = fig.add_gridspec(rows * d, 2 * d + 1, width_ratios=[1] * d + [0.25] + [1] * d)
+    axes = np.empty((rows, 1 + d * d), dtype=object)
+    for row in range(rows):
+        axes[row, 0] = fig.add_subplot(grid[row * d : (row + 1) * d, :d])
+        for index in range(d * d):
+            a, b = divmod(index, d)
+            axes[row, 1 + index] = fig.add_subplot(grid[row * d + a, d + 1 + b])
+    phase = (np.arange(image.shape[0])[:, None] % d) * d + np.arange(image.shape[1])[None, :] % d
+
+    def tinted(ax: Axes, values: np.ndarray, phases: np.ndarray, title: str, limits: tuple[float, float]) -> None:
+        ax.imshow(values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest")
+        # A small dot in the phase's colour at every pixel: the picture stays readable underneath.
+        rows, cols = np.indices(phases.shape)
+        ax.scatter(cols.ravel(), rows.ravel(), c=[_PHASE_COLORS(p % 10) for p in phases.ravel()],
+                   s=max(4.0, 2500.0 / phases.size), marker="s", linewidths=0)
+        ax.set_xlim(-0.5, phases.shape[1] - 0.5)
+        ax.set_ylim(phases.shape[0] - 0.5, -0.5)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def framed(ax: Axes, values: np.ndarray, index: int, title: str, limits: tuple[float, float]) -> None:
+        ax.imshow(values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest")
+        for spine in ax.spines.values():
+            spine.set_edgecolor(_PHASE_COLORS(index % 10))
+            spine.set_linewidth(3)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    limits = (float(image.min()), float(image.max()))
+    tinted(axes[0, 0], image, phase, f"input {image.shape[0]}x{image.shape[1]}, dots: phase", limits)
+    for index, sub in enumerate(sub_images):
+        a, b = divmod(index, d)
+        framed(axes[0, 1 + index], sub, index, f"x[{a}::{d}, {b}::{d}]", limits)
+    if kernel is not None:
+        kernel = np.asarray(kernel, dtype=np.float64)
+        dilated = conv2d(image[None, None], kernel[None, None], dilation=d)[0, 0]
+        sub_outputs = conv2d(sub_images[:, None], kernel[None, None])[:, 0]  # the dense kernel, per phase
+        out_limits = (float(dilated.min()), float(dilated.max()))
+        tinted(axes[1, 0], dilated, phase[: dilated.shape[0], : dilated.shape[1]],
+               f"conv2d(x, w, dilation={d})", out_limits)
+        for index, sub in enumerate(sub_outputs):
+            a, b = divmod(index, d)
+            framed(axes[1, 1 + index], sub, index, f"w * x[{a}::{d}, {b}::{d}]", out_limits)
+    fig.suptitle(
+        f"rate {d}: the input splits into {d * d} interleaved sub-images"
+        + ("" if kernel is None else f"; the {kernel.shape[0]}x{kernel.shape[1]} kernel runs densely on each"),
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figure:
+    """Which input positions reach one output of a stack of dilated convolutions (the gridding problem).
+
+    One panel per stack of rates: the path counts of :func:`convref.arith.receptive_field_coverage`
+    (how many routes through the stack lead from each input position to the centre output),
+    holes (zero paths) in white. All panels share one scale in input positions, centred on
+    the output, so that receptive fields of different sizes compare. The title gives the
+    number of positions reached out of the field's ``R x R`` and, for kernels of 3 or more,
+    whether the rates pass the HDC rule (:func:`convref.arith.satisfies_hdc`).
+
+    Parameters
+    ----------
+    stacks : sequence of sequences of int
+        Dilation rates of each stack, input side first.
+    kernel_size : int
+        Side of every kernel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per stack (plus colour bars); each holds the counts as a masked image (holes masked).
+    """
+    from .arith import receptive_field_coverage, satisfies_hdc
+
+    maps = [receptive_field_coverage([kernel_size] * len(rates), rates) for rates in stacks]
+    half = max(m.shape[0] for m in maps) // 2
+    fig, axes = plt.subplots(1, len(stacks), figsize=(3.3 * len(stacks), 3.4), squeeze=False)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")  # masked cells (the holes) in white
+    for ax, rates, counts in zip(axes[0], stacks, maps):
+        h = counts.shape[0] // 2
+        shown = ax.imshow(np.ma.masked_equal(counts, 0), cmap=cmap, vmin=1, vmax=max(int(counts.max()), 2),
+                          extent=(-h - 0.5, h + 0.5, h + 0.5, -h - 0.5), interpolation="nearest")
+        ax.add_patch(Rectangle((-h - 0.5, -h - 0.5), 2 * h + 1, 2 * h + 1, fill=False, edgecolor="#333333", lw=1))
+        ax.set_xlim(-half - 0.5, half + 0.5)
+        ax.set_ylim(half + 0.5, -half - 0.5)
+        ax.tick_params(labelsize=7)
+        reached, total = int((counts > 0).sum()), counts.size
+        title = f"rates {', '.join(str(int(r)) for r in rates)}: {reached} of {total} reached ({reached / total:.0%})"
+        if kernel_size >= 3:
+            title += f"\nHDC rule {'met' if satisfies_hdc(rates, kernel_size) else 'not met'}"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("input offset (columns)", fontsize=8)
+        bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label("paths", fontsize=7)
+        bar.locator = MaxNLocator(integer=True)  # path counts are whole numbers
+        bar.update_ticks()
+        bar.ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("input offset (rows)", fontsize=8)
+    fig.suptitle(f"{kernel_size}x{kernel_size} kernels: input positions that reach the centre output (white: holes)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_causal_stack(
+    dilations: Sequence[int], kernel_size: int = 2, length: Optional[int] = None, highlight: Optional[int] = None
+) -> Figure:
+    """A stack of causal dilated 1-D convolutions drawn as a graph, in the style of WaveNet's figure 3.
+
+    Rows of nodes, input at the bottom and output at the top, one node per time step. Layer
+    ``l`` connects node ``t`` to nodes ``t - d_l j`` (``j = 0 .. k-1``) of the row below: the
+    taps of :func:`convref.reference.causal_conv1d`. The edges on paths to output ``highlight``
+    are dark and the input nodes they start from filled: the receptive field, which never
+    reaches into the future.
+
+    Parameters
+    ----------
+    dilations : sequence of int
+        Rate of each layer, input side first.
+    kernel_size : int
+        Taps per kernel.
+    length : int, optional
+        Time steps drawn (default: the receptive field plus 3).
+    highlight : int, optional
+        Output step whose receptive field is shown (default: the last one).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The input nodes inside the receptive field are one scatter with gid ``"receptive-field"``.
+    """
+    from .arith import causal_receptive_field
+
+    rf = causal_receptive_field(kernel_size, dilations)
+    length = rf + 3 if length is None else int(length)
+    highlight = length - 1 if highlight is None else int(highlight)
+    if not 0 <= highlight < length:
+        raise ValueError(f"highlight must be in [0, {length}), got {highlight}")
+    layers = len(dilations)
+    # on_path[l]: nodes of row l that lie on a path to the highlighted output (row `layers`).
+    on_path = [set() for _ in range(layers + 1)]
+    on_path[layers] = {highlight}
+    for level in range(layers, 0, -1):
+        d = dilations[level - 1]
+        on_path[level - 1] = {t - d * j for t in on_path[level] for j in range(kernel_size) if t - d * j >= 0}
+    fig, ax = plt.subplots(figsize=(min(0.32 * length + 2.2, 14), 0.75 * layers + 1.6))
+    for level in range(1, layers + 1):
+        d = dilations[level - 1]
+        for t in range(length):
+            for j in range(kernel_size):
+                source = t - d * j
+                if source < 0:
+                    continue
+                emphasised = t in on_path[level] and source in on_path[level - 1]
+                ax.plot([source, t], [level - 1, level], color="#222222" if emphasised else "#bbbbbb",
+                        lw=1.3 if emphasised else 0.5, zorder=2 if emphasised else 1)
+    for level in range(layers + 1):
+        inside = sorted(on_path[level])
+        outside = [t for t in range(length) if t not in on_path[level]]
+        color = INPUT_COLOR if level == 0 else (OUTPUT_COLOR if level == layers else TAP_COLOR)
+        ax.scatter(outside, [level] * len(outside), s=28, facecolor="white", edgecolor=color, lw=1, zorder=3)
+        ax.scatter(inside, [level] * len(inside), s=28, facecolor=color, edgecolor=color, lw=1, zorder=3,
+                   gid="receptive-field" if level == 0 else None)
+    labels = ["input"] + [f"{'output' if level == layers else 'hidden'}, rate {dilations[level - 1]}"
+                          for level in range(1, layers + 1)]
+    ax.set_yticks(range(layers + 1), labels, fontsize=8)
+    ax.set_xlabel("time step", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlim(-0.8, length - 0.2)
+    ax.set_ylim(-0.5, layers + 0.5)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(
+        f"causal stack, kernel {kernel_size}, rates {tuple(int(d) for d in dilations)}: "
+        f"output {highlight} sees inputs {highlight - rf + 1 if highlight >= rf - 1 else 0}..{highlight} "
+        f"(receptive field {rf})",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_effective_receptive_fields(
+    erfs: dict[str, np.ndarray], theoretical: dict[str, int], mass: float = 0.95
+) -> Figure:
+    """Effective receptive fields as maps, with the theoretical field and the square holding ``mass`` of the map.
+
+    One panel per map (from :func:`convref.experiments.effective_receptive_field`): the map
+    (brighter = more influence on the centre output), a dashed square of the theoretical
+    receptive field's side, and a solid square of side ``2 r + 1`` with ``r =``
+    :func:`convref.experiments.erf_radius` ``(erf, mass)``. A last panel overlays the
+    horizontal profiles of all maps (each map summed over its rows, normalised to its peak):
+    for deep undilated stacks, the profiles that Luo et al. (2016) found to be Gaussian-like.
+
+    Parameters
+    ----------
+    erfs : dict
+        ``{name: map}``, square maps of one size.
+    theoretical : dict
+        ``{name: side}``: the theoretical receptive field of each, e.g. from
+        :func:`convref.arith.receptive_field`.
+    mass : float
+        Share of the map that the solid square encloses.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``len(erfs) + 1`` axes; in each map panel the dashed square has gid ``"theoretical"``
+        and the solid one gid ``"effective"``.
+    """
+    from .experiments import erf_radius
+
+    count = len(erfs)
+    fig, axes = plt.subplots(1, count + 1, figsize=(2.2 * count + 3.2, 2.9),
+                             gridspec_kw={"width_ratios": [1] * count + [1.4]})
+    profile_ax = axes[-1]
+    for index, (ax, (name, erf)) in enumerate(zip(axes[:-1], erfs.items())):
+        erf = np.asarray(erf, dtype=np.float64)
+        centre = erf.shape[0] // 2
+        ax.imshow(erf, cmap="magma", interpolation="nearest")
+        side = int(theoretical[name])
+        effective = 2 * int(erf_radius(erf, mass)) + 1
+        for extent, style, gid in ((side, "--", "theoretical"), (effective, "-", "effective")):
+            ax.add_patch(Rectangle((centre - extent / 2, centre - extent / 2), extent, extent, fill=False,
+                                   edgecolor="#7fd4ff" if gid == "theoretical" else "#ffffff", ls=style, lw=1.2,
+                                   gid=gid))
+        ax.set_title(f"{name}\ntheoretical {side}, {mass:.0%} in {effective}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        row = erf.sum(axis=0)  # influence of each column: less noisy than the centre row alone
+        profile_ax.plot(np.arange(len(row)) - centre, row / row.max(), label=name,
+                        color=plt.get_cmap("tab10")(index % 10), lw=1.2)
+    profile_ax.set_xlabel("offset from the centre (pixels)", fontsize=8)
+    profile_ax.set_ylabel("influence / peak", fontsize=8)
+    profile_ax.set_title("profiles (summed over rows)", fontsize=9)
+    profile_ax.tick_params(labelsize=7)
+    profile_ax.grid(alpha=0.3)
+    profile_ax.legend(fontsize=6)
+    fig.suptitle(f"effective receptive fields (dashed: theoretical; solid: {mass:.0%} of the influence)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += [
+    "plot_dilated_kernel",
+    "plot_space_to_batch",
+    "plot_coverage",
+    "plot_causal_stack",
+    "plot_effective_receptive_fields",
+]
+
+
+# ---------------------------------------------------------------------------
+# Transposed convolution
+# ---------------------------------------------------------------------------
+
+STAMP_COLORS = ("#dd8452", "#8172b3", "#c44e52", "#937860")
+
+
+def plot_transpose_scatter(
+    input_size: int = 3,
+    kernel_size: int = 3,
+    stride: int = 2,
+    padding: int = 0,
+    pixels: Sequence[tuple[int, int]] = ((0, 0), (0, 1)),
+) -> Figure:
+    """The scatter reading of a transposed convolution: every input pixel stamps the kernel.
+
+    Left: the square input, with ``pixels`` coloured. Right: the full (uncropped) output,
+    ``(i - 1) s + k`` on a side. Each coloured square is the ``k x k`` stamp of one of
+    ``pixels``, placed at ``stride`` times its position; the number in every cell is how many
+    stamps of *all* input pixels land there (:func:`convref.arith.transpose_overlap`). The
+    grey hatched border is what ``padding`` crops; the thick outline is the output that is kept.
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride, padding : int
+        The geometry (square, the same on both axes; no dilation).
+    pixels : sequence of (int, int)
+        Input pixels whose stamps are drawn (at most 4).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .arith import conv_transpose_output_size, transpose_overlap
+
+    if not 1 <= len(pixels) <= len(STAMP_COLORS):
+        raise ValueError(f"pixels must hold 1 to {len(STAMP_COLORS)} (row, col) pairs, got {len(pixels)}")
+    for row, col in pixels:
+        if not (0 <= row < input_size and 0 <= col < input_size):
+            raise ValueError(f"pixels must lie inside the {input_size}x{input_size} input, got {(row, col)}")
+    out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
+    full = (input_size - 1) * stride + kernel_size
+    counts = np.outer(transpose_overlap(input_size, kernel_size, stride), transpose_overlap(input_size, kernel_size, stride))
+    fig, (ax_in, ax_out) = plt.subplots(
+        1, 2, figsize=(2.2 + 0.42 * (input_size + full), 0.42 * full + 1.3),
+        gridspec_kw={"width_ratios": [input_size + 1, full + 1]},
+    )
+    colors = np.full((input_size, input_size), INPUT_COLOR, dtype=object)
+    alpha = np.full((input_size, input_size), 0.35)
+    for index, (row, col) in enumerate(pixels):
+        colors[row, col], alpha[row, col] = STAMP_COLORS[index], 0.9
+    top = (full + input_size) / 2  # centre the input vertically against the output
+    _grid(ax_in, top, 0, input_size, input_size, colors, alpha)
+    ax_in.set_xlim(-0.3, input_size + 0.3)
+    ax_in.set_ylim(-0.3, full + 0.3)
+    ax_in.set_title(f"input {input_size}x{input_size}", fontsize=9)
+
+    # Output cells: cropped border grey and hatched, kept region white; the count in each cell.
+    for i in range(full):
+        for j in range(full):
+            cropped = not (padding <= i < padding + out and padding <= j < padding + out)
+            ax_out.add_patch(Rectangle((j, full - i - 1), 1, 1, facecolor="#e0e0e0" if cropped else "white",
+                                       hatch="//" if cropped else None, edgecolor="#999999", linewidth=0.5))
+            ax_out.text(j + 0.5, full - i - 0.5, str(counts[i, j]), ha="center", va="center", fontsize=7, color="#333333")
+    for index, (row, col) in enumerate(pixels):  # each chosen pixel's stamp, at stride times its position
+        ax_out.add_patch(Rectangle((stride * col, full - stride * row - kernel_size), kernel_size, kernel_size,
+                                   facecolor=STAMP_COLORS[index], alpha=0.35, edgecolor=STAMP_COLORS[index], linewidth=2))
+    ax_out.add_patch(Rectangle((padding, full - padding - out), out, out, fill=False, edgecolor="#000000", linewidth=2))
+    ax_out.set_xlim(-0.3, full + 0.3)
+    ax_out.set_ylim(-0.3, full + 0.3)
+    ax_out.set_title(
+        f"full output {full}x{full}: number of stamps per pixel; padding {padding} keeps {out}x{out}", fontsize=9
+    )
+    for ax in (ax_in, ax_out):
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.suptitle(f"transposed convolution, kernel {kernel_size}, stride {stride}: one input pixel -> one "
+                 f"{kernel_size}x{kernel_size} stamp", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+STUFFED_ZERO_COLOR = "#d9d9d9"
+
+
+def plot_zero_stuffed(
+    input_size: int = 3,
+    kernel_size: int = 3,
+    stride: int = 2,
+    padding: int = 0,
+    step: int = 0,
+    ax: Optional[Axes] = None,
+) -> Figure:
+    """The gather reading of a transposed convolution: a stride-1 convolution over a zero-stuffed input.
+
+    Dumoulin & Visin's picture of the "fractionally strided" convolution: ``stride - 1`` zeros
+    (grey) are inserted between the input pixels (blue), ``kernel_size - 1 - padding`` zeros
+    (white) are added around them, and a ``k x k`` window (orange; the flipped kernel) slides
+    with stride 1. The window for output position ``step`` is drawn, and that position is
+    marked in the output (green).
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride : int
+        The geometry (square; no dilation).
+    padding : int
+        The transposed convolution's ``padding``, from 0 to ``kernel_size - 1``.
+    step : int
+        Output position to show, row-major (wraps around).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .arith import conv_transpose_output_size
+
+    if not 0 <= padding <= kernel_size - 1:
+        raise ValueError(f"padding must be between 0 and kernel_size - 1 = {kernel_size - 1}, got {padding}")
+    out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
+    border = kernel_size - 1 - padding
+    stuffed = (input_size - 1) * stride + 1
+    size = stuffed + 2 * border
+    # Along one axis: is a position an input pixel, an inserted zero, or border padding?
+    axis = np.full(size, "border", dtype=object)
+    axis[border : border + stuffed] = "zero"
+    axis[border : border + stuffed : stride] = "input"
+    kind = np.where((axis[:, None] == "border") | (axis[None, :] == "border"), "border",
+                    np.where((axis[:, None] == "input") & (axis[None, :] == "input"), "input", "zero"))
+    palette = {"input": INPUT_COLOR, "zero": STUFFED_ZERO_COLOR, "border": PAD_COLOR}
+    colors = np.vectorize(palette.get, otypes=[object])(kind)
+    alpha = np.where(kind == "input", 0.55, 1.0)
+    out_row, out_col = divmod(step % (out * out), out)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.4 * (size + out) + 1.2, 0.4 * size + 1.9))
+    _grid(ax, size, 0, size, size, colors, alpha)
+    # The window of output (out_row, out_col): k x k cells of the stuffed input, stride 1.
+    ax.add_patch(Rectangle((out_col, size - out_row - kernel_size), kernel_size, kernel_size, facecolor=TAP_COLOR,
+                           alpha=0.45, edgecolor=TAP_COLOR, linewidth=2.5))
+    for i in range(size):  # the real pixels under the window: the only products that are not zero
+        for j in range(size):
+            if kind[i, j] == "input" and out_row <= i < out_row + kernel_size and out_col <= j < out_col + kernel_size:
+                ax.plot(j + 0.5, size - i - 0.5, marker="o", color="#1f3a68", markersize=5)
+    left = size + 1.5
+    out_colors = np.full((out, out), OUTPUT_COLOR, dtype=object)
+    out_alpha = np.full((out, out), 0.35)
+    out_alpha[out_row, out_col] = 0.95
+    _grid(ax, size / 2 + out / 2, left, out, out, out_colors, out_alpha)
+    ax.set_xlim(-0.5, left + out + 0.5)
+    ax.set_ylim(-0.5, size + 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    handles = [Rectangle((0, 0), 1, 1, facecolor=INPUT_COLOR, alpha=0.55, edgecolor="#333333"),
+               Rectangle((0, 0), 1, 1, facecolor=STUFFED_ZERO_COLOR, edgecolor="#333333"),
+               Rectangle((0, 0), 1, 1, facecolor=PAD_COLOR, edgecolor="#333333"),
+               Rectangle((0, 0), 1, 1, facecolor=TAP_COLOR, alpha=0.45, edgecolor=TAP_COLOR, linewidth=2)]
+    ax.legend(handles, ["input pixel", f"inserted zero ({stride - 1} per gap)", f"border zero (k-1-p = {border})",
+                        f"window of output {step % (out * out)}"], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              ncol=2, fontsize=7, frameon=False)
+    ax.set_title(f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding} -> output {out}\n"
+                 f"stride-1 convolution over the {size}x{size} zero-stuffed input", fontsize=9)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def _constant_kernel_upsampling(image: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+    """Transposed convolution of ``image`` with equal taps ``s**2 / k**2`` (no padding), interior only.
+
+    The interior, rows and columns ``k - 1`` to ``(i - 1) s``, is where every output pixel
+    receives all the taps it can; outside it the stamps thin out towards the border.
+    """
+    import torch
+
+    from .functional import conv_transpose2d
+
+    x = torch.from_numpy(np.asarray(image, dtype=np.float64))[None, None]
+    weight = torch.full((1, 1, kernel_size, kernel_size), stride**2 / kernel_size**2, dtype=torch.float64)
+    y = conv_transpose2d(x, weight, stride=stride)[0, 0].numpy()
+    first, last_h, last_w = kernel_size - 1, (image.shape[0] - 1) * stride, (image.shape[1] - 1) * stride
+    return y[first : last_h + 1, first : last_w + 1] if last_h >= first and last_w >= first else y
+
+
+def plot_overlap(
+    cases: Sequence[tuple[int, int]] = ((3, 2), (4, 2)),
+    input_size: int = 5,
+    image: Optional[np.ndarray] = None,
+) -> Figure:
+    """How many kernel taps land on each output pixel of a transposed convolution, per (kernel, stride).
+
+    Top row: the count map ``np.outer(n, n)`` of :func:`convref.arith.transpose_overlap`
+    (no padding) for an ``input_size`` square input, annotated; uneven overlap
+    (:func:`convref.arith.has_uneven_overlap`) shows as a periodic pattern in the interior.
+    Bottom row, when ``image`` is given: ``image`` upsampled by a transposed convolution with
+    that kernel size and stride and all taps equal to ``s**2 / k**2`` (so that the brightness
+    is kept on average), cropped to the interior where every pixel gets its full count;
+    the count pattern reappears in the picture, and its :func:`convref.experiments.checkerboard_energy`
+    is in the title (when the crop has even sides).
+
+    Parameters
+    ----------
+    cases : sequence of (int, int)
+        ``(kernel_size, stride)`` pairs, one column each.
+    input_size : int
+        Side of the input whose count map is drawn.
+    image : numpy.ndarray, optional
+        A smooth ``(H, W)`` picture to upsample.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .arith import has_uneven_overlap, transpose_overlap
+    from .experiments import checkerboard_energy
+
+    if not cases:
+        raise ValueError("cases must hold at least one (kernel_size, stride) pair")
+    rows = 1 if image is None else 2
+    fig, axes = plt.subplots(rows, len(cases), figsize=(3.4 * len(cases), 3.3 * rows), squeeze=False)
+    for column, (kernel_size, stride) in enumerate(cases):
+        counts = transpose_overlap(input_size, kernel_size, stride)
+        grid = np.outer(counts, counts)
+        ax = axes[0, column]
+        shown = ax.imshow(grid, cmap="viridis", vmin=0, interpolation="nearest")
+        if grid.shape[0] <= 24:
+            middle = (grid.max() + 0) / 2
+            for (i, j), value in np.ndenumerate(grid):
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=6,
+                        color="white" if value < middle else "black")
+        uneven = has_uneven_overlap(kernel_size, stride)
+        ax.set_title(f"k={kernel_size}, s={stride}: {'uneven' if uneven else 'even'} overlap\n"
+                     f"(k mod s = {kernel_size % stride}); 1-D counts {counts[:6].tolist()}...", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))
+        if image is not None:
+            upsampled = _constant_kernel_upsampling(image, kernel_size, stride)
+            upsampled = upsampled[: upsampled.shape[0] // 2 * 2, : upsampled.shape[1] // 2 * 2]  # even sides
+            ax = axes[1, column]
+            ax.imshow(upsampled, cmap="gray", interpolation="nearest")
+            title = f"upsampled x{stride}, equal taps, {upsampled.shape[0]}x{upsampled.shape[1]}"
+            if min(upsampled.shape) >= 2:
+                title += f"\ncheckerboard energy {checkerboard_energy(upsampled):.3f}"
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_upsampling_comparison(
+    outputs: dict[str, np.ndarray], crop: int = 16, corner: Optional[tuple[int, int]] = None
+) -> Figure:
+    r"""Upsampled images side by side: the picture, a zoomed crop, and the power spectrum.
+
+    One column per entry of ``outputs``. Row 1: the whole image, each on its own grey scale
+    (its minimum to its maximum), with the crop outlined. Row 2: the ``crop x crop`` pixels at
+    ``corner``, enlarged, where a checkerboard is easy to see. Row 3: the log power spectrum
+    of the image minus its mean, zero frequency at the centre and frequencies from
+    :math:`-\pi` to :math:`\pi` on both axes, with the three Nyquist frequencies that
+    :func:`convref.experiments.checkerboard_energy` sums circled (they lie on the edges:
+    :math:`-\pi` and :math:`\pi` are the same frequency); the title gives their share.
+
+    Parameters
+    ----------
+    outputs : dict
+        ``{name: (H, W) image}``, ``H`` and ``W`` even.
+    crop : int
+        Side of the zoomed crop.
+    corner : (int, int), optional
+        Top-left pixel of the crop; the centred crop when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .experiments import checkerboard_energy
+
+    if not outputs:
+        raise ValueError("outputs must hold at least one image")
+    images = {name: np.asarray(image, dtype=np.float64) for name, image in outputs.items()}
+    fig, axes = plt.subplots(3, len(images), figsize=(3.0 * len(images), 8.6), squeeze=False)
+    for column, (name, image) in enumerate(images.items()):
+        height, width = image.shape
+        top, left = corner if corner is not None else (max(0, (height - crop) // 2), max(0, (width - crop) // 2))
+        axes[0, column].imshow(image, cmap="gray", interpolation="nearest")
+        axes[0, column].add_patch(Rectangle((left - 0.5, top - 0.5), crop, crop, fill=False, edgecolor="#00d0ff", lw=1.2))
+        axes[0, column].set_title(name, fontsize=9)
+        axes[1, column].imshow(image[top : top + crop, left : left + crop], cmap="gray", interpolation="nearest")
+        axes[1, column].set_title(f"{crop}x{crop} crop, enlarged", fontsize=8)
+        power = np.fft.fftshift(np.abs(np.fft.fft2(image - image.mean())) ** 2)
+        spectrum = axes[2, column]
+        spectrum.imshow(np.log10(power + 1e-12 * power.max() + 1e-300), cmap="magma", interpolation="nearest")
+        # After fftshift, index 0 on each axis is the Nyquist frequency -pi and index H/2 is 0.
+        for i, j in ((0, width // 2), (height // 2, 0), (0, 0)):
+            spectrum.add_patch(plt.Circle((j, i), radius=max(2.0, 0.06 * width), fill=False, edgecolor="#00d0ff",
+                                          linewidth=2, clip_on=False))
+        spectrum.set_xticks([0, width // 2, width - 1], ["-π", "0", "π"], fontsize=7)
+        spectrum.set_yticks([0, height // 2, height - 1], ["-π", "0", "π"], fontsize=7)
+        spectrum.set_title(f"log power spectrum\ncheckerboard energy {checkerboard_energy(image):.4f}", fontsize=8, pad=9)
+        for ax in axes[:2, column]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_transpose_scatter", "plot_zero_stuffed", "plot_overlap", "plot_upsampling_comparison"]

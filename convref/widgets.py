@@ -65,3 +65,54 @@ def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.
     choice.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([choice, output])
+
+
+def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 3) -> widgets.VBox:
+    """Sliders for the rates of a three-layer dilated stack over :func:`convref.viz.plot_coverage`.
+
+    Shows which input positions reach one output (holes in white), how many, and whether the
+    rates pass the HDC rule: try equal rates, rates with a common factor, and ``(1, 2, 5)``.
+    """
+    sliders = [widgets.IntSlider(rate, 1, 9, description=f"rate {index + 1}") for index, rate in enumerate(rates)]
+    kernel = widgets.IntSlider(kernel_size, 2, 5, description="kernel")
+    output = widgets.Output()
+
+    def draw() -> None:
+        viz.plot_coverage([tuple(slider.value for slider in sliders)], kernel.value)
+
+    for slider in [*sliders, kernel]:
+        slider.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox([widgets.VBox(sliders), widgets.VBox([kernel])]), output])
+
+
+__all__ += ["dilation_widget"]
+
+
+def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stride: int = 2) -> widgets.VBox:
+    """Kernel-size and stride sliders over :func:`convref.viz.plot_overlap`.
+
+    Shows the overlap count map of a transposed convolution with that geometry and
+    ``image`` (by default :func:`convref.experiments.smooth_image`) upsampled by it with
+    equal taps: the count pattern, when the overlap is uneven, reappears as a checkerboard.
+    """
+    if image is None:
+        from .experiments import smooth_image
+
+        image = smooth_image(24)
+    sliders = {
+        "kernel_size": widgets.IntSlider(kernel_size, 1, 7, description="kernel"),
+        "stride": widgets.IntSlider(stride, 1, 4, description="stride"),
+    }
+    output = widgets.Output()
+
+    def draw() -> None:
+        viz.plot_overlap([(sliders["kernel_size"].value, sliders["stride"].value)], input_size=6, image=image)
+
+    for slider in sliders.values():
+        slider.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox(list(sliders.values())), output])
+
+
+__all__ += ["overlap_widget"]

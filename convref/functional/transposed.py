@@ -49,7 +49,7 @@ def conv_transpose2d(
 
     where :math:`W^\top x` puts a scaled copy of the kernel for every input pixel
     (``C_out * kh * kw`` values per pixel, computed in batch chunks under
-    :data:`convref.functional.conv.MAX_COLUMN_ELEMENTS`), ``fold`` adds the overlapping copies, and the
+    ``MAX_COLUMN_ELEMENTS``, shared with ``conv2d``), ``fold`` adds the overlapping copies, and the
     result is cropped by ``padding`` with ``output_padding`` given back at the bottom/right.
 
     Parameters
