@@ -9,8 +9,7 @@ from typing import Optional
 
 import torch
 
-from .._checks import IntPair, Padding
-from ..reference.upsample import check_resize_conv2d_args
+from .._checks import IntPair, Padding, check_resize_conv2d_args
 from .conv import conv2d
 
 
