@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from .. import functional
 from .._checks import positive_int
+from .init import pytorch_default_
 
 __all__ = ["CausalConv1d"]
 
@@ -62,10 +61,7 @@ class CausalConv1d(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // self.groups, self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.weight[0].numel())
-            nn.init.uniform_(self.bias, -bound, bound)
+        pytorch_default_(self.weight, self.bias)
 
     @property
     def receptive_field(self) -> int:

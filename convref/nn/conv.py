@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import IntPair, Padding, int_pair, padding_amounts, positive_int
-from .init import init_weight_
+from .init import init_weight_, pytorch_default_
 
 __all__ = ["Conv2d", "Conv1x1"]
 
@@ -78,10 +77,7 @@ class Conv2d(nn.Module):
     def reset_parameters(self, init: str = "pytorch") -> None:
         """Re-initialise the weight (and bias) with scheme ``init``."""
         if init == "pytorch":
-            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-            if self.bias is not None:
-                bound = 1 / math.sqrt(self.weight[0].numel())
-                nn.init.uniform_(self.bias, -bound, bound)
+            pytorch_default_(self.weight, self.bias)
             return
         init_weight_(self.weight, init)
         if self.bias is not None:

@@ -10,6 +10,7 @@ import math
 from typing import Optional
 
 import torch
+from torch import nn
 
 __all__ = ["INIT_SCHEMES", "fans", "init_std", "init_weight_"]
 
@@ -120,3 +121,21 @@ def bilinear_(weight: torch.Tensor) -> torch.Tensor:
 
 
 __all__ += ["bilinear_kernel", "bilinear_"]
+
+
+def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """PyTorch's default initialisation of its convolution layers, draw for draw.
+
+    Kaiming-uniform with ``a = sqrt(5)`` for the weight, and a bias uniform in
+    ``(-1/sqrt(fan_in), 1/sqrt(fan_in))``, where ``fan_in`` counts dimension 1 of the stored
+    weight times the kernel: ``C_in / groups * k`` for a convolution, ``C_out / groups * k`` for a
+    transposed one (as PyTorch does). Returns ``weight``.
+    """
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(weight[0].numel())
+        nn.init.uniform_(bias, -bound, bound)
+    return weight
+
+
+__all__ += ["pytorch_default_"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import IntPair, conv_transpose_length, int_pair, positive_int
-from .init import bilinear_, init_weight_
+from .init import bilinear_, init_weight_, pytorch_default_
 
 __all__ = ["ConvTranspose2d"]
 
@@ -85,11 +84,7 @@ class ConvTranspose2d(nn.Module):
     def reset_parameters(self, init: str = "pytorch") -> None:
         """Re-initialise the weight (and bias) with scheme ``init``."""
         if init == "pytorch":
-            # torch.nn.ConvTranspose2d counts its fan-in on dimension 1 of the stored weight.
-            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-            if self.bias is not None:
-                bound = 1 / math.sqrt(self.weight[0].numel())
-                nn.init.uniform_(self.bias, -bound, bound)
+            pytorch_default_(self.weight, self.bias)
             return
         if init == "bilinear":
             if self.in_channels != self.out_channels:
