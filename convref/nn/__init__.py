@@ -11,3 +11,6 @@ from .causal import CausalConv1d  # noqa: E402
 from .transposed import ConvTranspose2d  # noqa: E402
 
 __all__ += ["ConvTranspose2d", "CausalConv1d"]
+from .non_local import NonLocal2d  # noqa: E402
+
+__all__ += ["NonLocal2d"]
