@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -29,6 +29,8 @@ __all__ = [
     "bench_separable",
     "bench_dilated",
     "bench_transposed",
+    "bench_non_local",
+    "peak_memory",
     "BENCHMARKS",
     "main",
 ]
@@ -43,6 +45,8 @@ class Timing:
     ratio: float
     mult_adds: int = 0
     mult_adds_ratio: float = 1.0
+    peak_bytes: Optional[int] = None  # measured only by the benchmarks that compare memory
+    memory_ratio: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +78,50 @@ def _device(device: Optional[str]) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def _run(candidates: list[_Candidate], repeat: int, device: torch.device) -> list[Timing]:
-    """Time every candidate; the first one is the baseline."""
+def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak bytes of tensor memory that ``fn()`` holds at once, beyond what existed before it.
+
+    On CUDA: the allocator's high-water mark. On the CPU: the running sum of PyTorch's
+    allocations and frees as the profiler records them, in time order (an op's own
+    allocations count at its start; a buffer allocated and freed inside one op is not seen).
+    NumPy candidates are not measured.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - before)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    steps = []
+    for event in prof.events():
+        if event.name == "[memory]":  # a free (or an allocation outside any op)
+            steps.append((event.time_range.start, event.cpu_memory_usage))
+        elif event.self_cpu_memory_usage:
+            steps.append((event.time_range.start, event.self_cpu_memory_usage))
+    held = peak = 0
+    for _, change in sorted(steps):
+        held += change
+        peak = max(peak, held)
+    return int(peak)
+
+
+def _run(candidates: list[_Candidate], repeat: int, device: torch.device, memory: bool = False) -> list[Timing]:
+    """Time every candidate (and measure its peak memory if ``memory``); the first one is the baseline."""
     cpu = torch.device("cpu")
     seconds = [time_call(c.run, repeat, cpu if c.numpy else device) for c in candidates]
-    base_seconds, base_mult_adds = seconds[0], candidates[0].mult_adds
+    peaks = [None if c.numpy or not memory else peak_memory(c.run, device) for c in candidates]
+    base_seconds, base_mult_adds, base_peak = seconds[0], candidates[0].mult_adds, peaks[0]
     return [
-        Timing(c.name, s, s / base_seconds, c.mult_adds, c.mult_adds / base_mult_adds)
-        for c, s in zip(candidates, seconds)
+        Timing(
+            c.name, s, s / base_seconds, c.mult_adds, c.mult_adds / base_mult_adds,
+            peak, None if peak is None or not base_peak else peak / base_peak,
+        )
+        for c, s, peak in zip(candidates, seconds, peaks)
     ]
 
 
@@ -341,6 +381,77 @@ def bench_transposed(
     return _run(candidates, repeat, dev)
 
 
+def _non_local_mult_adds(batch: int, channels: int, inter: int, positions: int, implicit_mode: Optional[str]) -> int:
+    """Multiply-adds of one embedded-Gaussian or dot-product response (``None``: the explicit ``A g``)."""
+    projections = channels * inter * 3 * positions  # theta, phi, g (no sub-sampling)
+    if implicit_mode == "dot_product":  # phi g^T (C_i x C_i), then theta^T of that
+        pairwise = 2 * positions * inter * inter
+    else:  # theta^T phi and A g: H W x H W x C_i each, whether A is stored or streamed
+        pairwise = 2 * positions * positions * inter
+    return batch * (projections + pairwise)
+
+
+def bench_non_local(
+    batch: int = 8,
+    channels: int = 256,
+    size: int = 28,
+    mode: str = "embedded_gaussian",
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time and measure the peak memory of a non-local response, forward and forward + backward.
+
+    Baseline: the explicit form, ``A = non_local_affinity(...)`` (``H W x H W`` per sample)
+    followed by ``A g``. Against it, :func:`convref.functional.non_local_response`, which never
+    stores ``A`` (attention kernel for the Gaussian modes, ``theta^T (phi g^T)`` for the dot
+    product), forward and forward + backward (with respect to the input and every weight), and
+    the NumPy reference (forward). Inter channels are ``channels // 2``, no sub-sampling, as in
+    the paper's ResNet-50 blocks. Backward multiply-adds are counted as twice the forward's.
+    """
+    dev = _device(device)
+    if mode not in ("embedded_gaussian", "dot_product"):
+        raise ValueError(f"mode must be 'embedded_gaussian' or 'dot_product', got {mode!r}")
+    inter = max(1, channels // 2)
+    x, theta, phi, g = _tensors((batch, channels, size, size), (inter, channels), (inter, channels), (inter, channels), device=dev)
+    x_np, theta_np, phi_np, g_np = (t.cpu().numpy() for t in (x, theta, phi, g))
+    leaves = [t.clone().requires_grad_() for t in (x, theta, phi, g)]
+
+    def explicit(x, theta, phi, g):
+        affinity = functional.non_local_affinity(x, theta, phi, mode)  # (N, HW, HW)
+        return torch.matmul(affinity, torch.matmul(g, x.flatten(2)).transpose(1, 2))
+
+    def implicit(x, theta, phi, g):
+        return functional.non_local_response(x, theta, phi, g, mode)
+
+    def forward_backward(run) -> Callable[[], None]:
+        def step() -> None:
+            for leaf in leaves:
+                leaf.grad = None
+            run(*leaves).sum().backward()
+        return step
+
+    positions = size * size
+    explicit_mult_adds = _non_local_mult_adds(batch, channels, inter, positions, None)
+    implicit_mult_adds = _non_local_mult_adds(batch, channels, inter, positions, mode)
+    candidates = [
+        _Candidate("explicit affinity A g (forward)", lambda: explicit(x, theta, phi, g), explicit_mult_adds),
+        _Candidate("convref.functional.non_local_response (forward)", lambda: implicit(x, theta, phi, g), implicit_mult_adds),
+        _Candidate("explicit affinity A g (forward+backward)", forward_backward(explicit), 3 * explicit_mult_adds),
+        _Candidate("convref.functional.non_local_response (forward+backward)", forward_backward(implicit), 3 * implicit_mult_adds),
+    ]
+    if include_reference:
+        candidates.append(
+            _Candidate(
+                "convref.reference.non_local_response (NumPy, forward)",
+                lambda: reference.non_local_response(x_np, theta_np, phi_np, g_np, mode),
+                explicit_mult_adds,
+                numpy=True,
+            )
+        )
+    return _run(candidates, repeat, dev, memory=True)  # forward rows use tensors without grad: no graph
+
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
@@ -349,15 +460,23 @@ BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "separable": bench_separable,
     "dilated": bench_dilated,
     "transposed": bench_transposed,
+    "non_local": bench_non_local,
 }
 
 
 def format_table(title: str, timings: Sequence[Timing]) -> str:
-    """The timings as a plain-text table, the baseline first."""
+    """The timings as a plain-text table, the baseline first (with memory columns when measured)."""
     width = max(len(t.name) for t in timings)
-    lines = [title, f"{'implementation':<{width}}  {'median ms':>10}  {'x baseline':>10}  {'mult-adds x':>11}"]
+    memory = any(t.peak_bytes is not None for t in timings)
+    header = f"{'implementation':<{width}}  {'median ms':>10}  {'x baseline':>10}  {'mult-adds x':>11}"
+    lines = [title, header + (f"  {'peak MiB':>9}  {'memory x':>8}" if memory else "")]
     for t in timings:
-        lines.append(f"{t.name:<{width}}  {t.seconds * 1e3:>10.3f}  {t.ratio:>10.2f}  {t.mult_adds_ratio:>11.2f}")
+        row = f"{t.name:<{width}}  {t.seconds * 1e3:>10.3f}  {t.ratio:>10.2f}  {t.mult_adds_ratio:>11.2f}"
+        if memory:
+            peak = "-" if t.peak_bytes is None else f"{t.peak_bytes / 2**20:.1f}"
+            ratio = "-" if t.memory_ratio is None else f"{t.memory_ratio:.2f}"
+            row += f"  {peak:>9}  {ratio:>8}"
+        lines.append(row)
     return "\n".join(lines)
 
 

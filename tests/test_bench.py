@@ -125,6 +125,48 @@ def test_bench_transposed_tiny(kernel_size, stride):
     assert timings[2].mult_adds == 4 * 4 * kernel_size**2 * out * out  # a full conv over the stuffed image
 
 
+@pytest.mark.parametrize("mode", ["embedded_gaussian", "dot_product"])
+def test_bench_non_local_tiny(mode):
+    timings = bench.bench_non_local(**TINY, mode=mode)
+    assert [t.name for t in timings] == [
+        "explicit affinity A g (forward)",
+        "convref.functional.non_local_response (forward)",
+        "explicit affinity A g (forward+backward)",
+        "convref.functional.non_local_response (forward+backward)",
+        "convref.reference.non_local_response (NumPy, forward)",
+    ]
+    _check_ratios(timings)
+    c, ci, p = 4, 2, 36  # channels, inter channels, positions (6x6)
+    explicit = 3 * c * ci * p + 2 * p * p * ci  # theta, phi, g; then theta^T phi and A g
+    implicit = explicit if mode == "embedded_gaussian" else 3 * c * ci * p + 2 * p * ci * ci  # theta^T (phi g^T)
+    assert [t.mult_adds for t in timings] == [explicit, implicit, 3 * explicit, 3 * implicit, explicit]
+    assert all(t.peak_bytes is not None for t in timings[:4]) and timings[4].peak_bytes is None  # NumPy: not measured
+
+
+def test_bench_non_local_rejects_other_modes():
+    with pytest.raises(ValueError, match="^mode must be 'embedded_gaussian' or 'dot_product', got 'gaussian'$"):
+        bench.bench_non_local(**TINY, mode="gaussian")
+
+
+def test_peak_memory_sees_a_known_allocation():
+    size = 2**22  # 16 MiB of float32, alive at once, then 4 MiB more on top
+    def hold() -> None:
+        big = torch.ones(size)
+        small = torch.ones(size // 4)
+        del small, big
+
+    peak = bench.peak_memory(hold, torch.device("cpu"))
+    assert 4 * size * 1.25 <= peak <= 4 * size * 1.25 + 2**16
+
+
+def test_format_table_with_memory_columns():
+    timings = [bench.Timing("base", 0.002, 1.0, 100, 1.0, 2**21, 1.0), bench.Timing("numpy", 0.004, 2.0, 100, 1.0)]
+    lines = bench.format_table("title", timings).splitlines()
+    assert lines[1].split()[-4:] == ["peak", "MiB", "memory", "x"]
+    assert lines[2].split()[-2:] == ["2.0", "1.00"]
+    assert lines[3].split()[-2:] == ["-", "-"]
+
+
 def test_bench_separable_even_kernel_counts_each_stage():
     """An even kernel padded by k // 2 gives one more row and column; the column stage keeps the input's width."""
     timings = bench.bench_separable(**{**TINY, "size": 6}, kernel_size=4)
@@ -180,7 +222,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -223,11 +265,12 @@ def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed"
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local"
     ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
-        assert lines[2].split()[-2:] == ["1.00", "1.00"]
+        columns = 4 if "peak MiB" in lines[1] else 2  # the memory columns follow when measured
+        assert lines[2].split()[-columns:][:2] == ["1.00", "1.00"]
     # the last column, from the formulas: the full conv does groups (4) and channels (4) times the
     # work of the grouped and depthwise ones; 7x1 + 1x7 does 2/7 = 0.29 of the 7x7's
     assert tables[1][-1].startswith("torch conv2d (groups=1, full)") and tables[1][-1].split()[-1] == "4.00"
@@ -253,7 +296,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 

@@ -148,7 +148,9 @@ def non_local_response(
     values = _project(g_weight, pooled, g_bias)  # (N, C_i, M)
     positions = keys.shape[2]
     if mode in ("gaussian", "embedded_gaussian"):
-        q, k, v = (t.transpose(1, 2).unsqueeze(1) for t in (queries, keys, values))  # one head
+        # one head; contiguous (N, 1, positions, channels), else the CPU kernel's backward falls back
+        # to the explicit (positions x positions) path
+        q, k, v = (t.transpose(1, 2).contiguous().unsqueeze(1) for t in (queries, keys, values))
         factor = args.embed_channels**-0.5 if scale else 1.0
         y = F.scaled_dot_product_attention(q, k, v, scale=factor).squeeze(1)  # (N, H W, C_i)
     elif mode == "dot_product":
