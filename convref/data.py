@@ -91,3 +91,78 @@ def shapes(
             mask = (dy <= half) & (dy >= -half) & (np.abs(dx) <= (dy + half) / 2)
         images[i, 0] = mask + noise * rng.standard_normal((size, size))
     return images, labels.astype(np.int64)
+
+
+#: The colours of :func:`far_pairs`, as RGB triples in [0, 1]: the three primaries, then the three secondaries.
+PAIR_COLOURS = np.array(
+    [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.float64
+)
+
+
+def far_pairs(
+    n: int, size: int = 20, patch: int = 3, colours: int = 6, noise: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images with two small coloured squares far apart; the label says whether their colours match.
+
+    A task for long-range context: one square lies in the left third of the image and one in
+    the right third, so that they are at least ``size - 2 * (size // 3) + 1`` columns apart,
+    more than a small stack of convolutions can see at once. Each square alone says nothing
+    about the label (every colour is as likely in either class); only the pair does. The
+    left colour is uniform over the first ``colours`` of :data:`PAIR_COLOURS`; the right one is
+    the same for label 1 and uniform over the others for label 0. The background is Gaussian
+    noise, which is also added to the squares.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    size : int
+        Side of each image; at least ``3 * (patch + 1)``, so that a square fits in a third.
+    patch : int
+        Side of each square.
+    colours : int
+        Number of colours used, 2 to 6.
+    noise : float
+        Standard deviation of the Gaussian noise (0 for clean images).
+    seed : int
+        Seed of the generator; the same seed gives the same data.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, 3, size, size)`` RGB, float32.
+    labels : numpy.ndarray
+        ``(n,)`` int64: 1 if the two squares have the same colour, else 0.
+    corners : numpy.ndarray
+        ``(n, 2, 2)`` int64: ``corners[i, k] = (row, column)`` of the top-left pixel of the left
+        (``k = 0``) and the right (``k = 1``) square.
+    """
+    if not isinstance(patch, int) or patch < 1:
+        raise ValueError(f"patch must be a positive int, got {patch!r}")
+    if not isinstance(size, int) or size < 3 * (patch + 1):
+        raise ValueError(f"size must be an int >= 3 * (patch + 1) = {3 * (patch + 1)}, got {size!r}")
+    if not isinstance(colours, int) or not 2 <= colours <= len(PAIR_COLOURS):
+        raise ValueError(f"colours must be an int from 2 to {len(PAIR_COLOURS)}, got {colours!r}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    images = noise * rng.standard_normal((n, 3, size, size))
+    labels = rng.integers(0, 2, size=n)
+    corners = np.empty((n, 2, 2), dtype=np.int64)
+    third = size // 3
+    for i in range(n):
+        left = rng.integers(colours)
+        # A different colour is the left one plus a nonzero shift: uniform over the other colours.
+        right = left if labels[i] else (left + rng.integers(1, colours)) % colours
+        rows = rng.integers(1, size - patch, size=2)  # a one-pixel margin at the top and bottom
+        cols = (rng.integers(1, third - patch + 1), rng.integers(size - third, size - patch))
+        for k, colour in enumerate((left, right)):
+            r, c = rows[k], cols[k]
+            images[i, :, r : r + patch, c : c + patch] += PAIR_COLOURS[colour][:, None, None]
+            corners[i, k] = r, c
+    return images.astype(np.float32), labels.astype(np.int64), corners
+
+
+__all__ += ["far_pairs", "PAIR_COLOURS"]

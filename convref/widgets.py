@@ -116,3 +116,49 @@ def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stri
 
 
 __all__ += ["overlap_widget"]
+
+
+def attention_widget(
+    image: np.ndarray,
+    affinities: "dict[str, np.ndarray] | np.ndarray",
+    query: "tuple[int, int] | None" = None,
+) -> widgets.VBox:
+    """Row and column sliders that pick the query pixel of :func:`convref.viz.plot_attention_map`.
+
+    Each affinity matrix (for one image, e.g. ``non_local_affinity(x)[0]``) has one row per
+    query position, in row-major order; moving the sliders shows row ``r * W + c`` of every
+    matrix over ``image``: where that pixel looks.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Grey ``(H, W)`` or RGB ``(3, H, W)`` / ``(H, W, 3)`` in [0, 1].
+    affinities : dict or numpy.ndarray
+        ``{name: (H W, M) matrix}``, ``M`` being ``H W`` or ``(H/2)(W/2)``; a single matrix is
+        shown as ``"attention"``.
+    query : (int, int), optional
+        The first query pixel (the image's centre by default).
+    """
+    matrices = affinities if isinstance(affinities, dict) else {"attention": affinities}
+    height, width = viz._as_picture(image)[0].shape[:2]  # the same reading of grey / RGB layouts as the figure
+    for name, matrix in matrices.items():
+        if np.ndim(matrix) != 2 or np.shape(matrix)[0] != height * width:
+            raise ValueError(f"affinity {name!r} must have H*W = {height * width} rows, got shape {np.shape(matrix)}")
+    row0, col0 = query if query is not None else (height // 2, width // 2)
+    sliders = {
+        "row": widgets.IntSlider(row0, 0, height - 1, description="row"),
+        "column": widgets.IntSlider(col0, 0, width - 1, description="column"),
+    }
+    output = widgets.Output()
+
+    def draw() -> None:
+        r, c = sliders["row"].value, sliders["column"].value
+        viz.plot_attention_map(image, {name: np.asarray(m)[r * width + c] for name, m in matrices.items()}, (r, c))
+
+    for slider in sliders.values():
+        slider.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox(list(sliders.values())), output])
+
+
+__all__ += ["attention_widget"]
