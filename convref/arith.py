@@ -1003,3 +1003,27 @@ __all__ += [
     "transpose_overlap",
     "has_uneven_overlap",
 ]
+
+
+def shift_cost(channels: int, output_size: IntPair) -> Cost:
+    """Cost of a shift layer (Wu et al. 2018): no parameters and no multiply-adds, whatever its size.
+
+    Parameters
+    ----------
+    channels : int
+        Channels shifted.
+    output_size : int or (int, int)
+        Spatial size of the output.
+
+    Returns
+    -------
+    Cost
+        ``Cost(params=0, mult_adds=0)``. What a shift does cost is memory traffic: it reads
+        and writes every value once, as ``x.clone()`` does (see ``python -m convref.bench shift``).
+    """
+    positive_int("channels", channels)
+    int_pair("output_size", output_size, minimum=1)
+    return Cost(params=0, mult_adds=0)
+
+
+__all__ += ["shift_cost"]

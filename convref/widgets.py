@@ -162,3 +162,32 @@ def attention_widget(
 
 
 __all__ += ["attention_widget"]
+
+
+def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float = -2.5) -> widgets.VBox:
+    """Sliders for one channel's shift ``(dy, dx)``, fractional included, over :func:`convref.viz.plot_shifted_channels`.
+
+    Shows the unshifted image next to the shifted one. Integer values move the pixels
+    exactly; values in between blend the four nearest pixels (the bilinear shift of the
+    active shift layer), which blurs the picture most at half-pixel shifts.
+    """
+    from .data import test_image
+
+    picture = test_image(24) if image is None else np.asarray(image, dtype=np.float64)
+    sliders = [
+        widgets.FloatSlider(dy, min=-6.0, max=6.0, step=0.25, description="dy (down)"),
+        widgets.FloatSlider(dx, min=-6.0, max=6.0, step=0.25, description="dx (right)"),
+    ]
+    output = widgets.Output()
+
+    def draw() -> None:
+        shifts = np.array([[0.0, 0.0], [sliders[0].value, sliders[1].value]])
+        viz.plot_shifted_channels(picture, shifts, ncols=2, size=2.6)
+
+    for slider in sliders:
+        slider.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox(sliders), output])
+
+
+__all__ += ["shift_widget"]

@@ -31,3 +31,7 @@ __all__ += ["resize_conv2d"]
 from .non_local import non_local2d, non_local_affinity, non_local_response  # noqa: E402
 
 __all__ += ["non_local2d", "non_local_response", "non_local_affinity"]
+
+from .shift import shift2d, shift_pattern  # noqa: E402
+
+__all__ += ["shift2d", "shift_pattern"]

@@ -14,3 +14,6 @@ __all__ += ["ConvTranspose2d", "CausalConv1d"]
 from .non_local import NonLocal2d  # noqa: E402
 
 __all__ += ["NonLocal2d"]
+from .shift import ActiveShift2d, Shift2d, ShiftBlock  # noqa: E402
+
+__all__ += ["Shift2d", "ActiveShift2d", "ShiftBlock"]

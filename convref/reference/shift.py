@@ -1,0 +1,98 @@
+"""NumPy reference of the shift operation (Wu et al., CVPR 2018) and its fractional form (Jeon & Kim, NeurIPS 2018).
+
+A shift moves every channel of a feature map by a fixed offset, filling with zeros. It has no
+parameters and no multiplications; followed by a 1x1 convolution it mixes information from
+neighbouring pixels, which is why a stack of shift + 1x1 layers can replace k x k convolutions.
+
+Convention, used everywhere in convref: channel ``c`` with offset ``(dy, dx)`` gives
+``out[n, c, h, w] = x[n, c, h - dy, w - dx]`` -- its content moves ``dy`` pixels down and ``dx``
+pixels right. A fractional offset reads between pixels by bilinear interpolation (the active
+shift layer); an integer offset is an exact move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_shift_args, check_shift_pattern_args
+
+
+def shift_pattern(channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> np.ndarray:
+    """The shift of every channel in ShiftNet: the ``k * k`` directions of a ``k x k`` kernel, spread over the channels.
+
+    The directions are ``(dy, dx)`` for ``dy, dx`` in ``-r .. r`` (``r = (k - 1) / 2``), times
+    ``dilation``, in row-major order (``(-r, -r)`` first, ``(0, 0)`` in the middle). With
+    ``g = channels // k**2`` channels per direction:
+
+    * ``"grouped"``: channels ``[d g, (d + 1) g)`` take direction ``d`` (Wu et al.'s description);
+    * ``"interleaved"``: channel ``c`` takes direction ``c mod k**2`` (the authors' CUDA kernel).
+
+    The ``channels - g k**2`` leftover channels are not shifted.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels ``C``.
+    kernel_size : int
+        Odd ``k``.
+    dilation : int
+        Step between directions (2 gives offsets -2, 0, 2 for k = 3).
+    layout : {"grouped", "interleaved"}
+        How the directions are assigned to channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(C, 2)`` int64: ``(dy, dx)`` per channel.
+    """
+    channels, kernel_size, dilation = check_shift_pattern_args(channels, kernel_size, dilation, layout)
+    radius = (kernel_size - 1) // 2
+    offsets = np.arange(-radius, radius + 1) * dilation
+    directions = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)
+    per_direction = channels // len(directions)
+    shifts = np.zeros((channels, 2), dtype=np.int64)
+    assigned = np.arange(per_direction * len(directions))
+    index = assigned // per_direction if layout == "grouped" else assigned % len(directions)
+    shifts[assigned] = directions[index] if per_direction else shifts[assigned]
+    return shifts
+
+
+def _pixels(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``image[:, rows, cols]`` on the outer grid of ``rows`` x ``cols``, zero where outside the image."""
+    height, width = image.shape[1:]
+    inside = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
+    values = image[:, np.clip(rows, 0, height - 1)][:, :, np.clip(cols, 0, width - 1)]
+    return values * inside
+
+
+def shift2d(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    r"""Shift every channel by its own offset: :math:`y[n, c, h, w] = x[n, c, h - \Delta y_c, w - \Delta x_c]`.
+
+    Zero outside the image. For a fractional offset the value is read by bilinear
+    interpolation between the four nearest pixels (the active shift layer of Jeon & Kim,
+    2018); for an integer offset this is an exact move.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, H, W)``.
+    shifts : numpy.ndarray
+        ``(C, 2)``: ``(dy, dx)`` per channel, integer or floating (then with ``x``'s dtype).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H, W)``, same dtype as ``x``.
+    """
+    check_shift_args(x, shifts, array_type=np.ndarray)
+    _, _, height, width = x.shape
+    out = np.zeros(x.shape, dtype=np.float64)
+    for c, (dy, dx) in enumerate(shifts.astype(np.float64)):
+        rows, cols = np.arange(height) - dy, np.arange(width) - dx  # where each output pixel reads
+        top, left = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+        a, b = rows - top, cols - left  # fractional parts: weights of the next row / column
+        for row_step, row_weight in ((0, 1 - a), (1, a)):
+            for col_step, col_weight in ((0, 1 - b), (1, b)):
+                weight = row_weight[:, None] * col_weight[None, :]
+                out[:, c] += weight * _pixels(x[:, c], top + row_step, left + col_step)
+    return out.astype(x.dtype, copy=False)
