@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -33,6 +33,7 @@ __all__ = [
     "bench_dilated",
     "bench_transposed",
     "bench_non_local",
+    "bench_shift",
     "peak_memory",
     "BENCHMARKS",
     "main",
@@ -132,7 +133,9 @@ def _run(candidates: list[_Candidate], repeat: int, device: torch.device, memory
     cpu = torch.device("cpu")
     seconds = [time_call(c.run, repeat, cpu if c.numpy else device) for c in candidates]
     peaks = [None if c.numpy or not memory else peak_memory(c.run, device) for c in candidates]
-    base_seconds, base_mult_adds, base_peak = seconds[0], candidates[0].mult_adds, peaks[0]
+    base_seconds, base_peak = seconds[0], peaks[0]
+    # a baseline without arithmetic (a copy) compares mult-adds with the largest count instead
+    base_mult_adds = candidates[0].mult_adds or max(c.mult_adds for c in candidates) or 1
     return [
         Timing(
             c.name, s, s / base_seconds, c.mult_adds, c.mult_adds / base_mult_adds,
@@ -469,6 +472,48 @@ def bench_non_local(
     return _run(candidates, repeat, dev, memory=True)  # forward rows use tensors without grad: no graph
 
 
+def bench_shift(
+    batch: int = 32,
+    channels: int = 256,
+    size: int = 56,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time ShiftNet's shift against ``x.clone()`` of the same tensor (baseline: the memory floor).
+
+    Rows: the clone; :func:`convref.functional.shift2d` with the grouped and the interleaved
+    3x3 pattern (no multiply-adds: the time ratio is the whole story); a fractional (active)
+    shift, which blends four integer shifts; PyTorch's depthwise 3x3 convolution, the layer a
+    shift replaces; and the NumPy reference. Multiply-add ratios are against the depthwise
+    convolution's count, since the baseline does none.
+    """
+    dev = _device(device)
+    (x,) = _tensors((batch, channels, size, size), device=dev)
+    (weight,) = _tensors((channels, 1, 3, 3), device=dev)
+    grouped = functional.shift_pattern(channels, 3, layout="grouped", device=dev)
+    interleaved = functional.shift_pattern(channels, 3, layout="interleaved", device=dev)
+    fractional = grouped.to(x.dtype) + 0.5
+    depthwise_mult_adds = batch * arith.conv_cost(channels, channels, 3, size, groups=channels).mult_adds
+    x_np, grouped_np = x.cpu().numpy(), grouped.cpu().numpy()
+    candidates = [
+        _Candidate("x.clone() (memory floor)", x.clone, 0),
+        _Candidate("convref.functional.shift2d (grouped)", lambda: functional.shift2d(x, grouped), 0),
+        _Candidate("convref.functional.shift2d (interleaved)", lambda: functional.shift2d(x, interleaved), 0),
+        _Candidate("convref.functional.shift2d (fractional)", lambda: functional.shift2d(x, fractional), 4 * x.numel()),
+        _Candidate(
+            "torch conv2d 3x3 depthwise", lambda: F.conv2d(x, weight, padding=1, groups=channels), depthwise_mult_adds
+        ),
+    ]
+    if include_reference:
+        candidates.append(
+            _Candidate(
+                "convref.reference.shift2d (NumPy)", lambda: reference.shift2d(x_np, grouped_np), 0, numpy=True
+            )
+        )
+    return _run(candidates, repeat, dev)
+
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
@@ -478,6 +523,7 @@ BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "dilated": bench_dilated,
     "transposed": bench_transposed,
     "non_local": bench_non_local,
+    "shift": bench_shift,
 }
 
 

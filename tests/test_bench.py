@@ -167,6 +167,22 @@ def test_format_table_with_memory_columns():
     assert lines[3].split()[-2:] == ["-", "-"]
 
 
+def test_bench_shift_tiny():
+    timings = bench.bench_shift(**TINY)
+    assert [t.name for t in timings] == [
+        "x.clone() (memory floor)",
+        "convref.functional.shift2d (grouped)",
+        "convref.functional.shift2d (interleaved)",
+        "convref.functional.shift2d (fractional)",
+        "torch conv2d 3x3 depthwise",
+        "convref.reference.shift2d (NumPy)",
+    ]
+    assert timings[0].ratio == 1.0 and all(t.seconds > 0 for t in timings)
+    depthwise = 4 * 9 * 6 * 6  # C k^2 H W for one image
+    assert [t.mult_adds for t in timings] == [0, 0, 0, 4 * 4 * 6 * 6, depthwise, 0]  # fractional: 4 weights per value
+    assert [t.mult_adds_ratio for t in timings] == [0.0, 0.0, 0.0, 16 / 36, 1.0, 0.0]  # against the depthwise count
+
+
 def test_bench_separable_even_kernel_counts_each_stage():
     """An even kernel padded by k // 2 gives one more row and column; the column stage keeps the input's width."""
     timings = bench.bench_separable(**{**TINY, "size": 6}, kernel_size=4)
@@ -222,7 +238,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -265,12 +281,13 @@ def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local"
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift"
     ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
         columns = 4 if "peak MiB" in lines[1] else 2  # the memory columns follow when measured
-        assert lines[2].split()[-columns:][:2] == ["1.00", "1.00"]
+        baseline = ["1.00", "0.00"] if lines[0].startswith("shift") else ["1.00", "1.00"]  # a copy: no arithmetic
+        assert lines[2].split()[-columns:][:2] == baseline
     # the last column, from the formulas: the full conv does groups (4) and channels (4) times the
     # work of the grouped and depthwise ones; 7x1 + 1x7 does 2/7 = 0.29 of the 7x7's
     assert tables[1][-1].startswith("torch conv2d (groups=1, full)") and tables[1][-1].split()[-1] == "4.00"
@@ -296,7 +313,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 

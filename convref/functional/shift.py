@@ -1,9 +1,8 @@
 """PyTorch shift operation: same names, arguments and convention as :mod:`convref.reference.shift`.
 
 An integer shift is a copy: channels that share an offset are moved together with one slice
-assignment (a strided view when the channels are evenly spaced, as both ShiftNet layouts are),
-the uncovered border is zeroed, and nothing else is written -- the same memory traffic as
-``x.clone()``. A fractional shift is the bilinear blend of four integer shifts, which makes
+assignment (a strided view when the channels are evenly spaced, as both ShiftNet layouts are)
+into a zeroed output -- one pass more than ``x.clone()`` (the zeroing), and nothing else. A fractional shift is the bilinear blend of four integer shifts, which makes
 the gradient with respect to the offsets the difference of neighbouring shifted maps.
 """
 
@@ -41,34 +40,32 @@ def _channel_index(channels: torch.Tensor):
     return channels
 
 
-def _span(offset: int, size: int) -> tuple[slice, slice, slice, slice]:
-    """Destination, source and the two border strips along one axis for a move by ``offset``."""
+def _span(offset: int, size: int) -> tuple[slice, slice]:
+    """Destination and source ranges along one axis for a move by ``offset`` (empty past the edge)."""
     offset = max(-size, min(size, offset))
     if offset >= 0:
-        return slice(offset, size), slice(0, size - offset), slice(0, offset), slice(size, size)
-    return slice(0, size + offset), slice(-offset, size), slice(size + offset, size), slice(0, 0)
+        return slice(offset, size), slice(0, size - offset)
+    return slice(0, size + offset), slice(-offset, size)
 
 
 def _shift_by_slices(x: torch.Tensor, offsets: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Integer shift, one slice copy per distinct offset."""
-    out = torch.empty_like(x)
+    """Integer shift, one slice copy per distinct offset into a zeroed output.
+
+    Zeroing the whole output first is cheaper than zeroing each group's uncovered border:
+    a border column touches every row of the tensor, so it costs a full pass by itself.
+    """
+    out = torch.zeros_like(x)
     height, width = x.shape[2:]
     for index, (dy, dx) in enumerate(offsets.tolist()):
         channels = _channel_index(torch.nonzero(groups == index).flatten())
-        rows_dst, rows_src, rows_top, rows_bottom = _span(dy, height)
-        cols_dst, cols_src, cols_left, cols_right = _span(dx, width)
-        source = x[:, channels]
-        if isinstance(channels, torch.Tensor):  # unevenly spaced channels: build the block, then scatter it
-            block = torch.zeros_like(source)
-            block[:, :, rows_dst, cols_dst] = source[:, :, rows_src, cols_src]
+        rows_dst, rows_src = _span(dy, height)
+        cols_dst, cols_src = _span(dx, width)
+        if isinstance(channels, slice):  # a view of out: one strided copy
+            out[:, channels, rows_dst, cols_dst] = x[:, channels, rows_src, cols_src]
+        else:  # unevenly spaced channels: build the block, then scatter it
+            block = torch.zeros_like(x[:, channels])
+            block[:, :, rows_dst, cols_dst] = x[:, channels][:, :, rows_src, cols_src]
             out[:, channels] = block
-            continue
-        target = out[:, channels]  # a view: writing into it writes into out
-        target[:, :, rows_dst, cols_dst] = source[:, :, rows_src, cols_src]
-        for strip in (rows_top, rows_bottom):
-            target[:, :, strip, :] = 0
-        for strip in (cols_left, cols_right):
-            target[:, :, :, strip] = 0
     return out
 
 
