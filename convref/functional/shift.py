@@ -1,8 +1,9 @@
 """PyTorch shift operation: same names, arguments and convention as :mod:`convref.reference.shift`.
 
-An integer shift is a copy: channels that share an offset are moved together with one slice
-assignment (a strided view when the channels are evenly spaced, as both ShiftNet layouts are)
-into a zeroed output -- one pass more than ``x.clone()`` (the zeroing), and nothing else. A fractional shift is the bilinear blend of four integer shifts, which makes
+An integer shift is a copy: channels that share an offset are moved together (a strided view
+when the channels are evenly spaced, as both ShiftNet layouts are), each ``H x W`` plane as one
+contiguous block, and only the uncovered border is zeroed -- about the memory traffic of
+``x.clone()``. A fractional shift is the bilinear blend of four integer shifts, which makes
 the gradient with respect to the offsets the difference of neighbouring shifted maps.
 """
 
@@ -28,16 +29,14 @@ def shift_pattern(
     return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
 
 
-def _channel_index(channels: torch.Tensor):
-    """A slice when the (sorted) channel indices are evenly spaced, else the index tensor."""
-    first = int(channels[0])
+def _channel_index(channels: list[int], device: torch.device):
+    """A slice when the (increasing) channel indices are evenly spaced, else an index tensor."""
     if len(channels) == 1:
-        return slice(first, first + 1)
-    steps = channels[1:] - channels[:-1]
-    step = int(steps[0])
-    if bool((steps == step).all()):
-        return slice(first, int(channels[-1]) + 1, step)
-    return channels
+        return slice(channels[0], channels[0] + 1)
+    step = channels[1] - channels[0]
+    if all(b - a == step for a, b in zip(channels, channels[1:])):
+        return slice(channels[0], channels[-1] + 1, step)
+    return torch.tensor(channels, device=device)
 
 
 def _span(offset: int, size: int) -> tuple[slice, slice]:
@@ -48,24 +47,50 @@ def _span(offset: int, size: int) -> tuple[slice, slice]:
     return slice(0, size + offset), slice(-offset, size)
 
 
-def _shift_by_slices(x: torch.Tensor, offsets: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Integer shift, one slice copy per distinct offset into a zeroed output.
+def _move_planes(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, dx: int) -> None:
+    """Write the channels ``channels`` of ``x``, moved by ``(dy, dx)``, into ``out`` (both contiguous).
 
-    Zeroing the whole output first is cheaper than zeroing each group's uncovered border:
-    a border column touches every row of the tensor, so it costs a full pass by itself.
+    On the flattened ``H W`` plane a move by ``(dy, dx)`` is a move by ``dy W + dx`` elements: one
+    long contiguous copy per plane instead of one short copy per row. The ``|dx|`` values that
+    wrap around from the neighbouring row land in the columns that must be zero anyway, and are
+    cleared after the copy.
     """
-    out = torch.zeros_like(x)
     height, width = x.shape[2:]
-    for index, (dy, dx) in enumerate(offsets.tolist()):
-        channels = _channel_index(torch.nonzero(groups == index).flatten())
+    target = out[:, channels]
+    if abs(dy) >= height or abs(dx) >= width:  # moved entirely out of the image
+        target.zero_()
+        return
+    plane = height * width
+    flat_out, flat_x = target.flatten(2), x[:, channels].flatten(2)
+    move = dy * width + dx
+    if move >= 0:
+        flat_out[:, :, move:] = flat_x[:, :, : plane - move]
+        flat_out[:, :, :move] = 0
+    else:
+        flat_out[:, :, :move] = flat_x[:, :, -move:]
+        flat_out[:, :, plane + move :] = 0
+    if dx > 0:
+        target[:, :, :, :dx] = 0
+    elif dx < 0:
+        target[:, :, :, width + dx :] = 0
+
+
+def _shift_by_slices(x: torch.Tensor, plan: dict[tuple[int, int], list[int]]) -> torch.Tensor:
+    """Integer shift, one flattened-plane copy per distinct offset (see :func:`_move_planes`)."""
+    x = x.contiguous()
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    height, width = x.shape[2:]
+    for (dy, dx), channel_list in plan.items():
+        channels = _channel_index(channel_list, x.device)
+        if isinstance(channels, slice):
+            _move_planes(out, x, channels, dy, dx)
+            continue
+        # unevenly spaced channels: build the block in place, then scatter it
+        block = torch.zeros_like(x[:, channels])
         rows_dst, rows_src = _span(dy, height)
         cols_dst, cols_src = _span(dx, width)
-        if isinstance(channels, slice):  # a view of out: one strided copy
-            out[:, channels, rows_dst, cols_dst] = x[:, channels, rows_src, cols_src]
-        else:  # unevenly spaced channels: build the block, then scatter it
-            block = torch.zeros_like(x[:, channels])
-            block[:, :, rows_dst, cols_dst] = x[:, channels][:, :, rows_src, cols_src]
-            out[:, channels] = block
+        block[:, :, rows_dst, cols_dst] = x[:, channels][:, :, rows_src, cols_src]
+        out[:, channels] = block
     return out
 
 
@@ -82,9 +107,13 @@ def _shift_by_gather(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 
 
 def _integer_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    offsets, groups = torch.unique(shifts, dim=0, return_inverse=True)
-    if len(offsets) <= MAX_SLICED_OFFSETS:
-        return _shift_by_slices(x, offsets, groups)
+    # The channels of each distinct offset, found in plain Python: cheaper than tensor ops
+    # for a (C, 2) table, and it keeps the per-call overhead small for small feature maps.
+    plan: dict[tuple[int, int], list[int]] = {}
+    for channel, (dy, dx) in enumerate(shifts.tolist()):
+        plan.setdefault((dy, dx), []).append(channel)
+    if len(plan) <= MAX_SLICED_OFFSETS:
+        return _shift_by_slices(x, plan)
     return _shift_by_gather(x, shifts)
 
 
