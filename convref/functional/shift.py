@@ -106,7 +106,7 @@ def _shift_by_gather(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return padded[:, channels, rows[:, :, None], cols[:, None, :]]
 
 
-def _integer_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+def _integer_shift_forward(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     # The channels of each distinct offset, found in plain Python: cheaper than tensor ops
     # for a (C, 2) table, and it keeps the per-call overhead small for small feature maps.
     plan: dict[tuple[int, int], list[int]] = {}
@@ -115,6 +115,24 @@ def _integer_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     if len(plan) <= MAX_SLICED_OFFSETS:
         return _shift_by_slices(x, plan)
     return _shift_by_gather(x, shifts)
+
+
+class _IntegerShift(torch.autograd.Function):
+    """An integer shift whose backward is the opposite shift (its adjoint), not autograd's slice bookkeeping."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(shifts)
+        return _integer_shift_forward(x, shifts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (shifts,) = ctx.saved_tensors
+        return _IntegerShift.apply(grad, -shifts), None  # itself differentiable: double backward works
+
+
+def _integer_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    return _IntegerShift.apply(x, shifts)
 
 
 def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
