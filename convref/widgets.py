@@ -191,3 +191,39 @@ def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float =
 
 
 __all__ += ["shift_widget"]
+
+
+def shuffle_widget(
+    connectivity: Callable[[int], dict[bool, np.ndarray]],
+    channels: int,
+    groups: tuple[int, ...] = (1, 2, 3, 4, 6, 12),
+    group_count: int = 3,
+) -> widgets.VBox:
+    """Choose the number of groups and the highlighted output of :func:`convref.viz.plot_shuffle_connectivity`.
+
+    Parameters
+    ----------
+    connectivity : callable
+        ``connectivity(groups)`` returns the measured maps ``{False: without shuffle, True: with shuffle}``,
+        each ``(channels, channels)``, e.g. from :func:`convref.experiments.channel_connectivity`.
+    channels : int
+        Number of channels of the two grouped layers.
+    groups : tuple of int
+        The choices offered (divisors of ``channels``).
+    group_count : int
+        The initial choice.
+    """
+    choice = widgets.Dropdown(options=list(groups), value=group_count, description="groups")
+    highlight = widgets.IntSlider(0, 0, channels - 1, description="output")
+    output = widgets.Output()
+
+    def draw() -> None:
+        viz.plot_shuffle_connectivity(channels, choice.value, connectivity(choice.value), highlight=highlight.value)
+
+    for control in (choice, highlight):
+        control.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox([choice, highlight]), output])
+
+
+__all__ += ["shuffle_widget"]

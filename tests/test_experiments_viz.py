@@ -220,6 +220,25 @@ def test_kernel_widget():
     assert len(plt.get_fignums()) == before + 2
 
 
+def test_shuffle_widget_redraws_with_the_measured_maps():
+    calls = []
+
+    def connectivity(groups):
+        calls.append(groups)
+        group = np.arange(6) // (6 // groups)
+        block = (group[:, None] == group[None, :]).astype(int)
+        return {False: block, True: np.ones((6, 6), dtype=int)}
+
+    widget = widgets.shuffle_widget(connectivity, channels=6, groups=(1, 2, 3), group_count=2)
+    choice, highlight = widget.children[0].children
+    assert list(choice.options) == [1, 2, 3] and choice.value == 2 and highlight.max == 5
+    before = len(plt.get_fignums())
+    choice.value = 3
+    highlight.value = 4
+    assert calls == [2, 3, 3]  # the initial drawing, then one per change
+    assert len(plt.get_fignums()) == before + 2
+
+
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
