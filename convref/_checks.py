@@ -54,6 +54,31 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_layer_channels(in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
+    """Validate a layer's ``in_channels``, ``out_channels`` and ``groups`` (ints >= 1, groups dividing both)."""
+    in_channels = positive_int("in_channels", in_channels)
+    out_channels = positive_int("out_channels", out_channels)
+    groups = positive_int("groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups must divide in_channels and out_channels, got groups={groups} "
+            f"for {in_channels} -> {out_channels} channels"
+        )
+    return in_channels, out_channels, groups
+
+
+def check_output_padding(
+    output_padding: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> None:
+    """PyTorch's rule for a transposed convolution: ``output_padding < max(stride, dilation)`` on each axis."""
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError(
+                f"output_padding must be smaller than stride or dilation, got output_padding={output_padding}, "
+                f"stride={stride}, dilation={dilation}"
+            )
+
+
 def check_array(name: str, value: Any, array_type: type, ndim: int, layout: str) -> None:
     """Check that ``value`` is an array of ``array_type`` with ``ndim`` dimensions and a floating dtype."""
     if not isinstance(value, array_type):
@@ -443,12 +468,7 @@ def check_conv_transpose2d_args(
         raise TypeError(f"padding must be an int or a pair of ints, got {padding!r}") from None
     output_padding_hw = int_pair("output_padding", output_padding, minimum=0)
     dilation_hw = int_pair("dilation", dilation, minimum=1)
-    for op, s, d in zip(output_padding_hw, stride_hw, dilation_hw):
-        if op >= max(s, d):
-            raise ValueError(
-                f"output_padding must be smaller than stride or dilation, got output_padding={output_padding_hw}, "
-                f"stride={stride_hw}, dilation={dilation_hw}"
-            )
+    check_output_padding(output_padding_hw, stride_hw, dilation_hw)
     out_size = tuple(
         conv_transpose_length(i, k, s, p, op, d)
         for i, k, s, p, op, d in zip((height, width), (kh, kw), stride_hw, padding_hw, output_padding_hw, dilation_hw)
@@ -536,6 +556,17 @@ def check_resize_conv2d_args(x: Any, weight: Any, bias: Any, scale_factor: IntPa
 NON_LOCAL_MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 
 
+def check_non_local_options(mode: Any, **flags: Any) -> None:
+    """Validate a non-local block's ``mode`` and its boolean switches (``scale`` only in the dot-product modes)."""
+    if not isinstance(mode, str) or mode not in NON_LOCAL_MODES:
+        raise ValueError(f"mode must be one of {', '.join(repr(m) for m in NON_LOCAL_MODES)}, got {mode!r}")
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {flag!r}")
+    if flags.get("scale") and mode == "concatenation":
+        raise ValueError("scale=True applies to the dot-product modes, not to mode 'concatenation'")
+
+
 @dataclass(frozen=True)
 class NonLocalArgs:
     """Validated arguments of a non-local block."""
@@ -582,12 +613,8 @@ def check_non_local_args(
     ``concat_weight`` ``(2 C_e,)`` in ``"concatenation"`` mode only; biases ``(C_e,)`` / ``(C_i,)``.
     ``g_weight`` may be ``None`` when only the affinity is wanted.
     """
-    if not isinstance(mode, str) or mode not in NON_LOCAL_MODES:
-        raise ValueError(f"mode must be one of {', '.join(repr(m) for m in NON_LOCAL_MODES)}, got {mode!r}")
+    check_non_local_options(mode, sub_sample=sub_sample, scale=scale)
     check_array("x", x, array_type, 4, "(N, C, H, W)")
-    for name, flag in (("sub_sample", sub_sample), ("scale", scale)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {flag!r}")
     channels = int(x.shape[1])
     if mode == "gaussian":
         for name, value in (("theta_weight", theta_weight), ("phi_weight", phi_weight)):
@@ -610,8 +637,6 @@ def check_non_local_args(
         if concat_weight is None:
             raise ValueError("concat_weight is required in mode 'concatenation'")
         _check_vector("concat_weight", concat_weight, array_type, 2 * embed, "(2 C_e,)", x)
-        if scale:
-            raise ValueError("scale=True applies to the dot-product modes, not to mode 'concatenation'")
     elif concat_weight is not None:
         raise ValueError(f"concat_weight must be None in mode {mode!r}")
     lengths = {"theta_bias": embed, "phi_bias": embed, "g_bias": inter}

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from ._checks import IntPair, _is_int, int_pair, padding_amounts, positive_int
+from ._checks import IntPair, _is_int, conv_transpose_length, int_pair, padding_amounts, positive_int
 
 __all__ = [
     "conv_output_size",
@@ -764,7 +764,7 @@ def conv_transpose_output_size(
             f"output_padding must be smaller than stride or dilation, got output_padding={output_padding} "
             f"with stride={stride} and dilation={dilation}"
         )
-    out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    out = conv_transpose_length(size, kernel_size, stride, padding, output_padding, dilation)
     if out < 1:
         raise ValueError(f"padding {padding} crops the whole output: the output length would be {out}")
     return out

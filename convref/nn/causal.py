@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import positive_int
+from .._checks import check_layer_channels, positive_int
 from .init import pytorch_default_
 
 __all__ = ["CausalConv1d"]
@@ -48,16 +48,9 @@ class CausalConv1d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        in_channels = positive_int("in_channels", in_channels)
-        out_channels = positive_int("out_channels", out_channels)
+        in_channels, out_channels, self.groups = check_layer_channels(in_channels, out_channels, groups)
         self.kernel_size = positive_int("kernel_size", kernel_size)
         self.dilation = positive_int("dilation", dilation)
-        self.groups = positive_int("groups", groups)
-        if in_channels % self.groups or out_channels % self.groups:
-            raise ValueError(
-                f"groups must divide in_channels and out_channels, got groups={self.groups} "
-                f"for {in_channels} -> {out_channels} channels"
-            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // self.groups, self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, int_pair, padding_amounts, positive_int
+from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts
 from .init import init_weight_, pytorch_default_
 
 __all__ = ["Conv2d", "Conv1x1"]
@@ -55,14 +55,7 @@ class Conv2d(nn.Module):
         init: str = "pytorch",
     ) -> None:
         super().__init__()
-        in_channels = positive_int("in_channels", in_channels)
-        out_channels = positive_int("out_channels", out_channels)
-        groups = positive_int("groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"groups must divide in_channels and out_channels, got groups={groups} "
-                f"for {in_channels} -> {out_channels} channels"
-            )
+        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
         self.stride = int_pair("stride", stride, minimum=1)

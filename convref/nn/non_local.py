@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import NON_LOCAL_MODES, check_array, positive_int
+from .._checks import check_array, check_non_local_options, positive_int
 from .init import pytorch_default_
 
 __all__ = ["NonLocal2d"]
@@ -58,13 +58,7 @@ class NonLocal2d(nn.Module):
         super().__init__()
         in_channels = positive_int("in_channels", in_channels)
         inter_channels = max(1, in_channels // 2) if inter_channels is None else positive_int("inter_channels", inter_channels)
-        if not isinstance(mode, str) or mode not in NON_LOCAL_MODES:
-            raise ValueError(f"mode must be one of {', '.join(repr(m) for m in NON_LOCAL_MODES)}, got {mode!r}")
-        for name, flag in (("sub_sample", sub_sample), ("scale", scale), ("bn", bn)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {flag!r}")
-        if scale and mode == "concatenation":
-            raise ValueError("scale=True applies to the dot-product modes, not to mode 'concatenation'")
+        check_non_local_options(mode, sub_sample=sub_sample, scale=scale, bn=bn)
         self.in_channels, self.inter_channels, self.mode = in_channels, inter_channels, mode
         self.sub_sample, self.scale = sub_sample, scale
         embed = in_channels if mode == "gaussian" else inter_channels

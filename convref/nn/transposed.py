@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, conv_transpose_length, int_pair, positive_int
+from .._checks import IntPair, check_layer_channels, check_output_padding, conv_transpose_length, int_pair
 from .init import bilinear_, init_weight_, pytorch_default_
 
 __all__ = ["ConvTranspose2d"]
@@ -57,26 +57,14 @@ class ConvTranspose2d(nn.Module):
         init: str = "pytorch",
     ) -> None:
         super().__init__()
-        in_channels = positive_int("in_channels", in_channels)
-        out_channels = positive_int("out_channels", out_channels)
-        groups = positive_int("groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"groups must divide in_channels and out_channels, got groups={groups} "
-                f"for {in_channels} -> {out_channels} channels"
-            )
+        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
         self.stride = int_pair("stride", stride, minimum=1)
         self.padding = int_pair("padding", padding, minimum=0)
         self.dilation = int_pair("dilation", dilation, minimum=1)
         self.output_padding = int_pair("output_padding", output_padding, minimum=0)
-        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
-            if op >= max(s, d):
-                raise ValueError(
-                    f"output_padding must be smaller than stride or dilation, got output_padding="
-                    f"{self.output_padding}, stride={self.stride}, dilation={self.dilation}"
-                )
+        check_output_padding(self.output_padding, self.stride, self.dilation)
         self.weight = nn.Parameter(torch.empty(in_channels, out_channels // groups, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters(init)
