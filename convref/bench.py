@@ -128,8 +128,14 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
     return int(peak)
 
 
-def _run(candidates: list[_Candidate], repeat: int, device: torch.device, memory: bool = False) -> list[Timing]:
-    """Time every candidate (and measure its peak memory if ``memory``); the first one is the baseline."""
+def _run(
+    candidates: list[_Candidate], repeat: int, device: torch.device, memory: bool = False, include_reference: bool = True
+) -> list[Timing]:
+    """Time every candidate (and measure its peak memory if ``memory``); the first one is the baseline.
+
+    ``include_reference=False`` drops the NumPy candidates (slow at large sizes).
+    """
+    candidates = [c for c in candidates if include_reference or not c.numpy]
     cpu = torch.device("cpu")
     seconds = [time_call(c.run, repeat, cpu if c.numpy else device) for c in candidates]
     peaks = [None if c.numpy or not memory else peak_memory(c.run, device) for c in candidates]
@@ -151,7 +157,7 @@ def _tensors(*shapes: tuple[int, ...], device: torch.device) -> list[torch.Tenso
 
 
 def _conv_candidates(
-    batch: int, channels: int, size: int, kernel_size: int, groups: int, device: torch.device, include_reference: bool
+    batch: int, channels: int, size: int, kernel_size: int, groups: int, device: torch.device
 ) -> list[_Candidate]:
     """torch's conv2d (baseline), convref.functional.conv2d and the NumPy reference, same ``groups``."""
     x, weight = _tensors(
@@ -165,15 +171,14 @@ def _conv_candidates(
         _Candidate(f"torch conv2d (groups={groups})", lambda: F.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
         _Candidate(f"convref.functional.conv2d (groups={groups})", lambda: functional.conv2d(x, weight, None, 1, padding, 1, groups), mult_adds),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                f"convref.reference.conv2d (groups={groups}, NumPy)",
-                lambda: reference.conv2d(x_np, weight_np, None, 1, padding, 1, groups),
-                mult_adds,
-                numpy=True,
-            )
+    candidates.append(
+        _Candidate(
+            f"convref.reference.conv2d (groups={groups}, NumPy)",
+            lambda: reference.conv2d(x_np, weight_np, None, 1, padding, 1, groups),
+            mult_adds,
+            numpy=True,
         )
+    )
     return candidates
 
 
@@ -196,7 +201,7 @@ def bench_conv2d(
 ) -> list[Timing]:
     """Time ``conv2d``: PyTorch's op (baseline), :mod:`convref.functional` and the NumPy reference."""
     dev = _device(device)
-    return _run(_conv_candidates(batch, channels, size, kernel_size, 1, dev, include_reference), repeat, dev)
+    return _run(_conv_candidates(batch, channels, size, kernel_size, 1, dev), repeat, dev, include_reference=include_reference)
 
 
 def bench_grouped(
@@ -214,8 +219,11 @@ def bench_grouped(
     The full convolution of the same shape is added last: ``groups`` times the multiply-adds.
     """
     dev = _device(device)
-    candidates = _conv_candidates(batch, channels, size, kernel_size, groups, dev, include_reference)
-    return _run(candidates + [_dense_candidate(batch, channels, size, kernel_size, dev)], repeat, dev)
+    candidates = _conv_candidates(batch, channels, size, kernel_size, groups, dev)
+    return _run(
+        candidates + [_dense_candidate(batch, channels, size, kernel_size, dev)], repeat, dev,
+        include_reference=include_reference,
+    )
 
 
 def bench_depthwise(
@@ -279,16 +287,15 @@ def bench_separable(
             separable_mult_adds,
         ),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                "convref.reference.separable_conv2d (NumPy)",
-                lambda: reference.separable_conv2d(x_np, column_np, row_np, padding=pad, groups=channels),
-                separable_mult_adds,
-                numpy=True,
-            )
+    candidates.append(
+        _Candidate(
+            "convref.reference.separable_conv2d (NumPy)",
+            lambda: reference.separable_conv2d(x_np, column_np, row_np, padding=pad, groups=channels),
+            separable_mult_adds,
+            numpy=True,
         )
-    return _run(candidates, repeat, dev)
+    )
+    return _run(candidates, repeat, dev, include_reference=include_reference)
 
 
 def bench_dilated(
@@ -338,16 +345,15 @@ def bench_dilated(
             space_to_batch_mult_adds,
         ),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                f"convref.reference.conv2d {name} (NumPy)",
-                lambda: reference.conv2d(x_np, weight_np, None, 1, pad, dilation),
-                mult_adds,
-                numpy=True,
-            )
+    candidates.append(
+        _Candidate(
+            f"convref.reference.conv2d {name} (NumPy)",
+            lambda: reference.conv2d(x_np, weight_np, None, 1, pad, dilation),
+            mult_adds,
+            numpy=True,
         )
-    return _run(candidates, repeat, dev)
+    )
+    return _run(candidates, repeat, dev, include_reference=include_reference)
 
 
 def bench_transposed(
@@ -389,16 +395,15 @@ def bench_transposed(
             stuffed_mult_adds,
         ),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                "convref.reference.conv_transpose2d (NumPy)",
-                lambda: reference.conv_transpose2d(x_np, weight_np, None, stride, pad),
-                mult_adds,
-                numpy=True,
-            )
+    candidates.append(
+        _Candidate(
+            "convref.reference.conv_transpose2d (NumPy)",
+            lambda: reference.conv_transpose2d(x_np, weight_np, None, stride, pad),
+            mult_adds,
+            numpy=True,
         )
-    return _run(candidates, repeat, dev)
+    )
+    return _run(candidates, repeat, dev, include_reference=include_reference)
 
 
 def _non_local_mult_adds(batch: int, channels: int, inter: int, positions: int, implicit_mode: Optional[str]) -> int:
@@ -460,16 +465,16 @@ def bench_non_local(
         _Candidate("explicit affinity A g (forward+backward)", forward_backward(explicit), 3 * explicit_mult_adds),
         _Candidate("convref.functional.non_local_response (forward+backward)", forward_backward(implicit), 3 * implicit_mult_adds),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                "convref.reference.non_local_response (NumPy, forward)",
-                lambda: reference.non_local_response(x_np, theta_np, phi_np, g_np, mode),
-                explicit_mult_adds,
-                numpy=True,
-            )
+    candidates.append(
+        _Candidate(
+            "convref.reference.non_local_response (NumPy, forward)",
+            lambda: reference.non_local_response(x_np, theta_np, phi_np, g_np, mode),
+            explicit_mult_adds,
+            numpy=True,
         )
-    return _run(candidates, repeat, dev, memory=True)  # forward rows use tensors without grad: no graph
+    )
+    # the forward rows use tensors without grad, so they build no graph
+    return _run(candidates, repeat, dev, memory=True, include_reference=include_reference)
 
 
 def bench_shift(
@@ -505,13 +510,12 @@ def bench_shift(
             "torch conv2d 3x3 depthwise", lambda: F.conv2d(x, weight, padding=1, groups=channels), depthwise_mult_adds
         ),
     ]
-    if include_reference:
-        candidates.append(
-            _Candidate(
-                "convref.reference.shift2d (NumPy)", lambda: reference.shift2d(x_np, grouped_np), 0, numpy=True
-            )
+    candidates.append(
+        _Candidate(
+            "convref.reference.shift2d (NumPy)", lambda: reference.shift2d(x_np, grouped_np), 0, numpy=True
         )
-    return _run(candidates, repeat, dev)
+    )
+    return _run(candidates, repeat, dev, include_reference=include_reference)
 
 
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
