@@ -35,3 +35,7 @@ __all__ += ["non_local2d", "non_local_response", "non_local_affinity"]
 from .shift import shift2d, shift_pattern  # noqa: E402
 
 __all__ += ["shift2d", "shift_pattern"]
+
+from .deformable import dcls_kernel, deform_conv2d  # noqa: E402
+
+__all__ += ["deform_conv2d", "dcls_kernel"]
