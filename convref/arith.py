@@ -1027,3 +1027,63 @@ def shift_cost(channels: int, output_size: IntPair) -> Cost:
 
 
 __all__ += ["shift_cost"]
+
+
+def deform_conv_cost(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    output_size: IntPair,
+    groups: int = 1,
+    offset_groups: int = 1,
+    modulated: bool = False,
+    bias: bool = True,
+) -> dict[str, Cost]:
+    r"""Parameters and multiply-adds of a deformable convolution layer (Dai et al. 2017; Zhu et al. 2019).
+
+    Three parts, as in :class:`convref.nn.DeformConv2d`:
+
+    * ``"conv"``: the ``k_h x k_w`` convolution itself, as :func:`conv_cost`;
+    * ``"offsets"``: the convolution that predicts them, same window, ``C_in`` to
+      ``2 G k_h k_w`` channels (``3 G k_h k_w`` with the modulation of DCN v2), with a bias;
+    * ``"sampling"``: the bilinear reads, four multiply-adds per sampled value
+      (``C_in k_h k_w`` values per output pixel), and one more per value for the modulation.
+      The interpolation weights are computed once per tap and offset group, which is
+      ``C_in / G`` times fewer and not counted.
+
+    ``"total"`` is the sum.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts; both divisible by ``groups``, ``in_channels`` by ``offset_groups``.
+    kernel_size, output_size : int or (int, int)
+        Kernel and output feature-map size.
+    groups, offset_groups : int
+        Weight groups and offset groups.
+    modulated : bool
+        DCN v2's mask (``G k_h k_w`` more predicted channels).
+    bias : bool
+        Whether the main convolution has a bias.
+
+    Returns
+    -------
+    dict[str, Cost]
+        ``"conv"``, ``"offsets"``, ``"sampling"`` and ``"total"``.
+    """
+    conv = conv_cost(in_channels, out_channels, kernel_size, output_size, groups, bias)
+    offset_groups = positive_int("offset_groups", offset_groups)
+    if in_channels % offset_groups:
+        raise ValueError(f"offset_groups must divide in_channels, got offset_groups={offset_groups} for {in_channels} channels")
+    if not isinstance(modulated, bool):
+        raise TypeError(f"modulated must be a bool, got {modulated!r}")
+    kh, kw = int_pair("kernel_size", kernel_size, minimum=1)
+    oh, ow = int_pair("output_size", output_size, minimum=1)
+    predicted = (3 if modulated else 2) * offset_groups * kh * kw
+    offsets = conv_cost(in_channels, predicted, kernel_size, output_size, bias=True)
+    sampled_values = in_channels * kh * kw * oh * ow
+    sampling = Cost(params=0, mult_adds=(5 if modulated else 4) * sampled_values)
+    return {"conv": conv, "offsets": offsets, "sampling": sampling, "total": conv + offsets + sampling}
+
+
+__all__ += ["deform_conv_cost"]

@@ -40,7 +40,7 @@ def _normalised_grid(offset: torch.Tensor, args: DeformConv2dArgs, height: int, 
     tap_x = (torch.arange(kw, **options) * dw).repeat(kh)
     pixel_y = (torch.arange(out_h, **options) * sh - top).repeat_interleave(out_w)
     pixel_x = (torch.arange(out_w, **options) * sw - left).repeat(out_h)
-    deltas = offset.view(batch, args.offset_groups, taps, 2, out_h * out_w)
+    deltas = offset.reshape(batch, args.offset_groups, taps, 2, out_h * out_w)
     y = tap_y[:, None] + pixel_y[None, :] + deltas[:, :, :, 0]
     x = tap_x[:, None] + pixel_x[None, :] + deltas[:, :, :, 1]
     grid = torch.stack(((2 * x + 1) / width - 1, (2 * y + 1) / height - 1), dim=-1)

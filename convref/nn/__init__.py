@@ -17,3 +17,6 @@ __all__ += ["NonLocal2d"]
 from .shift import ActiveShift2d, Shift2d, ShiftBlock  # noqa: E402
 
 __all__ += ["Shift2d", "ActiveShift2d", "ShiftBlock"]
+from .deformable import ActiveConv2d, DclsConv2d, DeformConv2d  # noqa: E402
+
+__all__ += ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]

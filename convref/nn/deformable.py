@@ -1,0 +1,269 @@
+"""Layers whose kernel shape is learned: deformable convolution (per pixel), active convolution and DCLS (shared).
+
+* :class:`DeformConv2d` predicts an offset for every tap at every output pixel from the input
+  itself (Dai et al. 2017), and with ``modulated=True`` a weight in ``[0, 1]`` per tap too
+  (Zhu et al. 2019).
+* :class:`ActiveConv2d` learns one offset per tap, the same at every pixel and for every image
+  (Jeon & Kim 2017): the shape is learned but does not depend on the input.
+* :class:`DclsConv2d` learns a position per kernel element, per channel pair, and spreads the
+  elements bilinearly into a larger dense kernel (Hassani et al. 2023).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .. import functional
+from .._checks import IntPair, Padding, check_layer_channels, check_window_args, int_pair, padding_amounts, positive_int
+from .init import pytorch_default_
+
+__all__ = ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
+
+
+class _KernelLayer(nn.Module):
+    """The parts every layer here shares: channels, window arguments, a weight and bias with PyTorch's init."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair,
+        padding: Padding,
+        dilation: IntPair,
+        groups: int,
+        bias: bool,
+    ) -> None:
+        super().__init__()
+        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
+        self.stride = int_pair("stride", stride, minimum=1)
+        self.dilation = int_pair("dilation", dilation, minimum=1)
+        padding_amounts(padding, self.kernel_size, self.dilation, self.stride)  # refuse a bad padding now
+        self.padding = padding
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        pytorch_default_(self.weight, self.bias)
+
+    @property
+    def taps(self) -> int:
+        """``kh * kw``, the number of kernel taps."""
+        return self.kernel_size[0] * self.kernel_size[1]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
+        )
+
+
+class DeformConv2d(_KernelLayer):
+    """Deformable convolution, v1 or v2 (modulated), with the convolution that predicts its offsets.
+
+    The offsets (and masks) come from an ordinary convolution ``conv_offset`` with the same
+    window, stride, padding and dilation as the layer, so there is one offset per tap per output
+    pixel. ``conv_offset`` starts at zero, as in the papers' code: the layer starts as a plain
+    convolution (v1), or as half of one (v2, whose mask is ``sigmoid(0) = 0.5``).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As in :class:`torch.nn.Conv2d` (``padding`` may also be ``"same"`` or ``"valid"``).
+    groups : int
+        Weight groups.
+    offset_groups : int
+        Channel groups that share one set of offsets; must divide ``in_channels``.
+    modulated : bool
+        DCN v2: also predict a mask in ``[0, 1]`` per tap (a sigmoid of ``conv_offset``'s
+        last ``offset_groups * kh * kw`` channels).
+    bias : bool
+        Whether the main convolution has a bias.
+
+    Notes
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``; the result equals
+    ``torchvision.ops.deform_conv2d(x, offset, weight, bias, stride, padding, dilation, mask)``
+    with ``offset, mask = layer.offsets_and_mask(x)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        offset_groups: int = 1,
+        modulated: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self.offset_groups = positive_int("offset_groups", offset_groups)
+        if self.in_channels % self.offset_groups:
+            raise ValueError(
+                f"offset_groups must divide in_channels, got offset_groups={offset_groups} for {in_channels} channels"
+            )
+        if not isinstance(modulated, bool):
+            raise TypeError(f"modulated must be a bool, got {modulated!r}")
+        self.modulated = modulated
+        predicted = (3 if modulated else 2) * self.offset_groups * self.taps
+        self.conv_offset = nn.Conv2d(
+            self.in_channels, predicted, self.kernel_size, self.stride, padding, self.dilation, bias=True
+        )
+        nn.init.zeros_(self.conv_offset.weight)
+        nn.init.zeros_(self.conv_offset.bias)
+
+    def offsets_and_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The offsets ``(N, 2 G kh kw, H_out, W_out)`` and the mask (v2) or ``None`` (v1) used for ``x``."""
+        predicted = self.conv_offset(x)
+        split = 2 * self.offset_groups * self.taps
+        mask = torch.sigmoid(predicted[:, split:]) if self.modulated else None
+        return predicted[:, :split], mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        offset, mask = self.offsets_and_mask(x)
+        return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, offset_groups={self.offset_groups}, modulated={self.modulated}"
+
+
+class ActiveConv2d(_KernelLayer):
+    """Active convolution (Jeon & Kim 2017): one learned offset per tap, shared by every pixel and image.
+
+    The deformable convolution with the same offset map at every output pixel. Its shape
+    is learned, but it does not follow the input: ``2 kh kw`` extra parameters and no
+    offset convolution. ``tap_offsets`` starts at zero (a plain convolution).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As in :class:`torch.nn.Conv2d`.
+    groups : int
+        Weight groups.
+    bias : bool
+        Whether to add a learned bias.
+
+    Notes
+    -----
+    The parameter ``tap_offsets`` ``(kh kw, 2)`` holds ``(dy, dx)`` per tap in row-major order.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self.tap_offsets = nn.Parameter(torch.zeros(self.taps, 2))
+
+    def offset_map(self, x: torch.Tensor) -> torch.Tensor:
+        """``tap_offsets`` broadcast to the ``(N, 2 kh kw, H_out, W_out)`` offset map of ``deform_conv2d``."""
+        *_, out_size = check_window_args(
+            "ActiveConv2d", tuple(x.shape[2:]), self.kernel_size, self.stride, self.padding, self.dilation
+        )
+        return self.tap_offsets.reshape(1, -1, 1, 1).expand(x.shape[0], -1, *out_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        offset = self.offset_map(x)
+        return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+
+class DclsConv2d(nn.Module):
+    """Dilated convolution with learnable spacings (Hassani et al. 2023).
+
+    ``kernel_count x kernel_count`` elements per channel pair, each at its own learned
+    fractional position inside a ``dilated_kernel_size`` square, spread bilinearly into a dense
+    kernel (:func:`convref.functional.dcls_kernel`) that a plain convolution then uses. The
+    positions start on the regular grid that spans the square, spacing
+    ``(dilated_kernel_size - 1) / (kernel_count - 1)``: with an integer spacing the layer
+    starts as a dilated convolution of that rate.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_count : int
+        Elements per side (``kernel_count ** 2`` per channel pair).
+    dilated_kernel_size : int
+        Side of the dense kernel; at least ``kernel_count``.
+    stride : int or (int, int)
+        Stride of the convolution.
+    padding : int, (int, int), ``"valid"`` or ``"same"``
+        Padding of the convolution with the dense kernel.
+    groups : int
+        Weight groups.
+    bias : bool
+        Whether to add a learned bias.
+
+    Notes
+    -----
+    Parameters: ``weight`` ``(C_out, C_in / groups, kc, kc)`` and ``positions``
+    ``(2, C_out, C_in / groups, kc, kc)``, ``(y, x)`` in dense-kernel coordinates.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_count: int,
+        dilated_kernel_size: int,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_count = positive_int("kernel_count", kernel_count)
+        self.dilated_kernel_size = positive_int("dilated_kernel_size", dilated_kernel_size)
+        if self.dilated_kernel_size < self.kernel_count:
+            raise ValueError(
+                f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}"
+            )
+        self.stride = int_pair("stride", stride, minimum=1)
+        size = (self.dilated_kernel_size, self.dilated_kernel_size)
+        padding_amounts(padding, size, (1, 1), self.stride)
+        self.padding = padding
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kernel_count, kernel_count))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        pytorch_default_(self.weight, self.bias)
+        self.positions = nn.Parameter(self._regular_positions())
+
+    def _regular_positions(self) -> torch.Tensor:
+        count, side = self.kernel_count, self.dilated_kernel_size
+        spacing = (side - 1) / (count - 1) if count > 1 else 0.0
+        line = torch.arange(count) * spacing + (0.0 if count > 1 else (side - 1) / 2)
+        grid_y, grid_x = torch.meshgrid(line, line, indexing="ij")
+        return torch.stack((grid_y, grid_x)).reshape(2, 1, 1, count, count).expand(2, *self.weight.shape).clone()
+
+    def dense_kernel(self) -> torch.Tensor:
+        """The ``(C_out, C_in / groups, s, s)`` kernel the convolution uses, ``s = dilated_kernel_size``."""
+        return functional.dcls_kernel(self.weight, self.positions, self.dilated_kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.conv2d(x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_count={self.kernel_count}, "
+            f"dilated_kernel_size={self.dilated_kernel_size}, stride={self.stride}, padding={self.padding!r}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
+        )
