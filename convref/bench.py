@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift deformable] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -34,6 +34,7 @@ __all__ = [
     "bench_transposed",
     "bench_non_local",
     "bench_shift",
+    "bench_deformable",
     "peak_memory",
     "BENCHMARKS",
     "main",
@@ -518,6 +519,78 @@ def bench_shift(
     return _run(candidates, repeat, dev, include_reference=include_reference)
 
 
+def _torchvision_deform_conv2d() -> Optional[Callable[..., torch.Tensor]]:
+    """``torchvision.ops.deform_conv2d`` when torchvision (with its compiled ops) can be imported, else None."""
+    try:
+        from torchvision.ops import deform_conv2d
+    except (ImportError, OSError, RuntimeError):  # not installed, or built for another torch
+        return None
+    return deform_conv2d
+
+
+def bench_deformable(
+    batch: int = 8,
+    channels: int = 256,
+    size: int = 14,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time and measure the memory of a modulated 3x3 deformable convolution (DCN v2), ``C -> C``, padding 1.
+
+    Baseline: PyTorch's ``conv2d`` of the same shape (forward), the price of a plain layer.
+    Against it, forward and forward + backward (with respect to the input, offsets, mask,
+    weight and bias) of :func:`convref.functional.deform_conv2d`, of ``conv2d``, and of
+    ``torchvision.ops.deform_conv2d`` where torchvision is importable (the GPU image has it);
+    then the NumPy reference (forward). The offsets are given, not predicted: the offset
+    convolution is an ordinary ``conv2d``. Backward multiply-adds count as twice the forward's.
+    """
+    dev = _device(device)
+    taps, generator = 9, torch.Generator().manual_seed(0)
+    x, weight, bias = _tensors((batch, channels, size, size), (channels, channels, 3, 3), (channels,), device=dev)
+    weight = weight / (9 * channels) ** 0.5
+    offset = (torch.rand(batch, 2 * taps, size, size, generator=generator) * 4 - 2).to(dev)  # within 2 pixels
+    mask = torch.rand(batch, taps, size, size, generator=generator).to(dev)
+    inputs = (x, offset, weight, bias, mask)
+    leaves = [t.clone().requires_grad_() for t in inputs]
+    cost = arith.deform_conv_cost(channels, channels, 3, size, modulated=True)
+    conv_mult_adds = batch * cost["conv"].mult_adds
+    deform_mult_adds = batch * (cost["conv"].mult_adds + cost["sampling"].mult_adds)
+
+    def deform(op: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        return lambda x, offset, weight, bias, mask: op(x, offset, weight, bias, 1, 1, 1, mask)
+
+    def conv(x, offset, weight, bias, mask):
+        return F.conv2d(x, weight, bias, padding=1)
+
+    def forward_backward(run: Callable[..., torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            for leaf in leaves:
+                leaf.grad = None
+            run(*leaves).sum().backward()
+        return step
+
+    implementations = [("torch conv2d 3x3", conv, conv_mult_adds)]
+    torchvision_op = _torchvision_deform_conv2d()
+    if torchvision_op is not None:
+        implementations.append(("torchvision.ops.deform_conv2d", deform(torchvision_op), deform_mult_adds))
+    implementations.append(("convref.functional.deform_conv2d", deform(functional.deform_conv2d), deform_mult_adds))
+    candidates = [_Candidate(f"{name} (forward)", lambda run=run: run(*inputs), count) for name, run, count in implementations]
+    candidates += [
+        _Candidate(f"{name} (forward+backward)", forward_backward(run), 3 * count) for name, run, count in implementations
+    ]
+    numpy_inputs = [t.cpu().numpy() for t in inputs]
+    candidates.append(
+        _Candidate(
+            "convref.reference.deform_conv2d (NumPy, forward)",
+            lambda: deform(reference.deform_conv2d)(*numpy_inputs),
+            deform_mult_adds,
+            numpy=True,
+        )
+    )
+    return _run(candidates, repeat, dev, memory=True, include_reference=include_reference)
+
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
@@ -528,6 +601,7 @@ BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "transposed": bench_transposed,
     "non_local": bench_non_local,
     "shift": bench_shift,
+    "deformable": bench_deformable,
 }
 
 

@@ -183,6 +183,44 @@ def test_bench_shift_tiny():
     assert [t.mult_adds_ratio for t in timings] == [0.0, 0.0, 0.0, 16 / 36, 1.0, 0.0]  # against the depthwise count
 
 
+def test_bench_deformable_tiny():
+    timings = bench.bench_deformable(**TINY)
+    implementations = ["torch conv2d 3x3"]
+    if bench._torchvision_deform_conv2d() is not None:  # the GPU image has torchvision
+        implementations.append("torchvision.ops.deform_conv2d")
+    implementations.append("convref.functional.deform_conv2d")
+    assert [t.name for t in timings] == [
+        *(f"{name} (forward)" for name in implementations),
+        *(f"{name} (forward+backward)" for name in implementations),
+        "convref.reference.deform_conv2d (NumPy, forward)",
+    ]
+    _check_ratios(timings)
+    conv = 4 * 4 * 9 * 6 * 6  # C_out C_in k^2 H W, one image, padding 1
+    sampling = 5 * 4 * 9 * 6 * 6  # four bilinear weights and a mask per sampled value
+    deform = [conv + sampling] * (len(implementations) - 1)
+    assert [t.mult_adds for t in timings] == [conv, *deform, 3 * conv, *(3 * m for m in deform), conv + sampling]
+    assert all(t.peak_bytes is not None for t in timings[:-1]) and timings[-1].peak_bytes is None
+
+
+def test_bench_deformable_matmul_does_the_convolutions_work(monkeypatch):
+    """The FLOP counter sees the matrix products only: convref's forward does exactly conv2d's multiply-adds."""
+    counted = []
+
+    def count_instead_of_timing(fn, repeat, device, warmup=2):
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        counted.append(counter.get_total_flops())
+        return 1.0
+
+    monkeypatch.setattr(bench, "time_call", count_instead_of_timing)
+    monkeypatch.setattr(bench, "peak_memory", lambda fn, device: 1)
+    timings = bench.bench_deformable(**{**TINY, "batch": 2}, include_reference=False)
+    rows = {t.name: flops for t, flops in zip(timings, counted)}
+    conv_flops = 2 * 2 * 4 * 4 * 9 * 6 * 6
+    assert rows["torch conv2d 3x3 (forward)"] == conv_flops
+    assert rows["convref.functional.deform_conv2d (forward)"] == conv_flops
+
+
 def test_bench_separable_even_kernel_counts_each_stage():
     """An even kernel padded by k // 2 gives one more row and column; the column stage keeps the input's width."""
     timings = bench.bench_separable(**{**TINY, "size": 6}, kernel_size=4)
@@ -238,7 +276,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -281,7 +319,7 @@ def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift"
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable"
     ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
@@ -313,7 +351,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift, deformable)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 
