@@ -114,7 +114,7 @@ def deform_conv2d(
 
     Notes
     -----
-    Temporary memory is bounded by :data:`MAX_COLUMN_ELEMENTS` per batch chunk. With several
+    Temporary memory is bounded by ``MAX_COLUMN_ELEMENTS`` (in this module) per batch chunk. With several
     chunks and gradients enabled, every chunk is recomputed in the backward pass instead of
     keeping its columns, as torchvision does.
     """

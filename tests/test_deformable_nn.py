@@ -1,0 +1,252 @@
+"""The learned-shape layers (DeformConv2d, ActiveConv2d, DclsConv2d) and arith.deform_conv_cost.
+
+Oracles: PyTorch's own ``F.conv2d`` (a deformable layer starts as a plain convolution, v2 as
+half of one; a dilated convolution for DCLS on its regular grid), the NumPy reference (which
+reads pixels by explicit bilinear weights, not ``grid_sample``), a dense kernel splatted by the
+NumPy ``dcls_kernel`` for the active convolution, explicit shifts with zero fill, parameter
+counts of the modules, PyTorch's FLOP counter, and costs worked out by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from convref import arith, functional, reference
+from convref import nn as cnn
+
+LAYER_CONFIGS = [
+    dict(kernel_size=3, stride=1, padding=1, dilation=1, groups=1),
+    dict(kernel_size=3, stride=2, padding=1, dilation=1, groups=2),
+    dict(kernel_size=(3, 2), stride=(1, 2), padding=(2, 0), dilation=(2, 1), groups=1),
+    dict(kernel_size=1, stride=1, padding=0, dilation=1, groups=4),
+]
+
+
+def window(config: dict) -> dict:
+    return {k: config[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+def shift_content(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``out[..., h, w] = x[..., h + dy, w + dx]``, zero where that is outside (what an offset (dy, dx) reads)."""
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (abs(dx), abs(dx), abs(dy), abs(dy)))
+    return padded[..., abs(dy) + dy : abs(dy) + dy + height, abs(dx) + dx : abs(dx) + dx + width]
+
+
+@pytest.mark.parametrize("config", LAYER_CONFIGS)
+@pytest.mark.parametrize("offset_groups", [1, 2])
+def test_deform_v1_starts_as_a_plain_convolution(config, offset_groups):
+    torch.manual_seed(0)
+    layer = cnn.DeformConv2d(4, 8, offset_groups=offset_groups, **config).double()
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
+    expected = F.conv2d(x, layer.weight, layer.bias, **window(config))
+    torch.testing.assert_close(layer(x), expected)
+    assert not layer.conv_offset.weight.any() and not layer.conv_offset.bias.any()
+
+
+@pytest.mark.parametrize("config", LAYER_CONFIGS[:2])
+def test_deform_v2_starts_as_half_a_convolution(config):
+    torch.manual_seed(1)
+    layer = cnn.DeformConv2d(4, 6, modulated=True, **config).double()
+    x = torch.randn(2, 4, 7, 7, dtype=torch.float64)
+    offset, mask = layer.offsets_and_mask(x)
+    assert not offset.any() and torch.equal(mask, torch.full_like(mask, 0.5))  # sigmoid(0)
+    half = 0.5 * F.conv2d(x, layer.weight, None, **window(config)) + layer.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(layer(x), half)
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+def test_deform_layer_equals_the_reference_with_its_predicted_offsets(modulated):
+    torch.manual_seed(2)
+    layer = cnn.DeformConv2d(4, 6, 3, stride=2, padding=1, groups=2, offset_groups=2, modulated=modulated).double()
+    with torch.no_grad():  # move away from the zero start so the offsets matter
+        layer.conv_offset.weight.normal_(0, 0.5)
+        layer.conv_offset.bias.normal_(0, 1.0)
+    x = torch.randn(2, 4, 9, 10, dtype=torch.float64)
+    offset, mask = layer.offsets_and_mask(x)
+    assert offset.shape == (2, 2 * 2 * 9, 5, 5)
+    assert (mask is None) == (not modulated)
+    if modulated:
+        assert mask.shape == (2, 2 * 9, 5, 5) and bool(((mask > 0) & (mask < 1)).all())
+    numpy = [None if t is None else t.detach().numpy() for t in (x, offset, layer.weight, layer.bias, mask)]
+    expected = reference.deform_conv2d(*numpy[:4], 2, 1, 1, numpy[4])
+    np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_offset_convolution_learns_from_the_start():
+    """At zero offsets the gradient with respect to them is the image gradient, so conv_offset gets one."""
+    torch.manual_seed(3)
+    layer = cnn.DeformConv2d(3, 5, 3, padding=1, modulated=True)
+    layer(torch.randn(2, 3, 8, 8)).square().sum().backward()
+    weight_grad = layer.conv_offset.weight.grad
+    assert weight_grad is not None and weight_grad[:18].abs().sum() > 0  # offsets
+    assert weight_grad[18:].abs().sum() > 0  # mask logits
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+def test_deform_parameter_count_and_flops_match_the_cost_formula(modulated):
+    layer = cnn.DeformConv2d(8, 16, 3, padding=1, groups=2, offset_groups=4, modulated=modulated)
+    cost = arith.deform_conv_cost(8, 16, 3, 6, groups=2, offset_groups=4, modulated=modulated)
+    assert sum(p.numel() for p in layer.parameters()) == cost["conv"].params + cost["offsets"].params
+    with FlopCounterMode(display=False) as counter:
+        layer(torch.randn(1, 8, 6, 6))
+    # the counter sees the two matrix products / convolutions, not the bilinear reads
+    assert counter.get_total_flops() == 2 * (cost["conv"].mult_adds + cost["offsets"].mult_adds)
+
+
+def test_deform_conv_cost_by_hand():
+    cost = arith.deform_conv_cost(256, 256, 3, 14, modulated=True)
+    assert cost["conv"] == arith.Cost(params=256 * 256 * 9 + 256, mult_adds=256 * 256 * 9 * 196)
+    assert cost["offsets"] == arith.Cost(params=27 * 256 * 9 + 27, mult_adds=27 * 256 * 9 * 196)
+    assert cost["sampling"] == arith.Cost(params=0, mult_adds=5 * 256 * 9 * 196)
+    assert cost["total"] == cost["conv"] + cost["offsets"] + cost["sampling"]
+    v1 = arith.deform_conv_cost(64, 32, (3, 5), (7, 9), groups=4, offset_groups=2, bias=False)
+    assert v1["conv"] == arith.Cost(params=32 * 16 * 15, mult_adds=32 * 16 * 15 * 63)
+    assert v1["offsets"] == arith.Cost(params=2 * 2 * 15 * 64 * 15 + 60, mult_adds=60 * 64 * 15 * 63)
+    assert v1["sampling"].mult_adds == 4 * 64 * 15 * 63
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(offset_groups=3), ValueError, "offset_groups must divide in_channels, got offset_groups=3 for 4 channels"),
+        (dict(offset_groups=0), ValueError, "offset_groups must be >= 1"),
+        (dict(offset_groups=1.0), TypeError, "offset_groups must be an int"),
+        (dict(modulated=1), TypeError, "modulated must be a bool"),
+        (dict(groups=3), ValueError, "groups"),
+        (dict(padding="same", stride=2), ValueError, "padding='same' needs stride=1"),
+    ],
+)
+def test_deform_layer_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cnn.DeformConv2d(4, 6, 3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(offset_groups=3), ValueError, "offset_groups must divide in_channels"),
+        (dict(modulated=None), TypeError, "modulated must be a bool"),
+        (dict(kernel_size=0), ValueError, "kernel_size must be >= 1"),
+    ],
+)
+def test_deform_conv_cost_rejects_bad_arguments(kwargs, error, message):
+    arguments = dict(in_channels=4, out_channels=6, kernel_size=3, output_size=5) | kwargs
+    with pytest.raises(error, match=message):
+        arith.deform_conv_cost(**arguments)
+
+
+@pytest.mark.parametrize("config", LAYER_CONFIGS[:3])
+def test_active_conv_starts_as_a_plain_convolution(config):
+    torch.manual_seed(4)
+    layer = cnn.ActiveConv2d(4, 6, **config).double()
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, **window(config)))
+    assert layer.tap_offsets.shape == (layer.taps, 2) and not layer.tap_offsets.any()
+
+
+def test_active_conv_with_one_integer_offset_is_a_shifted_convolution():
+    torch.manual_seed(5)
+    layer = cnn.ActiveConv2d(3, 4, 3, padding=1).double()
+    x = torch.randn(2, 3, 8, 9, dtype=torch.float64)
+    with torch.no_grad():
+        layer.tap_offsets.copy_(torch.tensor([2.0, -1.0]).expand(9, 2))
+    # every tap reads 2 rows lower and 1 column to the left of where it did
+    padded = shift_content(F.pad(x, (1, 1, 1, 1)), 2, -1)  # the zero padding moves with the content
+    expected = F.conv2d(padded, layer.weight, layer.bias)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_active_conv_equals_a_convolution_with_a_splatted_dense_kernel():
+    """Offsets shared by every pixel: the sampling can be moved into the kernel, as DCLS does."""
+    torch.manual_seed(6)
+    layer = cnn.ActiveConv2d(3, 5, 3, padding=1).double()
+    offsets = torch.rand(9, 2, dtype=torch.float64) * 3 - 1.5  # within 1.5 pixels
+    with torch.no_grad():
+        layer.tap_offsets.copy_(offsets)
+    margin, size = 2, 3 + 2 * 2  # a 7x7 dense kernel holds taps moved by up to 1.5 (+1 for the bilinear spread)
+    grid = torch.stack(torch.meshgrid(torch.arange(3.0), torch.arange(3.0), indexing="ij"), -1).reshape(9, 2).double()
+    positions = (grid + offsets + margin).T.reshape(2, 1, 1, 3, 3).expand(2, 5, 3, 3, 3)
+    dense = reference.dcls_kernel(layer.weight.detach().numpy(), positions.numpy().copy(), size)
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    expected = F.conv2d(x, torch.from_numpy(dense), layer.bias, padding=1 + margin)
+    torch.testing.assert_close(layer(x), expected)
+    layer(x).sum().backward()
+    assert layer.tap_offsets.grad.abs().sum() > 0
+
+
+def test_active_conv_reports_a_too_small_input():
+    with pytest.raises(ValueError, match="ActiveConv2d: x is too small"):
+        cnn.ActiveConv2d(2, 2, 5)(torch.randn(1, 2, 3, 3))
+
+
+@pytest.mark.parametrize("count, side, dilation", [(3, 5, 2), (3, 7, 3), (2, 4, 3)])
+def test_dcls_starts_as_a_dilated_convolution(count, side, dilation):
+    torch.manual_seed(7)
+    layer = cnn.DclsConv2d(4, 6, count, side, padding=side // 2, groups=2).double()
+    x = torch.randn(2, 4, 10, 10, dtype=torch.float64)
+    expected = F.conv2d(x, layer.weight, layer.bias, padding=side // 2, dilation=dilation, groups=2)
+    torch.testing.assert_close(layer(x), expected)
+    assert layer.positions.shape == (2, 6, 2, count, count)
+
+
+def test_dcls_single_element_sits_in_the_centre():
+    layer = cnn.DclsConv2d(2, 2, 1, 5, bias=False).double()
+    dense = layer.dense_kernel().detach()
+    assert torch.equal(dense[:, :, 2, 2], layer.weight.detach()[:, :, 0, 0])
+    assert dense.abs().sum() == layer.weight.detach().abs().sum()
+
+
+def test_dcls_dense_kernel_matches_the_reference_and_learns_positions():
+    torch.manual_seed(8)
+    layer = cnn.DclsConv2d(3, 4, 3, 7, padding=3).double()
+    with torch.no_grad():
+        layer.positions.add_(torch.rand_like(layer.positions) - 0.5)
+    expected = reference.dcls_kernel(layer.weight.detach().numpy(), layer.positions.detach().numpy(), 7)
+    np.testing.assert_allclose(layer.dense_kernel().detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    layer(torch.randn(1, 3, 9, 9, dtype=torch.float64)).square().sum().backward()
+    assert layer.positions.grad.abs().sum() > 0 and layer.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, message",
+    [
+        ((4, 6, 3, 2), {}, ValueError, "dilated_kernel_size must be >= kernel_count, got 2 < 3"),
+        ((4, 6, 0, 5), {}, ValueError, "kernel_count must be >= 1"),
+        ((4, 6, 3, 5), dict(groups=4), ValueError, "groups"),
+        ((4, 6, 3, 5), dict(padding="same", stride=2), ValueError, "padding='same' needs stride=1"),
+    ],
+)
+def test_dcls_layer_rejects_bad_arguments(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cnn.DclsConv2d(*args, **kwargs)
+
+
+def test_reprs_name_the_options():
+    assert "offset_groups=2, modulated=True" in repr(cnn.DeformConv2d(4, 4, 3, offset_groups=2, modulated=True))
+    assert "kernel_size=(3, 3)" in repr(cnn.ActiveConv2d(4, 4, 3))
+    assert "kernel_count=3, dilated_kernel_size=7" in repr(cnn.DclsConv2d(4, 4, 3, 7))
+
+
+@pytest.mark.cuda
+def test_layers_on_cuda_match_the_cpu():
+    torch.manual_seed(9)
+    x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+    layers = [
+        cnn.DeformConv2d(4, 6, 3, padding=1, offset_groups=2, modulated=True),
+        cnn.ActiveConv2d(4, 6, 3, padding=1),
+        cnn.DclsConv2d(4, 6, 3, 5, padding=2),
+    ]
+    for layer in layers:
+        layer = layer.double()
+        with torch.no_grad():
+            for p in layer.parameters():
+                p.add_(torch.rand_like(p) * 0.3)
+        cpu = layer(x)
+        gpu = layer.cuda()(x.cuda())
+        assert gpu.device.type == "cuda"
+        torch.testing.assert_close(gpu.cpu(), cpu)
