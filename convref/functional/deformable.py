@@ -28,6 +28,7 @@ def _normalised_grid(offset: torch.Tensor, args: DeformConv2dArgs, height: int, 
 
     ``grid_sample`` with ``align_corners=False`` reads pixel ``p`` at ``(2 p + 1) / size - 1``;
     unlike the ``align_corners=True`` map, this one is defined for a 1-pixel-wide image too.
+    The regular grid ``p_0 + p_k`` is mapped once; the offsets are added as ``2 Δp / size``.
     """
     conv = args.conv
     (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
@@ -36,15 +37,15 @@ def _normalised_grid(offset: torch.Tensor, args: DeformConv2dArgs, height: int, 
     batch, taps = offset.shape[0], kh * kw
     options = {"dtype": offset.dtype, "device": offset.device}
     # p_0 + p_k for every tap k (rows) and output pixel (columns): (K, H_out W_out)
-    tap_y = (torch.arange(kh, **options) * dh).repeat_interleave(kw)
-    tap_x = (torch.arange(kw, **options) * dw).repeat(kh)
-    pixel_y = (torch.arange(out_h, **options) * sh - top).repeat_interleave(out_w)
-    pixel_x = (torch.arange(out_w, **options) * sw - left).repeat(out_h)
-    deltas = offset.reshape(batch, args.offset_groups, taps, 2, out_h * out_w)
-    y = tap_y[:, None] + pixel_y[None, :] + deltas[:, :, :, 0]
-    x = tap_x[:, None] + pixel_x[None, :] + deltas[:, :, :, 1]
-    grid = torch.stack(((2 * x + 1) / width - 1, (2 * y + 1) / height - 1), dim=-1)
-    return grid.view(batch * args.offset_groups, taps, out_h * out_w, 2)
+    rows = (torch.arange(kh, **options) * dh).repeat_interleave(kw)[:, None] + (
+        torch.arange(out_h, **options) * sh - top
+    ).repeat_interleave(out_w)
+    cols = (torch.arange(kw, **options) * dw).repeat(kh)[:, None] + (torch.arange(out_w, **options) * sw - left).repeat(out_h)
+    regular = torch.stack(((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1)  # (K, L, 2) as (x, y)
+    scale = torch.tensor([2 / width, 2 / height], **options)
+    # offset channels hold (dy, dx) per tap: reorder to (..., L, (dx, dy)) to match grid_sample's (x, y)
+    deltas = offset.reshape(batch * args.offset_groups, taps, 2, out_h * out_w).transpose(2, 3).flip(-1)
+    return torch.addcmul(regular, deltas, scale)
 
 
 def _deform_conv2d_chunk(
