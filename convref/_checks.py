@@ -99,10 +99,11 @@ def _is_floating(value: Any) -> bool:
     return getattr(dtype, "kind", "") == "f"  # numpy.dtype
 
 
-def check_same_dtype(name: str, value: Any, x: Any) -> None:
+def check_same_dtype(name: str, value: Any, x: Any, x_name: str = "x") -> None:
+    """Check that ``value`` has the dtype of ``x`` (named ``x_name`` in the message)."""
     if _dtype_name(value.dtype) != _dtype_name(x.dtype):
         raise TypeError(
-            f"{name} must have the same dtype as x ({_dtype_name(x.dtype)}), "
+            f"{name} must have the same dtype as {x_name} ({_dtype_name(x.dtype)}), "
             f"got {_dtype_name(value.dtype)}"
         )
 
@@ -766,7 +767,7 @@ def check_dcls_kernel_args(weight: Any, positions: Any, size: IntPair, *, array_
     """Validate ``dcls_kernel``: ``weight (C_out, C_in / g, kh, kw)``, ``positions (2, *weight.shape)``, dense ``size``."""
     check_array("weight", weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
     check_array("positions", positions, array_type, 5, "(2, C_out, C_in / groups, kh, kw)")
-    check_same_dtype("positions", positions, weight)
+    check_same_dtype("positions", positions, weight, "weight")
     expected = (2, *(int(s) for s in weight.shape))
     if tuple(int(s) for s in positions.shape) != expected:
         raise ValueError(f"positions must have shape {expected} (a (y, x) per weight), got shape {tuple(positions.shape)}")

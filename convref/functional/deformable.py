@@ -64,10 +64,11 @@ def _deform_conv2d_chunk(
     grid = _normalised_grid(offset, args, height, width)
     # (N G, C_in / G, K, H_out W_out): channel c's value at every tap, the deformable im2col
     columns = F.grid_sample(grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    columns = columns.view(batch, offset_groups, -1, taps, pixels)
+    columns = columns.view(batch, offset_groups, conv.in_channels // offset_groups, taps, pixels)
     if mask is not None:
-        columns = columns * mask.view(batch, offset_groups, 1, taps, pixels)
-    columns = columns.view(batch, conv.groups, -1, pixels)  # (N, groups, C_in / groups * K, H_out W_out)
+        columns = columns * mask.reshape(batch, offset_groups, 1, taps, pixels)
+    # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous for N = 0
+    columns = columns.reshape(batch, conv.groups, conv.in_channels // conv.groups * taps, pixels)
     kernel = weight.reshape(conv.groups, conv.out_channels // conv.groups, -1)
     out = torch.matmul(kernel, columns).view(batch, conv.out_channels, *conv.out_size)
     if bias is not None:
