@@ -29,14 +29,25 @@ def shift_pattern(
     return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
 
 
-def _channel_index(channels: list[int], device: torch.device):
-    """A slice when the (increasing) channel indices are evenly spaced, else an index tensor."""
-    if len(channels) == 1:
-        return slice(channels[0], channels[0] + 1)
-    step = channels[1] - channels[0]
-    if all(b - a == step for a, b in zip(channels, channels[1:])):
-        return slice(channels[0], channels[-1] + 1, step)
-    return torch.tensor(channels, device=device)
+#: A distinct offset whose channels split into more evenly spaced runs than this is moved by
+#: one indexed copy instead of a copy per run.
+MAX_RUNS_PER_OFFSET = 4
+
+
+def _channel_runs(channels: list[int]) -> list[slice]:
+    """The (increasing) channel indices as maximal evenly spaced runs, each a slice."""
+    runs, start = [], 0
+    while start < len(channels):
+        end = start + 1
+        if end < len(channels):
+            step = channels[end] - channels[start]
+            while end < len(channels) and channels[end] - channels[end - 1] == step:
+                end += 1
+        else:
+            step = 1
+        runs.append(slice(channels[start], channels[end - 1] + 1, step))
+        start = end
+    return runs
 
 
 def _span(offset: int, size: int) -> tuple[slice, slice]:
@@ -50,25 +61,30 @@ def _span(offset: int, size: int) -> tuple[slice, slice]:
 def _move_planes(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, dx: int) -> None:
     """Write the channels ``channels`` of ``x``, moved by ``(dy, dx)``, into ``out`` (both contiguous).
 
-    On the flattened ``H W`` plane a move by ``(dy, dx)`` is a move by ``dy W + dx`` elements: one
-    long contiguous copy per plane instead of one short copy per row. The ``|dx|`` values that
-    wrap around from the neighbouring row land in the columns that must be zero anyway, and are
-    cleared after the copy.
+    On the flattened ``H W`` plane a move by ``(dy, dx)`` is a move by ``dy W + dx`` elements;
+    adjacent channels (step 1) are one flat block per image, so the whole run moves with one
+    long contiguous copy. What wraps around from the neighbouring row or plane lands in the
+    rows and columns that must be zero anyway, and is cleared after the copy.
     """
-    height, width = x.shape[2:]
+    batch, height, width = x.shape[0], x.shape[2], x.shape[3]
     target = out[:, channels]
     if abs(dy) >= height or abs(dx) >= width:  # moved entirely out of the image
         target.zero_()
         return
-    plane = height * width
-    flat_out, flat_x = target.flatten(2), x[:, channels].flatten(2)
-    move = dy * width + dx
-    if move >= 0:
-        flat_out[:, :, move:] = flat_x[:, :, : plane - move]
-        flat_out[:, :, :move] = 0
+    source = x[:, channels]
+    if channels.step == 1:
+        flat_out, flat_x = target.view(batch, -1), source.view(batch, -1)
     else:
-        flat_out[:, :, :move] = flat_x[:, :, -move:]
-        flat_out[:, :, plane + move :] = 0
+        flat_out, flat_x = target.flatten(2), source.flatten(2)
+    move, length = dy * width + dx, flat_out.shape[-1]
+    if move >= 0:
+        flat_out[..., move:] = flat_x[..., : length - move]
+    else:
+        flat_out[..., :move] = flat_x[..., -move:]
+    if dy > 0:
+        target[:, :, :dy] = 0
+    elif dy < 0:
+        target[:, :, height + dy :] = 0
     if dx > 0:
         target[:, :, :, :dx] = 0
     elif dx < 0:
@@ -76,21 +92,23 @@ def _move_planes(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, d
 
 
 def _shift_by_slices(x: torch.Tensor, plan: dict[tuple[int, int], list[int]]) -> torch.Tensor:
-    """Integer shift, one flattened-plane copy per distinct offset (see :func:`_move_planes`)."""
+    """Integer shift, one flattened copy per evenly spaced run of channels (see :func:`_move_planes`)."""
     x = x.contiguous()
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     height, width = x.shape[2:]
     for (dy, dx), channel_list in plan.items():
-        channels = _channel_index(channel_list, x.device)
-        if isinstance(channels, slice):
-            _move_planes(out, x, channels, dy, dx)
+        runs = _channel_runs(channel_list)
+        if len(runs) <= MAX_RUNS_PER_OFFSET:
+            for channels in runs:
+                _move_planes(out, x, channels, dy, dx)
             continue
-        # unevenly spaced channels: build the block in place, then scatter it
-        block = torch.zeros_like(x[:, channels])
+        # scattered channels: build their block, then write it with one indexed copy
+        index = torch.tensor(channel_list, device=x.device)
+        block = torch.zeros_like(x[:, index])
         rows_dst, rows_src = _span(dy, height)
         cols_dst, cols_src = _span(dx, width)
-        block[:, :, rows_dst, cols_dst] = x[:, channels][:, :, rows_src, cols_src]
-        out[:, channels] = block
+        block[:, :, rows_dst, cols_dst] = x[:, index][:, :, rows_src, cols_src]
+        out[:, index] = block
     return out
 
 
