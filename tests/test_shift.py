@@ -253,3 +253,21 @@ def test_functional_on_cuda():
         y = functional.shift2d(x, shifts)
         assert y.device.type == "cuda"
         np.testing.assert_allclose(y.cpu().numpy(), reference.shift2d(x.cpu().numpy(), shifts.cpu().numpy()), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pattern", ["runs", "scattered", "strided_and_leftover"])
+def test_integer_shift_copy_paths_match_the_loop(pattern):
+    """Channels of one offset as a few evenly spaced runs (one copy each) or scattered (one indexed copy)."""
+    rng = np.random.default_rng(3)
+    channels = 20
+    if pattern == "runs":  # two offsets, each in two contiguous runs
+        offsets = np.array([(1, -2)] * 5 + [(-1, 1)] * 5 + [(1, -2)] * 5 + [(-1, 1)] * 5)
+    elif pattern == "scattered":  # far more runs than MAX_RUNS_PER_OFFSET
+        offsets = np.array([(2, 1), (0, -1)])[rng.integers(0, 2, channels)]
+    else:  # every third channel, then an unshifted tail (ShiftNet's leftover channels)
+        offsets = np.array([(1, 1) if c % 3 == 0 and c < 15 else (0, 0) for c in range(channels)])
+    assert functional_shift.MAX_RUNS_PER_OFFSET < 8
+    x = rng.standard_normal((2, channels, 5, 6))
+    expected = loop_shift(x, offsets)
+    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(offsets))
+    np.testing.assert_array_equal(out.numpy(), expected)
