@@ -146,7 +146,7 @@ def test_active_conv_starts_as_a_plain_convolution(config):
     layer = cnn.ActiveConv2d(4, 6, **config).double()
     x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
     torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, **window(config)))
-    assert layer.tap_offsets.shape == (layer.taps, 2) and not layer.tap_offsets.any()
+    assert layer.tap_offsets.shape == (layer.kernel_size[0] * layer.kernel_size[1], 2) and not layer.tap_offsets.any()
 
 
 def test_active_conv_with_one_integer_offset_is_a_shifted_convolution():

@@ -17,51 +17,13 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_layer_channels, check_window_args, int_pair, padding_amounts, positive_int
-from .init import pytorch_default_
+from .._checks import IntPair, Padding, check_window_args, positive_int
+from .conv import Conv2d
 
 __all__ = ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
 
 
-class _KernelLayer(nn.Module):
-    """The parts every layer here shares: channels, window arguments, a weight and bias with PyTorch's init."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: IntPair,
-        stride: IntPair,
-        padding: Padding,
-        dilation: IntPair,
-        groups: int,
-        bias: bool,
-    ) -> None:
-        super().__init__()
-        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
-        self.stride = int_pair("stride", stride, minimum=1)
-        self.dilation = int_pair("dilation", dilation, minimum=1)
-        padding_amounts(padding, self.kernel_size, self.dilation, self.stride)  # refuse a bad padding now
-        self.padding = padding
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        pytorch_default_(self.weight, self.bias)
-
-    @property
-    def taps(self) -> int:
-        """``kh * kw``, the number of kernel taps."""
-        return self.kernel_size[0] * self.kernel_size[1]
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
-        )
-
-
-class DeformConv2d(_KernelLayer):
+class DeformConv2d(Conv2d):
     """Deformable convolution, v1 or v2 (modulated), with the convolution that predicts its offsets.
 
     The offsets (and masks) come from an ordinary convolution ``conv_offset`` with the same
@@ -106,6 +68,7 @@ class DeformConv2d(_KernelLayer):
         bias: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        taps = self.kernel_size[0] * self.kernel_size[1]
         self.offset_groups = positive_int("offset_groups", offset_groups)
         if self.in_channels % self.offset_groups:
             raise ValueError(
@@ -114,7 +77,7 @@ class DeformConv2d(_KernelLayer):
         if not isinstance(modulated, bool):
             raise TypeError(f"modulated must be a bool, got {modulated!r}")
         self.modulated = modulated
-        predicted = (3 if modulated else 2) * self.offset_groups * self.taps
+        predicted = (3 if modulated else 2) * self.offset_groups * taps
         self.conv_offset = nn.Conv2d(
             self.in_channels, predicted, self.kernel_size, self.stride, padding, self.dilation, bias=True
         )
@@ -124,7 +87,7 @@ class DeformConv2d(_KernelLayer):
     def offsets_and_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The offsets ``(N, 2 G kh kw, H_out, W_out)`` and the mask (v2) or ``None`` (v1) used for ``x``."""
         predicted = self.conv_offset(x)
-        split = 2 * self.offset_groups * self.taps
+        split = 2 * self.offset_groups * self.kernel_size[0] * self.kernel_size[1]
         mask = torch.sigmoid(predicted[:, split:]) if self.modulated else None
         return predicted[:, :split], mask
 
@@ -136,7 +99,7 @@ class DeformConv2d(_KernelLayer):
         return f"{super().extra_repr()}, offset_groups={self.offset_groups}, modulated={self.modulated}"
 
 
-class ActiveConv2d(_KernelLayer):
+class ActiveConv2d(Conv2d):
     """Active convolution (Jeon & Kim 2017): one learned offset per tap, shared by every pixel and image.
 
     The deformable convolution with the same offset map at every output pixel. Its shape
@@ -171,7 +134,8 @@ class ActiveConv2d(_KernelLayer):
         bias: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-        self.tap_offsets = nn.Parameter(torch.zeros(self.taps, 2))
+        taps = self.kernel_size[0] * self.kernel_size[1]
+        self.tap_offsets = nn.Parameter(torch.zeros(taps, 2))
 
     def offset_map(self, x: torch.Tensor) -> torch.Tensor:
         """``tap_offsets`` broadcast to the ``(N, 2 kh kw, H_out, W_out)`` offset map of ``deform_conv2d``."""
@@ -185,7 +149,7 @@ class ActiveConv2d(_KernelLayer):
         return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
 
-class DclsConv2d(nn.Module):
+class DclsConv2d(Conv2d):
     """Dilated convolution with learnable spacings (Hassani et al. 2023).
 
     ``kernel_count x kernel_count`` elements per channel pair, each at its own learned
@@ -229,22 +193,13 @@ class DclsConv2d(nn.Module):
         groups: int = 1,
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_count = positive_int("kernel_count", kernel_count)
-        self.dilated_kernel_size = positive_int("dilated_kernel_size", dilated_kernel_size)
-        if self.dilated_kernel_size < self.kernel_count:
-            raise ValueError(
-                f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}"
-            )
-        self.stride = int_pair("stride", stride, minimum=1)
-        size = (self.dilated_kernel_size, self.dilated_kernel_size)
-        padding_amounts(padding, size, (1, 1), self.stride)
-        self.padding = padding
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kernel_count, kernel_count))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        pytorch_default_(self.weight, self.bias)
+        kernel_count = positive_int("kernel_count", kernel_count)
+        dilated_kernel_size = positive_int("dilated_kernel_size", dilated_kernel_size)
+        if dilated_kernel_size < kernel_count:
+            raise ValueError(f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}")
+        # the kernel_count x kernel_count weights of an ordinary convolution, placed by positions
+        super().__init__(in_channels, out_channels, kernel_count, stride, padding, 1, groups, bias)
+        self.kernel_count, self.dilated_kernel_size = kernel_count, dilated_kernel_size
         self.positions = nn.Parameter(self._regular_positions())
 
     def _regular_positions(self) -> torch.Tensor:
