@@ -901,17 +901,21 @@ def _to_torch(kwargs: dict) -> dict:
     return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    kwargs = {**_base(), **overrides}
+def assert_both_refuse(reference_op, functional_op, kwargs: dict, exception: type, pattern: str) -> None:
+    """Both versions raise exactly ``exception`` with the same message, matching ``pattern``."""
     messages = {}
-    for name, (call, convert) in {"reference": (reference.deform_conv2d, dict), "functional": (functional.deform_conv2d, _to_torch)}.items():
+    for name, (call, convert) in {"reference": (reference_op, dict), "functional": (functional_op, _to_torch)}.items():
         with pytest.raises(exception) as info:
             call(**convert(kwargs))
         assert type(info.value) is exception, name
         messages[name] = str(info.value)
         assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
     assert messages["reference"] == messages["functional"]
+
+
+@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
+def test_bad_calls(description, overrides, exception, pattern):
+    assert_both_refuse(reference.deform_conv2d, functional.deform_conv2d, {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():
@@ -960,15 +964,7 @@ DCLS_BAD_CALLS = [
 
 @pytest.mark.parametrize("description, overrides, exception, pattern", DCLS_BAD_CALLS, ids=[row[0] for row in DCLS_BAD_CALLS])
 def test_dcls_bad_calls(description, overrides, exception, pattern):
-    kwargs = {**_dcls_base(), **overrides}
-    messages = {}
-    for name, (call, convert) in {"reference": (reference.dcls_kernel, dict), "functional": (functional.dcls_kernel, _to_torch)}.items():
-        with pytest.raises(exception) as info:
-            call(**convert(kwargs))
-        assert type(info.value) is exception, name
-        messages[name] = str(info.value)
-        assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
-    assert messages["reference"] == messages["functional"]
+    assert_both_refuse(reference.dcls_kernel, functional.dcls_kernel, {**_dcls_base(), **overrides}, exception, pattern)
 
 
 def test_dcls_bad_call_base_is_valid():
