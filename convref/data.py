@@ -166,3 +166,115 @@ def far_pairs(
 
 
 __all__ += ["far_pairs", "PAIR_COLOURS"]
+
+
+def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The pixels inside ``shape`` in normalised object coordinates: ``u`` across, ``v`` down, both in [-1, 1]."""
+    if shape == "square":
+        return (np.abs(u) <= 1) & (np.abs(v) <= 1)
+    if shape == "disk":
+        return u**2 + v**2 <= 1
+    if shape == "cross":
+        arm = 1 / 3
+        return ((np.abs(v) <= arm) & (np.abs(u) <= 1)) | ((np.abs(u) <= arm) & (np.abs(v) <= 1))
+    return (v >= -1) & (v <= 1) & (np.abs(u) <= (v + 1) / 2)  # triangle, apex at v = -1
+
+
+#: Area of each shape of :func:`varied_shapes` in units of ``half_height * half_width``
+#: (a unit square is 2 x 2; the cross is two 2 x 2/3 bars minus their overlap).
+SHAPE_AREAS = {"square": 4.0, "disk": float(np.pi), "cross": 20 / 9, "triangle": 2.0}
+
+
+def varied_shapes(
+    n: int,
+    size: int = 24,
+    seed: int = 0,
+    noise: float = 0.1,
+    scale: tuple[float, float] = (0.1, 0.3),
+    max_aspect: float = 2.0,
+    rotate: bool = True,
+    classes: tuple[str, ...] = SHAPE_CLASSES,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A labelled data set of shapes that vary in scale, aspect ratio, rotation and position.
+
+    The class is the shape; everything else is a nuisance drawn at random per image, so that
+    a classifier has to recognise a square, a disk, a cross or a triangle whatever its size
+    and however it is stretched and turned -- the setting in which a kernel whose shape
+    follows the input is claimed to help. Each object has a half-size ``s`` (log-uniform in
+    ``scale * size``, so small and large objects are equally common), an aspect ratio ``a``
+    (log-uniform in ``[1 / max_aspect, max_aspect]``): half-height ``s sqrt(a)``, half-width
+    ``s / sqrt(a)``, the area staying that of scale ``s``), an angle (uniform, or 0 when
+    ``rotate`` is False) and a centre drawn so that the whole object lies inside the image.
+    An object too large to fit is shrunk until it does.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    size : int
+        Side of each square image (at least 8).
+    seed : int
+        Seed of the generator; the same seed gives the same data.
+    noise : float
+        Standard deviation of the added Gaussian noise (0 for clean 0/1 images).
+    scale : (float, float)
+        Range of the half-size ``s`` as a fraction of ``size``.
+    max_aspect : float
+        Largest ratio of half-height to half-width (and its inverse), at least 1.
+    rotate : bool
+        Whether objects are turned by a uniform random angle.
+    classes : tuple of str
+        Which shapes to draw (a subset of :data:`SHAPE_CLASSES`); the label is the index in it.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, 1, size, size)``, float32.
+    labels : numpy.ndarray
+        ``(n,)``, int64.
+    params : dict of numpy.ndarray
+        What was drawn: ``"centre"`` ``(n, 2)`` (row, column), ``"half_size"`` ``(n,)`` (``s``
+        in pixels, after any shrinking), ``"aspect"`` ``(n,)`` and ``"angle"`` ``(n,)`` (radians,
+        counter-clockwise on the screen: the object's height axis points along ``(y, x) = (cos, sin)``).
+        The object's area is ``SHAPE_AREAS[shape] * s**2`` pixels.
+    """
+    unknown = [c for c in classes if c not in SHAPE_CLASSES]
+    if unknown or not classes:
+        raise ValueError(f"classes must be a non-empty subset of {SHAPE_CLASSES}, got {classes}")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not isinstance(size, (int, np.integer)) or size < 8:
+        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    if not 0 < scale[0] <= scale[1] <= 0.5:
+        raise ValueError(f"scale must be a range (low, high) with 0 < low <= high <= 0.5, got {scale}")
+    if max_aspect < 1:
+        raise ValueError(f"max_aspect must be >= 1, got {max_aspect!r}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
+    images = np.empty((n, 1, size, size), dtype=np.float32)
+    labels = rng.integers(0, len(classes), size=n)
+    params = {"centre": np.empty((n, 2)), "half_size": np.empty(n), "aspect": np.empty(n), "angle": np.empty(n)}
+    for i, label in enumerate(labels):
+        half = size * np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1])))
+        aspect = np.exp(rng.uniform(-np.log(max_aspect), np.log(max_aspect)))
+        angle = rng.uniform(0, 2 * np.pi) if rotate else 0.0
+        cos, sin = np.cos(angle), np.sin(angle)
+        # Half-extent of the rotated bounding box per unit of s; shrink s so that it fits with a 1-pixel margin.
+        unit_y = abs(sin) / np.sqrt(aspect) + abs(cos) * np.sqrt(aspect)
+        unit_x = abs(cos) / np.sqrt(aspect) + abs(sin) * np.sqrt(aspect)
+        half = min(half, (size / 2 - 1.5) / max(unit_y, unit_x))
+        extent = np.array([unit_y, unit_x]) * half
+        centre = rng.uniform(extent + 0.5, size - 1.5 - extent)
+        dy, dx = rows - centre[0], cols - centre[1]
+        # Object coordinates: the height axis v points along (y, x) = (cos, sin), the width axis u
+        # along (-sin, cos) (counter-clockwise on the screen, as viz.affine_tap_offsets turns taps).
+        u = (cos * dx - sin * dy) / (half / np.sqrt(aspect))
+        v = (sin * dx + cos * dy) / (half * np.sqrt(aspect))
+        images[i, 0] = _shape_mask(classes[label], u, v) + noise * rng.standard_normal((size, size))
+        params["centre"][i], params["half_size"][i], params["aspect"][i], params["angle"][i] = centre, half, aspect, angle
+    return images, labels.astype(np.int64), params
+
+
+__all__ += ["varied_shapes", "SHAPE_AREAS"]

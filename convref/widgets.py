@@ -227,3 +227,85 @@ def shuffle_widget(
 
 
 __all__ += ["shuffle_widget"]
+
+
+def deform_widget(
+    image: "np.ndarray | None" = None,
+    weight: "np.ndarray | None" = None,
+    pixel: "tuple[int, int] | None" = None,
+) -> widgets.VBox:
+    """Move the taps of one deformable-convolution output, over :func:`convref.viz.plot_deformed_sampling`.
+
+    Global sliders deform the whole 3x3 grid (scale, aspect ratio, rotation, through
+    :func:`convref.viz.affine_tap_offsets`); a tap chooser and two more sliders add an offset
+    of your own to any single tap (each tap keeps its own). Row and column pick the output
+    pixel. The figure shows where the taps read, the values read by bilinear interpolation,
+    and the output: the dot product with the kernel.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, optional
+        ``(H, W)`` grey image; by default one large shape from :func:`convref.data.varied_shapes`.
+    weight : numpy.ndarray, optional
+        ``(3, 3)`` kernel; by default a horizontal-gradient (Sobel) kernel, whose output
+        changes sign as the taps cross the object's left or right edge.
+    pixel : (int, int), optional
+        The first output pixel (the image centre by default).
+    """
+    from .data import varied_shapes
+
+    if image is None:
+        image = varied_shapes(1, size=24, seed=10, noise=0.05, scale=(0.3, 0.3))[0][0, 0]
+    image = np.asarray(image, dtype=np.float64)
+    kernel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4 if weight is None else np.asarray(weight, dtype=np.float64)
+    taps = kernel.shape[0] * kernel.shape[1]
+    height, width = image.shape
+    row0, col0 = pixel if pixel is not None else (height // 2, width // 2)
+    controls = {
+        "row": widgets.IntSlider(row0, 0, height - 1, description="row"),
+        "column": widgets.IntSlider(col0, 0, width - 1, description="column"),
+        "scale": widgets.FloatSlider(1.0, min=0.25, max=4.0, step=0.05, description="scale"),
+        "aspect": widgets.FloatSlider(1.0, min=0.25, max=4.0, step=0.05, description="aspect"),
+        "angle": widgets.FloatSlider(0.0, min=-90.0, max=90.0, step=5.0, description="angle (deg)"),
+        "tap": widgets.Dropdown(options=list(range(taps)), value=0, description="tap"),
+        "dy": widgets.FloatSlider(0.0, min=-4.0, max=4.0, step=0.1, description="tap dy"),
+        "dx": widgets.FloatSlider(0.0, min=-4.0, max=4.0, step=0.1, description="tap dx"),
+    }
+    extra = np.zeros((taps, 2))  # each tap's own offset, on top of the global deformation
+    switching = [False]  # True while the tap sliders are set to a newly chosen tap's stored values
+    output = widgets.Output()
+
+    def offsets() -> np.ndarray:
+        grid = viz.affine_tap_offsets(
+            kernel.shape[0], controls["scale"].value, controls["aspect"].value, np.deg2rad(controls["angle"].value)
+        )
+        return grid + extra
+
+    def draw() -> None:
+        viz.plot_deformed_sampling(image, kernel, (controls["row"].value, controls["column"].value), offsets())
+
+    def on_tap_offset(_: object) -> None:
+        if not switching[0]:
+            extra[controls["tap"].value] = controls["dy"].value, controls["dx"].value
+            _redraw(output, draw)
+
+    def on_tap_choice(_: object) -> None:
+        switching[0] = True
+        controls["dy"].value, controls["dx"].value = extra[controls["tap"].value]
+        switching[0] = False
+
+    for name in ("row", "column", "scale", "aspect", "angle"):
+        controls[name].observe(lambda _: _redraw(output, draw), names="value")
+    controls["dy"].observe(on_tap_offset, names="value")
+    controls["dx"].observe(on_tap_offset, names="value")
+    controls["tap"].observe(on_tap_choice, names="value")
+    _redraw(output, draw)
+    columns = [
+        widgets.VBox([controls[n] for n in ("row", "column")]),
+        widgets.VBox([controls[n] for n in ("scale", "aspect", "angle")]),
+        widgets.VBox([controls[n] for n in ("tap", "dy", "dx")]),
+    ]
+    return widgets.VBox([widgets.HBox(columns), output])
+
+
+__all__ += ["deform_widget"]

@@ -66,7 +66,10 @@ def _deform_conv2d_chunk(
     columns = F.grid_sample(grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     columns = columns.view(batch, offset_groups, conv.in_channels // offset_groups, taps, pixels)
     if mask is not None:
-        columns = columns * mask.reshape(batch, offset_groups, 1, taps, pixels)
+        mask = mask.reshape(batch, offset_groups, 1, taps, pixels)
+        # in place when no gradient is recorded: the columns are the largest tensor here
+        tracked = torch.is_grad_enabled() and (columns.requires_grad or mask.requires_grad)
+        columns = columns * mask if tracked else columns.mul_(mask)
     # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous for N = 0
     columns = columns.reshape(batch, conv.groups, conv.in_channels // conv.groups * taps, pixels)
     kernel = weight.reshape(conv.groups, conv.out_channels // conv.groups, -1)

@@ -6,7 +6,7 @@
 * :class:`ActiveConv2d` learns one offset per tap, the same at every pixel and for every image
   (Jeon & Kim 2017): the shape is learned but does not depend on the input.
 * :class:`DclsConv2d` learns a position per kernel element, per channel pair, and spreads the
-  elements bilinearly into a larger dense kernel (Hassani et al. 2023).
+  elements bilinearly into a larger dense kernel (Khalfaoui-Hassani et al. 2023).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
@@ -150,7 +151,7 @@ class ActiveConv2d(Conv2d):
 
 
 class DclsConv2d(Conv2d):
-    """Dilated convolution with learnable spacings (Hassani et al. 2023).
+    """Dilated convolution with learnable spacings (Khalfaoui-Hassani et al. 2023).
 
     ``kernel_count x kernel_count`` elements per channel pair, each at its own learned
     fractional position inside a ``dilated_kernel_size`` square, spread bilinearly into a dense
@@ -214,7 +215,9 @@ class DclsConv2d(Conv2d):
         return functional.dcls_kernel(self.weight, self.positions, self.dilated_kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional.conv2d(x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups)
+        # the learned part is the dense kernel; the large convolution is PyTorch's own, which is
+        # the point of DCLS: at run time it costs what a dense kernel of that size costs
+        return F.conv2d(x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups)
 
     def extra_repr(self) -> str:
         return (

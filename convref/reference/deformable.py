@@ -6,7 +6,7 @@ input by another convolution, and reads the input there by bilinear interpolatio
 scales each tap by a modulation ``m`` in ``[0, 1]``. Arguments and layouts are those of
 ``torchvision.ops.deform_conv2d``, so one can replace the other.
 
-DCLS (Hassani et al., ICLR 2023) learns where each kernel element sits too, but the same for
+DCLS (Khalfaoui-Hassani et al., ICLR 2023) learns where each kernel element sits too, but the same for
 every pixel: the elements are spread bilinearly into a larger dense kernel, then a plain
 convolution runs.
 """
@@ -145,7 +145,7 @@ def dcls_kernel(weight: np.ndarray, positions: np.ndarray, size: IntPair) -> np.
         K[o, c, u, v] = \sum_{k} w[o, c, k]\; g(u, P^y_{o,c,k})\; g(v, P^x_{o,c,k}),
         \qquad g(a, b) = \max(0, 1 - |a - b|)
 
-    Positions are clamped to the dense kernel, ``[0, size - 1]``, as Hassani et al. do.
+    Positions are clamped to the dense kernel, ``[0, size - 1]``, as Khalfaoui-Hassani et al. do.
 
     Parameters
     ----------
