@@ -271,3 +271,16 @@ def test_integer_shift_copy_paths_match_the_loop(pattern):
     expected = loop_shift(x, offsets)
     out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(offsets))
     np.testing.assert_array_equal(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("small_plane", [0, 10**9], ids=["flat-copies", "zero-then-window"])
+@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
+def test_both_integer_copy_strategies_match_the_loop(monkeypatch, small_plane, layout):
+    """Large planes move by flat copies and clear the borders; small ones are zeroed, then copied by window."""
+    monkeypatch.setattr(functional_shift, "MAX_SMALL_PLANE", small_plane)
+    rng = np.random.default_rng(4)
+    shifts = reference.shift_pattern(22, 3, dilation=2, layout=layout)  # 4 unshifted leftover channels
+    shifts[:3] = [(7, 0), (0, -9), (-3, 40)]  # past the edge: whole planes of zeros
+    x = rng.standard_normal((2, 22, 7, 9))
+    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
+    np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))

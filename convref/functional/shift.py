@@ -29,6 +29,9 @@ def shift_pattern(
     return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
 
 
+#: Planes of at most this many pixels are zeroed first and then receive windowed copies.
+MAX_SMALL_PLANE = 32 * 32
+
 #: A distinct offset whose channels split into more evenly spaced runs than this is moved by
 #: one indexed copy instead of a copy per run.
 MAX_RUNS_PER_OFFSET = 4
@@ -91,16 +94,30 @@ def _move_planes(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, d
         target[:, :, :, width + dx :] = 0
 
 
+def _copy_window(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, dx: int) -> None:
+    """Write the part of ``x``'s channels ``channels`` that stays inside the image after the move into a zeroed ``out``."""
+    rows_dst, rows_src = _span(dy, x.shape[2])
+    cols_dst, cols_src = _span(dx, x.shape[3])
+    out[:, channels, rows_dst, cols_dst] = x[:, channels, rows_src, cols_src]
+
+
 def _shift_by_slices(x: torch.Tensor, plan: dict[tuple[int, int], list[int]]) -> torch.Tensor:
-    """Integer shift, one flattened copy per evenly spaced run of channels (see :func:`_move_planes`)."""
+    """Integer shift, one copy per evenly spaced run of channels.
+
+    Small planes: zero the output once, then copy each run's window (rows too short for the
+    flat copy of :func:`_move_planes` to pay off, whose border clearing then costs as much as
+    the copy). Larger planes: the flat copies, clearing only the borders.
+    """
     x = x.contiguous()
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
     height, width = x.shape[2:]
+    small = height * width <= MAX_SMALL_PLANE
+    out = torch.zeros_like(x) if small else torch.empty_like(x, memory_format=torch.contiguous_format)
+    move = _copy_window if small else _move_planes
     for (dy, dx), channel_list in plan.items():
         runs = _channel_runs(channel_list)
         if len(runs) <= MAX_RUNS_PER_OFFSET:
             for channels in runs:
-                _move_planes(out, x, channels, dy, dx)
+                move(out, x, channels, dy, dx)
             continue
         # scattered channels: build their block, then write it with one indexed copy
         index = torch.tensor(channel_list, device=x.device)
