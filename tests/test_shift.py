@@ -284,3 +284,17 @@ def test_both_integer_copy_strategies_match_the_loop(monkeypatch, small_plane, l
     x = rng.standard_normal((2, 22, 7, 9))
     out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
     np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))
+
+
+def test_a_table_changed_in_place_gets_a_new_plan():
+    """The per-offset channel plan is reused by content, so editing the table (even behind autograd's back) is seen."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 9, 5, 5))
+    table = reference.shift_pattern(9, 3)
+    shifts = torch.from_numpy(table)  # shares memory with the NumPy array
+    first = functional.shift2d(torch.from_numpy(x), shifts)
+    np.testing.assert_array_equal(first.numpy(), loop_shift(x, table))
+    table[:] = table[::-1]  # same tensor object, same version counter, new content
+    second = functional.shift2d(torch.from_numpy(x), shifts)
+    np.testing.assert_array_equal(second.numpy(), loop_shift(x, table))
+    assert not np.array_equal(first.numpy(), second.numpy())

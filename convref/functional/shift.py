@@ -101,7 +101,7 @@ def _copy_window(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, d
     out[:, channels, rows_dst, cols_dst] = x[:, channels, rows_src, cols_src]
 
 
-def _shift_by_slices(x: torch.Tensor, plan: dict[tuple[int, int], list[int]]) -> torch.Tensor:
+def _shift_by_slices(x: torch.Tensor, plan: "OffsetPlan") -> torch.Tensor:
     """Integer shift, one copy per evenly spaced run of channels.
 
     Small planes: zero the output once, then copy each run's window (rows too short for the
@@ -113,8 +113,7 @@ def _shift_by_slices(x: torch.Tensor, plan: dict[tuple[int, int], list[int]]) ->
     small = height * width <= MAX_SMALL_PLANE
     out = torch.zeros_like(x) if small else torch.empty_like(x, memory_format=torch.contiguous_format)
     move = _copy_window if small else _move_planes
-    for (dy, dx), channel_list in plan.items():
-        runs = _channel_runs(channel_list)
+    for (dy, dx), (channel_list, runs) in plan.items():
         if len(runs) <= MAX_RUNS_PER_OFFSET:
             for channels in runs:
                 move(out, x, channels, dy, dx)
@@ -141,12 +140,35 @@ def _shift_by_gather(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return padded[:, channels, rows[:, :, None], cols[:, None, :]]
 
 
-def _integer_shift_forward(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    # The channels of each distinct offset, found in plain Python: cheaper than tensor ops
-    # for a (C, 2) table, and it keeps the per-call overhead small for small feature maps.
-    plan: dict[tuple[int, int], list[int]] = {}
+#: Per distinct offset ``(dy, dx)``: its channels, and the same as evenly spaced runs.
+OffsetPlan = dict[tuple[int, int], tuple[list[int], list[slice]]]
+
+#: The plans of the last few offset tables (a layer's forward and backward tables, mostly).
+_recent_plans: list[tuple[torch.Tensor, OffsetPlan]] = []
+RECENT_PLANS = 8
+
+
+def _offset_plan(shifts: torch.Tensor) -> OffsetPlan:
+    """Group the channels by offset, reusing the plan of an identical table seen recently.
+
+    The grouping runs in plain Python, cheaper than tensor ops for a ``(C, 2)`` table, but at
+    14 x 14 it still costs a fifth of a copy of the input; looking a table up by content
+    (``torch.equal`` on ``C x 2`` integers) costs microseconds and cannot go stale.
+    """
+    for table, plan in _recent_plans:
+        if table.shape == shifts.shape and table.device == shifts.device and torch.equal(table, shifts):
+            return plan
+    channels: dict[tuple[int, int], list[int]] = {}
     for channel, (dy, dx) in enumerate(shifts.tolist()):
-        plan.setdefault((dy, dx), []).append(channel)
+        channels.setdefault((dy, dx), []).append(channel)
+    plan = {offset: (members, _channel_runs(members)) for offset, members in channels.items()}
+    _recent_plans.insert(0, (shifts.clone(), plan))
+    del _recent_plans[RECENT_PLANS:]
+    return plan
+
+
+def _integer_shift_forward(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    plan = _offset_plan(shifts)
     if len(plan) <= MAX_SLICED_OFFSETS:
         return _shift_by_slices(x, plan)
     return _shift_by_gather(x, shifts)
