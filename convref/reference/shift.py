@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_shift_args, check_shift_pattern_args
+from .deformable import bilinear_sample
 
 
 def shift_pattern(channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> np.ndarray:
@@ -57,14 +58,6 @@ def shift_pattern(channels: int, kernel_size: int = 3, dilation: int = 1, layout
     return shifts
 
 
-def _pixels(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``image[:, rows, cols]`` on the outer grid of ``rows`` x ``cols``, zero where outside the image."""
-    height, width = image.shape[1:]
-    inside = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
-    values = image[:, np.clip(rows, 0, height - 1)][:, :, np.clip(cols, 0, width - 1)]
-    return values * inside
-
-
 def shift2d(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     r"""Shift every channel by its own offset: :math:`y[n, c, h, w] = x[n, c, h - \Delta y_c, w - \Delta x_c]`.
 
@@ -85,14 +78,11 @@ def shift2d(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         ``(N, C, H, W)``, same dtype as ``x``.
     """
     check_shift_args(x, shifts, array_type=np.ndarray)
-    _, _, height, width = x.shape
+    batch, _, height, width = x.shape
     out = np.zeros(x.shape, dtype=np.float64)
     for c, (dy, dx) in enumerate(shifts.astype(np.float64)):
-        rows, cols = np.arange(height) - dy, np.arange(width) - dx  # where each output pixel reads
-        top, left = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-        a, b = rows - top, cols - left  # fractional parts: weights of the next row / column
-        for row_step, row_weight in ((0, 1 - a), (1, a)):
-            for col_step, col_weight in ((0, 1 - b), (1, b)):
-                weight = row_weight[:, None] * col_weight[None, :]
-                out[:, c] += weight * _pixels(x[:, c], top + row_step, left + col_step)
+        # where each output pixel reads: the same point in every image
+        rows = np.broadcast_to((np.arange(height) - dy)[:, None], (batch, height, width))
+        cols = np.broadcast_to((np.arange(width) - dx)[None, :], (batch, height, width))
+        out[:, c] = bilinear_sample(x[:, c : c + 1], rows, cols)[:, 0]
     return out.astype(x.dtype, copy=False)
