@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from convref import functional, reference
 from convref import nn as cnn
+from versions import run_version
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -79,14 +80,7 @@ DILATED_VERSIONS = {
 
 
 def run(name: str, case: Case, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    call, is_torch = DILATED_VERSIONS[name]
-    if is_torch:
-        y = call(*case.tensors(seed, dtype), **case.kwargs())
-        assert isinstance(y, torch.Tensor)
-        return y.detach().numpy()
-    y = call(*case.arrays(seed, dtype), **case.kwargs())
-    assert isinstance(y, np.ndarray)
-    return y
+    return run_version(*DILATED_VERSIONS[name], case, seed, dtype)
 
 
 @pytest.mark.parametrize("name", DILATED_VERSIONS)

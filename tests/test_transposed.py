@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from convref import functional, reference
 from convref import nn as cnn
 from convref.nn.init import bilinear_kernel
+from versions import run_version
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -89,14 +90,7 @@ VERSIONS = {
 
 
 def run(name: str, case: Case, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    call, is_torch = VERSIONS[name]
-    if is_torch:
-        y = call(*case.tensors(seed, dtype), **case.kwargs())
-        assert isinstance(y, torch.Tensor)
-        return y.detach().numpy()
-    y = call(*case.arrays(seed, dtype), **case.kwargs())
-    assert isinstance(y, np.ndarray)
-    return y
+    return run_version(*VERSIONS[name], case, seed, dtype)
 
 
 @pytest.mark.parametrize("name", VERSIONS)
