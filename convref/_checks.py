@@ -7,6 +7,7 @@ checks look only at shapes, dtypes and plain Python values, never at the data.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence, Union
@@ -772,3 +773,40 @@ def check_dcls_kernel_args(weight: Any, positions: Any, size: IntPair, *, array_
     if tuple(int(s) for s in positions.shape) != expected:
         raise ValueError(f"positions must have shape {expected} (a (y, x) per weight), got shape {tuple(positions.shape)}")
     return int_pair("size", size, minimum=1)
+
+
+ADDER_GRADIENTS = ("paper", "exact")
+
+
+def check_adder_gradient(gradient: Any) -> str:
+    """Validate the ``gradient`` option of ``adder2d``: ``"paper"`` or ``"exact"``."""
+    if not isinstance(gradient, str) or gradient not in ADDER_GRADIENTS:
+        raise ValueError(f"gradient must be 'paper' or 'exact', got {gradient!r}")
+    return gradient
+
+
+def check_grad_output(grad_output: Any, x: Any, args: Conv2dArgs, array_type: type) -> None:
+    """Validate the gradient of an output ``(N, C_out, H_out, W_out)`` against the call that produced it."""
+    check_array("grad_output", grad_output, array_type, 4, "(N, C_out, H_out, W_out)")
+    check_same_dtype("grad_output", grad_output, x)
+    expected = (args.batch, args.out_channels, *args.out_size)
+    if tuple(int(s) for s in grad_output.shape) != expected:
+        raise ValueError(f"grad_output must have the output's shape {expected}, got shape {tuple(grad_output.shape)}")
+
+
+def check_eta(eta: Any) -> float:
+    """Validate AdderNet's adaptive learning-rate coefficient: a positive finite number."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)):
+        raise TypeError(f"eta must be a number, got {_type_name(eta)}")
+    if not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta must be a positive finite number, got {eta!r}")
+    return float(eta)
+
+
+def check_floating(name: str, value: Any, array_type: type) -> None:
+    """Check that ``value`` is an array of ``array_type`` (any shape) with a floating dtype."""
+    if not isinstance(value, array_type):
+        expected = f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
+        raise TypeError(f"{name} must be a {expected}, got {_type_name(value)}")
+    if not _is_floating(value):
+        raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift deformable] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift deformable adder] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -35,6 +35,8 @@ __all__ = [
     "bench_non_local",
     "bench_shift",
     "bench_deformable",
+    "bench_adder",
+    "broadcast_adder2d",
     "peak_memory",
     "BENCHMARKS",
     "main",
@@ -97,12 +99,36 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def _memory_steps(prof) -> list[tuple[int, int]]:
+    """Every CPU allocation (positive) and free (negative) that ``prof`` recorded, with its time.
+
+    The profiler's raw records carry each one's own time stamp. The per-op summary, the
+    fallback for a torch without them, books what an op frees at the op's start, which
+    misplaces the temporaries an autograd Function allocates and frees in a loop.
+    """
+    try:
+        records = prof.profiler.kineto_results.events()
+        return [
+            (record.start_ns(), record.nbytes())
+            for record in records
+            if record.name() == "[memory]" and str(record.device_type()).endswith("CPU")
+        ]
+    except AttributeError:
+        pass
+    steps = []
+    for event in prof.events():
+        if event.name == "[memory]":  # a free (or an allocation outside any op)
+            steps.append((event.time_range.start, event.cpu_memory_usage))
+        elif event.self_cpu_memory_usage:
+            steps.append((event.time_range.start, event.self_cpu_memory_usage))
+    return steps
+
+
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
     """Peak bytes of tensor memory that ``fn()`` holds at once, beyond what existed before it.
 
     On CUDA: the allocator's high-water mark. On the CPU: the running sum of PyTorch's
-    allocations and frees as the profiler records them, in time order (an op's own
-    allocations count at its start; a buffer allocated and freed inside one op is not seen).
+    allocations and frees as the profiler records them, each at its own time.
     NumPy candidates are not measured.
     """
     if device.type == "cuda":
@@ -116,14 +142,8 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
 
     with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    steps = []
-    for event in prof.events():
-        if event.name == "[memory]":  # a free (or an allocation outside any op)
-            steps.append((event.time_range.start, event.cpu_memory_usage))
-        elif event.self_cpu_memory_usage:
-            steps.append((event.time_range.start, event.self_cpu_memory_usage))
     held = peak = 0
-    for _, change in sorted(steps):
+    for _, change in sorted(_memory_steps(prof)):
         held += change
         peak = max(peak, held)
     return int(peak)
@@ -591,6 +611,89 @@ def bench_deformable(
     return _run(candidates, repeat, dev, memory=True, include_reference=include_reference)
 
 
+
+class _BroadcastAdder(torch.autograd.Function):
+    """The adder layer as the authors' code computes it: every difference at once, ``(C_out, C_in k^2, N L)``.
+
+    Same gradients as ``convref.functional.adder2d(..., gradient="paper")``, without the
+    adaptive scaling (which neither side applies here).
+    """
+
+    @staticmethod
+    def forward(ctx, filters: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(filters, columns)
+        return -(filters.unsqueeze(2) - columns.unsqueeze(0)).abs().sum(1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        filters, columns = ctx.saved_tensors
+        grad_filters = ((columns.unsqueeze(0) - filters.unsqueeze(2)) * grad.unsqueeze(1)).sum(2)
+        grad_columns = ((filters.unsqueeze(2) - columns.unsqueeze(0)).clamp(-1, 1) * grad.unsqueeze(1)).sum(0)
+        return grad_filters, grad_columns
+
+
+def broadcast_adder2d(x: torch.Tensor, weight: torch.Tensor, padding: int = 1) -> torch.Tensor:
+    """AdderNet's layer (stride 1, no groups) computed the way the paper's code does it: unfold, broadcast, sum.
+
+    The baseline of :func:`bench_adder`: it holds the ``C_out x C_in k^2 x N H W`` difference
+    tensor, in the forward pass and in each gradient.
+    """
+    n, _, height, width = x.shape
+    out_channels, _, kh, kw = weight.shape
+    columns = F.unfold(x, (kh, kw), padding=padding)  # (N, C k^2, L)
+    columns = columns.permute(1, 0, 2).reshape(columns.shape[1], -1)  # (C k^2, N L)
+    distances = _BroadcastAdder.apply(weight.reshape(out_channels, -1), columns)  # (C_out, N L)
+    h_out, w_out = height + 2 * padding - kh + 1, width + 2 * padding - kw + 1
+    return distances.reshape(out_channels, n, h_out, w_out).transpose(0, 1)
+
+
+def bench_adder(
+    batch: int = 32,
+    channels: int = 16,
+    size: int = 32,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+) -> list[Timing]:
+    """Time and measure the memory of AdderNet's 3x3 adder layer, ``C -> C``, padding 1.
+
+    Baseline: :func:`broadcast_adder2d`, the authors' formulation (forward). Against it,
+    forward and forward + backward (the paper's gradients, with respect to the input and the
+    filters) of the baseline and of :func:`convref.functional.adder2d`; PyTorch's ``conv2d``
+    of the same shape, the layer an adder replaces; and the NumPy reference (forward). The
+    "multiply-adds" of an adder layer count its subtract-and-accumulate pairs, as many as the
+    convolution's multiply-adds; backward counts twice the forward's.
+    """
+    dev = _device(device)
+    x, weight = _tensors((batch, channels, size, size), (channels, channels, 3, 3), device=dev)
+    leaves = [t.clone().requires_grad_() for t in (x, weight)]
+    count = batch * arith.conv_cost(channels, channels, 3, size).mult_adds
+
+    def ours(x, weight):
+        return functional.adder2d(x, weight, padding=1)
+
+    def forward_backward(run: Callable[..., torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            for leaf in leaves:
+                leaf.grad = None
+            run(*leaves).sum().backward()
+        return step
+
+    implementations = [("unfold-broadcast-sum (authors' code)", broadcast_adder2d), ("convref.functional.adder2d", ours)]
+    candidates = [_Candidate(f"{name} (forward)", lambda run=run: run(x, weight), count) for name, run in implementations]
+    candidates += [_Candidate(f"{name} (forward+backward)", forward_backward(run), 3 * count) for name, run in implementations]
+    candidates.append(_Candidate("torch conv2d 3x3 (forward)", lambda: F.conv2d(x, weight, padding=1), count))
+    x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
+    candidates.append(
+        _Candidate(
+            "convref.reference.adder2d (NumPy, forward)",
+            lambda: reference.adder2d(x_np, weight_np, padding=1),
+            count,
+            numpy=True,
+        )
+    )
+    return _run(candidates, repeat, dev, memory=True, include_reference=include_reference)
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
@@ -602,6 +705,7 @@ BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "non_local": bench_non_local,
     "shift": bench_shift,
     "deformable": bench_deformable,
+    "adder": bench_adder,
 }
 
 

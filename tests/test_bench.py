@@ -276,7 +276,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -319,7 +319,7 @@ def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable"
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder"
     ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
@@ -351,7 +351,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift, deformable)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift, deformable, adder)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 
