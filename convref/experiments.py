@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -61,8 +61,9 @@ def train_classifier(
     test_fraction: float = 0.25,
     batch_size: int = 64,
     lr: float = 3e-3,
+    optimizer: str = "adam",
 ) -> dict:
-    """Train a classifier with Adam and cross-entropy; report its train and test accuracy.
+    """Train a classifier with Adam (or SGD) and cross-entropy; report its train and test accuracy.
 
     The data are split once, with ``seed``, into a training part and a held-out test part
     (``test_fraction`` of the samples); the model is trained on the first and scored on both.
@@ -87,7 +88,10 @@ def train_classifier(
     batch_size : int
         Samples per optimisation step.
     lr : float
-        Adam's learning rate.
+        The optimiser's learning rate.
+    optimizer : {"adam", "sgd"}
+        Adam, or SGD with momentum 0.9 (the optimiser whose step follows the gradient's scale,
+        which AdderNet's adaptive learning rate is designed for).
 
     Returns
     -------
@@ -119,7 +123,12 @@ def train_classifier(
             f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
         )
     test, train = order[:n_test], order[n_test:]
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "adam":
+        step_rule = torch.optim.Adam(model.parameters(), lr=lr)
+    elif optimizer == "sgd":
+        step_rule = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
 
     def accuracy(index: torch.Tensor) -> float:
         model.eval()
@@ -134,9 +143,9 @@ def train_classifier(
         total = 0.0
         for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
             loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
-            optimizer.zero_grad()
+            step_rule.zero_grad()
             loss.backward()
-            optimizer.step()
+            step_rule.step()
             total += loss.item() * len(batch)
         losses.append(total / len(train))
     seconds = time.perf_counter() - start
@@ -875,3 +884,246 @@ def stacked_taps(layers: list[dict], index: int, pixel: tuple[int, int], input_s
 
 
 __all__ += ["SHAPE_CLASSIFIER_KINDS", "shape_classifier", "layer_offsets", "stacked_taps"]
+
+
+ADDER_CLASSIFIER_KINDS = ("conv", "adder")
+
+
+def adder_classifier(
+    kind: str = "adder", width: int = 8, classes: int = 4, batchnorm: bool = True, eta: Optional[float] = 0.2
+) -> torch.nn.Sequential:
+    """A small network for :func:`convref.data.shapes` whose middle layers are convolutions or adder layers.
+
+    The layout follows AdderNet's recipe: the first layer (``1 -> w``, on raw pixels) is an
+    ordinary 3x3 convolution and the classifier a linear layer; the two middle 3x3 layers
+    (``w -> 2w`` with stride 2, ``2w -> 2w``) are ``kind``; every layer is followed by
+    BatchNorm (``batchnorm=True``) and ReLU; global average pooling comes before the linear
+    layer. The two kinds have the same parameters and the same number of multiply-adds (the
+    adder's are subtract-and-accumulate pairs).
+
+    BatchNorm uses the current batch's statistics in evaluation too
+    (``track_running_stats=False``), as in :func:`shape_classifier`: in seconds-long runs the
+    running averages lag behind the weights.
+
+    Parameters
+    ----------
+    kind : {"conv", "adder"}
+        ``torch.nn.Conv2d`` or :class:`convref.nn.Adder2d` in the middle.
+    width : int
+        Channels of the first layer ``w``.
+    classes : int
+        Number of outputs.
+    batchnorm : bool
+        Whether BatchNorm follows each layer; without it an adder layer's negative outputs
+        reach the ReLU as they are.
+    eta : float or None
+        The adder layers' adaptive learning-rate coefficient (``None``: plain gradient).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(N, 1, H, W)`` to logits ``(N, classes)``.
+    """
+    from .nn import Adder2d
+
+    if kind not in ADDER_CLASSIFIER_KINDS:
+        raise ValueError(f"kind must be one of {ADDER_CLASSIFIER_KINDS}, got {kind!r}")
+    if not isinstance(batchnorm, bool):
+        raise TypeError(f"batchnorm must be a bool, got {batchnorm!r}")
+    width = positive_int("width", width)
+    classes = positive_int("classes", classes)
+
+    def unit(layer: torch.nn.Module, channels: int) -> list:
+        norm = [torch.nn.BatchNorm2d(channels, track_running_stats=False)] if batchnorm else []
+        return [layer, *norm, torch.nn.ReLU()]
+
+    def middle(c_in: int, c_out: int, stride: int) -> torch.nn.Module:
+        if kind == "adder":
+            return Adder2d(c_in, c_out, 3, stride, 1, bias=not batchnorm, eta=eta)
+        return torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=not batchnorm)
+
+    return torch.nn.Sequential(
+        *unit(torch.nn.Conv2d(1, width, 3, 1, 1, bias=not batchnorm), width),
+        *unit(middle(width, 2 * width, 2), 2 * width),
+        *unit(middle(2 * width, 2 * width, 1), 2 * width),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(2 * width, classes),
+    )
+
+
+__all__ += ["ADDER_CLASSIFIER_KINDS", "adder_classifier"]
+
+
+# ---------------------------------------------------------------------------
+# AdderNet chapter: template matching, weight statistics, gradients, operation counts
+# ---------------------------------------------------------------------------
+
+
+def template_responses(image: np.ndarray, template: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Score every window of ``image`` against ``template`` in the two ways a filter can match.
+
+    ``"correlation"`` is the inner product :math:`\sum_{u,v} x[i+u, j+v]\, t[u, v]` (what a
+    convolution layer computes, :func:`convref.reference.conv2d`); ``"negative L1"`` is
+    :math:`-\sum_{u,v} |x[i+u, j+v] - t[u, v]|` (what an AdderNet layer computes,
+    :func:`convref.reference.adder2d`). Both use valid windows only, so entry ``(i, j)``
+    belongs to the window whose top-left pixel is ``(i, j)``.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)`` grey image.
+    template : numpy.ndarray
+        ``(kh, kw)`` template, no larger than the image.
+
+    Returns
+    -------
+    dict
+        ``{"correlation": (H - kh + 1, W - kw + 1), "negative L1": same shape}``, float64.
+    """
+    from .reference import adder2d, conv2d
+
+    image = np.asarray(image, dtype=np.float64)
+    template = np.asarray(template, dtype=np.float64)
+    if image.ndim != 2 or template.ndim != 2:
+        raise ValueError(f"image and template must be 2-D, got shapes {image.shape} and {template.shape}")
+    if template.shape[0] > image.shape[0] or template.shape[1] > image.shape[1]:
+        raise ValueError(f"template {template.shape} must fit in the image {image.shape}")
+    x, t = image[None, None], template[None, None]  # one sample, one channel, one filter
+    return {"correlation": conv2d(x, t)[0, 0], "negative L1": adder2d(x, t)[0, 0]}
+
+
+def excess_kurtosis(values: Union[np.ndarray, torch.Tensor]) -> float:
+    r"""Excess kurtosis :math:`E[(v - \mu)^4] / \sigma^4 - 3` of all the values (population moments).
+
+    A scale-free measure of how heavy the tails of a distribution are: 0 for a Gaussian, 3 for
+    a Laplace distribution, -1.2 for a uniform one. AdderNet's paper observes Laplace-like
+    filters in adder layers and Gaussian-like ones in convolutions; this number tells them apart.
+
+    Parameters
+    ----------
+    values : numpy.ndarray or torch.Tensor
+        Any shape, at least two distinct values.
+
+    Returns
+    -------
+    float
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    values = np.asarray(values, dtype=np.float64).ravel()
+    centred = values - values.mean()
+    variance = np.mean(centred**2)
+    if values.size < 2 or variance == 0:
+        raise ValueError("values must hold at least two distinct numbers")
+    return float(np.mean(centred**4) / variance**2 - 3.0)
+
+
+def filter_gradients(
+    model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor], labels: Union[np.ndarray, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The cross-entropy gradient of every filter bank (4-D weight) of ``model`` on one batch.
+
+    The gradients are what the optimiser would receive: an :class:`convref.nn.Adder2d` with
+    ``eta`` set delivers its gradient already scaled by the adaptive learning rate, so build
+    the model with ``eta=None`` to see the raw ones. The model runs in training mode (BatchNorm
+    on the batch's statistics), its mode is restored, and its ``.grad`` fields are left empty.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier mapping ``images`` to logits.
+    images : numpy.ndarray or torch.Tensor
+        One batch, ``(N, ...)``.
+    labels : numpy.ndarray or torch.Tensor
+        Integer classes, ``(N,)``.
+
+    Returns
+    -------
+    dict
+        ``{parameter name: gradient}`` for every parameter with 4 dimensions, in model order.
+    """
+    x = torch.as_tensor(images, dtype=torch.float32)
+    y = torch.as_tensor(labels).to(torch.int64)
+    filters = {name: p for name, p in model.named_parameters() if p.dim() == 4}
+    was_training = model.training
+    model.train()
+    try:
+        model.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        gradients = {name: p.grad.detach().clone() for name, p in filters.items()}
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return gradients
+
+
+def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> "arith.OpCount":
+    """Multiplications and additions of a network on one input, adder layers counted as additions only.
+
+    One forward pass on zeros of shape ``(1, *input_shape)`` in evaluation mode, with hooks:
+
+    * a convolution adds :func:`convref.arith.conv_op_count`, an :class:`convref.nn.Adder2d`
+      :func:`convref.arith.adder_op_count` (at the output size each produced), a
+      :class:`torch.nn.Linear` one multiplication and one addition per weight;
+    * a BatchNorm right after a convolution costs nothing at inference, because its scale
+      and shift fold into the convolution's weights and bias; after anything else (an adder
+      layer above all: its filters sit inside an absolute value, so no scale folds into them)
+      it costs one multiplication and one addition per element.
+
+    Activations and pooling are not counted (comparisons and a few additions per element).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    input_shape : tuple of int
+        Shape of one input without the batch axis, e.g. ``(1, 24, 24)``.
+
+    Returns
+    -------
+    convref.arith.OpCount
+        ``params`` (trainable parameters of the whole model), ``multiplications``, ``additions``.
+    """
+    from . import arith
+    from .nn import Adder2d
+
+    counts: list[arith.OpCount] = []
+    previous: list[Optional[torch.nn.Module]] = [None]  # the last leaf module that ran
+
+    def on_leaf(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
+        out_size = tuple(y.shape[-2:])
+        if isinstance(module, Adder2d):
+            counts.append(arith.adder_op_count(module.in_channels, module.out_channels, module.kernel_size, out_size, module.groups))
+        elif isinstance(module, (torch.nn.Conv2d, Conv2d)):
+            counts.append(arith.conv_op_count(module.in_channels, module.out_channels, module.kernel_size, out_size, module.groups))
+        elif isinstance(module, torch.nn.Linear):
+            weights = module.in_features * module.out_features
+            counts.append(arith.OpCount(0, weights, weights))
+        elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            folds = isinstance(previous[0], (torch.nn.Conv2d, Conv2d)) and not isinstance(previous[0], Adder2d)
+            if not folds:
+                counts.append(arith.OpCount(0, y[0].numel(), y[0].numel()))
+        previous[0] = module
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(on_leaf) for m in leaves]
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, dtype=dtype))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return arith.OpCount(
+        params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        multiplications=sum(c.multiplications for c in counts),
+        additions=sum(c.additions for c in counts),
+    )
+
+
+__all__ += ["template_responses", "excess_kurtosis", "filter_gradients", "op_counts"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from convref import bench
+from convref import bench, reference
 
 TINY = dict(batch=1, channels=4, size=6, repeat=1, device="cpu")
 
@@ -386,3 +387,54 @@ def test_main_grouped_uses_the_groups_option(capsys):
 def test_time_call_rejects_zero_repeats():
     with pytest.raises(ValueError, match=r"^repeat must be >= 1, got 0$"):
         bench.time_call(lambda: None, repeat=0, device=bench.torch.device("cpu"))
+
+
+def test_bench_adder_tiny():
+    timings = bench.bench_adder(**TINY)
+    names = ["unfold-broadcast-sum (authors' code)", "convref.functional.adder2d"]
+    assert [t.name for t in timings] == [
+        *(f"{name} (forward)" for name in names),
+        *(f"{name} (forward+backward)" for name in names),
+        "torch conv2d 3x3 (forward)",
+        "convref.reference.adder2d (NumPy, forward)",
+    ]
+    _check_ratios(timings)
+    count = 4 * 4 * 9 * 6 * 6  # C_out C_in k^2 H W, one image, padding 1
+    assert [t.mult_adds for t in timings] == [count, count, 3 * count, 3 * count, count, count]
+    assert all(t.peak_bytes is not None for t in timings[:-1]) and timings[-1].peak_bytes is None
+
+
+def test_broadcast_adder_baseline_computes_the_adder_layer():
+    """The baseline must be the same layer as the candidate, with the same (paper's) gradients."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 5, 5, generator=generator, dtype=torch.float64)
+    weight = torch.randn(4, 3, 3, 3, generator=generator, dtype=torch.float64)
+    grad = torch.randn(2, 4, 5, 5, generator=generator, dtype=torch.float64)
+    expected_y = reference.adder2d(x.numpy(), weight.numpy(), padding=1)
+    expected_grads = reference.adder2d_backward(x.numpy(), weight.numpy(), grad.numpy(), padding=1)
+    leaves = [x.clone().requires_grad_(), weight.clone().requires_grad_()]
+    y = bench.broadcast_adder2d(*leaves, padding=1)
+    np.testing.assert_allclose(y.detach().numpy(), expected_y, rtol=1e-12)
+    y.backward(grad)
+    for leaf, want in zip(leaves, expected_grads):
+        np.testing.assert_allclose(leaf.grad.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_peak_memory_sees_the_temporaries_of_an_autograd_function():
+    """Buffers allocated and freed inside a custom Function count while they are alive, not before."""
+    size = 2**22  # 16 MiB of float32
+
+    class Temporaries(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            first = x + 1  # 16 MiB
+            second = first * 2  # 16 MiB more, both alive
+            return second.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.expand(size)
+
+    x = torch.zeros(size)
+    peak = bench.peak_memory(lambda: Temporaries.apply(x), torch.device("cpu"))
+    assert 2 * 4 * size <= peak <= 2 * 4 * size + 2**16

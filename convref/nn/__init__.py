@@ -20,3 +20,6 @@ __all__ += ["Shift2d", "ActiveShift2d", "ShiftBlock"]
 from .deformable import ActiveConv2d, DclsConv2d, DeformConv2d  # noqa: E402
 
 __all__ += ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
+from .adder import Adder2d, adder_bn_relu, to_adder  # noqa: E402
+
+__all__ += ["Adder2d", "adder_bn_relu", "to_adder"]

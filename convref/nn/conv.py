@@ -9,7 +9,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts
-from .init import init_weight_, pytorch_default_
+from .init import INIT_SCHEMES, init_weight_, pytorch_default_
 
 __all__ = ["Conv2d", "Conv1x1"]
 
@@ -69,6 +69,8 @@ class Conv2d(nn.Module):
 
     def reset_parameters(self, init: str = "pytorch") -> None:
         """Re-initialise the weight (and bias) with scheme ``init``."""
+        if init not in ("pytorch", *INIT_SCHEMES):
+            raise ValueError(f"init must be one of {['pytorch', *sorted(INIT_SCHEMES)]}, got {init!r}")
         if init == "pytorch":
             pytorch_default_(self.weight, self.bias)
             return

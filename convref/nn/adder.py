@@ -1,0 +1,185 @@
+"""AdderNet layers (Chen et al., CVPR 2020): filters matched by L1 distance instead of inner product.
+
+* :class:`Adder2d` is the adder layer, with the paper's gradients and its adaptive learning
+  rate, initialised as the authors' code does.
+* :func:`adder_bn_relu` is the unit the paper trains: an adder layer is always followed by
+  BatchNorm, because its outputs are all negative and of a scale that grows with the window.
+* :func:`to_adder` turns the convolutions of an existing network into adder layers, except the
+  first, which the paper keeps (as it keeps the final fully connected layer).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .. import functional
+from .._checks import IntPair, Padding, check_adder_gradient, check_eta
+from .conv import Conv2d
+from .init import INIT_SCHEMES
+
+__all__ = ["Adder2d", "adder_bn_relu", "to_adder"]
+
+
+class Adder2d(Conv2d):
+    r"""AdderNet's adder layer: :math:`y = -\sum |x_{window} - w|` per filter, by :func:`convref.functional.adder2d`.
+
+    Same arguments and parameter shapes as :class:`torch.nn.Conv2d`, plus the two choices of the
+    paper's training: which gradient the backward pass uses, and the adaptive learning rate
+    :math:`\alpha = \eta \sqrt{k} / \lVert \Delta L(F) \rVert_2` that scales this layer's filter
+    gradient (:func:`convref.functional.with_adaptive_gradient`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, dilation : int or (int, int)
+        As in :class:`torch.nn.Conv2d`.
+    padding : int, (int, int), ``"valid"`` or ``"same"``
+        Zeros added on each side.
+    groups : int
+        Number of groups (the authors' code has none; here any divisor, as for a convolution).
+    bias : bool
+        Whether to add a learned bias. Off by default, as in the authors' code: BatchNorm follows.
+    gradient : {"paper", "exact"}
+        The paper's full-precision / HardTanh gradients, or the exact sign gradients.
+    eta : float or None
+        :math:`\eta` of the adaptive learning rate (0.2 in the authors' code); ``None`` trains
+        with the plain gradient.
+    init : {"normal", "pytorch", "random", "xavier", "he"}
+        ``"normal"``: standard normal filters, as the authors' code draws them (an adder's
+        output depends on the filters' scale relative to the input's, not on a fan-in rule);
+        the others as in :class:`convref.nn.Conv2d`. Biases start at zero.
+
+    Notes
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``, every value at most the bias.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = False,
+        gradient: str = "paper",
+        eta: Optional[float] = 0.2,
+        init: str = "normal",
+    ) -> None:
+        self.gradient = check_adder_gradient(gradient)
+        self.eta = None if eta is None else check_eta(eta)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init)
+
+    def reset_parameters(self, init: str = "normal") -> None:
+        """Re-initialise the filters with scheme ``init`` (see the class docstring); the bias to zero."""
+        if init not in ("normal", "pytorch", *INIT_SCHEMES):
+            raise ValueError(f"init must be one of {['normal', 'pytorch', *sorted(INIT_SCHEMES)]}, got {init!r}")
+        if init != "normal":
+            super().reset_parameters(init)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+            return
+        nn.init.normal_(self.weight, 0.0, 1.0)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight if self.eta is None else functional.with_adaptive_gradient(self.weight, self.eta)
+        return functional.adder2d(
+            x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self.gradient
+        )
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, gradient={self.gradient!r}, eta={self.eta}"
+
+
+def adder_bn_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    groups: int = 1,
+    eta: Optional[float] = 0.2,
+    relu: bool = True,
+) -> nn.Sequential:
+    """The unit AdderNet trains: :class:`Adder2d` (no bias), BatchNorm, then ReLU.
+
+    BatchNorm is not optional for an adder layer: its raw outputs are negative distances of
+    order ``-C_in k^2`` times the input's spread, which a ReLU would zero out entirely.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    kernel_size, stride, padding, groups
+        As in :class:`Adder2d`.
+    eta : float or None
+        As in :class:`Adder2d`.
+    relu : bool
+        Whether to end with a ReLU (a residual block's second unit has none before the sum).
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    layers: list[nn.Module] = [
+        Adder2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, eta=eta),
+        nn.BatchNorm2d(out_channels),
+    ]
+    if relu:
+        layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def to_adder(model: nn.Module, eta: Optional[float] = 0.2, keep_first: bool = True) -> nn.Module:
+    """Replace the ``torch.nn.Conv2d`` layers of ``model`` by :class:`Adder2d` layers of the same geometry.
+
+    The paper keeps the first convolution (it sees raw pixels) and the last, fully connected
+    layer as they are; ``keep_first`` does the first, and linear layers are never touched.
+    The new layers start from the adder initialisation, not from the old weights (an inner
+    product's filters mean nothing to an L1 distance). Each replaced convolution should be
+    followed by BatchNorm, as in ResNets; this is not checked.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Modified in place.
+    eta : float or None
+        Passed to every :class:`Adder2d`.
+    keep_first : bool
+        Leave the first convolution (in ``model.modules()`` order) as it is.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(keep_first, bool):
+        raise TypeError(f"keep_first must be a bool, got {keep_first!r}")
+    eta = None if eta is None else check_eta(eta)
+    convolutions = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if type(child) is nn.Conv2d
+    ]
+    for index, (parent, name, conv) in enumerate(convolutions):
+        if keep_first and index == 0:
+            continue
+        if conv.padding_mode != "zeros":
+            raise ValueError(f"{name} pads with {conv.padding_mode!r}; Adder2d pads with zeros only")
+        adder = Adder2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+            conv.groups, bias=conv.bias is not None, eta=eta,
+        ).to(device=conv.weight.device, dtype=conv.weight.dtype)
+        setattr(parent, name, adder)
+    return model
