@@ -208,6 +208,7 @@ def check_conv2d_args(
     *,
     array_type: type,
     op: str = "conv2d",
+    weight_name: str = "weight",
 ) -> Conv2dArgs:
     """Validate the arguments of ``conv2d`` (and of operators with the same signature).
 
@@ -221,10 +222,12 @@ def check_conv2d_args(
         ``numpy.ndarray`` for the reference, ``torch.Tensor`` for the PyTorch version.
     op
         The operator's name, used in messages.
+    weight_name
+        What messages call the weight (``"weights[k]"`` for one of a stack of kernels).
     """
     check_array("x", x, array_type, 4, "(N, C_in, H, W)")
-    check_array("weight", weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
-    check_same_dtype("weight", weight, x)
+    check_array(weight_name, weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
+    check_same_dtype(weight_name, weight, x)
     groups = positive_int("groups", groups)
     batch, in_channels, height, width = (int(s) for s in x.shape)
     out_channels, group_channels, kh, kw = (int(s) for s in weight.shape)
@@ -232,15 +235,17 @@ def check_conv2d_args(
         raise ValueError(f"groups must divide the input channels: x has {in_channels} channels, groups={groups}")
     if out_channels % groups:
         raise ValueError(
-            f"groups must divide the output channels: weight has {out_channels} output channels, groups={groups}"
+            f"groups must divide the output channels: {weight_name} has {out_channels} output channels, groups={groups}"
         )
     if group_channels != in_channels // groups:
         raise ValueError(
-            f"weight.shape[1] must be C_in / groups = {in_channels} / {groups} = {in_channels // groups}, "
-            f"got weight of shape {tuple(weight.shape)}"
+            f"{weight_name}.shape[1] must be C_in / groups = {in_channels} / {groups} = {in_channels // groups}, "
+            f"got {weight_name} of shape {tuple(weight.shape)}"
         )
     if kh < 1 or kw < 1:
-        raise ValueError(f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"{weight_name} must have a kernel of at least 1x1, got {weight_name} of shape {tuple(weight.shape)}"
+        )
     check_bias(bias, x, out_channels, array_type)
     _, stride_hw, pads, dilation_hw, out_size = check_window_args(
         op, (height, width), (kh, kw), stride, padding, dilation
@@ -810,3 +815,41 @@ def check_floating(name: str, value: Any, array_type: type) -> None:
         raise TypeError(f"{name} must be a {expected}, got {_type_name(value)}")
     if not _is_floating(value):
         raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")
+
+
+def check_dynamic_conv2d_args(
+    x: Any,
+    weights: Any,
+    attention: Any,
+    bias: Any,
+    stride: IntPair,
+    padding: Padding,
+    dilation: IntPair,
+    groups: int,
+    *,
+    array_type: type,
+) -> tuple[Conv2dArgs, int]:
+    """Validate ``dynamic_conv2d``: ``x (N, C_in, H, W)``, ``weights (K, C_out, C_in / groups, kh, kw)``,
+    ``attention (N, K)``, ``bias (K, C_out)`` or None; returns the convolution's arguments and ``K``."""
+    check_array("x", x, array_type, 4, "(N, C_in, H, W)")
+    check_array("weights", weights, array_type, 5, "(K, C_out, C_in / groups, kh, kw)")
+    kernels = int(weights.shape[0])
+    if kernels < 1:
+        raise ValueError(f"weights must hold at least one kernel (K >= 1), got shape {tuple(weights.shape)}")
+    args = check_conv2d_args(
+        x, weights[0], None, stride, padding, dilation, groups, array_type=array_type, op="dynamic_conv2d",
+        weight_name="weights[k]",
+    )
+    check_array("attention", attention, array_type, 2, "(N, K)")
+    check_same_dtype("attention", attention, x)
+    if tuple(int(s) for s in attention.shape) != (args.batch, kernels):
+        raise ValueError(
+            f"attention must have shape ({args.batch}, {kernels}) (one weight per sample and kernel), "
+            f"got shape {tuple(attention.shape)}"
+        )
+    if bias is not None:
+        check_array("bias", bias, array_type, 2, "(K, C_out)")
+        check_same_dtype("bias", bias, x)
+        if tuple(int(s) for s in bias.shape) != (kernels, args.out_channels):
+            raise ValueError(f"bias must have shape ({kernels}, {args.out_channels}), got shape {tuple(bias.shape)}")
+    return args, kernels

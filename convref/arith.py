@@ -1172,3 +1172,55 @@ def adder_op_count(
 
 
 __all__ += ["ENERGY_45NM_PJ", "OpCount", "conv_op_count", "adder_op_count"]
+
+
+def dynamic_conv_cost(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    output_size: IntPair,
+    num_kernels: int = 4,
+    groups: int = 1,
+    bias: bool = True,
+    hidden: Union[int, None] = None,
+) -> dict[str, Cost]:
+    r"""Parameters and multiply-adds (per sample) of a CondConv or DY-CNN layer with ``K`` kernels.
+
+    Three parts, as in :class:`convref.nn.CondConv2d` and :class:`convref.nn.DynamicConv2d`:
+
+    * ``"conv"``: ``K`` kernels (and biases) stored, but one mixed convolution computed:
+      ``K`` times :func:`conv_cost`'s parameters, its multiply-adds once;
+    * ``"attention"``: the layers that compute the ``K`` weights from the pooled input: one
+      linear layer ``C_in -> K`` (CondConv, ``hidden=None``) or two, ``C_in -> hidden -> K``
+      (DY-CNN, ``hidden = max(4, C_in // 4)``); the pooling's additions are not counted;
+    * ``"aggregation"``: mixing the kernels, ``K`` multiply-adds per kernel entry (and bias).
+
+    ``"total"`` is the sum.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, output_size, groups, bias
+        As in :func:`conv_cost`.
+    num_kernels : int
+        ``K``.
+    hidden : int or None
+        Width of DY-CNN's hidden attention layer; ``None`` for CondConv's single routing layer.
+
+    Returns
+    -------
+    dict[str, Cost]
+        ``"conv"``, ``"attention"``, ``"aggregation"`` and ``"total"``.
+    """
+    single = conv_cost(in_channels, out_channels, kernel_size, output_size, groups, bias)
+    kernels = positive_int("num_kernels", num_kernels)
+    conv = Cost(params=kernels * single.params, mult_adds=single.mult_adds)
+    if hidden is None:
+        attention = linear_cost(in_channels, kernels)
+    else:
+        hidden = positive_int("hidden", hidden)
+        attention = linear_cost(in_channels, hidden) + linear_cost(hidden, kernels)
+    aggregation = Cost(params=0, mult_adds=kernels * single.params)
+    return {"conv": conv, "attention": attention, "aggregation": aggregation, "total": conv + attention + aggregation}
+
+
+__all__ += ["dynamic_conv_cost"]

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift deformable adder] [--device cuda]``.
+"""Benchmarks: ``python -m convref.bench [conv2d grouped depthwise separable dilated transposed non_local shift deformable adder dynamic] [--device cuda]``.
 
 Each implementation is timed in one run against a baseline measured in the same run
 (PyTorch's own op), and reported as a ratio to it, so numbers from different machines
@@ -37,6 +37,8 @@ __all__ = [
     "bench_deformable",
     "bench_adder",
     "broadcast_adder2d",
+    "bench_dynamic",
+    "per_sample_dynamic_conv2d",
     "peak_memory",
     "BENCHMARKS",
     "main",
@@ -694,6 +696,84 @@ def bench_adder(
     )
     return _run(candidates, repeat, dev, memory=True, include_reference=include_reference)
 
+
+def per_sample_dynamic_conv2d(
+    x: torch.Tensor, weights: torch.Tensor, attention: torch.Tensor, bias: torch.Tensor, padding: int = 1
+) -> torch.Tensor:
+    """Dynamic convolution with one ``conv2d`` call per sample: the loop the batching trick replaces."""
+    kernels = torch.matmul(attention, weights.flatten(1)).reshape(-1, *weights.shape[1:])  # (N, C_out, ...)
+    biases = torch.matmul(attention, bias)
+    return torch.cat([F.conv2d(x[n : n + 1], kernels[n], biases[n], padding=padding) for n in range(len(x))])
+
+
+def bench_dynamic(
+    batch: int = 32,
+    channels: int = 256,
+    size: int = 14,
+    repeat: int = 10,
+    device: Optional[str] = None,
+    include_reference: bool = True,
+    num_kernels: Sequence[int] = (4, 8),
+) -> list[Timing]:
+    """Time dynamic convolution (3x3, ``C -> C``, padding 1) with ``K`` kernels mixed per sample.
+
+    Baseline: PyTorch's static ``conv2d`` of the same shape (forward). Against it, for each ``K``
+    in ``num_kernels``: :func:`convref.functional.dynamic_conv2d` (the batch folded into the
+    groups of one convolution) and :func:`per_sample_dynamic_conv2d` (a loop of ``N``
+    convolutions), forward and forward + backward (input, kernels, attention, biases); the
+    static convolution's forward + backward; and the NumPy reference (forward, first ``K``).
+    The attention is given (random rows of a softmax), so only the mixing and the convolution
+    are timed. Multiply-adds include the mixing, ``K`` per kernel entry per sample.
+    """
+    dev = _device(device)
+    x, weight, bias = _tensors((batch, channels, size, size), (channels, channels, 3, 3), (channels,), device=dev)
+    weight = weight / (9 * channels) ** 0.5
+    static_mult_adds = batch * arith.conv_cost(channels, channels, 3, size).mult_adds
+    static_leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
+
+    def forward_backward(run: Callable[..., torch.Tensor], leaves: list[torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            for leaf in leaves:
+                leaf.grad = None
+            run(*leaves).sum().backward()
+        return step
+
+    def static(x, weight, bias):
+        return F.conv2d(x, weight, bias, padding=1)
+
+    forward_rows = [_Candidate("torch conv2d 3x3, static (forward)", lambda: static(x, weight, bias), static_mult_adds)]
+    backward_rows = [_Candidate("torch conv2d 3x3, static (forward+backward)", forward_backward(static, static_leaves), 3 * static_mult_adds)]
+    numpy_rows = []
+    generator = torch.Generator().manual_seed(1)
+    for kernels in num_kernels:
+        kernels = positive_int("num_kernels", kernels)
+        weights = (torch.randn(kernels, *weight.shape, generator=generator) / (9 * channels) ** 0.5).to(dev)
+        biases = torch.randn(kernels, channels, generator=generator).to(dev)
+        attention = torch.softmax(torch.randn(batch, kernels, generator=generator), dim=1).to(dev)
+        inputs = (x, weights, attention, biases)
+        leaves = [t.clone().requires_grad_() for t in inputs]
+        cost = arith.dynamic_conv_cost(channels, channels, 3, size, kernels)
+        mult_adds = batch * (cost["conv"].mult_adds + cost["aggregation"].mult_adds)
+
+        def batched(x, weights, attention, biases):
+            return functional.dynamic_conv2d(x, weights, attention, biases, padding=1)
+
+        for name, run in ((f"convref.functional.dynamic_conv2d, K={kernels}", batched),
+                          (f"per-sample conv2d loop, K={kernels}", per_sample_dynamic_conv2d)):
+            forward_rows.append(_Candidate(f"{name} (forward)", lambda run=run, inputs=inputs: run(*inputs), mult_adds))
+            backward_rows.append(_Candidate(f"{name} (forward+backward)", forward_backward(run, leaves), 3 * mult_adds))
+        if not numpy_rows:
+            arrays = [t.cpu().numpy() for t in inputs]
+            numpy_rows.append(
+                _Candidate(
+                    f"convref.reference.dynamic_conv2d, K={kernels} (NumPy, forward)",
+                    lambda arrays=arrays: reference.dynamic_conv2d(*arrays, padding=1),
+                    mult_adds,
+                    numpy=True,
+                )
+            )
+    return _run(forward_rows + backward_rows + numpy_rows, repeat, dev, include_reference=include_reference)
+
 #: The benchmarks that ``python -m convref.bench`` knows, by name.
 BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "conv2d": bench_conv2d,
@@ -706,6 +786,7 @@ BENCHMARKS: dict[str, Callable[..., list[Timing]]] = {
     "shift": bench_shift,
     "deformable": bench_deformable,
     "adder": bench_adder,
+    "dynamic": bench_dynamic,
 }
 
 

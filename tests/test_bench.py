@@ -277,7 +277,7 @@ def test_without_reference_drops_the_numpy_row(name):
 
 
 def test_benchmarks_registry():
-    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder"]
+    assert list(bench.BENCHMARKS) == ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder", "dynamic"]
     assert bench.BENCHMARKS["conv2d"] is bench.bench_conv2d
     assert bench.BENCHMARKS["separable"] is bench.bench_separable
 
@@ -320,7 +320,7 @@ def test_main_runs_every_benchmark_by_default(capsys):
     bench.main(MAIN_ARGS)
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder"
+        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder", "dynamic"
     ]
     for lines in tables:
         assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
@@ -352,7 +352,7 @@ def test_main_rejects_unknown_operator(capsys):
         bench.main(["conv2d", "deform_conv2d"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift, deformable, adder)" in err
+    assert "invalid choice: deform_conv2d (choose from conv2d, grouped, depthwise, separable, dilated, transposed, non_local, shift, deformable, adder, dynamic)" in err
     assert capsys.readouterr().out == ""  # nothing ran
 
 
@@ -438,3 +438,31 @@ def test_peak_memory_sees_the_temporaries_of_an_autograd_function():
     x = torch.zeros(size)
     peak = bench.peak_memory(lambda: Temporaries.apply(x), torch.device("cpu"))
     assert 2 * 4 * size <= peak <= 2 * 4 * size + 2**16
+
+
+def test_bench_dynamic_tiny():
+    timings = bench.bench_dynamic(**{**TINY, "batch": 2}, num_kernels=(2, 3))
+    rows = ["torch conv2d 3x3, static"]
+    for k in (2, 3):
+        rows += [f"convref.functional.dynamic_conv2d, K={k}", f"per-sample conv2d loop, K={k}"]
+    assert [t.name for t in timings] == [
+        *(f"{row} (forward)" for row in rows),
+        *(f"{row} (forward+backward)" for row in rows),
+        "convref.reference.dynamic_conv2d, K=2 (NumPy, forward)",
+    ]
+    _check_ratios(timings)
+    conv = 2 * 4 * 4 * 9 * 6 * 6  # N C_out C_in k^2 H W, padding 1
+    mixing = {k: 2 * k * (4 * 4 * 9 + 4) for k in (2, 3)}  # K multiply-adds per kernel entry and bias, per sample
+    forward = [conv, conv + mixing[2], conv + mixing[2], conv + mixing[3], conv + mixing[3]]
+    assert [t.mult_adds for t in timings] == [*forward, *(3 * m for m in forward), conv + mixing[2]]
+
+
+def test_per_sample_baseline_is_dynamic_convolution():
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 2, 5, 5, generator=generator, dtype=torch.float64)
+    weights = torch.randn(4, 3, 2, 3, 3, generator=generator, dtype=torch.float64)
+    attention = torch.rand(3, 4, generator=generator, dtype=torch.float64)
+    bias = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    expected = reference.dynamic_conv2d(x.numpy(), weights.numpy(), attention.numpy(), bias.numpy(), padding=1)
+    got = bench.per_sample_dynamic_conv2d(x, weights, attention, bias, padding=1)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)

@@ -45,3 +45,7 @@ __all__ += ["deform_conv2d", "dcls_kernel"]
 from .adder import adder2d, adder2d_backward, adder_adaptive_scale  # noqa: E402
 
 __all__ += ["adder2d", "adder2d_backward", "adder_adaptive_scale"]
+
+from .dynamic import dynamic_conv2d  # noqa: E402
+
+__all__ += ["dynamic_conv2d"]

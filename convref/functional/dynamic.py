@@ -1,0 +1,80 @@
+r"""PyTorch dynamic convolution (CondConv, DY-CNN) with the grouped-convolution batching trick.
+
+Same name and arguments as :func:`convref.reference.dynamic_conv2d`. Each sample needs its own
+kernel, and PyTorch's ``conv2d`` takes one kernel per call. Folding the batch into the channel
+axis makes it one call: the input ``(N, C_in, H, W)`` becomes ``(1, N C_in, H, W)``, the ``N``
+mixed kernels are stacked into ``(N C_out, C_in / G, kh, kw)``, and ``groups = N G`` keeps
+sample ``n``'s channels away from every other sample's kernel (the trick of CondConv's and
+timm's implementations).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import IntPair, Padding, check_dynamic_conv2d_args
+
+__all__ = ["dynamic_conv2d"]
+
+
+def dynamic_conv2d(
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    attention: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> torch.Tensor:
+    r"""Convolve each sample with its attention-weighted mixture of ``K`` kernels, in one grouped convolution.
+
+    Computes :func:`convref.reference.dynamic_conv2d`,
+
+    .. math::
+
+        y[n] = \Bigl(\sum_k a_{nk} W_k\Bigr) * x[n] + \sum_k a_{nk} b_k,
+
+    differentiable with respect to ``x``, ``weights``, ``attention`` and ``bias``. The mixing is
+    one matrix product, ``attention @ weights.reshape(K, -1)``, so it costs ``K`` multiply-adds
+    per kernel entry per sample; the convolution then costs what a static one does.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Input of shape ``(N, C_in, H, W)``.
+    weights : torch.Tensor
+        The ``K`` kernels, shape ``(K, C_out, C_in / groups, kh, kw)``.
+    attention : torch.Tensor
+        Mixing weights, shape ``(N, K)``.
+    bias : torch.Tensor, optional
+        The ``K`` biases, shape ``(K, C_out)``.
+    stride, padding, dilation, groups
+        As in :func:`torch.nn.functional.conv2d` (``padding`` also ``"valid"``/``"same"``).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(N, C_out, H_out, W_out)``.
+    """
+    args, kernels = check_dynamic_conv2d_args(
+        x, weights, attention, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+    )
+    n, (h_out, w_out) = args.batch, args.out_size
+    if n == 0:
+        return x.new_zeros((0, args.out_channels, h_out, w_out))
+    mixed = torch.matmul(attention, weights.reshape(kernels, -1))  # (N, C_out * C_in/G * kh * kw)
+    mixed = mixed.reshape(n * args.out_channels, *weights.shape[2:])
+    top, bottom, left, right = args.padding
+    folded = x.reshape(1, n * args.in_channels, *args.in_size)
+    if top != bottom or left != right:  # an even kernel's "same": conv2d pads both sides alike
+        folded = F.pad(folded, (left, right, top, bottom))
+        top = left = 0
+    y = F.conv2d(folded, mixed, None, args.stride, (top, left), args.dilation, n * args.groups)
+    y = y.reshape(n, args.out_channels, h_out, w_out)
+    if bias is not None:
+        y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)
+    return y
