@@ -404,3 +404,20 @@ def test_cost_by_hand():
     assert cost["attention"] == arith.Cost(params=2 * 2 + 2, mult_adds=4)
     assert cost["aggregation"] == arith.Cost(params=0, mult_adds=12)
     assert cost["total"] == arith.Cost(params=18, mult_adds=96 + 4 + 12)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_cuda_matches_the_reference(dtype, tolerance):
+    rng = np.random.default_rng(0)
+    x, weights, attention, bias = _case(rng, n=5, c=8, o=8, groups=2, kernels=4, h=9, w=9)
+    expected = reference.dynamic_conv2d(x, weights, attention, bias, stride=2, padding=1, groups=2)
+    tensors = [torch.from_numpy(a).to("cuda", dtype).requires_grad_() for a in (x, weights, attention, bias)]
+    y = functional.dynamic_conv2d(*tensors, stride=2, padding=1, groups=2)
+    assert y.device.type == "cuda"
+    np.testing.assert_allclose(y.detach().cpu().double().numpy(), expected, rtol=tolerance, atol=tolerance * 10)
+    y.sum().backward()
+    cpu = [torch.from_numpy(a).requires_grad_() for a in (x, weights, attention, bias)]
+    functional.dynamic_conv2d(*cpu, stride=2, padding=1, groups=2).sum().backward()
+    for got, want in zip(tensors, cpu):
+        np.testing.assert_allclose(got.grad.cpu().double().numpy(), want.grad.numpy(), rtol=tolerance, atol=tolerance * 10)
