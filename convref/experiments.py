@@ -8,6 +8,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 
+from . import arith
 from ._checks import _is_int, positive_int
 from .nn import Conv2d
 
@@ -1034,7 +1035,7 @@ def filter_gradients(
     model : torch.nn.Module
         A classifier mapping ``images`` to logits.
     images : numpy.ndarray or torch.Tensor
-        One batch, ``(N, ...)``.
+        One batch, ``(N, ...)``; converted to the dtype of the model's parameters.
     labels : numpy.ndarray or torch.Tensor
         Integer classes, ``(N,)``.
 
@@ -1043,7 +1044,8 @@ def filter_gradients(
     dict
         ``{parameter name: gradient}`` for every parameter with 4 dimensions, in model order.
     """
-    x = torch.as_tensor(images, dtype=torch.float32)
+    parameter = next(model.parameters(), None)
+    x = torch.as_tensor(images, dtype=parameter.dtype if parameter is not None else torch.float32)  # the model's dtype
     y = torch.as_tensor(labels).to(torch.int64)
     filters = {name: p for name, p in model.named_parameters() if p.dim() == 4}
     was_training = model.training
@@ -1058,7 +1060,7 @@ def filter_gradients(
     return gradients
 
 
-def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> "arith.OpCount":
+def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> arith.OpCount:
     """Multiplications and additions of a network on one input, adder layers counted as additions only.
 
     One forward pass on zeros of shape ``(1, *input_shape)`` in evaluation mode, with hooks:
@@ -1085,7 +1087,6 @@ def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> "arith.Op
     convref.arith.OpCount
         ``params`` (trainable parameters of the whole model), ``multiplications``, ``additions``.
     """
-    from . import arith
     from .nn import Adder2d
 
     counts: list[arith.OpCount] = []

@@ -309,3 +309,51 @@ def deform_widget(
 
 
 __all__ += ["deform_widget"]
+
+
+def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] | None" = None, size: int = 7) -> widgets.VBox:
+    """Move a template over an image and compare where correlation and negative L1 distance find it.
+
+    Sliders choose the template's top-left pixel and its size; the figure is
+    :func:`convref.viz.plot_template_matching`. The negative L1 distance always finds the
+    template's own window (distance zero); correlation finds the window that is brightest
+    where the template is bright, which is often somewhere else.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, optional
+        ``(H, W)`` grey image in [0, 1]; by default :func:`convref.data.test_image` of side 48.
+    corner : (int, int), optional
+        The first top-left pixel of the template (by default at the upper edge of the disk).
+    size : int
+        The first template side.
+    """
+    from .data import test_image
+
+    image = test_image(48) if image is None else np.asarray(image, dtype=np.float64)
+    height, width = image.shape
+    row0, col0 = corner if corner is not None else (height // 2 - 2, width // 4 - 2)
+    controls = {
+        "size": widgets.IntSlider(size, 1, min(height, width, 15), description="size"),
+        "row": widgets.IntSlider(min(row0, height - size), 0, height - size, description="row"),
+        "column": widgets.IntSlider(min(col0, width - size), 0, width - size, description="column"),
+    }
+    output = widgets.Output()
+
+    def draw() -> None:
+        viz.plot_template_matching(image, (controls["row"].value, controls["column"].value), controls["size"].value)
+
+    def on_size(_: object) -> None:
+        # a larger template has fewer positions: shrink the ranges first (this may move the sliders)
+        controls["row"].max = height - controls["size"].value
+        controls["column"].max = width - controls["size"].value
+        _redraw(output, draw)
+
+    controls["size"].observe(on_size, names="value")
+    for name in ("row", "column"):
+        controls[name].observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+
+
+__all__ += ["template_widget"]

@@ -46,9 +46,10 @@ __all__ = ["adder2d", "adder2d_backward", "adder_adaptive_scale", "with_adaptive
 MAX_COLUMN_ELEMENTS = 2**22
 
 #: Largest pairwise difference tensor (output positions x filters x window length) formed at
-#: once on the CPU: 256 Ki elements (1 MB in float32) stays in cache. Other devices use
+#: once on the CPU: 1 Mi elements (4 MB in float32) stays in a large cache, and keeps the
+#: number of small parallel ops per backward pass low. Other devices use
 #: :data:`PAIRWISE_ELEMENTS_GPU`, as each kernel launch there costs more than the arithmetic.
-PAIRWISE_ELEMENTS = 2**18
+PAIRWISE_ELEMENTS = 2**20
 PAIRWISE_ELEMENTS_GPU = 2**25
 
 
@@ -256,7 +257,7 @@ def adder2d(
         Number of groups; each sees ``C_in / groups`` input channels.
     gradient : {"paper", "exact"}
         ``"paper"``: :math:`\partial y / \partial F = X - F` and
-        :math:`\partial y / \partial X = \mathrm{HT}(F - X)` (Chen et al. 2020, eqs. 5 and 9);
+        :math:`\partial y / \partial X = \mathrm{HT}(F - X)` (Chen et al. 2020);
         ``"exact"``: the signs, the true derivative of :math:`-|X - F|`.
 
     Returns
@@ -316,7 +317,7 @@ def adder2d_backward(
 def adder_adaptive_scale(grad_weight: torch.Tensor, eta: float = 0.2) -> torch.Tensor:
     r"""AdderNet's adaptive learning rate of one layer: :math:`\alpha = \eta \sqrt{k} / \lVert \Delta L(F) \rVert_2`.
 
-    PyTorch version of :func:`convref.reference.adder_adaptive_scale` (Chen et al. 2020, eq. 12;
+    PyTorch version of :func:`convref.reference.adder_adaptive_scale` (Chen et al. 2020;
     :math:`k` is the number of filter entries, the authors' code uses :math:`\eta = 0.2`).
 
     Parameters

@@ -8,14 +8,14 @@ by the negative :math:`\ell_1` distance to the filter instead of the inner produ
     y[n, o, i, j] = -\sum_{c, u, v} \bigl| x_{pad}[n, c, s_h i + d_h u, s_w j + d_w v] - w[o, c, u, v] \bigr|
 
 The paper does not train with the true gradient of :math:`|X - F|` (a sign). It uses its own
-(Chen et al. 2020, eqs. 5 and 9):
+(Chen et al. 2020):
 
 * for the filter, the full-precision difference :math:`\partial Y / \partial F = X - F`;
 * for the input, the difference clipped to ``[-1, 1]`` by a HardTanh,
   :math:`\partial Y / \partial X = \mathrm{HT}(F - X)`;
 
 and scales each layer's filter gradient by an adaptive learning rate
-:math:`\alpha = \eta \sqrt{k} / \lVert \Delta L(F) \rVert_2` (eq. 12, :func:`adder_adaptive_scale`).
+:math:`\alpha = \eta \sqrt{k} / \lVert \Delta L(F) \rVert_2` (:func:`adder_adaptive_scale`).
 This module writes all three out in NumPy, so the PyTorch version can be tested against them.
 """
 
@@ -57,7 +57,7 @@ def adder2d(
             \bigl| x_{pad}[n,\; g\,C_{in}/G + c,\; s_h i + d_h u,\; s_w j + d_w v] - w[o, c, u, v] \bigr|
 
     with :math:`g` the group of output channel ``o``, exactly as in :func:`convref.reference.conv2d`
-    with the product :math:`w \cdot x` replaced by :math:`-|x - w|` (Chen et al. 2020, eq. 2).
+    with the product :math:`w \cdot x` replaced by :math:`-|x - w|` (Chen et al. 2020).
     Padded positions hold zeros, so they add :math:`|w|`.
 
     Parameters
@@ -115,7 +115,7 @@ def adder2d_backward(
     With :math:`G = \partial L / \partial y` and the sums running over every output position
     whose window reads the input value :math:`X` through filter entry :math:`F`:
 
-    * ``gradient="paper"`` (Chen et al. 2020, eqs. 5 and 9):
+    * ``gradient="paper"`` (Chen et al. 2020):
       :math:`\partial L / \partial F = \sum G \,(X - F)`,
       :math:`\partial L / \partial X = \sum G \,\mathrm{HT}(F - X)`;
     * ``gradient="exact"``: the derivative of :math:`-|X - F|`,
@@ -185,7 +185,7 @@ def _scatter_windows(grad_windows: np.ndarray, padded_shape: tuple[int, ...], ar
 def adder_adaptive_scale(grad_weight: np.ndarray, eta: float = 0.2) -> float:
     r"""AdderNet's adaptive learning rate of one layer: :math:`\alpha = \eta \sqrt{k} / \lVert \Delta L(F) \rVert_2`.
 
-    The paper (eq. 12) multiplies each adder layer's filter gradient by :math:`\alpha`, with
+    The paper multiplies each adder layer's filter gradient by :math:`\alpha`, with
     :math:`k` the number of filter entries, so that every layer takes a step of the same norm
     :math:`\eta \sqrt{k}` (times the global learning rate) however small its gradient. The
     authors' code uses :math:`\eta = 0.2`. A zero gradient gives ``alpha`` with the norm
