@@ -174,6 +174,17 @@ def _run(
     ]
 
 
+def _forward_backward(run: Callable[..., torch.Tensor], leaves: Sequence[torch.Tensor]) -> Callable[[], None]:
+    """A step that clears the leaves' gradients, runs ``run(*leaves)`` and backpropagates its sum."""
+
+    def step() -> None:
+        for leaf in leaves:
+            leaf.grad = None
+        run(*leaves).sum().backward()
+
+    return step
+
+
 def _tensors(*shapes: tuple[int, ...], device: torch.device) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     return [torch.randn(*shape, generator=generator).to(device) for shape in shapes]
@@ -472,21 +483,14 @@ def bench_non_local(
     def implicit(x, theta, phi, g):
         return functional.non_local_response(x, theta, phi, g, mode)
 
-    def forward_backward(run) -> Callable[[], None]:
-        def step() -> None:
-            for leaf in leaves:
-                leaf.grad = None
-            run(*leaves).sum().backward()
-        return step
-
     positions = size * size
     explicit_mult_adds = _non_local_mult_adds(batch, channels, inter, positions, None)
     implicit_mult_adds = _non_local_mult_adds(batch, channels, inter, positions, mode)
     candidates = [
         _Candidate("explicit affinity A g (forward)", lambda: explicit(x, theta, phi, g), explicit_mult_adds),
         _Candidate("convref.functional.non_local_response (forward)", lambda: implicit(x, theta, phi, g), implicit_mult_adds),
-        _Candidate("explicit affinity A g (forward+backward)", forward_backward(explicit), 3 * explicit_mult_adds),
-        _Candidate("convref.functional.non_local_response (forward+backward)", forward_backward(implicit), 3 * implicit_mult_adds),
+        _Candidate("explicit affinity A g (forward+backward)", _forward_backward(explicit, leaves), 3 * explicit_mult_adds),
+        _Candidate("convref.functional.non_local_response (forward+backward)", _forward_backward(implicit, leaves), 3 * implicit_mult_adds),
     ]
     candidates.append(
         _Candidate(
@@ -585,13 +589,6 @@ def bench_deformable(
     def conv(x, offset, weight, bias, mask):
         return F.conv2d(x, weight, bias, padding=1)
 
-    def forward_backward(run: Callable[..., torch.Tensor]) -> Callable[[], None]:
-        def step() -> None:
-            for leaf in leaves:
-                leaf.grad = None
-            run(*leaves).sum().backward()
-        return step
-
     implementations = [("torch conv2d 3x3", conv, conv_mult_adds)]
     torchvision_op = _torchvision_deform_conv2d()
     if torchvision_op is not None:
@@ -599,7 +596,7 @@ def bench_deformable(
     implementations.append(("convref.functional.deform_conv2d", deform(functional.deform_conv2d), deform_mult_adds))
     candidates = [_Candidate(f"{name} (forward)", lambda run=run: run(*inputs), count) for name, run, count in implementations]
     candidates += [
-        _Candidate(f"{name} (forward+backward)", forward_backward(run), 3 * count) for name, run, count in implementations
+        _Candidate(f"{name} (forward+backward)", _forward_backward(run, leaves), 3 * count) for name, run, count in implementations
     ]
     numpy_inputs = [t.cpu().numpy() for t in inputs]
     candidates.append(
@@ -674,16 +671,9 @@ def bench_adder(
     def ours(x, weight):
         return functional.adder2d(x, weight, padding=1)
 
-    def forward_backward(run: Callable[..., torch.Tensor]) -> Callable[[], None]:
-        def step() -> None:
-            for leaf in leaves:
-                leaf.grad = None
-            run(*leaves).sum().backward()
-        return step
-
     implementations = [("unfold-broadcast-sum (authors' code)", broadcast_adder2d), ("convref.functional.adder2d", ours)]
     candidates = [_Candidate(f"{name} (forward)", lambda run=run: run(x, weight), count) for name, run in implementations]
-    candidates += [_Candidate(f"{name} (forward+backward)", forward_backward(run), 3 * count) for name, run in implementations]
+    candidates += [_Candidate(f"{name} (forward+backward)", _forward_backward(run, leaves), 3 * count) for name, run in implementations]
     candidates.append(_Candidate("torch conv2d 3x3 (forward)", lambda: F.conv2d(x, weight, padding=1), count))
     x_np, weight_np = x.cpu().numpy(), weight.cpu().numpy()
     candidates.append(
@@ -731,18 +721,11 @@ def bench_dynamic(
     static_mult_adds = batch * arith.conv_cost(channels, channels, 3, size).mult_adds
     static_leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
 
-    def forward_backward(run: Callable[..., torch.Tensor], leaves: list[torch.Tensor]) -> Callable[[], None]:
-        def step() -> None:
-            for leaf in leaves:
-                leaf.grad = None
-            run(*leaves).sum().backward()
-        return step
-
     def static(x, weight, bias):
         return F.conv2d(x, weight, bias, padding=1)
 
     forward_rows = [_Candidate("torch conv2d 3x3, static (forward)", lambda: static(x, weight, bias), static_mult_adds)]
-    backward_rows = [_Candidate("torch conv2d 3x3, static (forward+backward)", forward_backward(static, static_leaves), 3 * static_mult_adds)]
+    backward_rows = [_Candidate("torch conv2d 3x3, static (forward+backward)", _forward_backward(static, static_leaves), 3 * static_mult_adds)]
     numpy_rows = []
     generator = torch.Generator().manual_seed(1)
     for kernels in num_kernels:
@@ -761,7 +744,7 @@ def bench_dynamic(
         for name, run in ((f"convref.functional.dynamic_conv2d, K={kernels}", batched),
                           (f"per-sample conv2d loop, K={kernels}", per_sample_dynamic_conv2d)):
             forward_rows.append(_Candidate(f"{name} (forward)", lambda run=run, inputs=inputs: run(*inputs), mult_adds))
-            backward_rows.append(_Candidate(f"{name} (forward+backward)", forward_backward(run, leaves), 3 * mult_adds))
+            backward_rows.append(_Candidate(f"{name} (forward+backward)", _forward_backward(run, leaves), 3 * mult_adds))
         if not numpy_rows:
             arrays = [t.cpu().numpy() for t in inputs]
             numpy_rows.append(
