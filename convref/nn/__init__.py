@@ -23,6 +23,6 @@ __all__ += ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
 from .adder import Adder2d, adder_bn_relu, to_adder  # noqa: E402
 
 __all__ += ["Adder2d", "adder_bn_relu", "to_adder"]
-from .dynamic import CondConv2d, DynamicConv2d, SelectiveKernel2d, temperature_schedule  # noqa: E402
+from .dynamic import CondConv2d, DynamicConv2d, KernelMixtureConv2d, SelectiveKernel2d, temperature_schedule  # noqa: E402
 
-__all__ += ["CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
+__all__ += ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]

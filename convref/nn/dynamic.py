@@ -23,7 +23,7 @@ from .. import functional
 from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts, positive_int
 from .init import pytorch_default_
 
-__all__ = ["CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
+__all__ = ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
 
 
 def _positive_number(name: str, value: float) -> float:
@@ -34,8 +34,25 @@ def _positive_number(name: str, value: float) -> float:
     return float(value)
 
 
-class _KernelMixture(nn.Module):
-    """``K`` convolution kernels and biases mixed per sample by :meth:`attention` (a subclass's routing)."""
+class KernelMixtureConv2d(nn.Module):
+    """The common part of :class:`CondConv2d` and :class:`DynamicConv2d`: ``K`` kernels mixed per sample.
+
+    It holds ``weight`` ``(K, C_out, C_in / groups, kh, kw)`` and ``bias`` ``(K, C_out)``, each
+    kernel drawn as PyTorch draws a convolution's, and computes
+    :func:`convref.functional.dynamic_conv2d` with the weights that :meth:`attention` (defined
+    by a subclass) returns for the batch.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, padding, dilation, groups
+        As in :class:`torch.nn.Conv2d`.
+    bias : bool
+        Whether each kernel has a bias.
+    num_kernels : int
+        ``K``.
+    """
 
     def __init__(
         self,
@@ -83,7 +100,7 @@ class _KernelMixture(nn.Module):
         )
 
 
-class CondConv2d(_KernelMixture):
+class CondConv2d(KernelMixtureConv2d):
     r"""Conditionally parameterised convolution (Yang et al. 2019): ``K`` experts weighed by sigmoids.
 
     The routing weights are :math:`r(x) = \sigma(\mathrm{GAP}(x) R + c)`, one independent
@@ -125,7 +142,7 @@ class CondConv2d(_KernelMixture):
         return torch.sigmoid(self.routing(x.mean((2, 3))))
 
 
-class DynamicConv2d(_KernelMixture):
+class DynamicConv2d(KernelMixtureConv2d):
     r"""Dynamic convolution (DY-CNN, Chen et al. 2020): ``K`` kernels mixed by a softmax with a temperature.
 
     The attention is :math:`\pi(x) = \mathrm{softmax}(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}(\mathrm{GAP}(x)))) / \tau)`,
