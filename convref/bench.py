@@ -688,11 +688,11 @@ def bench_adder(
 
 
 def per_sample_dynamic_conv2d(
-    x: torch.Tensor, weights: torch.Tensor, attention: torch.Tensor, bias: torch.Tensor, padding: int = 1
+    x: torch.Tensor, weights: torch.Tensor, attention: torch.Tensor, bias: Optional[torch.Tensor] = None, padding: int = 1
 ) -> torch.Tensor:
     """Dynamic convolution with one ``conv2d`` call per sample: the loop the batching trick replaces."""
     kernels = torch.matmul(attention, weights.flatten(1)).reshape(-1, *weights.shape[1:])  # (N, C_out, ...)
-    biases = torch.matmul(attention, bias)
+    biases = [None] * len(x) if bias is None else torch.matmul(attention, bias)
     return torch.cat([F.conv2d(x[n : n + 1], kernels[n], biases[n], padding=padding) for n in range(len(x))])
 
 

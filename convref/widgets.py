@@ -357,3 +357,95 @@ def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] 
 
 
 __all__ += ["template_widget"]
+
+
+def dynamic_widget(
+    model: "torch.nn.Module",
+    images: np.ndarray,
+    names: "list[str] | None" = None,
+    layer: int = 0,
+    choices: "list[int] | None" = None,
+) -> widgets.VBox:
+    """Pick an input and a temperature, and see a dynamic layer's attention and the kernel it mixes.
+
+    ``layer`` picks a :class:`convref.nn.DynamicConv2d` of ``model`` (by order of appearance).
+    The layer's inputs are recorded once, with all ``images`` in one batch; the figure is then
+    :func:`convref.viz.plot_kernel_mixture` for the chosen input, at the chosen temperature,
+    for one output channel and one input channel of the kernels (sliders). Lower the
+    temperature to see the mixture collapse onto one kernel; raise it to see it become the
+    plain average of the ``K`` kernels, whatever the input.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with :class:`convref.nn.DynamicConv2d` layers (e.g. a trained
+        :func:`convref.experiments.dynamic_classifier`).
+    images : numpy.ndarray
+        ``(N, 1, H, W)`` inputs to choose from.
+    names : list of str, optional
+        One name per image for the chooser.
+    layer : int
+        Which dynamic layer.
+    choices : list of int, optional
+        The indices of the images offered by the chooser (all by default). The layer still
+        sees all ``images`` as one batch, as a network whose BatchNorms use the batch's
+        statistics must.
+    """
+    import torch
+
+    from .nn import DynamicConv2d
+
+    layers = [m for m in model.modules() if isinstance(m, DynamicConv2d)]
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"layer must index one of the model's {len(layers)} DynamicConv2d layers, got {layer}")
+    chosen = layers[layer]
+    recorded = {}
+    hook = chosen.register_forward_pre_hook(lambda m, args: recorded.__setitem__("x", args[0].detach()))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.as_tensor(images, dtype=chosen.weight.dtype))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    names = names or [f"input {i}" for i in range(len(images))]
+    if len(names) != len(images):
+        raise ValueError(f"names must hold one name per image ({len(images)}), got {len(names)}")
+    choices = list(range(len(images))) if choices is None else [int(i) for i in choices]
+    if not choices or not all(0 <= i < len(images) for i in choices):
+        raise ValueError(f"choices must be indices of images (0 to {len(images) - 1}), got {choices}")
+    kernels = chosen.weight.detach().numpy()  # (K, C_out, C_in / groups, kh, kw)
+    controls = {
+        "input": widgets.Dropdown(options=[(names[i], i) for i in choices], value=choices[0], description="input"),
+        "temperature": widgets.FloatLogSlider(chosen.temperature, base=10, min=-1.5, max=2, step=0.05, description="temperature"),
+        "out": widgets.IntSlider(0, 0, kernels.shape[1] - 1, description="out channel"),
+        "in": widgets.IntSlider(0, 0, kernels.shape[2] - 1, description="in channel"),
+    }
+    output = widgets.Output()
+
+    def draw() -> None:
+        index = controls["input"].value
+        saved = chosen.temperature
+        try:
+            chosen.temperature = controls["temperature"].value
+            with torch.no_grad():
+                attention = chosen.attention(recorded["x"][index : index + 1])[0].numpy()
+        finally:
+            chosen.temperature = saved
+        name = names[index]
+        viz.plot_kernel_mixture(
+            kernels[:, controls["out"].value, controls["in"].value],
+            {name: attention},
+            {name: np.asarray(images[index, 0])},
+            title=f"dynamic layer {layer + 1}, temperature {controls['temperature'].value:.3g}",
+        )
+
+    for control in controls.values():
+        control.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox([widgets.VBox([controls["input"], controls["temperature"]]),
+                                       widgets.VBox([controls["out"], controls["in"]])]), output])
+
+
+__all__ += ["dynamic_widget"]

@@ -466,3 +466,5 @@ def test_per_sample_baseline_is_dynamic_convolution():
     expected = reference.dynamic_conv2d(x.numpy(), weights.numpy(), attention.numpy(), bias.numpy(), padding=1)
     got = bench.per_sample_dynamic_conv2d(x, weights, attention, bias, padding=1)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    no_bias = reference.dynamic_conv2d(x.numpy(), weights.numpy(), attention.numpy(), padding=1)
+    np.testing.assert_allclose(bench.per_sample_dynamic_conv2d(x, weights, attention).numpy(), no_bias, rtol=1e-12, atol=1e-12)

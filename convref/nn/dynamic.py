@@ -165,7 +165,9 @@ class DynamicConv2d(KernelMixtureConv2d):
     reduction : int
         Squeeze ratio of the attention's hidden layer (4 in the paper).
     temperature : float
-        The softmax temperature :math:`\tau` (the paper starts at 30).
+        The softmax temperature :math:`\tau`. The default, 30, is where the paper *starts*:
+        it makes the attention nearly uniform, so a layer left at 30 behaves almost like one
+        static convolution. Lower it during training (:func:`temperature_schedule`), or pass 1.
     """
 
     def __init__(
