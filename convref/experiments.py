@@ -253,15 +253,38 @@ def channel_connectivity(model: torch.nn.Module, in_channels: int, size: int = 5
 __all__ += ["channel_connectivity"]
 
 
+def _run_hooked(model: torch.nn.Module, hooks: list, x: Union[np.ndarray, torch.Tensor, tuple]) -> None:
+    """Run ``model`` once in evaluation mode without gradients, then remove ``hooks`` and restore its mode.
+
+    ``x`` is a batch, or the shape of one input without the batch axis: then two zero inputs
+    run (a BatchNorm that normalises with the batch's statistics needs more than one value).
+    The input takes the dtype of the model's parameters.
+    """
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    batch = torch.zeros(2, *x, dtype=dtype) if isinstance(x, tuple) else torch.as_tensor(x, dtype=dtype)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(batch)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+
+
 def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
     """Parameters, multiply-adds and convolution outputs of a model on one input, measured by running it.
 
-    One forward pass on zeros of shape ``(1, *input_shape)``, with a hook on every
-    convolution (:class:`torch.nn.Conv2d` or :class:`convref.nn.Conv2d`) and every
-    :class:`torch.nn.Linear`: each adds its :func:`convref.arith.conv_cost` (at the output
-    size it actually produced) or :func:`convref.arith.linear_cost`. The model is run in
-    evaluation mode without gradients (so batch-norm statistics are not touched) and left in
-    the mode it was in.
+    One forward pass on zeros, with a hook on every convolution (:class:`torch.nn.Conv2d` or
+    :class:`convref.nn.Conv2d`, adder layers included, whose subtract-and-accumulate terms
+    count as multiply-adds here; see :func:`op_counts`), every :class:`torch.nn.Linear`, and
+    every :class:`convref.nn.KernelMixtureConv2d` (CondConv, DY-CNN): each adds its
+    :func:`convref.arith.conv_cost` (at the output size it actually produced),
+    :func:`convref.arith.linear_cost`, or the mixed convolution and the kernel mixing of
+    :func:`convref.arith.dynamic_conv_cost`. The model is run in evaluation mode without
+    gradients (so batch-norm statistics are not touched) and left in the mode it was in.
 
     Parameters
     ----------
@@ -278,10 +301,19 @@ def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
         ``conv_outputs``: elements of all the feature maps the convolutions produce for one
         input -- what training keeps in memory for the backward pass, per layer at least.
     """
-    from .arith import Cost, conv_cost, linear_cost
+    from .arith import Cost, conv_cost, dynamic_conv_cost, linear_cost
+    from .nn import KernelMixtureConv2d
 
     costs: list[Cost] = []
     outputs: list[int] = []
+
+    def on_mixture(module: KernelMixtureConv2d, _: tuple, y: torch.Tensor) -> None:
+        cost = dynamic_conv_cost(
+            module.in_channels, module.out_channels, module.kernel_size, tuple(y.shape[-2:]),
+            module.num_kernels, module.groups, module.bias is not None,
+        )
+        costs.append(Cost(mult_adds=cost["conv"].mult_adds + cost["aggregation"].mult_adds))
+        outputs.append(y[0].numel())
 
     def on_conv(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
         costs.append(
@@ -298,17 +330,9 @@ def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
             hooks.append(module.register_forward_hook(on_conv))
         elif isinstance(module, torch.nn.Linear):
             hooks.append(module.register_forward_hook(on_linear))
-    parameter = next(model.parameters(), None)
-    dtype = parameter.dtype if parameter is not None else torch.float32
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, dtype=dtype))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+        elif isinstance(module, KernelMixtureConv2d):
+            hooks.append(module.register_forward_hook(on_mixture))
+    _run_hooked(model, hooks, tuple(input_shape))
     return {
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "mult_adds": sum(costs, Cost()).mult_adds,
@@ -1063,7 +1087,7 @@ def filter_gradients(
 def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> arith.OpCount:
     """Multiplications and additions of a network on one input, adder layers counted as additions only.
 
-    One forward pass on zeros of shape ``(1, *input_shape)`` in evaluation mode, with hooks:
+    One forward pass on zeros (two inputs of ``input_shape``) in evaluation mode, with hooks:
 
     * a convolution adds :func:`convref.arith.conv_op_count`, an :class:`convref.nn.Adder2d`
       :func:`convref.arith.adder_op_count` (at the output size each produced), a
@@ -1109,17 +1133,7 @@ def op_counts(model: torch.nn.Module, input_shape: tuple[int, ...]) -> arith.OpC
 
     leaves = [m for m in model.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(on_leaf) for m in leaves]
-    parameter = next(model.parameters(), None)
-    dtype = parameter.dtype if parameter is not None else torch.float32
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, dtype=dtype))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    _run_hooked(model, hooks, tuple(input_shape))
     return arith.OpCount(
         params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         multiplications=sum(c.multiplications for c in counts),
@@ -1379,16 +1393,7 @@ def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Te
         results[index] = attention.numpy().astype(np.float64)
 
     hooks = [layer.register_forward_pre_hook(lambda m, args, i=i: record(i, m, args)) for i, layer in enumerate(layers)]
-    parameter = next(model.parameters())
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.as_tensor(images, dtype=parameter.dtype))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    _run_hooked(model, hooks, images)
     return [results[i] for i in range(len(layers))]
 
 
@@ -1447,17 +1452,7 @@ def dynamic_model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> 
             hooks.append(module.register_forward_hook(on_linear))
         elif isinstance(module, (DynamicConv2d, CondConv2d)):
             hooks.append(module.register_forward_hook(on_dynamic))
-    parameter = next(model.parameters(), None)
-    dtype = parameter.dtype if parameter is not None else torch.float32
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(2, *input_shape, dtype=dtype))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    _run_hooked(model, hooks, tuple(input_shape))
     # the counts come from the layers' shapes, so they are per input whatever the batch size
     return {
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -150,3 +150,34 @@ def test_chapters_are_in_the_navigation(browser, server):
             )
     finally:
         page.close()
+
+
+def test_status_page_lists_every_chapter_as_run(browser, server):
+    """The build's execution table has a row per chapter notebook, each with a run time and a success mark."""
+    page, _ = _open(browser, f"{server}/book/status.html")
+    try:
+        rows = page.locator("main table tbody tr").evaluate_all(
+            "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText.trim()))"
+        )
+        by_document = {row[0]: row for row in rows}
+        for chapter in _chapter_pages():
+            document = chapter.removesuffix(".html")
+            assert document in by_document, f"{document} is missing from the status table: {sorted(by_document)}"
+            row = by_document[document]
+            assert "✅" in row[-1], f"{document} did not run cleanly: {row}"
+            assert float(row[-2]) > 0, f"{document} has no run time: {row}"
+    finally:
+        page.close()
+
+
+def test_glossary_terms_link_to_chapters_that_load(browser, server):
+    page, _ = _open(browser, f"{server}/book/glossary.html")
+    try:
+        assert page.locator("main dl.glossary dt").count() >= 20
+        links = page.locator("main dl.glossary dd a.internal").evaluate_all("links => links.map(a => a.href)")
+        chapters = {link.split("#")[0] for link in links}
+        assert len(chapters) >= len(_chapter_pages())
+        for url in sorted(chapters):
+            assert page.request.get(url).ok, f"glossary link {url} does not load"
+    finally:
+        page.close()

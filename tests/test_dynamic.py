@@ -421,3 +421,20 @@ def test_cuda_matches_the_reference(dtype, tolerance):
     functional.dynamic_conv2d(*cpu, stride=2, padding=1, groups=2).sum().backward()
     for got, want in zip(tensors, cpu):
         np.testing.assert_allclose(got.grad.cpu().double().numpy(), want.grad.numpy(), rtol=tolerance, atol=tolerance * 10)
+
+
+def test_model_cost_counts_dynamic_layers_as_the_flop_counter_does():
+    from convref import experiments
+
+    torch.manual_seed(8)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        DynamicConv2d(4, 8, 3, stride=2, padding=1, num_kernels=3, temperature=1.0),
+        CondConv2d(8, 8, 1, num_kernels=2),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 5),
+    ).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 1, 10, 10))
+    assert experiments.model_cost(model, (1, 10, 10))["mult_adds"] == counter.get_total_flops() // 2
