@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 TORCH   ?= torch==2.13.0
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit notebooks build-book browser bench lab clean
+.PHONY: setup book test unit notebooks build-book browser bench lab vendor clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,20 @@ bench: setup
 ## Run the notebooks interactively.
 lab: setup
 	$(VENV)/bin/jupyter lab book
+
+## Fetch the offline book's JavaScript again from npm (versions: book/_offline/vendor/README.md).
+VENDOR := book/_offline/vendor
+NPM    := _build/npm
+vendor:
+	rm -rf $(NPM) && mkdir -p $(NPM)
+	cd $(NPM) && npm pack --silent mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 >/dev/null
+	for f in $(NPM)/*.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done
+	cp $(NPM)/mathjax-3.2.2/package/es5/tex-mml-chtml.js $(NPM)/mathjax-3.2.2/package/LICENSE $(VENDOR)/mathjax/
+	rm -rf $(VENDOR)/mathjax/output && mkdir -p $(VENDOR)/mathjax/output/chtml/fonts
+	cp -r $(NPM)/mathjax-3.2.2/package/es5/output/chtml/fonts/woff-v2 $(VENDOR)/mathjax/output/chtml/fonts/
+	cp $(NPM)/jupyter-widgets-html-manager-1.0.15/package/dist/embed-amd.js $(NPM)/jupyter-widgets-html-manager-1.0.15/package/dist/*.woff* $(VENDOR)/html-manager/
+	cp $(NPM)/jupyter-widgets-html-manager-1.0.15/package/dist/embed.js.LICENSE.txt $(VENDOR)/html-manager/THIRD_PARTY_NOTICES.txt
+	cp $(NPM)/requirejs-2.3.8/package/require.js $(VENDOR)/require/
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

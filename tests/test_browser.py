@@ -87,11 +87,26 @@ def browser():
 
 
 def _open(browser, url: str):
-    """Open ``url`` with every request that leaves the loopback server blocked; return page and failures."""
+    """Open ``url`` with every request that leaves the loopback server blocked; return the page and its problems.
+
+    The problems: requests to the book that failed, requests that tried to leave the machine
+    (the book must work offline), and JavaScript errors (uncaught exceptions and console errors).
+    """
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     failed_local: list[str] = []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1") else route.abort())
+    page.problems = {"outside": [], "javascript": []}
+
+    def route(route) -> None:
+        if route.request.url.startswith("http://127.0.0.1"):
+            route.continue_()
+        else:
+            page.problems["outside"].append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
     page.on("response", lambda r: failed_local.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("pageerror", lambda error: page.problems["javascript"].append(str(error)))
+    page.on("console", lambda m: page.problems["javascript"].append(m.text) if m.type == "error" else None)
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url} did not load: {response and response.status}"
     return page, failed_local
@@ -108,6 +123,9 @@ def test_page_loads_with_its_figures_and_no_tracebacks(browser, server, page_pat
         )
         assert not broken, f"{page_path}: images that did not load: {broken}"
         assert not failed_local, f"{page_path}: requests to the book that failed: {failed_local}"
+        page.wait_for_timeout(500)  # scripts that run after the load event (MathJax, widgets)
+        assert not page.problems["outside"], f"{page_path}: requests that left the machine: {page.problems['outside']}"
+        assert not page.problems["javascript"], f"{page_path}: JavaScript errors: {page.problems['javascript']}"
         outputs = page.locator("main .cell_output").all_inner_texts()
         tracebacks = [o for o in outputs if "Traceback (most recent call last)" in o or "Error:" in o.split("\n")[0]]
         assert not tracebacks, f"{page_path}: a cell output shows an error:\n{tracebacks[0][:2000]}"
@@ -179,5 +197,47 @@ def test_glossary_terms_link_to_chapters_that_load(browser, server):
         assert len(chapters) >= len(_chapter_pages())
         for url in sorted(chapters):
             assert page.request.get(url).ok, f"glossary link {url} does not load"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_math_renders_offline(browser, server, page_path):
+    """MathJax, served by the book, typesets every formula: no TeX delimiters are left in the text."""
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        page.wait_for_function("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise")
+        page.evaluate("() => window.MathJax.startup.promise")
+        assert page.locator("main mjx-container").count() >= 1, f"{page_path}: no typeset formula"
+        text = page.locator("main").inner_text()
+        assert "\\(" not in text and "\\[" not in text, f"{page_path}: raw TeX left on the page"
+    finally:
+        page.close()
+
+
+def _widget_pages() -> list[str]:
+    """Chapters whose built page embeds widget state (a widget cell ran in the build)."""
+    return [p for p in _chapter_pages() if "application/vnd.jupyter.widget-view+json" in (HTML / p).read_text()]
+
+
+def test_some_chapters_have_widgets():
+    assert len(_widget_pages()) >= 5
+
+
+@pytest.mark.parametrize("page_path", _widget_pages())
+def test_widgets_render_offline_with_their_initial_figure(browser, server, page_path):
+    """The widget manager, served by the book, draws every embedded widget's controls and its first figure."""
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        views = page.locator("main script[type='application/vnd.jupyter.widget-view+json']").count()
+        page.wait_for_function("n => document.querySelectorAll('main .jupyter-widgets').length >= n", arg=views)
+        controls = page.locator("main .widget-slider, main .widget-dropdown, main .widget-toggle-buttons, main .widget-checkbox")
+        assert controls.count() >= 1, f"{page_path}: no widget control rendered"
+        figures = page.evaluate(
+            "() => Array.from(document.querySelectorAll('main .jupyter-widgets img'))"
+            ".filter(img => img.complete && img.naturalWidth > 100).length"
+        )
+        assert figures >= 1, f"{page_path}: the widget shows no figure"
+        assert not page.problems["javascript"], f"{page_path}: JavaScript errors: {page.problems['javascript']}"
     finally:
         page.close()
