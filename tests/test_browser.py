@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
@@ -216,8 +217,18 @@ def test_math_renders_offline(browser, server, page_path):
 
 
 def _widget_pages() -> list[str]:
-    """Chapters whose built page embeds widget state (a widget cell ran in the build)."""
-    return [p for p in _chapter_pages() if "application/vnd.jupyter.widget-view+json" in (HTML / p).read_text()]
+    """Chapters with a widget cell: a code cell tagged ``nbval-ignore-output`` that calls ``widgets.``."""
+    pages = []
+    for page in _chapter_pages():
+        notebook = json.loads((ROOT / page.replace(".html", ".ipynb")).read_text())
+        if any(
+            cell["cell_type"] == "code"
+            and "nbval-ignore-output" in cell.get("metadata", {}).get("tags", [])
+            and "widgets." in "".join(cell["source"])
+            for cell in notebook["cells"]
+        ):
+            pages.append(page)
+    return pages
 
 
 def test_some_chapters_have_widgets():
@@ -230,6 +241,7 @@ def test_widgets_render_offline_with_their_initial_figure(browser, server, page_
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
         views = page.locator("main script[type='application/vnd.jupyter.widget-view+json']").count()
+        assert views >= 1, f"{page_path}: the build embedded no widget state"
         page.wait_for_function("n => document.querySelectorAll('main .jupyter-widgets').length >= n", arg=views)
         controls = page.locator("main .widget-slider, main .widget-dropdown, main .widget-toggle-buttons, main .widget-checkbox")
         assert controls.count() >= 1, f"{page_path}: no widget control rendered"
