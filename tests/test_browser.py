@@ -253,3 +253,17 @@ def test_widgets_render_offline_with_their_initial_figure(browser, server, page_
         assert not page.problems["javascript"], f"{page_path}: JavaScript errors: {page.problems['javascript']}"
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("word, chapter", [("HardTanh", "book/adder/adder.html"), ("checkerboard", "book/transposed_conv/transposed_conv.html")])
+def test_search_finds_a_chapter_by_a_word_in_its_text(browser, server, word, chapter):
+    """The book's own search (its index is built with the pages) lists the chapter, offline."""
+    page, _ = _open(browser, f"{server}/search.html?q={word}")
+    try:
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=15_000)
+        hrefs = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert any(href.split("?")[0].split("#")[0].endswith(chapter) for href in hrefs), f"{word}: {hrefs}"
+        assert not page.problems["javascript"], f"search: JavaScript errors: {page.problems['javascript']}"
+    finally:
+        page.close()
