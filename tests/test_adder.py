@@ -17,8 +17,6 @@ Oracles, none of them convref:
 from __future__ import annotations
 
 import math
-import re
-from typing import Optional
 
 import numpy as np
 import pytest
@@ -29,6 +27,7 @@ from hypothesis import strategies as st
 
 import convref.functional.adder as functional_adder
 from convref import bench, functional, reference
+from versions import assert_both_refuse, to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -530,22 +529,6 @@ BAD_CALLS = [
 ]
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
-def assert_both_refuse(reference_op, functional_op, kwargs: dict, exception: type, pattern: str) -> None:
-    """Both versions raise exactly ``exception`` with the same message, matching ``pattern``."""
-    messages = {}
-    for name, (call, convert) in {"reference": (reference_op, dict), "functional": (functional_op, _to_torch)}.items():
-        with pytest.raises(exception) as info:
-            call(**convert(kwargs))
-        assert type(info.value) is exception, name
-        messages[name] = str(info.value)
-        assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
-    assert messages["reference"] == messages["functional"]
-
-
 @pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
 def test_bad_calls(description, overrides, exception, pattern):
     assert_both_refuse(reference.adder2d, functional.adder2d, {**_base(), **overrides}, exception, pattern)
@@ -582,9 +565,9 @@ def test_backward_bad_calls(description, overrides, exception, pattern):
 def test_bad_call_bases_are_valid():
     kwargs = _base()
     expected = loop_adder2d(kwargs["x"].astype(np.float64), kwargs["weight"].astype(np.float64), kwargs["bias"], groups=2)
-    for y in (reference.adder2d(**kwargs), functional.adder2d(**_to_torch(kwargs)).numpy()):
+    for y in (reference.adder2d(**kwargs), functional.adder2d(**to_torch(kwargs)).numpy()):
         np.testing.assert_allclose(y, expected)
-    for grads in (reference.adder2d_backward(**_backward_base()), functional.adder2d_backward(**_to_torch(_backward_base()))):
+    for grads in (reference.adder2d_backward(**_backward_base()), functional.adder2d_backward(**to_torch(_backward_base()))):
         assert [tuple(g.shape) for g in grads] == [(2, 4, 5, 5), (6, 2, 3, 3)]
 
 

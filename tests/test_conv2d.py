@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import convref.functional.conv as functional_conv
 from convref import functional, reference
+from versions import to_torch
 
 
 RTOL, ATOL = 1e-10, 1e-10  # float64 against float64
@@ -468,10 +469,6 @@ CONV_VERSIONS = {
 }
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 def _message(call, kwargs, exception) -> str:
     with pytest.raises(exception) as info:
         call(**kwargs)
@@ -484,7 +481,7 @@ def test_bad_calls(description, overrides, exception, pattern):
     kwargs = {**_base_arrays(), **overrides}
     messages = {}
     for name, (call, is_torch) in CONV_VERSIONS.items():
-        messages[name] = _message(call, _to_torch(kwargs) if is_torch else kwargs, exception)
+        messages[name] = _message(call, to_torch(kwargs) if is_torch else kwargs, exception)
         assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
     assert len(set(messages.values())) == 1, messages
 
@@ -494,7 +491,7 @@ def test_bad_call_rows_are_good_without_override():
     kwargs = _base_arrays()
     y = reference.conv2d(**kwargs)
     np.testing.assert_allclose(y, torch_conv2d(kwargs["x"], kwargs["weight"], kwargs["bias"]), rtol=1e-5, atol=1e-5)
-    functional.conv2d(**_to_torch(kwargs))
+    functional.conv2d(**to_torch(kwargs))
 
 
 @pytest.mark.parametrize("argument", ["x", "weight", "bias"])
@@ -503,7 +500,7 @@ def test_wrong_array_type_names_each_versions_type(argument):
     kwargs[argument] = kwargs[argument].tolist()
     message = _message(reference.conv2d, kwargs, TypeError)
     assert re.fullmatch(rf"{argument} must be a numpy\.ndarray, got list", message), message
-    torch_kwargs = _to_torch(kwargs)
+    torch_kwargs = to_torch(kwargs)
     message = _message(functional.conv2d, torch_kwargs, TypeError)
     assert re.fullmatch(rf"{argument} must be a torch\.Tensor, got list", message), message
     # and each version refuses the other's array type
@@ -534,7 +531,7 @@ IM2COL_BAD_CALLS = [
 def test_im2col_bad_calls(description, overrides, exception, pattern):
     kwargs = {"x": _f32(2, 3, 5, 5), "kernel_size": 3, **overrides}
     numpy_message = _message(reference.im2col, kwargs, exception)
-    torch_message = _message(functional.im2col, _to_torch(kwargs), exception)
+    torch_message = _message(functional.im2col, to_torch(kwargs), exception)
     assert re.search(pattern, numpy_message), numpy_message
     assert numpy_message == torch_message
 

@@ -20,7 +20,6 @@ Oracles, none of them convref:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -33,6 +32,7 @@ from hypothesis import strategies as st
 
 import convref.functional.deformable as functional_deformable
 from convref import functional, reference
+from versions import assert_both_refuse, to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -897,22 +897,6 @@ BAD_CALLS = [
 ]
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
-def assert_both_refuse(reference_op, functional_op, kwargs: dict, exception: type, pattern: str) -> None:
-    """Both versions raise exactly ``exception`` with the same message, matching ``pattern``."""
-    messages = {}
-    for name, (call, convert) in {"reference": (reference_op, dict), "functional": (functional_op, _to_torch)}.items():
-        with pytest.raises(exception) as info:
-            call(**convert(kwargs))
-        assert type(info.value) is exception, name
-        messages[name] = str(info.value)
-        assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
-    assert messages["reference"] == messages["functional"]
-
-
 @pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
 def test_bad_calls(description, overrides, exception, pattern):
     assert_both_refuse(reference.deform_conv2d, functional.deform_conv2d, {**_base(), **overrides}, exception, pattern)
@@ -922,7 +906,7 @@ def test_bad_call_base_is_valid():
     kwargs = _base()
     expected = loop_deform_conv2d(*(kwargs[k].astype(np.float64) for k in ("x", "offset", "weight", "bias")), 1, 0, 1,
                                   kwargs["mask"].astype(np.float64))
-    for y in (reference.deform_conv2d(**kwargs), functional.deform_conv2d(**_to_torch(kwargs)).numpy()):
+    for y in (reference.deform_conv2d(**kwargs), functional.deform_conv2d(**to_torch(kwargs)).numpy()):
         np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -933,7 +917,7 @@ def test_wrong_array_type(argument):
     with pytest.raises(TypeError, match=f"^{argument} must be a numpy.ndarray, got list$"):
         reference.deform_conv2d(**kwargs)
     with pytest.raises(TypeError, match=f"^{argument} must be a torch.Tensor, got list$"):
-        functional.deform_conv2d(**_to_torch(kwargs))
+        functional.deform_conv2d(**to_torch(kwargs))
 
 
 def _dcls_base() -> dict:
@@ -971,7 +955,7 @@ def test_dcls_bad_call_base_is_valid():
     kwargs = _dcls_base()
     expected = splat_dcls_kernel(kwargs["weight"], kwargs["positions"], 5)
     np.testing.assert_allclose(reference.dcls_kernel(**kwargs), expected, rtol=1e-6)
-    np.testing.assert_allclose(functional.dcls_kernel(**_to_torch(kwargs)).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(functional.dcls_kernel(**to_torch(kwargs)).numpy(), expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("argument", ["weight", "positions"])
@@ -981,7 +965,7 @@ def test_dcls_wrong_array_type(argument):
     with pytest.raises(TypeError, match=f"^{argument} must be a numpy.ndarray, got list$"):
         reference.dcls_kernel(**kwargs)
     with pytest.raises(TypeError, match=f"^{argument} must be a torch.Tensor, got list$"):
-        functional.dcls_kernel(**_to_torch(kwargs))
+        functional.dcls_kernel(**to_torch(kwargs))
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from convref import arith, functional, reference
+from convref import arith, reference
 from convref import nn as cnn
 
 LAYER_CONFIGS = [

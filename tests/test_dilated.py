@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from convref import functional, reference
 from convref import nn as cnn
-from versions import run_version
+from versions import to_torch, run_version
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -306,16 +306,12 @@ def _f32(*shape):
     return np.zeros(shape, dtype=np.float32)
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 def _check_both(name: str, kwargs: dict, exception, pattern) -> None:
     messages = []
     for version in (reference, functional):
         call = getattr(version, name)
         with pytest.raises(exception) as info:
-            call(**(_to_torch(kwargs) if version is functional else kwargs))
+            call(**(to_torch(kwargs) if version is functional else kwargs))
         assert type(info.value) is exception
         messages.append(str(info.value))
         assert re.search(pattern, messages[-1]), messages[-1]

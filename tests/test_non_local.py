@@ -9,7 +9,6 @@ mode, and against the paper's claim that it starts as the identity.
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import numpy as np
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 
 from convref import functional, reference
 from convref import nn as cnn
+from versions import to_torch
 
 MODES = ["gaussian", "embedded_gaussian", "dot_product", "concatenation"]
 RTOL, ATOL = 1e-10, 1e-10
@@ -362,15 +362,11 @@ BAD_CALLS = [
 ]
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 @pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
 def test_bad_calls(description, overrides, exception, pattern):
     kwargs = {**_base(), **overrides}
     messages = []
-    for call, convert in ((reference.non_local2d, dict), (functional.non_local2d, _to_torch)):
+    for call, convert in ((reference.non_local2d, dict), (functional.non_local2d, to_torch)):
         with pytest.raises(exception) as info:
             call(**convert(kwargs))
         assert type(info.value) is exception
@@ -381,7 +377,7 @@ def test_bad_calls(description, overrides, exception, pattern):
 
 def test_bad_call_base_is_valid():
     assert reference.non_local2d(**_base()).shape == (1, 5, 4, 4)
-    assert functional.non_local2d(**_to_torch(_base())).shape == (1, 5, 4, 4)
+    assert functional.non_local2d(**to_torch(_base())).shape == (1, 5, 4, 4)
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convref import functional, reference
+from versions import to_torch
 
 RTOL, ATOL = 1e-10, 1e-10  # float64 against float64
 
@@ -418,10 +419,6 @@ VERSIONS = {
 }
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 def _message(call, kwargs, exception) -> str:
     with pytest.raises(exception) as info:
         call(**kwargs)
@@ -434,7 +431,7 @@ def test_bad_calls(description, overrides, exception, pattern):
     kwargs = {**_base_arrays(), **overrides}
     messages = {}
     for name, (call, is_torch) in VERSIONS.items():
-        messages[name] = _message(call, _to_torch(kwargs) if is_torch else kwargs, exception)
+        messages[name] = _message(call, to_torch(kwargs) if is_torch else kwargs, exception)
         assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
     assert len(set(messages.values())) == 1, messages
 
@@ -442,9 +439,9 @@ def test_bad_calls(description, overrides, exception, pattern):
 def test_bad_call_rows_are_good_without_override():
     """The base call of the table is valid (and right), so each row fails for its own reason only."""
     kwargs = _base_arrays()
-    expected = torch_two_pass(**_to_torch(kwargs))
+    expected = torch_two_pass(**to_torch(kwargs))
     np.testing.assert_allclose(reference.separable_conv2d(**kwargs), expected.numpy(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(functional.separable_conv2d(**_to_torch(kwargs)), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(functional.separable_conv2d(**to_torch(kwargs)), expected, rtol=1e-5, atol=1e-5)
     # and the rows that change groups are valid once every shape agrees
     grouped = {**kwargs, "column_weight": _f32(6, 2, 3, 1), "row_weight": _f32(8, 3, 1, 3), "groups": 2}
     assert reference.separable_conv2d(**grouped).shape == (2, 8, 4, 4)
@@ -456,7 +453,7 @@ def test_wrong_array_type_names_each_versions_type(argument):
     kwargs[argument] = kwargs[argument].tolist()
     message = _message(reference.separable_conv2d, kwargs, TypeError)
     assert message == f"{argument} must be a numpy.ndarray, got list"
-    message = _message(functional.separable_conv2d, _to_torch(kwargs), TypeError)
+    message = _message(functional.separable_conv2d, to_torch(kwargs), TypeError)
     assert message == f"{argument} must be a torch.Tensor, got list"
 
 

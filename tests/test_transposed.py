@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from convref import functional, reference
 from convref import nn as cnn
 from convref.nn.init import bilinear_kernel
-from versions import run_version
+from versions import to_torch, run_version
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -382,17 +382,13 @@ BAD_CALLS = [
 ]
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 @pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
 def test_bad_calls(description, overrides, exception, pattern):
     kwargs = {**_base(), **overrides}
     messages = {}
     for name, (call, is_torch) in VERSIONS.items():
         with pytest.raises(exception) as info:
-            call(**(_to_torch(kwargs) if is_torch else kwargs))
+            call(**(to_torch(kwargs) if is_torch else kwargs))
         assert type(info.value) is exception
         messages[name] = str(info.value)
         assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
@@ -401,15 +397,15 @@ def test_bad_calls(description, overrides, exception, pattern):
 
 def test_bad_call_base_is_valid():
     kwargs = _base()
-    expected = F.conv_transpose2d(**{k if k != "x" else "input": v for k, v in _to_torch(kwargs).items()})
+    expected = F.conv_transpose2d(**{k if k != "x" else "input": v for k, v in to_torch(kwargs).items()})
     for name, (call, is_torch) in VERSIONS.items():
-        y = call(**(_to_torch(kwargs) if is_torch else kwargs))
+        y = call(**(to_torch(kwargs) if is_torch else kwargs))
         np.testing.assert_allclose(np.asarray(y), expected.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_torch_refuses_what_we_refuse():
     """The output_padding rule is PyTorch's own: its op refuses the same call."""
-    kwargs = _to_torch({**_base(), "output_padding": 2})
+    kwargs = to_torch({**_base(), "output_padding": 2})
     with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
         F.conv_transpose2d(kwargs.pop("x"), **kwargs)
 
@@ -421,7 +417,7 @@ def test_wrong_array_type(argument):
     with pytest.raises(TypeError, match=f"^{argument} must be a numpy.ndarray, got list$"):
         reference.conv_transpose2d(**kwargs)
     with pytest.raises(TypeError, match=f"^{argument} must be a torch.Tensor, got list$"):
-        functional.conv_transpose2d(**_to_torch(kwargs))
+        functional.conv_transpose2d(**to_torch(kwargs))
 
 
 # ---------------------------------------------------------------------------

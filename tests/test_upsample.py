@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convref import functional, reference
+from versions import to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -186,15 +187,11 @@ BAD_CALLS = [
 ]
 
 
-def _to_torch(kwargs: dict) -> dict:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-
-
 @pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
 def test_bad_calls(description, overrides, exception, pattern):
     kwargs = {**_base(), **overrides}
     messages = []
-    for call, args in ((reference.resize_conv2d, kwargs), (functional.resize_conv2d, _to_torch(kwargs))):
+    for call, args in ((reference.resize_conv2d, kwargs), (functional.resize_conv2d, to_torch(kwargs))):
         with pytest.raises(exception) as info:
             call(**args)
         assert type(info.value) is exception
@@ -206,7 +203,7 @@ def test_bad_calls(description, overrides, exception, pattern):
 def test_bad_call_base_is_valid():
     kwargs = _base()
     assert reference.resize_conv2d(**kwargs).shape == (2, 5, 8, 8)
-    assert functional.resize_conv2d(**_to_torch(kwargs)).shape == (2, 5, 8, 8)
+    assert functional.resize_conv2d(**to_torch(kwargs)).shape == (2, 5, 8, 8)
 
 
 @pytest.mark.parametrize("argument", ["x", "weight", "bias"])
@@ -216,7 +213,7 @@ def test_wrong_array_type(argument):
     with pytest.raises(TypeError, match=f"^{argument} must be a numpy.ndarray, got list$"):
         reference.resize_conv2d(**kwargs)
     with pytest.raises(TypeError, match=f"^{argument} must be a torch.Tensor, got list$"):
-        functional.resize_conv2d(**_to_torch(kwargs))
+        functional.resize_conv2d(**to_torch(kwargs))
 
 
 # ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ mixtures and correlations computed with NumPy for the figures.
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest

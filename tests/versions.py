@@ -1,10 +1,12 @@
-"""Shared by the operator tests: run the NumPy or the PyTorch version of an operator on a test case."""
+"""Shared by the operator tests: run the NumPy or the PyTorch version of an operator, or make both refuse a call."""
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -17,3 +19,20 @@ def run_version(call: Callable, is_torch: bool, case, seed: int = 0, dtype=np.fl
     y = call(*case.arrays(seed, dtype), **case.kwargs())
     assert isinstance(y, np.ndarray)
     return y
+
+
+def to_torch(kwargs: dict) -> dict:
+    """The same keyword arguments with every NumPy array turned into a tensor (sharing its memory)."""
+    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
+def assert_both_refuse(reference_op: Callable, functional_op: Callable, kwargs: dict, exception: type, pattern: str) -> None:
+    """Both versions raise exactly ``exception`` with the same message, matching ``pattern``."""
+    messages = {}
+    for name, (call, convert) in {"reference": (reference_op, dict), "functional": (functional_op, to_torch)}.items():
+        with pytest.raises(exception) as info:
+            call(**convert(kwargs))
+        assert type(info.value) is exception, name
+        messages[name] = str(info.value)
+        assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
+    assert messages["reference"] == messages["functional"]
