@@ -55,6 +55,15 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def positive_number(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number > 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {_type_name(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
 def check_layer_channels(in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
     """Validate a layer's ``in_channels``, ``out_channels`` and ``groups`` (ints >= 1, groups dividing both)."""
     in_channels = positive_int("in_channels", in_channels)
@@ -80,17 +89,25 @@ def check_output_padding(
             )
 
 
-def check_array(name: str, value: Any, array_type: type, ndim: int, layout: str) -> None:
-    """Check that ``value`` is an array of ``array_type`` with ``ndim`` dimensions and a floating dtype."""
+def _check_array_type(name: str, value: Any, array_type: type) -> None:
     if not isinstance(value, array_type):
         expected = f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
         raise TypeError(f"{name} must be a {expected}, got {_type_name(value)}")
+
+
+def _check_floating_dtype(name: str, value: Any) -> None:
+    if not _is_floating(value):
+        raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")
+
+
+def check_array(name: str, value: Any, array_type: type, ndim: int, layout: str) -> None:
+    """Check that ``value`` is an array of ``array_type`` with ``ndim`` dimensions and a floating dtype."""
+    _check_array_type(name, value, array_type)
     if value.ndim != ndim:
         raise ValueError(
             f"{name} must be {ndim}-D with shape {layout}, got shape {tuple(value.shape)}"
         )
-    if not _is_floating(value):
-        raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")
+    _check_floating_dtype(name, value)
 
 
 def _is_floating(value: Any) -> bool:
@@ -672,9 +689,7 @@ SHIFT_LAYOUTS = ("grouped", "interleaved")
 def check_shift_args(x: Any, shifts: Any, *, array_type: type) -> None:
     """Validate ``shift2d``: ``x (N, C, H, W)`` and ``shifts (C, 2)``, integer or floating."""
     check_array("x", x, array_type, 4, "(N, C, H, W)")
-    if not isinstance(shifts, array_type):
-        expected = f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
-        raise TypeError(f"shifts must be a {expected}, got {_type_name(shifts)}")
+    _check_array_type("shifts", shifts, array_type)
     channels = int(x.shape[1])
     if tuple(int(s) for s in shifts.shape) != (channels, 2):
         raise ValueError(f"shifts must have shape ({channels}, 2) (one (dy, dx) per channel), got shape {tuple(shifts.shape)}")
@@ -801,20 +816,13 @@ def check_grad_output(grad_output: Any, x: Any, args: Conv2dArgs, array_type: ty
 
 def check_eta(eta: Any) -> float:
     """Validate AdderNet's adaptive learning-rate coefficient: a positive finite number."""
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)):
-        raise TypeError(f"eta must be a number, got {_type_name(eta)}")
-    if not math.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta must be a positive finite number, got {eta!r}")
-    return float(eta)
+    return positive_number("eta", eta)
 
 
 def check_floating(name: str, value: Any, array_type: type) -> None:
     """Check that ``value`` is an array of ``array_type`` (any shape) with a floating dtype."""
-    if not isinstance(value, array_type):
-        expected = f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
-        raise TypeError(f"{name} must be a {expected}, got {_type_name(value)}")
-    if not _is_floating(value):
-        raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")
+    _check_array_type(name, value, array_type)
+    _check_floating_dtype(name, value)
 
 
 def check_dynamic_conv2d_args(

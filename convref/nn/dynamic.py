@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -20,18 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts, positive_int
+from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts, positive_int, positive_number
 from .init import pytorch_default_
 
 __all__ = ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
-
-
-def _positive_number(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 class KernelMixtureConv2d(nn.Module):
@@ -197,7 +188,7 @@ class DynamicConv2d(KernelMixtureConv2d):
 
     @temperature.setter
     def temperature(self, value: float) -> None:
-        self._temperature = _positive_number("temperature", value)
+        self._temperature = positive_number("temperature", value)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax attention ``(N, K)``: each row is positive and sums to one."""
@@ -224,7 +215,7 @@ def temperature_schedule(epoch: float, start: float = 30.0, end: float = 1.0, ep
     -------
     float
     """
-    start, end, epochs = (_positive_number(n, v) for n, v in (("start", start), ("end", end), ("epochs", epochs)))
+    start, end, epochs = (positive_number(n, v) for n, v in (("start", start), ("end", end), ("epochs", epochs)))
     if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or epoch < 0:
         raise ValueError(f"epoch must be a number >= 0, got {epoch!r}")
     progress = min(epoch / epochs, 1.0)
