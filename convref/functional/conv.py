@@ -24,11 +24,21 @@ def _columns(x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
         # A 1x1 window is the pixel itself: its columns are the (strided) input, no unfold copy.
         sh, sw = args.stride
         return x[:, :, ::sh, ::sw].flatten(2)
-    top, bottom, left, right = args.padding
-    if top != bottom or left != right:  # asymmetric "same" padding: unfold pads symmetrically only
-        x = F.pad(x, (left, right, top, bottom))
-        top = left = 0
-    return F.unfold(x, args.kernel_size, dilation=args.dilation, padding=(top, left), stride=args.stride)
+    x, padding = symmetric_padding(x, args.padding)
+    return F.unfold(x, args.kernel_size, dilation=args.dilation, padding=padding, stride=args.stride)
+
+
+def symmetric_padding(x: torch.Tensor, padding: tuple[int, int, int, int]) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Split ``(top, bottom, left, right)`` into what PyTorch's ops can do and what they cannot.
+
+    ``unfold`` and ``conv2d`` pad both sides of an axis alike. An even kernel's ``"same"``
+    padding does not, so then ``x`` is padded here and the op gets no padding; otherwise ``x``
+    is returned as it is with the op's ``(top, left)``.
+    """
+    top, bottom, left, right = padding
+    if top != bottom or left != right:
+        return F.pad(x, (left, right, top, bottom)), (0, 0)
+    return x, (top, left)
 
 
 def im2col(

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import IntPair, Padding, check_dynamic_conv2d_args
+from .conv import symmetric_padding
 
 __all__ = ["dynamic_conv2d"]
 
@@ -68,12 +69,8 @@ def dynamic_conv2d(
         return x.new_zeros((0, args.out_channels, h_out, w_out))
     mixed = torch.matmul(attention, weights.reshape(kernels, -1))  # (N, C_out * C_in/G * kh * kw)
     mixed = mixed.reshape(n * args.out_channels, *weights.shape[2:])
-    top, bottom, left, right = args.padding
-    folded = x.reshape(1, n * args.in_channels, *args.in_size)
-    if top != bottom or left != right:  # an even kernel's "same": conv2d pads both sides alike
-        folded = F.pad(folded, (left, right, top, bottom))
-        top = left = 0
-    y = F.conv2d(folded, mixed, None, args.stride, (top, left), args.dilation, n * args.groups)
+    folded, padding = symmetric_padding(x.reshape(1, n * args.in_channels, *args.in_size), args.padding)
+    y = F.conv2d(folded, mixed, None, args.stride, padding, args.dilation, n * args.groups)
     y = y.reshape(n, args.out_channels, h_out, w_out)
     if bias is not None:
         y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)
