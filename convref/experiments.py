@@ -299,13 +299,16 @@ def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
         ``params``: trainable parameters of the whole model; ``mult_adds``: multiply-adds of
         its convolution and linear layers for one input (weights only, as the papers count);
         ``conv_outputs``: elements of all the feature maps the convolutions produce for one
-        input -- what training keeps in memory for the backward pass, per layer at least.
+        input -- what training keeps in memory for the backward pass, per layer at least;
+        ``dynamic_mult_adds``: the part of ``mult_adds`` spent in the CondConv and DY-CNN
+        layers' mixed convolutions and kernel mixing (zero in a static network).
     """
     from .arith import Cost, conv_cost, dynamic_conv_cost, linear_cost
     from .nn import KernelMixtureConv2d
 
     costs: list[Cost] = []
     outputs: list[int] = []
+    dynamic: list[int] = []
 
     def on_mixture(module: KernelMixtureConv2d, _: tuple, y: torch.Tensor) -> None:
         cost = dynamic_conv_cost(
@@ -313,6 +316,7 @@ def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
             module.num_kernels, module.groups, module.bias is not None,
         )
         costs.append(Cost(mult_adds=cost["conv"].mult_adds + cost["aggregation"].mult_adds))
+        dynamic.append(costs[-1].mult_adds)
         outputs.append(y[0].numel())
 
     def on_conv(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
@@ -337,6 +341,7 @@ def model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "mult_adds": sum(costs, Cost()).mult_adds,
         "conv_outputs": sum(outputs),
+        "dynamic_mult_adds": sum(dynamic),
     }
 
 
@@ -1397,77 +1402,12 @@ def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Te
     return [results[i] for i in range(len(layers))]
 
 
-def dynamic_model_cost(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict:
-    """Parameters and multiply-adds of a network with dynamic layers, measured by running it.
-
-    As :func:`model_cost`, with hooks: every :class:`torch.nn.Conv2d` adds its
-    :func:`convref.arith.conv_cost` and every :class:`torch.nn.Linear` its
-    :func:`convref.arith.linear_cost` (the attention layers inside
-    :class:`convref.nn.DynamicConv2d` and :class:`convref.nn.CondConv2d` included); each of
-    these two dynamic layers adds its one mixed convolution and the mixing of its ``K``
-    kernels (``"conv"`` and ``"aggregation"`` of :func:`convref.arith.dynamic_conv_cost`, at
-    the output size it produced). :class:`convref.nn.SelectiveKernel2d` is made of ordinary
-    convolutions and linear layers, which are counted; its BatchNorms and the weighted sum of
-    its branches are not. The model runs in evaluation mode on a batch of two zero inputs (a
-    BatchNorm that normalises with the batch's statistics needs more than one value) and is
-    left in the mode it was in.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The network.
-    input_shape : tuple of int
-        Shape of one input without the batch axis, e.g. ``(1, 24, 24)``.
-
-    Returns
-    -------
-    dict
-        ``params`` (trainable), ``mult_adds`` (for one input) and ``dynamic_mult_adds``: the
-        part of them spent in the dynamic layers' convolutions and kernel mixing.
-    """
-    from .nn import CondConv2d, DynamicConv2d
-
-    plain: list[int] = []
-    dynamic: list[int] = []
-
-    def on_conv(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
-        size = tuple(y.shape[-2:])
-        plain.append(arith.conv_cost(module.in_channels, module.out_channels, module.kernel_size, size, module.groups).mult_adds)
-
-    def on_linear(module: torch.nn.Linear, _: tuple, y: torch.Tensor) -> None:
-        plain.append(arith.linear_cost(module.in_features, module.out_features, bias=False).mult_adds)
-
-    def on_dynamic(module: torch.nn.Module, _: tuple, y: torch.Tensor) -> None:
-        cost = arith.dynamic_conv_cost(
-            module.in_channels, module.out_channels, module.kernel_size, tuple(y.shape[-2:]),
-            module.num_kernels, module.groups, module.bias is not None,
-        )
-        dynamic.append(cost["conv"].mult_adds + cost["aggregation"].mult_adds)
-
-    hooks = []
-    for module in model.modules():
-        if isinstance(module, (torch.nn.Conv2d, Conv2d)):
-            hooks.append(module.register_forward_hook(on_conv))
-        elif isinstance(module, torch.nn.Linear):
-            hooks.append(module.register_forward_hook(on_linear))
-        elif isinstance(module, (DynamicConv2d, CondConv2d)):
-            hooks.append(module.register_forward_hook(on_dynamic))
-    _run_hooked(model, hooks, tuple(input_shape))
-    # the counts come from the layers' shapes, so they are per input whatever the batch size
-    return {
-        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "mult_adds": sum(plain) + sum(dynamic),
-        "dynamic_mult_adds": sum(dynamic),
-    }
-
-
 __all__ += [
     "SourceDynamicConv2d",
     "DYNAMIC_CLASSIFIER_KINDS",
     "dynamic_classifier",
     "anneal_temperature",
     "dynamic_attention",
-    "dynamic_model_cost",
 ]
 
 
