@@ -800,9 +800,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--groups", type=int, default=4, help="of the grouped benchmark")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for PyTorch (default: its own choice); 1 gives the steadiest ratios"
+    )
     args = parser.parse_args(argv)
-    for name in ("repeat", "batch", "channels", "size", "groups"):
-        if getattr(args, name) < 1:
+    for name in ("repeat", "batch", "channels", "size", "groups", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.channels % args.groups:
         parser.error(f"--groups must divide --channels, got {args.groups} and {args.channels}")
@@ -810,6 +813,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if unknown:
         parser.error(f"invalid choice: {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
     device = _device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     for name in args.operators or list(BENCHMARKS):
         options = dict(batch=args.batch, channels=args.channels, size=args.size, repeat=args.repeat, device=str(device))
         if name == "grouped":
@@ -817,7 +822,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         timings = BENCHMARKS[name](**options)
         title = (
             f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, on {device} "
-            f"(torch {torch.__version__}); baseline = first row"
+            f"(torch {torch.__version__}, {torch.get_num_threads()} CPU threads); baseline = first row"
         )
         print(format_table(title, timings), end="\n\n")
 

@@ -370,6 +370,7 @@ def test_bench_on_cuda():
         (["grouped", "--channels", "6"], "--groups must divide --channels, got 4 and 6"),
         (["conv2d", "--repeat", "0"], "--repeat must be >= 1, got 0"),
         (["conv2d", "--size", "-1"], "--size must be >= 1, got -1"),
+        (["conv2d", "--threads", "0"], "--threads must be >= 1, got 0"),
     ],
 )
 def test_main_rejects_bad_options(capsys, argv, message):
@@ -377,6 +378,16 @@ def test_main_rejects_bad_options(capsys, argv, message):
         bench.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_main_threads_option_sets_and_reports_the_thread_count(capsys):
+    before = torch.get_num_threads()
+    try:
+        bench.main(["conv2d", *MAIN_ARGS, "--threads", "1"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert ", 1 CPU threads); baseline = first row" in capsys.readouterr().out
 
 
 def test_main_grouped_uses_the_groups_option(capsys):

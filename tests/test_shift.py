@@ -298,3 +298,61 @@ def test_a_table_changed_in_place_gets_a_new_plan():
     second = functional.shift2d(torch.from_numpy(x), shifts)
     np.testing.assert_array_equal(second.numpy(), loop_shift(x, table))
     assert not np.array_equal(first.numpy(), second.numpy())
+
+
+@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
+@pytest.mark.parametrize("kernel_size, dilation, channels", [(3, 1, 22), (3, 2, 18), (5, 1, 53), (3, 4, 9)])
+@pytest.mark.parametrize("sign", [1, -1], ids=["pattern", "negated"])
+@pytest.mark.parametrize("batch", [1, 2, 4])
+def test_shiftnet_tables_move_as_one_lattice_and_match_the_loop(layout, kernel_size, dilation, channels, sign, batch):
+    """ShiftNet's table and its negation (the backward pass) are recognised; first/last images that would read outside fall back."""
+    rng = np.random.default_rng(6)
+    shifts = sign * reference.shift_pattern(channels, kernel_size, dilation, layout)
+    table = torch.from_numpy(shifts)
+    assert functional_shift._offset_plan(table).lattice is not None
+    x = rng.standard_normal((batch, channels, 5, 7))  # dilation 4 at k = 3: the largest move that stays in a 5-row image
+    expected = loop_shift(x, shifts)
+    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), table).numpy(), expected)
+    channels_last = torch.from_numpy(x).to(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(functional.shift2d(channels_last, table).numpy(), expected)
+
+
+def test_lattice_copy_never_leaks_values_from_outside_or_from_wrapped_rows():
+    """Neighbouring memory full of NaN, and inf in the columns a flat move wraps: the border must still be exact zeros."""
+    shifts = reference.shift_pattern(18, 3, 1, "grouped")
+    storage = torch.full((4, 18, 6, 6), float("nan"), dtype=torch.float64)
+    x = storage[1:3]  # a contiguous view with NaN right before and after it
+    x.copy_(torch.from_numpy(np.random.default_rng(7).standard_normal((2, 18, 6, 6))))
+    x[:, :, :, 0] = float("inf")
+    x[:, :, :, -1] = -float("inf")
+    x[:, :, 0] = float("inf")
+    expected = loop_shift(x.numpy(), shifts)
+    out = functional.shift2d(x, torch.from_numpy(shifts))
+    np.testing.assert_array_equal(out.numpy(), expected)
+    assert not out.isnan().any()
+    for sign in (1, -1):
+        grad_out = torch.randn(2, 18, 6, 6, dtype=torch.float64)
+        x_req = x.clone().requires_grad_(True)
+        functional.shift2d(x_req, torch.from_numpy(sign * shifts)).backward(grad_out)
+        np.testing.assert_array_equal(x_req.grad.numpy(), loop_shift(grad_out.numpy(), -sign * shifts))
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["one_channel_moved", "moves_as_large_as_the_image", "no_moves"],
+)
+def test_tables_that_are_not_a_usable_lattice_still_match_the_loop(change):
+    rng = np.random.default_rng(8)
+    shifts = reference.shift_pattern(20, 3, 1, "interleaved")
+    height = 6
+    if change == "one_channel_moved":
+        shifts[5] = (1, 1)
+    elif change == "moves_as_large_as_the_image":
+        shifts = reference.shift_pattern(20, 3, height, "interleaved")
+    else:
+        shifts[:] = 0
+    plan = functional_shift._offset_plan(torch.from_numpy(shifts))
+    assert (plan.lattice is None) == (change != "moves_as_large_as_the_image")
+    x = rng.standard_normal((3, 20, height, 6))
+    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
+    np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))

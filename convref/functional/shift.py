@@ -9,6 +9,7 @@ the gradient with respect to the offsets the difference of neighbouring shifted 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -113,7 +114,7 @@ def _shift_by_slices(x: torch.Tensor, plan: "OffsetPlan") -> torch.Tensor:
     small = height * width <= MAX_SMALL_PLANE
     out = torch.zeros_like(x) if small else torch.empty_like(x, memory_format=torch.contiguous_format)
     move = _copy_window if small else _move_planes
-    for (dy, dx), (channel_list, runs) in plan.items():
+    for (dy, dx), (channel_list, runs) in plan.items():  # plan: an OffsetPlan
         if len(runs) <= MAX_RUNS_PER_OFFSET:
             for channels in runs:
                 move(out, x, channels, dy, dx)
@@ -143,12 +144,75 @@ def _shift_by_gather(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 #: Per distinct offset ``(dy, dx)``: its channels, and the same as evenly spaced runs.
 OffsetPlan = dict[tuple[int, int], tuple[list[int], list[slice]]]
 
+
+@dataclass(frozen=True)
+class ShiftNetLattice:
+    """A ShiftNet table (:func:`shift_pattern`, or its negation for the backward pass) as a grid.
+
+    The first ``k**2 g`` channels are indexed by ``(a, b, j)``: direction row ``a``, direction
+    column ``b`` and member ``j`` of the direction's ``g`` channels. Both the channel and the
+    offset ``sign * ((a - r) d, (b - r) d)`` are affine in ``(a, b, j)``, so the source of
+    every shifted plane is one strided view of ``x`` and all of them move in a single copy.
+    The remaining channels are not shifted.
+    """
+
+    kernel_size: int
+    dilation: int
+    layout: str
+    sign: int
+    per_direction: int
+
+    @property
+    def shifted_channels(self) -> int:
+        return self.kernel_size**2 * self.per_direction
+
+    def axes(self) -> tuple[int, int]:
+        """Positions of ``a`` and ``b`` in the ``(N, ., ., ., H, W)`` view of the shifted channels."""
+        return (1, 2) if self.layout == "grouped" else (2, 3)
+
+    def grid(self) -> tuple[int, int, int]:
+        """Sizes of the three channel axes, in memory order."""
+        k, g = self.kernel_size, self.per_direction
+        return (k, k, g) if self.layout == "grouped" else (g, k, k)
+
+    def offset(self, index: int) -> int:
+        """Offset, along one axis, of direction row (or column) ``index``."""
+        return self.sign * (index - self.kernel_size // 2) * self.dilation
+
+
+def _find_lattice(shifts: torch.Tensor) -> Optional[ShiftNetLattice]:
+    """The ShiftNet pattern that ``shifts`` (an integer ``(C, 2)`` table) is, if it is one."""
+    largest = int(shifts.abs().max()) if shifts.numel() else 0
+    if largest == 0:
+        return None
+    dilation = int(shifts[shifts != 0].abs().min())
+    if largest % dilation:
+        return None
+    kernel_size, channels = 2 * (largest // dilation) + 1, shifts.shape[0]
+    if channels < kernel_size**2:
+        return None
+    for layout in ("grouped", "interleaved"):
+        pattern = torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=shifts.device)
+        for sign in (1, -1):
+            if torch.equal(shifts, sign * pattern):
+                return ShiftNetLattice(kernel_size, dilation, layout, sign, channels // kernel_size**2)
+    return None
+
+
+@dataclass(frozen=True)
+class ShiftPlan:
+    """How to move one offset table: channels grouped by offset, and the lattice if it is ShiftNet's."""
+
+    offsets: OffsetPlan
+    lattice: Optional[ShiftNetLattice]
+
+
 #: The plans of the last few offset tables (a layer's forward and backward tables, mostly).
-_recent_plans: list[tuple[torch.Tensor, OffsetPlan]] = []
+_recent_plans: list[tuple[torch.Tensor, ShiftPlan]] = []
 RECENT_PLANS = 8
 
 
-def _offset_plan(shifts: torch.Tensor) -> OffsetPlan:
+def _offset_plan(shifts: torch.Tensor) -> ShiftPlan:
     """Group the channels by offset, reusing the plan of an identical table seen recently.
 
     The grouping runs in plain Python, cheaper than tensor ops for a ``(C, 2)`` table, but at
@@ -161,16 +225,107 @@ def _offset_plan(shifts: torch.Tensor) -> OffsetPlan:
     channels: dict[tuple[int, int], list[int]] = {}
     for channel, (dy, dx) in enumerate(shifts.tolist()):
         channels.setdefault((dy, dx), []).append(channel)
-    plan = {offset: (members, _channel_runs(members)) for offset, members in channels.items()}
+    offsets = {offset: (members, _channel_runs(members)) for offset, members in channels.items()}
+    plan = ShiftPlan(offsets, _find_lattice(shifts))
     _recent_plans.insert(0, (shifts.clone(), plan))
     del _recent_plans[RECENT_PLANS:]
     return plan
 
 
+def _lattice_strides(lattice: ShiftNetLattice, height: int, width: int) -> tuple[list[int], list[int], int]:
+    """Strides of the shifted channels' ``(grid..., H W)`` view in the output and in the input, and the input's extra offset.
+
+    A plane moved by ``(dy, dx)`` reads, on the flattened ``H W`` plane, ``dy W + dx`` elements
+    earlier; ``a`` adds ``sign d`` rows to that and ``b`` adds ``sign d`` columns.
+    """
+    plane = height * width
+    sizes = lattice.grid()
+    out_strides = [0, 0, 0, 1]
+    for axis in (2, 1, 0):
+        out_strides[axis] = out_strides[axis + 1] * (sizes[axis + 1] if axis < 2 else plane)
+    axis_a, axis_b = (axis - 1 for axis in lattice.axes())
+    step = lattice.sign * lattice.dilation
+    in_strides = list(out_strides)
+    in_strides[axis_a] -= step * width
+    in_strides[axis_b] -= step
+    first = -(lattice.offset(0) * width + lattice.offset(0))  # the read offset of direction (0, 0)
+    return out_strides, in_strides, first
+
+
+def _border_regions(lattice: ShiftNetLattice, shape: torch.Size) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
+    """The rows and columns to clear after the lattice copy, as ``(sizes, strides, offset)`` views of the output.
+
+    Direction rows ``i`` and ``k - 1 - i`` move by the same amount in opposite directions, so
+    the first ``m`` rows of one and the last ``m`` rows of the other have the same shape: one
+    view with a two-element axis covers both, and one fill clears them (likewise columns).
+    Four fills instead of ``2 (k - 1)`` matter at 14 x 14, where each op costs as much as
+    moving a sixth of the data.
+    """
+    batch, channels, height, width = shape
+    sizes = [batch, *lattice.grid(), height, width]
+    strides = [channels * height * width, 0, 0, 0, width, 1]
+    for axis in (3, 2, 1):
+        strides[axis] = strides[axis + 1] * sizes[axis + 1] if axis < 3 else height * width
+    regions = []
+    for axis, spatial in zip(lattice.axes(), (4, 5)):
+        extent = sizes[spatial]
+        for index in range(lattice.kernel_size // 2):
+            move = abs(lattice.offset(index))
+            if move == 0:
+                continue
+            # the index moving forward clears its first `move` lines, the other its last
+            forward, backward = (index, lattice.kernel_size - 1 - index)[:: 1 if lattice.offset(index) > 0 else -1]
+            first = forward * strides[axis]
+            second = backward * strides[axis] + (extent - move) * strides[spatial]
+            region_sizes, region_strides = list(sizes), list(strides)
+            region_sizes[axis], region_strides[axis] = 2, abs(second - first)
+            region_sizes[spatial] = move
+            regions.append((tuple(region_sizes), tuple(region_strides), min(first, second)))
+    return regions
+
+
+def _shift_by_lattice(x: torch.Tensor, plan: ShiftPlan) -> Optional[torch.Tensor]:
+    """Integer shift of a ShiftNet table: one strided copy of all shifted planes, then clear the borders.
+
+    The copy moves whole flattened planes, so what it brings in from the neighbouring row,
+    plane or image lands only in rows and columns that must be zero, which a few strided
+    fills clear afterwards. An image whose planes would read outside ``x`` (the first or
+    last, for some tables) goes through the per-offset copies instead. Returns ``None`` when
+    the lattice does not apply (offsets as large as the image).
+    """
+    lattice = plan.lattice
+    batch, channels, height, width = x.shape
+    if lattice.kernel_size // 2 * lattice.dilation >= min(height, width) or batch == 0:
+        return None
+    x = x.contiguous()
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    image, plane, shifted = channels * height * width, height * width, lattice.shifted_channels
+    out_strides, in_strides, first = _lattice_strides(lattice, height, width)
+    reach = sum(stride * (size - 1) for stride, size in zip(in_strides, (*lattice.grid(), plane)))
+    inside = [0 <= n * image + first and n * image + first + reach < batch * image for n in (0, batch - 1)]
+    start, stop = (0 if inside[0] else 1), (batch if inside[1] else batch - 1)
+    if start < stop:
+        sizes = (stop - start, *lattice.grid(), plane)
+        target = out.as_strided(sizes, (image, *out_strides), out.storage_offset() + start * image)
+        source = x.as_strided(sizes, (image, *in_strides), x.storage_offset() + start * image + first)
+        target.copy_(source)
+    for sizes, strides, offset in _border_regions(lattice, x.shape):
+        out.as_strided(sizes, strides, out.storage_offset() + offset).zero_()
+    if shifted < channels:
+        out[:, shifted:] = x[:, shifted:]
+    for n in {0, batch - 1} - set(range(start, stop)):
+        out[n : n + 1] = _shift_by_slices(x[n : n + 1], plan.offsets)
+    return out
+
+
 def _integer_shift_forward(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     plan = _offset_plan(shifts)
-    if len(plan) <= MAX_SLICED_OFFSETS:
-        return _shift_by_slices(x, plan)
+    if plan.lattice is not None:
+        out = _shift_by_lattice(x, plan)
+        if out is not None:
+            return out
+    if len(plan.offsets) <= MAX_SLICED_OFFSETS:
+        return _shift_by_slices(x, plan.offsets)
     return _shift_by_gather(x, shifts)
 
 
