@@ -184,6 +184,13 @@ class Cost:
     """Parameters and multiply-adds of a layer (or a sum of layers).
 
     Costs add up: ``sum(costs, Cost())`` totals a network.
+
+    Attributes
+    ----------
+    params : int
+        Number of learned parameters.
+    mult_adds : int
+        Multiply-adds of one forward pass (per sample where the function that made it says so).
     """
 
     params: int = 0
@@ -334,7 +341,20 @@ def depthwise_separable_ratio(out_channels: int, kernel_size: IntPair) -> float:
 
 
 def stack_specs(kernel_sizes: Sequence[int], strides: Sequence[int] = (), dilations: Sequence[int] = ()) -> list[ConvSpec]:
-    """Build :class:`ConvSpec` layers from parallel lists (missing strides and dilations are 1)."""
+    """Build :class:`ConvSpec` layers from parallel lists (missing strides and dilations are 1).
+
+    Parameters
+    ----------
+    kernel_sizes : sequence of int
+        Kernel size of each layer, input side first.
+    strides, dilations : sequence of int
+        One per layer, or empty for all ones.
+
+    Returns
+    -------
+    list of ConvSpec
+        One spec per layer, without padding.
+    """
     strides = list(strides) or [1] * len(kernel_sizes)
     dilations = list(dilations) or [1] * len(kernel_sizes)
     if not len(kernel_sizes) == len(strides) == len(dilations):
@@ -944,7 +964,8 @@ def transpose_overlap(input_size: int, kernel_size: int, stride: int, padding: i
     Returns
     -------
     numpy.ndarray
-        int64 counts, one per output position.
+        int64 counts of shape ``(conv_transpose_output_size(i, k, s, padding),)``, one per
+        output position.
 
     Examples
     --------
@@ -1105,7 +1126,17 @@ ENERGY_45NM_PJ: dict[tuple[str, str], float] = {
 
 @dataclass(frozen=True)
 class OpCount:
-    """Parameters, multiplications and additions of a layer on one sample (subtractions count as additions)."""
+    """Parameters, multiplications and additions of a layer on one sample (subtractions count as additions).
+
+    Attributes
+    ----------
+    params : int
+        Number of learned parameters.
+    multiplications : int
+        Multiplications of one forward pass on one sample.
+    additions : int
+        Additions (and subtractions) of one forward pass on one sample.
+    """
 
     params: int
     multiplications: int

@@ -47,7 +47,25 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Timing:
-    """The median time of one implementation, and its time and multiply-adds relative to the baseline."""
+    """The median time of one implementation, and its time and multiply-adds relative to the baseline.
+
+    Attributes
+    ----------
+    name : str
+        The implementation (and pass: forward, forward + backward).
+    seconds : float
+        Median time of one call.
+    ratio : float
+        ``seconds`` divided by the baseline's (the first row's).
+    mult_adds : int
+        Multiply-adds of one call, as counted by the benchmark.
+    mult_adds_ratio : float
+        ``mult_adds`` divided by the baseline's (by the largest count when the baseline does none).
+    peak_bytes : int or None
+        Peak tensor memory of one call (:func:`peak_memory`), where the benchmark measures it.
+    memory_ratio : float or None
+        ``peak_bytes`` divided by the baseline's.
+    """
 
     name: str
     seconds: float
@@ -67,7 +85,24 @@ class _Candidate:
 
 
 def time_call(fn: Callable[[], object], repeat: int, device: torch.device, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` runs, synchronising the GPU around each."""
+    """Median wall time of ``fn()`` over ``repeat`` runs, synchronising the GPU around each.
+
+    Parameters
+    ----------
+    fn : callable
+        The work to time, called without arguments.
+    repeat : int
+        Timed calls.
+    device : torch.device
+        Where ``fn`` runs; on CUDA the device is synchronised before and after each call.
+    warmup : int
+        Untimed calls first (caches, lazy initialisation).
+
+    Returns
+    -------
+    float
+        The median time of one call, in seconds.
+    """
     repeat = positive_int("repeat", repeat)
     for _ in range(warmup):
         fn()
@@ -132,6 +167,18 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
     On CUDA: the allocator's high-water mark. On the CPU: the running sum of PyTorch's
     allocations and frees as the profiler records them, each at its own time.
     NumPy candidates are not measured.
+
+    Parameters
+    ----------
+    fn : callable
+        The work to measure, called once without arguments.
+    device : torch.device
+        Where ``fn`` allocates its tensors.
+
+    Returns
+    -------
+    int
+        Peak bytes above the memory held before the call.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -233,7 +280,26 @@ def bench_conv2d(
     device: Optional[str] = None,
     include_reference: bool = True,
 ) -> list[Timing]:
-    """Time ``conv2d``: PyTorch's op (baseline), :mod:`convref.functional` and the NumPy reference."""
+    """Time ``conv2d``: PyTorch's op (baseline), :mod:`convref.functional` and the NumPy reference.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Side of the square kernel.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
+    """
     dev = _device(device)
     return _run(_conv_candidates(batch, channels, size, kernel_size, 1, dev), repeat, dev, include_reference=include_reference)
 
@@ -251,6 +317,26 @@ def bench_grouped(
     """Time a grouped convolution against PyTorch's ``conv2d`` with the same ``groups`` (baseline).
 
     The full convolution of the same shape is added last: ``groups`` times the multiply-adds.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Side of the square kernel.
+    groups : int
+        Groups of the convolution; must divide ``channels``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     candidates = _conv_candidates(batch, channels, size, kernel_size, groups, dev)
@@ -274,6 +360,24 @@ def bench_depthwise(
     The full convolution of the same shape is added last. It does ``channels`` times the
     multiply-adds; its time ratio is usually far smaller, because a depthwise convolution
     reads each input value for only ``k * k`` multiply-adds and is limited by memory traffic.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Side of the square kernel.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     return bench_grouped(batch, channels, size, kernel_size, channels, repeat, device, include_reference)
 
@@ -292,6 +396,24 @@ def bench_separable(
     Baseline: PyTorch's depthwise ``k x k`` ``conv2d`` with the equivalent rank-1 kernels
     (the same result). Then PyTorch's own two 1-D convolutions, :func:`convref.functional.separable_conv2d`
     and the NumPy reference.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Length ``k`` of the two 1-D kernels.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     x, column, row = _tensors(
@@ -349,6 +471,26 @@ def bench_dilated(
     multiplies by the zeros too: about ``d**2`` the multiply-adds), space-to-batch
     (:func:`convref.functional.conv2d_space_to_batch`, the same work spread over ``d**2``
     sub-images) and the NumPy reference.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Side of the square kernel.
+    dilation : int
+        The rate ``d``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=dev)
@@ -406,6 +548,26 @@ def bench_transposed(
     (matrix product + fold: every input pixel stamps the kernel once), the zero-stuffed
     convolution (:func:`convref.functional.conv_transpose2d_as_conv`: about ``stride**2`` the
     multiply-adds, most of them with inserted zeros) and the NumPy reference.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    kernel_size : int
+        Side of the square kernel.
+    stride : int
+        The upsampling factor ``s``; the padding is ``(kernel_size - stride + 1) // 2``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     x, weight = _tensors((batch, channels, size, size), (channels, channels, kernel_size, kernel_size), device=dev)
@@ -467,6 +629,24 @@ def bench_non_local(
     product), forward and forward + backward (with respect to the input and every weight), and
     the NumPy reference (forward). Inter channels are ``channels // 2``, no sub-sampling, as in
     the paper's ResNet-50 blocks. Backward multiply-adds are counted as twice the forward's.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    mode : {"embedded_gaussian", "dot_product"}
+        The pairwise function (see :func:`convref.functional.non_local_affinity`).
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     if mode not in ("embedded_gaussian", "dot_product"):
@@ -519,6 +699,22 @@ def bench_shift(
     shift, which blends four integer shifts; PyTorch's depthwise 3x3 convolution, the layer a
     shift replaces; and the NumPy reference. Multiply-add ratios are against the depthwise
     convolution's count, since the baseline does none.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     (x,) = _tensors((batch, channels, size, size), device=dev)
@@ -570,6 +766,22 @@ def bench_deformable(
     ``torchvision.ops.deform_conv2d`` where torchvision is importable (the GPU image has it);
     then the NumPy reference (forward). The offsets are given, not predicted: the offset
     convolution is an ordinary ``conv2d``. Backward multiply-adds count as twice the forward's.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     taps, generator = 9, torch.Generator().manual_seed(0)
@@ -636,6 +848,20 @@ def broadcast_adder2d(x: torch.Tensor, weight: torch.Tensor, padding: int = 1) -
 
     The baseline of :func:`bench_adder`: it holds the ``C_out x C_in k^2 x N H W`` difference
     tensor, in the forward pass and in each gradient.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Input ``(N, C_in, H, W)``.
+    weight : torch.Tensor
+        Filters ``(C_out, C_in, kh, kw)``.
+    padding : int
+        Zeros added on each side.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C_out, H + 2 padding - kh + 1, W + 2 padding - kw + 1)``.
     """
     n, _, height, width = x.shape
     out_channels, _, kh, kw = weight.shape
@@ -662,6 +888,22 @@ def bench_adder(
     of the same shape, the layer an adder replaces; and the NumPy reference (forward). The
     "multiply-adds" of an adder layer count its subtract-and-accumulate pairs, as many as the
     convolution's multiply-adds; backward counts twice the forward's.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     x, weight = _tensors((batch, channels, size, size), (channels, channels, 3, 3), device=dev)
@@ -690,7 +932,26 @@ def bench_adder(
 def per_sample_dynamic_conv2d(
     x: torch.Tensor, weights: torch.Tensor, attention: torch.Tensor, bias: Optional[torch.Tensor] = None, padding: int = 1
 ) -> torch.Tensor:
-    """Dynamic convolution with one ``conv2d`` call per sample: the loop the batching trick replaces."""
+    """Dynamic convolution with one ``conv2d`` call per sample: the loop the batching trick replaces.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Input ``(N, C_in, H, W)``.
+    weights : torch.Tensor
+        The ``K`` kernels ``(K, C_out, C_in, kh, kw)``.
+    attention : torch.Tensor
+        Mixing weights ``(N, K)``, one row per sample.
+    bias : torch.Tensor, optional
+        The ``K`` biases ``(K, C_out)``, mixed like the kernels.
+    padding : int
+        Zeros added on each side.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C_out, H + 2 padding - kh + 1, W + 2 padding - kw + 1)``.
+    """
     kernels = torch.matmul(attention, weights.flatten(1)).reshape(-1, *weights.shape[1:])  # (N, C_out, ...)
     biases = [None] * len(x) if bias is None else torch.matmul(attention, bias)
     return torch.cat([F.conv2d(x[n : n + 1], kernels[n], biases[n], padding=padding) for n in range(len(x))])
@@ -714,6 +975,24 @@ def bench_dynamic(
     static convolution's forward + backward; and the NumPy reference (forward, first ``K``).
     The attention is given (random rows of a softmax), so only the mixing and the convolution
     are timed. Multiply-adds include the mixing, ``K`` per kernel entry per sample.
+
+    Parameters
+    ----------
+    batch, channels, size : int
+        The input is ``(batch, channels, size, size)``.
+    num_kernels : sequence of int
+        The values of ``K`` to time, each in its own rows.
+    repeat : int
+        Timed runs per implementation; the median is reported.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; by default CUDA when it is available, else the CPU.
+    include_reference : bool
+        Whether to time the NumPy reference too (slow at large sizes).
+
+    Returns
+    -------
+    list of Timing
+        One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = _device(device)
     x, weight, bias = _tensors((batch, channels, size, size), (channels, channels, 3, 3), (channels,), device=dev)
@@ -790,7 +1069,13 @@ def format_table(title: str, timings: Sequence[Timing]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Command-line entry point."""
+    """Command-line entry point.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command-line arguments (default: ``sys.argv[1:]``); ``--help`` lists them.
+    """
     parser = argparse.ArgumentParser(prog="python -m convref.bench", description=__doc__.splitlines()[0])
     # No argparse `choices` here: with nargs="*" it rejects an empty list on Python 3.11.
     parser.add_argument("operators", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")

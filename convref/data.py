@@ -15,6 +15,18 @@ def ramp(height: int, width: int, slope_y: float = 1.0, slope_x: float = 0.0) ->
 
     Linear images make many operators exactly predictable (a sum of a linear function
     is linear; bilinear sampling of it is exact), so tests and chapters use them.
+
+    Parameters
+    ----------
+    height, width : int
+        Size of the image.
+    slope_y, slope_x : float
+        Increase per row and per column.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height, width)``, float64.
     """
     rows, cols = np.mgrid[0:height, 0:width]
     return slope_y * rows + slope_x * cols
@@ -29,6 +41,20 @@ def test_image(size: int = 64, seed: int = 0, noise: float = 0.02) -> np.ndarray
 
     A bright square, a disk, a diagonal bar and a smooth gradient on a dark background,
     plus a little Gaussian noise: enough structure to see what a kernel does.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square image, at least 16.
+    seed : int
+        Seed of the noise; the same seed gives the same picture.
+    noise : float
+        Standard deviation of the added Gaussian noise (before clipping to ``[0, 1]``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size)``, float64 in ``[0, 1]``.
     """
     if size < 16:
         raise ValueError(f"size must be >= 16, got {size}")

@@ -564,7 +564,8 @@ def upsample2x(x: torch.Tensor, method: str, weight: torch.Tensor) -> torch.Tens
     method : str
         A key of :data:`UPSAMPLERS`.
     weight : torch.Tensor
-        The kernel, in the layout of the operator named above.
+        The kernel, in the layout of the operator named above: ``(C_in, C_out, k, k)`` for the
+        transposed convolutions, ``(C_out, C_in, 3, 3)`` for the resize-convolution.
 
     Returns
     -------
@@ -590,6 +591,13 @@ def constant_upsampling_kernel(method: str, dtype: torch.dtype = torch.float64) 
     A stride-2 transposed convolution puts ``k * k`` taps of every input pixel on 4 output
     pixels, so each output receives ``k**2 / 4`` taps on average: taps of ``4 / k**2`` keep the
     mean. A resize-convolution sums ``k * k`` taps per output: ``1 / k**2``.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`UPSAMPLERS`; it fixes ``k``.
+    dtype : torch.dtype
+        Of the result.
 
     Returns
     -------
@@ -651,6 +659,15 @@ def smooth_image(size: int = 32, sigma: float = 2.5, seed: int = 0) -> np.ndarra
     The blur (standard deviation ``sigma`` pixels of the large image, "same" padding with
     the border replicated) removes the sharp edges and the noise, so the result has almost
     no energy near the Nyquist frequencies and any checkerboard an upsampler adds stands out.
+
+    Parameters
+    ----------
+    size : int
+        Side of the result.
+    sigma : float
+        Standard deviation of the blur, in pixels of the ``2 size`` image.
+    seed : int
+        Seed of the test image's noise.
 
     Returns
     -------
@@ -916,6 +933,7 @@ def stacked_taps(layers: list[dict], index: int, pixel: tuple[int, int], input_s
 __all__ += ["SHAPE_CLASSIFIER_KINDS", "shape_classifier", "layer_offsets", "stacked_taps"]
 
 
+#: The layer kinds that :func:`adder_classifier` builds its two middle layers from.
 ADDER_CLASSIFIER_KINDS = ("conv", "adder")
 
 
@@ -1070,8 +1088,9 @@ def filter_gradients(
 
     Returns
     -------
-    dict
-        ``{parameter name: gradient}`` for every parameter with 4 dimensions, in model order.
+    dict of str to torch.Tensor
+        ``{parameter name: gradient}`` for every parameter with 4 dimensions, in model order;
+        each gradient has its parameter's shape, e.g. ``(C_out, C_in / groups, kh, kw)``.
     """
     parameter = next(model.parameters(), None)
     x = torch.as_tensor(images, dtype=parameter.dtype if parameter is not None else torch.float32)  # the model's dtype
@@ -1195,6 +1214,11 @@ class SourceDynamicConv2d(torch.nn.Module):
         Passed to :func:`torch.nn.functional.conv2d` as they are.
     bias : bool
         See above.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` as for
+    :func:`torch.nn.functional.conv2d` with the same arguments.
     """
 
     def __init__(
@@ -1381,7 +1405,8 @@ def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Te
     Returns
     -------
     list of numpy.ndarray
-        One array per dynamic layer, in the order of ``model.modules()``, float64.
+        One array per dynamic layer, in the order of ``model.modules()``, float64: ``(N, K)``
+        for a dynamic or CondConv layer, ``(N, branches, C_out)`` for a selective-kernel one.
     """
     from .nn import CondConv2d, DynamicConv2d, SelectiveKernel2d
 

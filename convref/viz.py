@@ -1,19 +1,32 @@
-"""Matplotlib figures used by the book; each returns its ``Figure`` and needs no widget."""
+"""Matplotlib figures used by the book; each returns its ``Figure`` and needs no widget.
+
+Every ``plot_*`` function draws in the book's one figure style, :data:`STYLE`, applied for the
+duration of the call only: importing :mod:`convref` leaves matplotlib's global settings (and
+so your own figures) alone. :func:`use_style` adopts the style globally, as the chapters do
+for the few figures they draw with matplotlib directly; :func:`style` applies it to a block.
+"""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import contextlib
+import functools
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.rcsetup import cycler
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from .arith import conv_output_size
 
 __all__ = [
+    "STYLE",
+    "use_style",
+    "style",
     "show_source",
     "plot_conv_arithmetic",
     "plot_conv_steps",
@@ -24,12 +37,108 @@ __all__ = [
     "plot_curves",
     "plot_cost_shares",
 ]
+#: The book's figure style: matplotlib ``rcParams`` that every ``plot_*`` function runs under
+#: (:func:`style`), or that :func:`use_style` makes global. Text sizes step down from titles
+#: to tick labels; the colour cycle is a muted, colour-blind-friendlier palette whose first
+#: three entries are the input, kernel-tap and output colours of the convolution diagrams;
+#: grids are light and drawn only where a function asks for one; figures have a white
+#: background so that they read the same on the book's light and dark themes.
+STYLE: dict[str, object] = {
+    "figure.dpi": 100,
+    "figure.facecolor": "white",
+    "figure.edgecolor": "white",
+    "figure.titlesize": 11,
+    "savefig.dpi": 150,
+    "savefig.facecolor": "white",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.facecolor": "white",
+    "axes.edgecolor": "#333333",
+    "axes.linewidth": 0.8,
+    "axes.labelcolor": "#222222",
+    "axes.titlepad": 6.0,
+    "axes.grid": False,
+    "axes.spines.top": True,
+    "axes.spines.right": True,
+    "axes.prop_cycle": cycler(
+        color=["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+    ),
+    "grid.color": "#b0b0b0",
+    "grid.linestyle": "-",
+    "grid.linewidth": 0.6,
+    "grid.alpha": 0.5,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 4.0,
+    "patch.linewidth": 0.8,
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "xtick.major.width": 0.8,
+    "ytick.major.width": 0.8,
+    "image.cmap": "viridis",
+    "image.interpolation": "nearest",
+}
+
+_Plot = TypeVar("_Plot", bound=Callable)
+
+
+def use_style() -> None:
+    """Make :data:`STYLE` matplotlib's global style (for figures drawn without :mod:`convref.viz`).
+
+    The chapters call it once, after their imports. ``matplotlib.rcdefaults()`` undoes it.
+    """
+    matplotlib.rcParams.update(STYLE)
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """A context in which matplotlib draws in :data:`STYLE`; the previous settings return after it.
+
+    Yields
+    ------
+    None
+        The block runs with :data:`STYLE` applied.
+
+    Examples
+    --------
+    >>> with style():
+    ...     fig, ax = plt.subplots()
+    """
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _styled(plot: _Plot) -> _Plot:
+    """Run a plotting function under :data:`STYLE` (the marker ``_convref_styled`` lets a test find it)."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return plot(*args, **kwargs)
+
+    wrapper._convref_styled = True
+    return wrapper  # type: ignore[return-value]
+
 
 def show_source(obj: object) -> "IPython.display.Code":
     """The package's own source of ``obj``, syntax-highlighted in a notebook and in the book.
 
     Chapters show code this way (never a copy pasted into a cell), so what the reader
     sees is exactly what the tests run.
+
+    Parameters
+    ----------
+    obj : module, class, function or method
+        Anything :func:`inspect.getsource` accepts.
+
+    Returns
+    -------
+    IPython.display.Code
+        The source, rendered as a highlighted code block.
     """
     import inspect
 
@@ -55,6 +164,7 @@ def _grid(ax: Axes, top: float, left: float, rows: int, cols: int, colors: np.nd
             )
 
 
+@_styled
 def plot_conv_arithmetic(
     input_size: int,
     kernel_size: int,
@@ -116,6 +226,7 @@ def plot_conv_arithmetic(
     return ax.figure
 
 
+@_styled
 def plot_conv_steps(
     input_size: int,
     kernel_size: int,
@@ -124,7 +235,20 @@ def plot_conv_steps(
     dilation: int = 1,
     steps: Sequence[int] = (0, 1, 2),
 ) -> Figure:
-    """Several steps of :func:`plot_conv_arithmetic` side by side."""
+    """Several steps of :func:`plot_conv_arithmetic` side by side.
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride, padding, dilation : int
+        The convolution's geometry (square, the same on both axes).
+    steps : sequence of int
+        The output positions to show, one panel each, in row-major order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per step.
+    """
     fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 2.8))
     for ax, step in zip(np.atleast_1d(axes), steps):
         plot_conv_arithmetic(input_size, kernel_size, stride, padding, dilation, step, ax=ax)
@@ -137,6 +261,7 @@ def plot_conv_steps(
     return fig
 
 
+@_styled
 def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) -> Figure:
     """Several geometries, one row each, every row showing a few steps of :func:`plot_conv_arithmetic`.
 
@@ -172,6 +297,7 @@ def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) ->
     return fig
 
 
+@_styled
 def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[int] = (1, 2, 4)) -> Figure:
     """Which input channels feed which output channels, for several values of ``groups``.
 
@@ -230,6 +356,7 @@ def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[in
     return fig
 
 
+@_styled
 def plot_images(
     images: Sequence[np.ndarray],
     titles: Sequence[str] = (),
@@ -244,8 +371,8 @@ def plot_images(
 
     Parameters
     ----------
-    images : sequence of 2-D arrays
-        What to draw.
+    images : sequence of numpy.ndarray
+        The 2-D arrays ``(H, W)`` to draw (the sizes may differ).
     titles : sequence of str
         One title per image (optional).
     cmap : str
@@ -261,6 +388,11 @@ def plot_images(
         image then shows its value instead of the bottom of an auto-scaled range).
     colorbar : bool
         Add a colour bar to every panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per image (unused grid cells are hidden).
     """
     count = len(images)
     ncols = ncols or count
@@ -285,6 +417,7 @@ def plot_images(
     return fig
 
 
+@_styled
 def plot_matrix(
     matrix: np.ndarray,
     title: str = "",
@@ -300,8 +433,8 @@ def plot_matrix(
 
     Parameters
     ----------
-    matrix : 2-D array
-        What to draw.
+    matrix : numpy.ndarray
+        What to draw, shape ``(rows, cols)``.
     title, xlabel, ylabel : str
         Labels; the shape is appended to the title.
     ax : matplotlib.axes.Axes, optional
@@ -338,6 +471,7 @@ def plot_matrix(
     return ax.figure
 
 
+@_styled
 def plot_curves(
     curves: dict[str, Sequence[float]],
     xlabel: str,
@@ -346,7 +480,26 @@ def plot_curves(
     logy: bool = False,
     ax: Optional[Axes] = None,
 ) -> Figure:
-    """Line plot of named curves against their index (e.g. activation scale against depth)."""
+    """Line plot of named curves against their index (e.g. activation scale against depth).
+
+    Parameters
+    ----------
+    curves : dict of str to sequence of float
+        ``{label: values}``; value ``i`` is drawn at ``x = i``.
+    xlabel, ylabel : str
+        Axis labels.
+    title : str
+        Axes title.
+    logy : bool
+        Use a logarithmic y axis.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure that holds the axes.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.4))
     for name, values in curves.items():
@@ -362,6 +515,7 @@ def plot_curves(
     return ax.figure
 
 
+@_styled
 def plot_cost_shares(shares: dict[str, tuple[float, float]], title: str = "") -> Figure:
     """Horizontal bars of each layer kind's share of parameters and of multiply-adds (in %).
 
@@ -371,6 +525,10 @@ def plot_cost_shares(shares: dict[str, tuple[float, float]], title: str = "") ->
         ``{kind: (percent_of_params, percent_of_mult_adds)}``.
     title : str
         Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     kinds = list(shares)
     params = [shares[k][0] for k in kinds]
@@ -400,6 +558,7 @@ def _shuffle_positions(channels: int, groups: int) -> np.ndarray:
     return (p % per_group) * groups + p // per_group
 
 
+@_styled
 def plot_shuffle_connectivity(
     channels: int,
     groups: int,
@@ -521,6 +680,7 @@ def plot_shuffle_connectivity(
     return fig
 
 
+@_styled
 def plot_roofline(
     points: dict[str, tuple[float, float]],
     peak: Optional[float] = None,
@@ -592,6 +752,7 @@ def _low_rank(kernel: np.ndarray, rank: int) -> np.ndarray:
     return columns.T @ rows
 
 
+@_styled
 def plot_low_rank_kernels(
     kernels: dict[str, np.ndarray],
     ranks: Sequence[int] = (1, 2, 3),
@@ -608,12 +769,12 @@ def plot_low_rank_kernels(
 
     Parameters
     ----------
-    kernels : dict
-        ``{name: 2-D kernel}``.
+    kernels : dict of str to numpy.ndarray
+        ``{name: kernel}``, each kernel of shape ``(kh, kw)``.
     ranks : sequence of int
         Ranks of the approximations to draw.
-    image : 2-D array, optional
-        If given, the error of filtering it with the rank-``r`` kernel instead of the full
+    image : numpy.ndarray, optional
+        A picture ``(H, W)``. If given, the error of filtering it with the rank-``r`` kernel instead of the full
         one (``"same"`` zero padding, relative Frobenius norm) is added to each error plot.
         It can exceed 1, the error of the zero kernel: a truncation that keeps what the kernel
         cancels (e.g. the mean of a zero-sum kernel) can be worse than no filter at all.
@@ -669,6 +830,7 @@ def plot_low_rank_kernels(
     return fig
 
 
+@_styled
 def plot_low_rank_filtering(image: np.ndarray, kernel: np.ndarray, rank: int, name: str = "") -> Figure:
     """Filter ``image`` with a kernel and with its rank-``rank`` approximation, and show the difference.
 
@@ -681,9 +843,9 @@ def plot_low_rank_filtering(image: np.ndarray, kernel: np.ndarray, rank: int, na
 
     Parameters
     ----------
-    image : 2-D array
-        The picture to filter, e.g. :func:`convref.data.test_image`.
-    kernel : 2-D array
+    image : numpy.ndarray
+        The picture ``(H, W)`` to filter, e.g. :func:`convref.data.test_image`.
+    kernel : numpy.ndarray
         The kernel, shape ``(kh, kw)``.
     rank : int
         Number of rank-1 terms kept (at most ``min(kh, kw)``).
@@ -743,6 +905,7 @@ __all__ += ["plot_low_rank_kernels", "plot_low_rank_filtering"]
 _PHASE_COLORS = plt.get_cmap("tab10")
 
 
+@_styled
 def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)) -> Figure:
     """One 2-D kernel at several dilation rates: the same taps, spread apart, zeros in between.
 
@@ -753,8 +916,8 @@ def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)
 
     Parameters
     ----------
-    kernel : 2-D array
-        The ``kh x kw`` kernel.
+    kernel : numpy.ndarray
+        The kernel, shape ``(kh, kw)``.
     dilations : sequence of int
         The rates to draw (>= 1 each).
 
@@ -801,6 +964,7 @@ def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)
     return fig
 
 
+@_styled
 def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarray] = None) -> Figure:
     r"""The ``block x block`` phase sub-images of an image, and (optionally) the convolution through them.
 
@@ -820,12 +984,12 @@ def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarr
 
     Parameters
     ----------
-    image : 2-D array
+    image : numpy.ndarray
         Shape ``(H, W)`` with ``H`` and ``W`` divisible by ``block``.
     block : int
         The rate ``d`` (>= 1).
-    kernel : 2-D array, optional
-        A ``kh x kw`` kernel to run both ways.
+    kernel : numpy.ndarray, optional
+        A kernel ``(kh, kw)`` to run both ways.
 
     Returns
     -------
@@ -898,6 +1062,7 @@ def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarr
     return fig
 
 
+@_styled
 def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figure:
     """Which input positions reach one output of a stack of dilated convolutions (the gridding problem).
 
@@ -952,6 +1117,7 @@ def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figu
     return fig
 
 
+@_styled
 def plot_causal_stack(
     dilations: Sequence[int], kernel_size: int = 2, length: Optional[int] = None, highlight: Optional[int] = None
 ) -> Figure:
@@ -1031,6 +1197,7 @@ def plot_causal_stack(
     return fig
 
 
+@_styled
 def plot_effective_receptive_fields(
     erfs: dict[str, np.ndarray], theoretical: dict[str, int], mass: float = 0.95
 ) -> Figure:
@@ -1045,8 +1212,8 @@ def plot_effective_receptive_fields(
 
     Parameters
     ----------
-    erfs : dict
-        ``{name: map}``, square maps of one size.
+    erfs : dict of str to numpy.ndarray
+        ``{name: map}``, square maps ``(S, S)`` of one size ``S``.
     theoretical : dict
         ``{name: side}``: the theoretical receptive field of each, e.g. from
         :func:`convref.arith.receptive_field`.
@@ -1108,6 +1275,7 @@ __all__ += [
 STAMP_COLORS = ("#dd8452", "#8172b3", "#c44e52", "#937860")
 
 
+@_styled
 def plot_transpose_scatter(
     input_size: int = 3,
     kernel_size: int = 3,
@@ -1186,6 +1354,7 @@ def plot_transpose_scatter(
 STUFFED_ZERO_COLOR = "#d9d9d9"
 
 
+@_styled
 def plot_zero_stuffed(
     input_size: int = 3,
     kernel_size: int = 3,
@@ -1284,6 +1453,7 @@ def _constant_kernel_upsampling(image: np.ndarray, kernel_size: int, stride: int
     return y[first : last_h + 1, first : last_w + 1] if last_h >= first and last_w >= first else y
 
 
+@_styled
 def plot_overlap(
     cases: Sequence[tuple[int, int]] = ((3, 2), (4, 2)),
     input_size: int = 5,
@@ -1350,6 +1520,7 @@ def plot_overlap(
     return fig
 
 
+@_styled
 def plot_upsampling_comparison(
     outputs: dict[str, np.ndarray], crop: int = 16, corner: Optional[tuple[int, int]] = None
 ) -> Figure:
@@ -1445,6 +1616,7 @@ def _key_grid(weights: np.ndarray, height: int, width: int) -> np.ndarray:
     return grid
 
 
+@_styled
 def plot_attention_map(
     image: np.ndarray,
     attention: "dict[str, np.ndarray] | np.ndarray",
@@ -1510,6 +1682,7 @@ def plot_attention_map(
     return fig
 
 
+@_styled
 def plot_scaling(
     x: Sequence[float],
     curves: dict[str, Sequence[float]],
@@ -1569,6 +1742,7 @@ __all__ += ["plot_attention_map", "plot_scaling"]
 # ---------------------------------------------------------------------------
 
 
+@_styled
 def plot_shifted_channels(
     image: np.ndarray,
     shifts: np.ndarray,
@@ -1721,6 +1895,19 @@ def affine_tap_offsets(
     down); the offsets are :math:`\Delta p_k = A p_k - p_k`. These are the deformations of Dai
     et al.'s figure 1: scale (like a dilation, but fractional), aspect ratio and rotation.
 
+    Parameters
+    ----------
+    kernel_size : int
+        Side ``k`` of the square grid of taps.
+    scale : float
+        Factor on every tap's distance from the centre (1 keeps the grid).
+    aspect : float
+        Height-to-width stretch; the area is kept (1 keeps the grid).
+    angle : float
+        Rotation in radians, counter-clockwise on the screen.
+    dilation : int
+        Spacing of the regular grid the offsets are measured from.
+
     Returns
     -------
     numpy.ndarray
@@ -1758,6 +1945,7 @@ def _draw_taps(ax: Axes, regular: np.ndarray, deformed: np.ndarray, shape: tuple
                    zorder=3, gid="deformed")
 
 
+@_styled
 def plot_sampling_grid(
     image: np.ndarray,
     offsets: "dict[str, Optional[np.ndarray]]",
@@ -1841,6 +2029,7 @@ def plot_sampling_grid(
     return fig
 
 
+@_styled
 def plot_deformed_sampling(
     image: np.ndarray,
     weight: np.ndarray,
@@ -1931,6 +2120,7 @@ def plot_deformed_sampling(
     return fig
 
 
+@_styled
 def plot_learned_taps(
     images: Sequence[np.ndarray],
     taps: Sequence[np.ndarray],
@@ -1991,6 +2181,7 @@ def plot_learned_taps(
     return fig
 
 
+@_styled
 def plot_tap_spread(
     sizes: np.ndarray,
     spreads: "dict[str, np.ndarray]",
@@ -2052,6 +2243,7 @@ __all__ += [
 # ---------------------------------------------------------------------------
 
 
+@_styled
 def plot_template_matching(
     image: np.ndarray, corner: tuple[int, int], size: int = 7, title: str = ""
 ) -> Figure:
@@ -2123,6 +2315,7 @@ def plot_template_matching(
     return fig
 
 
+@_styled
 def plot_value_histograms(
     samples: "dict[str, np.ndarray]", xlabel: str = "value", title: str = "", bins: int = 60, size: float = 3.4
 ) -> Figure:
@@ -2166,6 +2359,7 @@ def plot_value_histograms(
     return fig
 
 
+@_styled
 def plot_weight_distributions(
     weights: "dict[str, np.ndarray]", title: str = "", bins: int = 40, ncols: Optional[int] = None
 ) -> Figure:
@@ -2232,6 +2426,7 @@ __all__ += ["plot_template_matching", "plot_value_histograms", "plot_weight_dist
 # ---------------------------------------------------------------------------
 
 
+@_styled
 def plot_attention_by_group(
     attention: Sequence[np.ndarray],
     groups: "dict[str, np.ndarray]",
@@ -2290,6 +2485,7 @@ def plot_attention_by_group(
     return fig
 
 
+@_styled
 def plot_kernel_mixture(
     kernels: np.ndarray,
     attention: "dict[str, np.ndarray]",
@@ -2362,6 +2558,7 @@ def plot_kernel_mixture(
     return fig
 
 
+@_styled
 def plot_temperature_sweep(
     logits: "dict[str, np.ndarray]", temperatures: Optional[np.ndarray] = None, title: str = ""
 ) -> Figure:
@@ -2375,7 +2572,7 @@ def plot_temperature_sweep(
     logits : dict
         ``{panel title: (K,) logits}``.
     temperatures : numpy.ndarray, optional
-        The temperatures to draw (log-spaced from 0.03 to 100 by default).
+        The temperatures ``(T,)`` to draw (log-spaced from 0.03 to 100 by default).
     title : str
         Figure title.
 
@@ -2408,6 +2605,7 @@ def plot_temperature_sweep(
     return fig
 
 
+@_styled
 def plot_branch_attention(
     sizes: np.ndarray,
     attention: "dict[str, Sequence[np.ndarray]]",
@@ -2456,3 +2654,127 @@ def plot_branch_attention(
 
 
 __all__ += ["plot_attention_by_group", "plot_kernel_mixture", "plot_temperature_sweep", "plot_branch_attention"]
+
+
+# ---------------------------------------------------------------------------
+# Capstone: choosing a convolution
+# ---------------------------------------------------------------------------
+
+#: Marker colour of each chapter in :func:`plot_operator_choices` (one per part of the book).
+_PART_OF_CHAPTER = {
+    "conv_basics/conv_basics": "baseline",
+    "conv1x1/conv1x1": "fewer parameters",
+    "small_kernels/small_kernels": "fewer parameters",
+    "grouped_conv/grouped_conv": "fewer parameters",
+    "dilated_conv/dilated_conv": "context and resolution",
+    "transposed_conv/transposed_conv": "context and resolution",
+    "deformable/deformable": "context and resolution",
+    "non_local/non_local": "context and resolution",
+    "shift/shift": "changing the operation",
+    "adder/adder": "changing the operation",
+    "dynamic/dynamic": "changing the operation",
+}
+
+
+def _label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], fontsize: float = 7) -> None:
+    """Write each label right of its point, pushing a label down while it would overlap one already placed."""
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the axes' limits, so data -> pixel is final
+    to_pixels = ax.transData.transform
+    height = fontsize * fig.dpi / 72 * 1.15
+    placed: list[tuple[float, float, float]] = []  # (left, right, baseline) in pixels
+    for index in np.argsort(ys)[::-1]:  # from the top down
+        px, py = to_pixels((xs[index], ys[index]))
+        left, right = px + 4, px + 4 + 0.55 * fontsize * fig.dpi / 72 * len(labels[index])
+        shift = 0.0
+        while any(lo < right and left < hi and abs(py + 2 - shift - base) < height for lo, hi, base in placed):
+            shift += height / 2
+        placed.append((left, right, py + 2 - shift))
+        ax.annotate(
+            labels[index], (xs[index], ys[index]), xytext=(4, 2 - shift * 72 / fig.dpi), textcoords="offset points",
+            fontsize=fontsize, va="bottom",
+            arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if shift else None,
+        )
+
+
+#: Axis labels of the costs :func:`plot_operator_choices` can put on the horizontal axis.
+CHOICE_COSTS = {
+    "mult_adds": "multiply-adds per image (M)",
+    "params": "parameters (thousands)",
+    "cpu_ratio": "CPU time of a training step (x baseline)",
+    "peak_mib": "peak memory of a training step (MiB)",
+    "gpu_ratio": "GPU time of a training step (x baseline)",
+}
+_COST_UNITS = {"mult_adds": 1e6, "params": 1e3}
+
+
+@_styled
+def plot_operator_choices(
+    rows: Sequence[dict],
+    costs: Sequence[str] = ("mult_adds", "cpu_ratio"),
+    accuracy: str = "test_accuracy",
+    noise: Optional[float] = None,
+) -> Figure:
+    """Accuracy against cost for the rows of :func:`convref.compare.compare_operators`, one panel per cost.
+
+    The default panels are multiply-adds per image (what papers report) and the measured time
+    of a training step relative to the baseline (what a user waits for); the accuracy axis is
+    shared. Marker area grows with the parameter count; colour gives the book's part; dashed
+    lines cross at the baseline (the first row).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per operator, with ``label``, ``chapter``, ``params``, the ``costs`` keys and the
+        ``accuracy`` key; the first row is the baseline.
+    costs : sequence of str
+        Keys of :data:`CHOICE_COSTS`, one panel each (log scale).
+    accuracy : str
+        Which accuracy to plot (``"test_accuracy"`` or ``"train_accuracy"``).
+    noise : float, optional
+        Half-width of a grey band around the baseline's accuracy (e.g. the spread over seeds):
+        points inside it are not distinguishable from the baseline.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one operator")
+    unknown = [cost for cost in costs if cost not in CHOICE_COSTS]
+    if unknown or not costs:
+        raise ValueError(f"costs must be a non-empty selection of {list(CHOICE_COSTS)}, got {list(costs)}")
+    if any(row.get(cost) is None for row in rows for cost in costs):
+        raise ValueError(f"every row needs a value for {list(costs)} (gpu_ratio exists only when a GPU was measured)")
+    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 5), sharey=True, squeeze=False)
+    parts = list(dict.fromkeys(_PART_OF_CHAPTER.values()))
+    colours = dict(zip(parts, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    largest = max(row["params"] for row in rows)
+    baseline = rows[0]
+    for ax, key in zip(axes[0], costs):
+        unit = _COST_UNITS.get(key, 1.0)
+        if noise is not None:
+            ax.axhspan(baseline[accuracy] - noise, baseline[accuracy] + noise, color="0.9", zorder=0)
+        ax.axhline(baseline[accuracy], color="0.6", lw=0.8, ls="--", zorder=1)
+        ax.axvline(baseline[key] / unit, color="0.6", lw=0.8, ls="--", zorder=1)
+        for row in rows:
+            part = _PART_OF_CHAPTER.get(row["chapter"], "baseline")
+            ax.scatter(
+                row[key] / unit, row[accuracy], s=20 + 180 * row["params"] / largest,
+                color=colours[part], edgecolor="k", lw=0.5, zorder=3,
+            )
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.margins(x=0.12, y=0.08)
+        ax.set_xlabel(CHOICE_COSTS[key])
+        _label_points(ax, [row[key] / unit for row in rows], [row[accuracy] for row in rows], [row["label"] for row in rows])
+    axes[0][0].set_ylabel(accuracy.replace("_", " "))
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[p], markeredgecolor="k", label=p) for p in parts]
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=len(parts), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+__all__ += ["CHOICE_COSTS", "plot_operator_choices"]

@@ -26,6 +26,16 @@ def conv_arithmetic_widget(
     """Sliders for the geometry of a convolution over :func:`convref.viz.plot_conv_arithmetic`.
 
     Geometries whose dilated kernel does not fit the padded input show a message instead.
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride, padding, dilation : int
+        The sliders' initial geometry (square, the same on both axes).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     sliders = {
         "input_size": widgets.IntSlider(input_size, 1, 9, description="input"),
@@ -51,7 +61,20 @@ def conv_arithmetic_widget(
 
 
 def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.VBox:
-    """Pick a kernel by name and see ``image`` filtered by it (with :func:`convref.reference.conv2d`)."""
+    """Pick a kernel by name and see ``image`` filtered by it (with :func:`convref.reference.conv2d`).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The grey picture ``(H, W)`` to filter (``"same"`` zero padding).
+    kernels : dict of str to numpy.ndarray
+        ``{name: kernel}``, each kernel ``(kh, kw)``; the names fill the chooser.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
+    """
     from .reference import conv2d
 
     choice = widgets.Dropdown(options=list(kernels), description="kernel")
@@ -72,6 +95,18 @@ def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 
 
     Shows which input positions reach one output (holes in white), how many, and whether the
     rates pass the HDC rule: try equal rates, rates with a common factor, and ``(1, 2, 5)``.
+
+    Parameters
+    ----------
+    rates : (int, int, int)
+        The initial rates of the three layers, input side first.
+    kernel_size : int
+        The initial kernel size of every layer.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     sliders = [widgets.IntSlider(rate, 1, 9, description=f"rate {index + 1}") for index, rate in enumerate(rates)]
     kernel = widgets.IntSlider(kernel_size, 2, 5, description="kernel")
@@ -95,6 +130,18 @@ def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stri
     Shows the overlap count map of a transposed convolution with that geometry and
     ``image`` (by default :func:`convref.experiments.smooth_image`) upsampled by it with
     equal taps: the count pattern, when the overlap is uneven, reappears as a checkerboard.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, optional
+        The grey picture ``(H, W)`` to upsample.
+    kernel_size, stride : int
+        The initial geometry of the transposed convolution.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     if image is None:
         from .experiments import smooth_image
@@ -138,6 +185,11 @@ def attention_widget(
         shown as ``"attention"``.
     query : (int, int), optional
         The first query pixel (the image's centre by default).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     matrices = affinities if isinstance(affinities, dict) else {"attention": affinities}
     height, width = viz._as_picture(image)[0].shape[:2]  # the same reading of grey / RGB layouts as the figure
@@ -170,6 +222,18 @@ def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float =
     Shows the unshifted image next to the shifted one. Integer values move the pixels
     exactly; values in between blend the four nearest pixels (the bilinear shift of the
     active shift layer), which blurs the picture most at half-pixel shifts.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, optional
+        The grey picture ``(H, W)`` to shift; by default :func:`convref.data.test_image` of side 24.
+    dy, dx : float
+        The initial shift in pixels (down and right are positive).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     from .data import test_image
 
@@ -212,6 +276,11 @@ def shuffle_widget(
         The choices offered (divisors of ``channels``).
     group_count : int
         The initial choice.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     choice = widgets.Dropdown(options=list(groups), value=group_count, description="groups")
     highlight = widgets.IntSlider(0, 0, channels - 1, description="output")
@@ -251,6 +320,11 @@ def deform_widget(
         changes sign as the taps cross the object's left or right edge.
     pixel : (int, int), optional
         The first output pixel (the image centre by default).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     from .data import varied_shapes
 
@@ -327,6 +401,11 @@ def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] 
         The first top-left pixel of the template (by default at the upper edge of the disk).
     size : int
         The first template side.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     from .data import test_image
 
@@ -390,6 +469,11 @@ def dynamic_widget(
         The indices of the images offered by the chooser (all by default). The layer still
         sees all ``images`` as one batch, as a network whose BatchNorms use the batch's
         statistics must.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above the figure, which redraws when they change.
     """
     import torch
 
@@ -449,3 +533,37 @@ def dynamic_widget(
 
 
 __all__ += ["dynamic_widget"]
+
+
+def choice_widget(rows: "list[dict]", noise: "float | None" = None) -> widgets.VBox:
+    """Pick the cost and the accuracy to compare in :func:`convref.viz.plot_operator_choices` (rows of :func:`convref.compare.compare_operators`).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison's rows, the baseline first.
+    noise : float, optional
+        Half-width of the grey band around the baseline's accuracy.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Two drop-downs and the figure.
+    """
+    measured = [key for key in viz.CHOICE_COSTS if all(row.get(key) is not None for row in rows)]
+    cost = widgets.Dropdown(options=[(viz.CHOICE_COSTS[key], key) for key in measured], value="mult_adds", description="cost")
+    accuracy = widgets.Dropdown(
+        options=[("test accuracy", "test_accuracy"), ("train accuracy", "train_accuracy")], description="accuracy"
+    )
+    output = widgets.Output()
+
+    def draw() -> None:
+        viz.plot_operator_choices(rows, costs=(cost.value,), accuracy=accuracy.value, noise=noise)
+
+    for control in (cost, accuracy):
+        control.observe(lambda _: _redraw(output, draw), names="value")
+    _redraw(output, draw)
+    return widgets.VBox([widgets.HBox([cost, accuracy]), output])
+
+
+__all__ += ["choice_widget"]

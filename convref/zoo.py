@@ -234,7 +234,18 @@ def mobilenet_v1(
 
 
 def cost_by_kind(layers: list[Layer]) -> dict[str, Cost]:
-    """Total cost of each layer kind, in order of first appearance."""
+    """Total cost of each layer kind, in order of first appearance.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        A network table, e.g. from :func:`mobilenet_v1`.
+
+    Returns
+    -------
+    dict of str to Cost
+        ``{kind: summed cost}``.
+    """
     totals: dict[str, Cost] = {}
     for layer in layers:
         totals[layer.kind] = totals.get(layer.kind, Cost()) + layer.cost

@@ -1,10 +1,13 @@
-"""The book's reference pages: the glossary and the execution status page (their sources; the browser test opens them built)."""
+"""The book's reference pages: the glossary, the execution status page and the links between the chapters and the API page (their sources; the browser test opens them built)."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +64,61 @@ def test_every_entry_links_to_an_existing_chapter_and_every_chapter_is_linked():
 
 def test_status_page_uses_the_build_execution_table():
     assert "```{nb-exec-table}\n```" in (BOOK / "status.md").read_text(encoding="utf-8")
+
+
+# --- chapters <-> API page -------------------------------------------------------------------
+
+API_PAGE = (BOOK / "api.md").read_text(encoding="utf-8")
+#: A MyST role that names a Python object: {func}`convref.x.y`, {class}`~convref.nn.Conv2d`, {mod}`text <convref.arith>`.
+PY_ROLE = re.compile(r"\{(?:py:)?(?:func|class|mod|meth|data|attr|obj)\}`(?:[^`<]*<)?~?([\w.]+)>?`")
+
+
+def _chapters() -> list[str]:
+    """The chapter notebooks of the table of contents, as ``<topic>/<topic>`` relative to book/."""
+    return [entry.removeprefix("book/") for entry in _toc_entries() if entry.count("/") == 2]
+
+
+def _documented_modules() -> list[str]:
+    return re.findall(r"^\.\. automodule:: (\S+)", API_PAGE, flags=re.M)
+
+
+def _on_api_page(target: str) -> bool:
+    """Whether ``target`` is a module that the API page documents, or a member in such a module's ``__all__``."""
+    modules = _documented_modules()
+    if target in modules:
+        return True
+    module_name, _, name = target.rpartition(".")
+    if module_name not in modules:
+        return False
+    module = importlib.import_module(module_name)
+    return name in getattr(module, "__all__", ()) and hasattr(module, name)
+
+
+def _markdown(chapter: str) -> str:
+    cells = json.loads((BOOK / f"{chapter}.ipynb").read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_chapter_links_its_operators_on_the_api_page(chapter):
+    """A markdown cell names the chapter's operators with roles that resolve to API entries (the build checks them too)."""
+    targets = [t for t in PY_ROLE.findall(_markdown(chapter)) if t.startswith("convref.")]
+    assert targets, f"{chapter} links to no convref API entry (add an 'In convref' line with {{func}}/{{class}} roles)"
+    missing = sorted({t for t in targets if not _on_api_page(t)})
+    assert not missing, f"{chapter} links to what the API page does not document: {missing}"
+
+
+def test_api_page_links_every_chapter():
+    """The API page says where each operator family is explained: a {doc} link to every chapter."""
+    linked = {target for target in re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", API_PAGE)}
+    for target in linked:
+        assert (BOOK / f"{target}.ipynb").exists() or (BOOK / f"{target}.md").exists(), f"api.md links to {target}"
+    missing = [chapter for chapter in _chapters() if chapter not in linked]
+    assert not missing, f"api.md does not link these chapters: {missing}"
+
+
+def test_api_page_role_links_resolve():
+    targets = [t for t in PY_ROLE.findall(API_PAGE) if t.startswith("convref.")]
+    assert targets
+    missing = sorted({t for t in targets if not _on_api_page(t)})
+    assert not missing, f"api.md links to what it does not document: {missing}"

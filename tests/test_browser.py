@@ -151,6 +151,39 @@ def test_chapter_has_rendered_figures(browser, server, page_path):
         page.close()
 
 
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_chapter_figures_have_alt_text(browser, server, page_path):
+    """Every image in a chapter's cell outputs, widget figures included, says what it shows (``alt``).
+
+    myst-nb writes the cell's ``mystnb.image.alt`` into the static images; the widget manager
+    draws its figures later, and ``widgets-config.js`` gives them the alt text of their cell.
+    """
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        views = page.locator("main script[type='application/vnd.jupyter.widget-view+json']").count()
+        if views:  # wait until every widget is drawn with its figure
+            page.wait_for_function(
+                "n => document.querySelectorAll('main .jupyter-widgets').length >= n"
+                " && document.querySelectorAll('main .jupyter-widgets img').length >= 1",
+                arg=views,
+            )
+            page.wait_for_timeout(300)
+        images = page.evaluate(
+            "() => Array.from(document.querySelectorAll('main .cell_output img'))"
+            ".map(img => ({src: img.src.slice(-60), alt: (img.getAttribute('alt') || '').trim(),"
+            " widget: !!img.closest('.jupyter-widgets')}))"
+        )
+        assert images, f"{page_path}: no images in the cell outputs"
+        missing = [image for image in images if not image["alt"]]
+        assert not missing, f"{page_path}: images without alt text: {missing}"
+        generic = [image for image in images if len(image["alt"].split()) < 6 or image["alt"].lower() in ("image", "figure", "png")]
+        assert not generic, f"{page_path}: alt text that does not describe the figure: {generic}"
+        if views:
+            assert any(image["widget"] for image in images), f"{page_path}: no widget figure was checked"
+    finally:
+        page.close()
+
+
 def test_index_redirects_to_the_first_page(browser, server):
     page, _ = _open(browser, f"{server}/index.html")
     try:

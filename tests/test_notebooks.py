@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkp
 
 # What a cell that shows a widget contains: a convref.widgets front end or ipywidgets.interact.
 WIDGET_MARKERS = ("_widget(", "interact(")
+# What a cell that draws a figure contains: a viz plot, matplotlib itself, or a widget (whose first figure the static book shows).
+FIGURE_MARKER = re.compile(r"viz\.plot_|plt\.|_widget\(|interact\(")
 
 
 def _code_cells(path: Path) -> list[dict]:
@@ -81,3 +84,36 @@ def test_notebook_follows_the_chapter_recipe(path):
     assert "{cite}" in markdown, "a chapter cites its sources"
     for heading in ("## Summary", "## Exercises"):
         assert heading in markdown, f"missing section {heading!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_drawn_with_matplotlib_directly_use_the_book_style(path):
+    """``viz`` styles its own figures; a chapter that also calls ``plt.`` adopts the style first (``viz.use_style()``)."""
+    sources = ["".join(cell["source"]) for cell in _code_cells(path)]
+    direct = [i for i, source in enumerate(sources) if "plt." in source.replace("plt.show()", "")]
+    if not direct:
+        return
+    styled = [i for i, source in enumerate(sources) if "viz.use_style()" in source]
+    assert styled and styled[0] <= direct[0], (
+        f"{path.name}: code cell {direct[0]} draws with matplotlib directly before any viz.use_style() call"
+    )
+
+
+def _alt_text(cell: dict) -> str:
+    """The alt text myst-nb gives a cell's image outputs: cell metadata ``mystnb: {image: {alt: ...}}``."""
+    return cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figure_cells_carry_alt_text(path):
+    """Every cell that draws a figure says in one sentence what the figure shows (the rendered <img alt=...>)."""
+    figures = [(i, cell) for i, cell in enumerate(_code_cells(path)) if FIGURE_MARKER.search("".join(cell["source"]))]
+    missing = [i for i, cell in figures if not _alt_text(cell).strip()]
+    assert not missing, f"{path.name}: figure cells (code cell numbers) {missing} have no mystnb.image.alt metadata"
+    alts = [_alt_text(cell).strip() for _, cell in figures]
+    thin = [alt for alt in alts if len(alt.split()) < 6 or not alt.endswith(".")]
+    assert not thin, f"{path.name}: alt text should be a sentence that describes the figure: {thin}"
+    repeated = sorted({alt for alt in alts if alts.count(alt) > 1})
+    assert not repeated, f"{path.name}: the same alt text on several figures: {repeated}"
+    stray = [i for i, cell in enumerate(_code_cells(path)) if _alt_text(cell) and (i, cell) not in figures]
+    assert not stray, f"{path.name}: alt text on code cells {stray}, which draw no figure"

@@ -370,7 +370,7 @@ def with_adaptive_gradient(weight: torch.Tensor, eta: float = 0.2) -> torch.Tens
     Returns
     -------
     torch.Tensor
-        A view of ``weight`` (same values).
+        A view of ``weight``: same shape, same values.
     """
     check_floating("weight", weight, torch.Tensor)
     return _AdaptiveGradient.apply(weight, check_eta(eta))

@@ -64,7 +64,13 @@ def conv2d_dilated_kernel(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, dilation, groups
+    x : torch.Tensor
+        Input ``(N, C_in, H, W)``.
+    weight : torch.Tensor
+        Kernels ``(C_out, C_in / groups, kh, kw)``.
+    bias : torch.Tensor, optional
+        Bias ``(C_out,)``.
+    stride, padding, dilation, groups
         As in :func:`convref.functional.conv2d`.
 
     Returns
@@ -140,7 +146,13 @@ def conv2d_space_to_batch(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, dilation, groups
+    x : torch.Tensor
+        Input ``(N, C_in, H, W)``.
+    weight : torch.Tensor
+        Kernels ``(C_out, C_in / groups, kh, kw)``.
+    bias : torch.Tensor, optional
+        Bias ``(C_out,)``.
+    stride, padding, dilation, groups
         As in :func:`convref.functional.conv2d`.
 
     Returns

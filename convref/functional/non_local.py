@@ -55,7 +55,7 @@ def non_local_affinity(
     theta_bias: Optional[torch.Tensor] = None,
     phi_bias: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """The explicit, normalised affinity matrix ``(N, H W, M)`` of a non-local block.
+    r"""The explicit, normalised affinity matrix ``(N, H W, M)`` of a non-local block.
 
     PyTorch version of :func:`convref.reference.non_local_affinity` (same modes and options).
     It holds ``H W x M`` numbers per sample: use it to look at the weights, not to compute the
@@ -63,8 +63,18 @@ def non_local_affinity(
 
     Parameters
     ----------
-    x, theta_weight, phi_weight, mode, concat_weight, sub_sample, scale, theta_bias, phi_bias
+    x : torch.Tensor
+        Input ``(N, C, H, W)``.
+    theta_weight, phi_weight : torch.Tensor or None
+        Embeddings :math:`W_\theta, W_\phi` of shape ``(C_e, C)``; ``None`` in ``"gaussian"`` mode.
+    mode : str
+        The pairwise function, one of the modes of :func:`convref.reference.non_local_affinity`.
+    concat_weight : torch.Tensor, optional
+        :math:`w_f` of shape ``(2 C_e,)``, ``"concatenation"`` mode only.
+    sub_sample, scale : bool
         As in :func:`convref.reference.non_local_affinity`.
+    theta_bias, phi_bias : torch.Tensor, optional
+        Biases ``(C_e,)`` of the embeddings.
 
     Returns
     -------
@@ -132,8 +142,22 @@ def non_local_response(
 
     Parameters
     ----------
-    x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale, theta_bias, phi_bias, g_bias
-        As in :func:`convref.reference.non_local_response`.
+    x : torch.Tensor
+        Input ``(N, C, H, W)``.
+    theta_weight, phi_weight : torch.Tensor or None
+        Embeddings :math:`W_\theta, W_\phi` of shape ``(C_e, C)``; ``None`` in ``"gaussian"`` mode.
+    g_weight : torch.Tensor
+        :math:`W_g` of shape ``(C_i, C)``.
+    mode : str
+        The pairwise function, one of the modes of :func:`convref.reference.non_local_affinity`.
+    concat_weight : torch.Tensor, optional
+        :math:`w_f` of shape ``(2 C_e,)``, ``"concatenation"`` mode only.
+    sub_sample, scale : bool
+        As in :func:`convref.reference.non_local_affinity`.
+    theta_bias, phi_bias : torch.Tensor, optional
+        Biases ``(C_e,)`` of the embeddings.
+    g_bias : torch.Tensor, optional
+        Bias ``(C_i,)``.
 
     Returns
     -------
@@ -185,10 +209,26 @@ def non_local2d(
 
     Parameters
     ----------
-    x, theta_weight, phi_weight, g_weight, out_weight, mode, concat_weight, sub_sample, scale
-        As in :func:`convref.reference.non_local2d`.
-    theta_bias, phi_bias, g_bias, out_bias : torch.Tensor, optional
-        Biases of the four projections.
+    x : torch.Tensor
+        Input ``(N, C, H, W)``.
+    theta_weight, phi_weight : torch.Tensor or None
+        Embeddings :math:`W_\theta, W_\phi` of shape ``(C_e, C)``; ``None`` in ``"gaussian"`` mode.
+    g_weight : torch.Tensor
+        :math:`W_g` of shape ``(C_i, C)``.
+    mode : str
+        The pairwise function, one of the modes of :func:`convref.reference.non_local_affinity`.
+    concat_weight : torch.Tensor, optional
+        :math:`w_f` of shape ``(2 C_e,)``, ``"concatenation"`` mode only.
+    sub_sample, scale : bool
+        As in :func:`convref.reference.non_local_affinity`.
+    out_weight : torch.Tensor
+        :math:`W_z` of shape ``(C, C_i)``.
+    theta_bias, phi_bias : torch.Tensor, optional
+        Biases ``(C_e,)`` of the embeddings.
+    g_bias : torch.Tensor, optional
+        Bias ``(C_i,)``.
+    out_bias : torch.Tensor, optional
+        Bias ``(C,)`` of the output projection.
 
     Returns
     -------

@@ -118,10 +118,23 @@ def stuff_zeros(x: torch.Tensor, stride: IntPair) -> torch.Tensor:
 
 
 def flip_transpose_weight(weight: torch.Tensor, groups: int) -> torch.Tensor:
-    """Turn a transposed convolution's weight ``(C_in, C_out / groups, kh, kw)`` into the
-    equivalent convolution's weight ``(C_out, C_in / groups, kh, kw)`` (channels swapped per
-    group, kernels rotated by 180 degrees). PyTorch version of
-    :func:`convref.reference.flip_transpose_weight`."""
+    """Turn a transposed convolution's weight into the equivalent convolution's weight.
+
+    Channels are swapped within each group and kernels rotated by 180 degrees. PyTorch
+    version of :func:`convref.reference.flip_transpose_weight`.
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        A transposed convolution's kernels ``(C_in, C_out / groups, kh, kw)``.
+    groups : int
+        Number of groups; ``C_in`` must be divisible by it.
+
+    Returns
+    -------
+    torch.Tensor
+        The convolution's kernels ``(C_out, C_in / groups, kh, kw)``.
+    """
     c_in, group_out, kh, kw = weight.shape
     per_group = weight.reshape(groups, c_in // groups, group_out, kh, kw).transpose(1, 2)
     return per_group.flip(-2, -1).reshape(groups * group_out, c_in // groups, kh, kw)
@@ -144,7 +157,13 @@ def conv_transpose2d_as_conv(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, output_padding, groups, dilation
+    x : torch.Tensor
+        Input ``(N, C_in, H, W)``.
+    weight : torch.Tensor
+        Kernels in PyTorch's transposed layout ``(C_in, C_out / groups, kh, kw)``.
+    bias : torch.Tensor, optional
+        Bias ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation
         As in :func:`conv_transpose2d`.
 
     Returns

@@ -53,7 +53,7 @@ class Adder2d(Conv2d):
         output depends on the filters' scale relative to the input's, not on a fan-in rule);
         the others as in :class:`convref.nn.Conv2d`. Biases start at zero.
 
-    Notes
+    Shape
     -----
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``, every value at most the bias.
     """

@@ -33,9 +33,13 @@ class CausalConv1d(nn.Module):
     bias : bool
         Whether to add a learned bias.
 
+    Shape
+    -----
+    Input ``(N, C_in, L)``, output ``(N, C_out, L)``: the length is kept.
+
     Notes
     -----
-    Input ``(N, C_in, L)``, output ``(N, C_out, L)``. Initialised like :class:`torch.nn.Conv1d`.
+    Initialised like :class:`torch.nn.Conv1d`.
     """
 
     def __init__(

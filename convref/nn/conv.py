@@ -35,7 +35,7 @@ class Conv2d(nn.Module):
         ``a = sqrt(5)``); the others are the Gaussian schemes of :mod:`convref.nn.init`.
         Biases start at zero except with ``"pytorch"``.
 
-    Notes
+    Shape
     -----
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``.
     """
@@ -99,6 +99,10 @@ class Conv1x1(Conv2d):
         Whether to add a learned bias.
     init : str
         As in :class:`Conv2d`.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H, W)``.
     """
 
     def __init__(

@@ -48,9 +48,14 @@ class DeformConv2d(Conv2d):
     bias : bool
         Whether the main convolution has a bias.
 
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d`.
+
     Notes
     -----
-    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``; the result equals
+    The result equals
     ``torchvision.ops.deform_conv2d(x, offset, weight, bias, stride, padding, dilation, mask)``
     with ``offset, mask = layer.offsets_and_mask(x)``.
     """
@@ -118,6 +123,11 @@ class ActiveConv2d(Conv2d):
     bias : bool
         Whether to add a learned bias.
 
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d` (:func:`convref.arith.conv_output_size`).
+
     Notes
     -----
     The parameter ``tap_offsets`` ``(kh kw, 2)`` holds ``(dy, dx)`` per tap in row-major order.
@@ -176,6 +186,11 @@ class DclsConv2d(Conv2d):
         Weight groups.
     bias : bool
         Whether to add a learned bias.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of a
+    convolution whose kernel is ``dilated_kernel_size`` wide.
 
     Notes
     -----

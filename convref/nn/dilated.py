@@ -122,11 +122,14 @@ class ASPP(nn.Module):
     project : torch.nn.Sequential
         ``1 x 1`` convolution, BN, ReLU (and Dropout) after the concatenation.
 
+    Shape
+    -----
+    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, H, W)``.
+
     Notes
     -----
-    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, H, W)``. In training mode
-    with ``batch_norm`` and ``image_pooling`` the batch must hold at least 2 samples: the
-    pooled branch's BatchNorm sees one value per channel and sample.
+    In training mode with ``batch_norm`` and ``image_pooling`` the batch must hold at least
+    2 samples: the pooled branch's BatchNorm sees one value per channel and sample.
     """
 
     def __init__(
@@ -221,7 +224,7 @@ class AtrousCascade(nn.Sequential):
         Whether to put a BatchNorm after every convolution; without it the convolutions
         get a bias.
 
-    Notes
+    Shape
     -----
     Input ``(N, channels, H, W)``, output ``(N, channels, H, W)``.
     """

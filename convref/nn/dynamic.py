@@ -43,6 +43,11 @@ class KernelMixtureConv2d(nn.Module):
         Whether each kernel has a bias.
     num_kernels : int
         ``K``.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d` (:func:`convref.arith.conv_output_size`).
     """
 
     def __init__(
@@ -108,6 +113,11 @@ class CondConv2d(KernelMixtureConv2d):
     num_kernels : int
         The number of experts ``K``.
 
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d` (:func:`convref.arith.conv_output_size`).
+
     Notes
     -----
     Parameters: ``K`` times a convolution's, plus the routing layer's ``C_in K + K``.
@@ -159,6 +169,11 @@ class DynamicConv2d(KernelMixtureConv2d):
         The softmax temperature :math:`\tau`. The default, 30, is where the paper *starts*:
         it makes the attention nearly uniform, so a layer left at 30 behaves almost like one
         static convolution. Lower it during training (:func:`temperature_schedule`), or pass 1.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d` (:func:`convref.arith.conv_output_size`).
     """
 
     def __init__(
@@ -249,6 +264,11 @@ class SelectiveKernel2d(nn.Module):
         :math:`r`, the squeeze ratio (16 in the paper).
     min_hidden : int
         :math:`L`, the smallest length of :math:`z` (32 in the paper).
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = ceil(H / stride)`` and ``W_out = ceil(W / stride)`` (every branch pads to keep the size).
     """
 
     def __init__(

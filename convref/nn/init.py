@@ -28,6 +28,17 @@ def fans(weight_shape: tuple[int, ...]) -> tuple[int, int]:
     Fan-in is the number of inputs one output sums over (``C_in / groups * kh * kw``);
     fan-out the number of outputs one input reaches (``C_out * kh * kw``), the
     convention of :func:`torch.nn.init.xavier_normal_`.
+
+    Parameters
+    ----------
+    weight_shape : tuple of int
+        Shape of the weight, at least two dimensions: ``(C_out, C_in / groups, kh, kw)``
+        for a convolution, ``(out, in)`` for a linear layer.
+
+    Returns
+    -------
+    (int, int)
+        ``(fan_in, fan_out)``.
     """
     if len(weight_shape) < 2:
         raise ValueError(f"weight_shape must have at least 2 dimensions, got {tuple(weight_shape)}")
@@ -60,7 +71,23 @@ def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
 
 
 def init_weight_(weight: torch.Tensor, scheme: str, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Fill ``weight`` in place with N(0, init_std(weight.shape, scheme)**2) and return it."""
+    """Fill ``weight`` in place with Gaussian values of mean 0 and the scheme's standard deviation.
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        A convolution's weight ``(C_out, C_in / groups, kh, kw)`` (or a linear layer's
+        ``(out, in)``), overwritten.
+    scheme : {"random", "xavier", "he"}
+        Chooses the standard deviation, :func:`init_std`.
+    generator : torch.Generator, optional
+        Source of the random numbers (for reproducible draws).
+
+    Returns
+    -------
+    torch.Tensor
+        ``weight`` itself, same shape.
+    """
     std = init_std(tuple(weight.shape), scheme)
     with torch.no_grad():
         return weight.normal_(0.0, std, generator=generator)
@@ -101,9 +128,19 @@ def bilinear_kernel(kernel_size: int, dtype: torch.dtype = torch.float32) -> tor
 def bilinear_(weight: torch.Tensor) -> torch.Tensor:
     """Fill a transposed convolution's weight so that it upsamples each channel bilinearly.
 
-    ``weight`` has shape ``(C, C / groups, k, k)``; channel ``c`` gets :func:`bilinear_kernel`
-    from input channel ``c`` and zero from the others, so the layer acts on every channel
-    separately. Returns ``weight``.
+    Channel ``c`` gets :func:`bilinear_kernel` from input channel ``c`` and zero from the
+    others, so the layer acts on every channel separately.
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        A transposed convolution's weight ``(C, C / groups, k, k)`` with a square kernel,
+        overwritten.
+
+    Returns
+    -------
+    torch.Tensor
+        ``weight`` itself, same shape.
     """
     channels, group_out, kh, kw = weight.shape
     if kh != kw:
@@ -129,7 +166,20 @@ def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) 
     Kaiming-uniform with ``a = sqrt(5)`` for the weight, and a bias uniform in
     ``(-1/sqrt(fan_in), 1/sqrt(fan_in))``, where ``fan_in`` counts dimension 1 of the stored
     weight times the kernel: ``C_in / groups * k`` for a convolution, ``C_out / groups * k`` for a
-    transposed one (as PyTorch does). Returns ``weight``.
+    transposed one (as PyTorch does).
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        A convolution's weight ``(C_out, C_in / groups, kh, kw)`` or a transposed
+        convolution's ``(C_in, C_out / groups, kh, kw)``, overwritten.
+    bias : torch.Tensor, optional
+        Its bias ``(C_out,)``, overwritten when given.
+
+    Returns
+    -------
+    torch.Tensor
+        ``weight`` itself, same shape.
     """
     nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:

@@ -40,9 +40,13 @@ class NonLocal2d(nn.Module):
     sub_sample, scale, bn : bool
         See above.
 
+    Shape
+    -----
+    Input and output ``(N, C, H, W)``.
+
     Notes
     -----
-    Input and output ``(N, C, H, W)``. The 1x1 projections are stored as matrices with biases
+    The 1x1 projections are stored as matrices with biases
     and initialised like PyTorch's 1x1 convolutions.
     """
 

@@ -40,7 +40,7 @@ class DepthwiseSeparableConv2d(nn.Module):
         Applied after each stage (after its BatchNorm), e.g. ``torch.nn.ReLU()``; MobileNet
         uses ReLU after both, Xception none in between.
 
-    Notes
+    Shape
     -----
     Input ``(N, in_channels, H, W)``, output ``(N, out_channels, H_out, W_out)``.
     """
@@ -82,6 +82,10 @@ class ChannelShuffle(nn.Module):
     ----------
     groups : int
         Number of groups; must divide the input's channels.
+
+    Shape
+    -----
+    Input and output ``(N, C, H, W)``, with ``C`` divisible by ``groups``.
     """
 
     def __init__(self, groups: int) -> None:

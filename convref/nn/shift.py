@@ -24,9 +24,13 @@ class Shift2d(nn.Module):
     layout : {"grouped", "interleaved"}
         How the directions are assigned to channels.
 
+    Shape
+    -----
+    Input and output ``(N, C, H, W)``.
+
     Notes
     -----
-    Input and output ``(N, C, H, W)``. The offsets are the buffer ``shifts`` ``(C, 2)``.
+    The offsets are the buffer ``shifts`` ``(C, 2)``.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> None:
@@ -56,6 +60,10 @@ class ActiveShift2d(nn.Module):
         Channels ``C``.
     kernel_size : int
         Odd size of the grid the offsets start from.
+
+    Shape
+    -----
+    Input and output ``(N, C, H, W)``.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3) -> None:
@@ -91,6 +99,11 @@ class ShiftBlock(nn.Module):
         Stride of the second 1x1 convolution.
     layout : {"grouped", "interleaved"}
         Assignment of the directions to channels.
+
+    Shape
+    -----
+    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, H_out, W_out)`` with
+    ``H_out = ceil(H / stride)`` and ``W_out = ceil(W / stride)``.
     """
 
     def __init__(

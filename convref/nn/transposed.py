@@ -37,7 +37,7 @@ class ConvTranspose2d(nn.Module):
         ``in_channels == out_channels``) with a zero bias; the others are the Gaussian
         schemes of :mod:`convref.nn.init`, with fans counted on the weight as stored.
 
-    Notes
+    Shape
     -----
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.

@@ -72,7 +72,13 @@ def conv2d_dilated_kernel(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, dilation, groups
+    x : numpy.ndarray
+        Input ``(N, C_in, H, W)``.
+    weight : numpy.ndarray
+        Kernels ``(C_out, C_in / groups, kh, kw)``.
+    bias : numpy.ndarray, optional
+        Bias ``(C_out,)``.
+    stride, padding, dilation, groups
         As in :func:`convref.reference.conv2d`.
 
     Returns
@@ -158,7 +164,13 @@ def conv2d_space_to_batch(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, dilation, groups
+    x : numpy.ndarray
+        Input ``(N, C_in, H, W)``.
+    weight : numpy.ndarray
+        Kernels ``(C_out, C_in / groups, kh, kw)``.
+    bias : numpy.ndarray, optional
+        Bias ``(C_out,)``.
+    stride, padding, dilation, groups
         As in :func:`convref.reference.conv2d`.
 
     Returns

@@ -132,12 +132,22 @@ def non_local_response(
 
     Parameters
     ----------
-    x, theta_weight, phi_weight, mode, concat_weight, sub_sample, scale, theta_bias, phi_bias
-        As in :func:`non_local_affinity`.
+    x : numpy.ndarray
+        Input ``(N, C, H, W)``.
+    theta_weight, phi_weight : numpy.ndarray or None
+        Embeddings :math:`W_\theta, W_\phi` of shape ``(C_e, C)``; ``None`` in ``"gaussian"`` mode.
     g_weight : numpy.ndarray
         :math:`W_g` of shape ``(C_i, C)``.
+    mode : str
+        The pairwise function, one of the modes of :func:`non_local_affinity`.
+    concat_weight : numpy.ndarray, optional
+        :math:`w_f` of shape ``(2 C_e,)``, ``"concatenation"`` mode only.
+    sub_sample, scale : bool
+        As in :func:`non_local_affinity`.
+    theta_bias, phi_bias : numpy.ndarray, optional
+        Biases ``(C_e,)`` of the embeddings.
     g_bias : numpy.ndarray, optional
-        Shape ``(C_i,)``.
+        Bias ``(C_i,)``.
 
     Returns
     -------
@@ -180,12 +190,26 @@ def non_local2d(
 
     Parameters
     ----------
-    x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale
-        As in :func:`non_local_response`.
+    x : numpy.ndarray
+        Input ``(N, C, H, W)``.
+    theta_weight, phi_weight : numpy.ndarray or None
+        Embeddings :math:`W_\theta, W_\phi` of shape ``(C_e, C)``; ``None`` in ``"gaussian"`` mode.
+    g_weight : numpy.ndarray
+        :math:`W_g` of shape ``(C_i, C)``.
+    mode : str
+        The pairwise function, one of the modes of :func:`non_local_affinity`.
+    concat_weight : numpy.ndarray, optional
+        :math:`w_f` of shape ``(2 C_e,)``, ``"concatenation"`` mode only.
+    sub_sample, scale : bool
+        As in :func:`non_local_affinity`.
     out_weight : numpy.ndarray
         :math:`W_z` of shape ``(C, C_i)``.
-    theta_bias, phi_bias, g_bias, out_bias : numpy.ndarray, optional
-        Biases of the four projections.
+    theta_bias, phi_bias : numpy.ndarray, optional
+        Biases ``(C_e,)`` of the embeddings.
+    g_bias : numpy.ndarray, optional
+        Bias ``(C_i,)``.
+    out_bias : numpy.ndarray, optional
+        Bias ``(C,)`` of the output projection.
 
     Returns
     -------

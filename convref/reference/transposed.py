@@ -128,6 +128,18 @@ def flip_transpose_weight(weight: np.ndarray, groups: int) -> np.ndarray:
 
     ``(C_in, C_out / groups, kh, kw)`` becomes ``(C_out, C_in / groups, kh, kw)``: within each
     group the two channel axes swap, and every kernel is rotated by 180 degrees.
+
+    Parameters
+    ----------
+    weight : numpy.ndarray
+        A transposed convolution's kernels ``(C_in, C_out / groups, kh, kw)``.
+    groups : int
+        Number of groups; ``C_in`` must be divisible by it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The convolution's kernels ``(C_out, C_in / groups, kh, kw)``.
     """
     c_in, group_out, kh, kw = weight.shape
     per_group = weight.reshape(groups, c_in // groups, group_out, kh, kw)
@@ -159,7 +171,13 @@ def conv_transpose2d_as_conv(
 
     Parameters
     ----------
-    x, weight, bias, stride, padding, output_padding, groups, dilation
+    x : numpy.ndarray
+        Input ``(N, C_in, H, W)``.
+    weight : numpy.ndarray
+        Kernels in PyTorch's transposed layout ``(C_in, C_out / groups, kh, kw)``.
+    bias : numpy.ndarray, optional
+        Bias ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation
         As in :func:`conv_transpose2d`.
 
     Returns

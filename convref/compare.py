@@ -1,0 +1,404 @@
+"""The capstone comparison: every operator of the book in the same small network, on the same task.
+
+The network is fixed except for one slot: a 3x3 stem (``1 -> w``), a stride-2 3x3 convolution
+(``w -> 2w``, to 12 x 12 on 24 x 24 images), then the slot's block twice (``2w -> 2w``, each
+followed by BatchNorm and ReLU), global average pooling and a linear classifier. Each entry
+of :data:`CHOICES` fills the slot with one chapter's operator, used as that chapter uses it.
+:func:`compare_operators` trains every variant with the same recipe on
+:func:`convref.data.varied_shapes` and measures parameters, multiply-adds, the time and peak
+memory of one training step, and accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import arith, bench, data
+from ._checks import positive_int
+from .experiments import _use_batch_statistics, train_classifier
+
+__all__ = [
+    "OperatorChoice",
+    "CHOICES",
+    "choice_block",
+    "choice_network",
+    "network_mult_adds",
+    "compare_operators",
+    "format_comparison",
+]
+
+
+@dataclass(frozen=True)
+class OperatorChoice:
+    """One way to fill the comparison network's slot.
+
+    Attributes
+    ----------
+    label : str
+        Short name for tables and plots.
+    chapter : str
+        The chapter that explains the operator, as a path under ``book/`` without suffix.
+    build : callable
+        ``build(channels)`` returns a module mapping ``(N, C, H, W)`` to ``(N, C, H, W)``.
+    """
+
+    label: str
+    chapter: str
+    build: Callable[[int], nn.Module]
+
+
+def _conv(channels: int, kernel_size, **options) -> nn.Conv2d:
+    # BatchNorm follows every block, so no convolution here needs a bias
+    return nn.Conv2d(channels, channels, kernel_size, bias=False, **options)
+
+
+def _bn_relu(channels: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels), nn.ReLU()]
+
+
+def _bottleneck(channels: int) -> nn.Module:
+    """ResNet's 1x1 -> 3x3 -> 1x1 with a four-times narrower middle."""
+    middle = max(1, channels // 4)
+    return nn.Sequential(
+        nn.Conv2d(channels, middle, 1, bias=False), *_bn_relu(middle),
+        nn.Conv2d(middle, middle, 3, padding=1, bias=False), *_bn_relu(middle),
+        nn.Conv2d(middle, channels, 1, bias=False),
+    )
+
+
+def _hourglass(channels: int) -> nn.Module:
+    """Down by a stride-2 3x3 convolution, back up by a 4x4 stride-2 transposed convolution (no checkerboard overlap)."""
+    from .nn import ConvTranspose2d
+
+    return nn.Sequential(
+        _conv(channels, 3, stride=2, padding=1), *_bn_relu(channels),
+        ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
+    )
+
+
+def _shift_unit(channels: int) -> nn.Module:
+    """ShiftNet's 1x1 -> shift -> 1x1 (expansion 1), without the residual none of the other blocks has."""
+    from .nn import Conv1x1, Shift2d
+
+    return nn.Sequential(
+        Conv1x1(channels, channels, bias=False), *_bn_relu(channels), Shift2d(channels), Conv1x1(channels, channels, bias=False)
+    )
+
+
+def _non_local_unit(channels: int) -> nn.Module:
+    """A 3x3 convolution followed by a non-local block, the way Wang et al. insert blocks into a CNN."""
+    from .nn import NonLocal2d
+
+    return nn.Sequential(_conv(channels, 3, padding=1), NonLocal2d(channels))
+
+
+def _layers() -> dict[str, Callable[[int], nn.Module]]:
+    from .nn import Adder2d, CondConv2d, DeformConv2d, DepthwiseSeparableConv2d, DynamicConv2d, SelectiveKernel2d
+
+    return {
+        "deformable": lambda c: DeformConv2d(c, c, 3, padding=1, bias=False),
+        "adder": lambda c: Adder2d(c, c, 3, padding=1, bias=False),
+        "depthwise_separable": lambda c: DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
+        "condconv": lambda c: CondConv2d(c, c, 3, padding=1, bias=False),
+        # temperature 1: a five-epoch run is too short for DY-CNN's 30 -> 1 annealing
+        "dynamic": lambda c: DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0),
+        "selective_kernel": lambda c: SelectiveKernel2d(c, c, reduction=4, min_hidden=8),
+    }
+
+
+def _layer(name: str) -> Callable[[int], nn.Module]:
+    return lambda channels: _layers()[name](channels)
+
+
+#: The slot's candidates, in the book's chapter order; ``"conv3x3"`` is the baseline.
+CHOICES: dict[str, OperatorChoice] = {
+    "conv3x3": OperatorChoice("3x3 conv", "conv_basics/conv_basics", lambda c: _conv(c, 3, padding=1)),
+    "conv1x1": OperatorChoice("1x1 conv only", "conv1x1/conv1x1", lambda c: _conv(c, 1)),
+    "bottleneck": OperatorChoice("1x1-3x3-1x1 bottleneck", "conv1x1/conv1x1", _bottleneck),
+    "conv5x5": OperatorChoice("5x5 conv", "small_kernels/small_kernels", lambda c: _conv(c, 5, padding=2)),
+    "spatially_separable": OperatorChoice(
+        "3x1 + 1x3", "small_kernels/small_kernels",
+        lambda c: nn.Sequential(_conv(c, (3, 1), padding=(1, 0)), _conv(c, (1, 3), padding=(0, 1))),
+    ),
+    "grouped": OperatorChoice("grouped 3x3 (g=4)", "grouped_conv/grouped_conv", lambda c: _conv(c, 3, padding=1, groups=4)),
+    "depthwise_separable": OperatorChoice("depthwise separable", "grouped_conv/grouped_conv", _layer("depthwise_separable")),
+    "dilated": OperatorChoice("dilated 3x3 (d=2)", "dilated_conv/dilated_conv", lambda c: _conv(c, 3, padding=2, dilation=2)),
+    "transposed": OperatorChoice("stride-2 + transposed", "transposed_conv/transposed_conv", _hourglass),
+    "deformable": OperatorChoice("deformable 3x3", "deformable/deformable", _layer("deformable")),
+    "non_local": OperatorChoice("3x3 + non-local", "non_local/non_local", _non_local_unit),
+    "shift": OperatorChoice("1x1-shift-1x1", "shift/shift", _shift_unit),
+    "adder": OperatorChoice("adder 3x3", "adder/adder", _layer("adder")),
+    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", _layer("condconv")),
+    "dynamic": OperatorChoice("DY-CNN (K=4)", "dynamic/dynamic", _layer("dynamic")),
+    "selective_kernel": OperatorChoice("selective kernel", "dynamic/dynamic", _layer("selective_kernel")),
+}
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or name not in CHOICES:
+        raise ValueError(f"name must be one of {list(CHOICES)}, got {name!r}")
+    return name
+
+
+def choice_block(name: str, channels: int) -> nn.Module:
+    """The slot's block for operator ``name``: ``(N, C, H, W) -> (N, C, H, W)``, without the BatchNorm and ReLU that follow it.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CHOICES`.
+    channels : int
+        ``C``, the same in and out.
+
+    Returns
+    -------
+    torch.nn.Module
+        The block, freshly initialised from PyTorch's global generator.
+    """
+    return CHOICES[_check_name(name)].build(positive_int("channels", channels))
+
+
+def choice_network(name: str, width: int = 8, classes: int = 4) -> nn.Sequential:
+    """The comparison network with operator ``name`` in its slot.
+
+    ``3x3 (1 -> w)``, ``3x3 stride 2 (w -> 2w)``, then ``choice_block(name, 2w)`` twice, each of
+    the four followed by BatchNorm and ReLU; global average pooling and a linear layer. All
+    BatchNorm layers use the current batch's statistics in evaluation too, as in the chapters'
+    other seconds-long experiments (running averages lag behind weights that still move fast).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CHOICES`.
+    width : int
+        ``w``; the slot works on ``2w`` channels.
+    classes : int
+        Number of logits.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(N, 1, H, W)`` (``H, W`` even) to logits ``(N, classes)``.
+    """
+    _check_name(name)
+    width = positive_int("width", width)
+    classes = positive_int("classes", classes)
+    channels = 2 * width
+    model = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1, bias=False), *_bn_relu(width),
+        nn.Conv2d(width, channels, 3, stride=2, padding=1, bias=False), *_bn_relu(channels),
+        choice_block(name, channels), *_bn_relu(channels),
+        choice_block(name, channels), *_bn_relu(channels),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes),
+    )
+    return _use_batch_statistics(model)
+
+
+def _counted_by_formula(model: nn.Module) -> tuple[list, Callable[[nn.Module, tuple, torch.Tensor], None]]:
+    """Hooks that add, from :mod:`convref.arith`, the work PyTorch's FLOP counter cannot see."""
+    from .nn import Adder2d, DeformConv2d
+
+    extra: list[int] = []
+
+    def on_layer(module: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
+        output_size = tuple(y.shape[-2:])
+        if isinstance(module, Adder2d):  # torch.cdist: one subtract-and-accumulate per term
+            count = arith.adder_op_count(module.in_channels, module.out_channels, module.kernel_size, output_size, module.groups)
+            extra.append(count.additions // 2)
+        else:  # DeformConv2d: the bilinear reads
+            cost = arith.deform_conv_cost(
+                module.in_channels, module.out_channels, module.kernel_size, output_size,
+                module.groups, module.offset_groups, module.modulated,
+            )
+            extra.append(cost["sampling"].mult_adds)
+
+    hooks = [m.register_forward_hook(on_layer) for m in model.modules() if isinstance(m, (Adder2d, DeformConv2d))]
+    return hooks, extra
+
+
+def _attention_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    """Two batched products, ``Q K^T`` and ``A V``, at two FLOPs per multiply-add."""
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+#: The CPU's fused attention kernel, which PyTorch's FLOP counter (2.x) has no formula for
+#: (it knows only the CUDA ones): without this the non-local block's attention would count as zero.
+_UNCOUNTED_ATTENTION = {
+    op: _attention_flops
+    for op in (getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None),)
+    if op is not None
+}
+
+
+def network_mult_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass for one input, everything included.
+
+    PyTorch's own FLOP counter (:class:`torch.utils.flop_counter.FlopCounterMode`) measures
+    every convolution and matrix product the forward pass runs -- projections, attention,
+    kernel mixing and routing included -- at two FLOPs per multiply-add (it is taught the
+    CPU's fused attention kernel, which it does not know by itself). Two kinds of work
+    run through ops it does not count, and are added from :mod:`convref.arith`: an adder
+    layer's subtract-and-accumulate terms (one per term, as
+    :func:`convref.experiments.model_cost` counts them) and a deformable layer's bilinear
+    reads (:func:`convref.arith.deform_conv_cost`'s ``"sampling"``). Element-wise work
+    (BatchNorm, activations, pooling, the shift's copy) is not counted, as in the papers.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Run in evaluation mode without gradients on a batch of two zero inputs (BatchNorm with
+        batch statistics needs more than one value per channel), and left in its mode.
+    input_shape : tuple of int
+        One input's shape without the batch axis, e.g. ``(1, 24, 24)``.
+
+    Returns
+    -------
+    int
+        Multiply-adds per input.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    hooks, extra = _counted_by_formula(model)
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    try:
+        model.eval()
+        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_UNCOUNTED_ATTENTION) as counter:
+            model(torch.zeros(2, *input_shape, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return counter.get_total_flops() // 4 + sum(extra)  # 2 FLOPs per multiply-add, 2 inputs; the hooks count per input
+
+
+def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+
+    return step
+
+
+def _measure_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device, repeat: int) -> tuple[float, int]:
+    """Median seconds and peak bytes of one training step (forward, loss, backward) on ``device``."""
+    model.to(device).train()
+    step = _training_step(model, images.to(device), labels.to(device))
+    seconds = bench.time_call(step, repeat=repeat, device=device)
+    peak = bench.peak_memory(step, device)
+    model.zero_grad(set_to_none=True)
+    return seconds, peak
+
+
+def compare_operators(
+    names: Optional[Sequence[str]] = None,
+    images: int = 1200,
+    epochs: int = 5,
+    seed: int = 0,
+    width: int = 8,
+    batch_size: int = 64,
+    repeat: int = 5,
+    gpu: Optional[bool] = None,
+) -> list[dict]:
+    """Train and measure the comparison network once per operator; one row per operator.
+
+    Every variant sees the same data (:func:`convref.data.varied_shapes`, 24 x 24, four
+    classes, ``seed``), starts from weights drawn after ``torch.manual_seed(seed)`` and is
+    trained by :func:`convref.experiments.train_classifier` with the same recipe (Adam,
+    learning rate 3e-3, ``epochs`` passes, batches of ``batch_size``, a quarter held out).
+    Time and memory are those of one training step on a batch of ``batch_size`` images,
+    measured after training, on the CPU (and on the GPU when ``gpu``); ratios are against
+    the first row of the same run.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Keys of :data:`CHOICES`, the baseline first (default: all, ``"conv3x3"`` first).
+    images, epochs, seed, width, batch_size : int
+        Data set size, training passes, seed of data/weights/split, ``w``, batch size.
+    repeat : int
+        Timed repetitions of the training step (the median is kept).
+    gpu : bool, optional
+        Also time on CUDA (default: when a CUDA device is available).
+
+    Returns
+    -------
+    list of dict
+        Per operator: ``name``, ``label``, ``chapter``, ``params``, ``mult_adds`` (per image),
+        ``cpu_ms`` and ``cpu_ratio`` (training step), ``peak_mib`` (CPU), ``gpu_ms`` and
+        ``gpu_ratio`` (``None`` without a GPU), ``train_accuracy``, ``test_accuracy`` and
+        ``train_seconds``.
+    """
+    names = list(CHOICES) if names is None else [_check_name(n) for n in names]
+    if not names:
+        raise ValueError("names must name at least one operator")
+    for option in ("images", "epochs", "width", "batch_size", "repeat"):
+        positive_int(option, locals()[option])
+    gpu = torch.cuda.is_available() if gpu is None else bool(gpu)
+    x, y, _ = data.varied_shapes(images, size=24, seed=seed)
+    step_images = torch.from_numpy(x[:batch_size])
+    step_labels = torch.from_numpy(y[:batch_size])
+    rows = []
+    for name in names:
+        torch.manual_seed(seed)
+        model = choice_network(name, width=width, classes=len(data.SHAPE_CLASSES))
+        result = train_classifier(model, x, y, epochs=epochs, seed=seed, batch_size=batch_size)
+        cpu_seconds, peak = _measure_step(model, step_images, step_labels, torch.device("cpu"), repeat)
+        gpu_seconds = _measure_step(model, step_images, step_labels, torch.device("cuda"), repeat)[0] if gpu else None
+        model.to("cpu")
+        rows.append(
+            {
+                "name": name,
+                "label": CHOICES[name].label,
+                "chapter": CHOICES[name].chapter,
+                "params": result["params"],
+                "mult_adds": network_mult_adds(model, (1, 24, 24)),
+                "cpu_ms": cpu_seconds * 1e3,
+                "peak_mib": peak / 2**20,
+                "gpu_ms": None if gpu_seconds is None else gpu_seconds * 1e3,
+                "train_accuracy": result["train_accuracy"],
+                "test_accuracy": result["test_accuracy"],
+                "train_seconds": result["seconds"],
+            }
+        )
+    for row in rows:
+        row["cpu_ratio"] = row["cpu_ms"] / rows[0]["cpu_ms"]
+        row["gpu_ratio"] = None if row["gpu_ms"] is None else row["gpu_ms"] / rows[0]["gpu_ms"]
+    return rows
+
+
+def format_comparison(rows: Sequence[dict]) -> str:
+    """The rows of :func:`compare_operators` as a Markdown table (GPU columns only when measured).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        As returned by :func:`compare_operators`.
+
+    Returns
+    -------
+    str
+        A Markdown table, one line per operator, the baseline first.
+    """
+    gpu = any(row.get("gpu_ms") is not None for row in rows)
+    header = ["operator", "params", "mult-adds", "CPU step ms", "x baseline", "peak MiB"]
+    header += ["GPU step ms", "x baseline"] if gpu else []
+    header += ["train acc", "test acc"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [
+            row["label"], f"{row['params']:,}", f"{row['mult_adds'] / 1e6:.2f} M",
+            f"{row['cpu_ms']:.1f}", f"{row['cpu_ratio']:.2f}", f"{row['peak_mib']:.1f}",
+        ]
+        cells += [f"{row['gpu_ms']:.2f}", f"{row['gpu_ratio']:.2f}"] if gpu else []
+        cells += [f"{row['train_accuracy']:.2f}", f"{row['test_accuracy']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
