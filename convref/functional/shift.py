@@ -25,7 +25,26 @@ MAX_SLICED_OFFSETS = 64
 def shift_pattern(
     channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped", device: Optional[torch.device] = None
 ) -> torch.Tensor:
-    """ShiftNet's per-channel offsets as a ``(C, 2)`` ``torch.long`` tensor; see :func:`convref.reference.shift_pattern`."""
+    """ShiftNet's per-channel offsets as a ``(C, 2)`` ``torch.long`` tensor; see :func:`convref.reference.shift_pattern`.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels ``C``.
+    kernel_size : int
+        Odd ``k``: the ``k * k`` directions of a ``k x k`` kernel.
+    dilation : int
+        Step between directions.
+    layout : {"grouped", "interleaved"}
+        Directions in contiguous channel groups, or channel ``c`` takes direction ``c mod k**2``.
+    device : torch.device, optional
+        Where the table is created.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(C, 2)`` int64: ``(dy, dx)`` per channel; the ``C - k**2 (C // k**2)`` leftover channels are ``(0, 0)``.
+    """
     check_shift_pattern_args(channels, kernel_size, dilation, layout)
     return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
 
