@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import arith, bench, data
+from . import nn as layers
 from ._checks import positive_int
 from .experiments import _use_batch_statistics, train_classifier
 
@@ -73,46 +73,23 @@ def _bottleneck(channels: int) -> nn.Module:
 
 def _hourglass(channels: int) -> nn.Module:
     """Down by a stride-2 3x3 convolution, back up by a 4x4 stride-2 transposed convolution (no checkerboard overlap)."""
-    from .nn import ConvTranspose2d
-
     return nn.Sequential(
         _conv(channels, 3, stride=2, padding=1), *_bn_relu(channels),
-        ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
+        layers.ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
     )
 
 
 def _shift_unit(channels: int) -> nn.Module:
     """ShiftNet's 1x1 -> shift -> 1x1 (expansion 1), without the residual none of the other blocks has."""
-    from .nn import Conv1x1, Shift2d
-
     return nn.Sequential(
-        Conv1x1(channels, channels, bias=False), *_bn_relu(channels), Shift2d(channels), Conv1x1(channels, channels, bias=False)
+        layers.Conv1x1(channels, channels, bias=False), *_bn_relu(channels),
+        layers.Shift2d(channels), layers.Conv1x1(channels, channels, bias=False),
     )
 
 
 def _non_local_unit(channels: int) -> nn.Module:
     """A 3x3 convolution followed by a non-local block, the way Wang et al. insert blocks into a CNN."""
-    from .nn import NonLocal2d
-
-    return nn.Sequential(_conv(channels, 3, padding=1), NonLocal2d(channels))
-
-
-def _layers() -> dict[str, Callable[[int], nn.Module]]:
-    from .nn import Adder2d, CondConv2d, DeformConv2d, DepthwiseSeparableConv2d, DynamicConv2d, SelectiveKernel2d
-
-    return {
-        "deformable": lambda c: DeformConv2d(c, c, 3, padding=1, bias=False),
-        "adder": lambda c: Adder2d(c, c, 3, padding=1, bias=False),
-        "depthwise_separable": lambda c: DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
-        "condconv": lambda c: CondConv2d(c, c, 3, padding=1, bias=False),
-        # temperature 1: a five-epoch run is too short for DY-CNN's 30 -> 1 annealing
-        "dynamic": lambda c: DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0),
-        "selective_kernel": lambda c: SelectiveKernel2d(c, c, reduction=4, min_hidden=8),
-    }
-
-
-def _layer(name: str) -> Callable[[int], nn.Module]:
-    return lambda channels: _layers()[name](channels)
+    return nn.Sequential(_conv(channels, 3, padding=1), layers.NonLocal2d(channels))
 
 
 #: The slot's candidates, in the book's chapter order; ``"conv3x3"`` is the baseline.
@@ -126,16 +103,26 @@ CHOICES: dict[str, OperatorChoice] = {
         lambda c: nn.Sequential(_conv(c, (3, 1), padding=(1, 0)), _conv(c, (1, 3), padding=(0, 1))),
     ),
     "grouped": OperatorChoice("grouped 3x3 (g=4)", "grouped_conv/grouped_conv", lambda c: _conv(c, 3, padding=1, groups=4)),
-    "depthwise_separable": OperatorChoice("depthwise separable", "grouped_conv/grouped_conv", _layer("depthwise_separable")),
+    "depthwise_separable": OperatorChoice(
+        "depthwise separable", "grouped_conv/grouped_conv",
+        lambda c: layers.DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
+    ),
     "dilated": OperatorChoice("dilated 3x3 (d=2)", "dilated_conv/dilated_conv", lambda c: _conv(c, 3, padding=2, dilation=2)),
     "transposed": OperatorChoice("stride-2 + transposed", "transposed_conv/transposed_conv", _hourglass),
-    "deformable": OperatorChoice("deformable 3x3", "deformable/deformable", _layer("deformable")),
+    "deformable": OperatorChoice(
+        "deformable 3x3", "deformable/deformable", lambda c: layers.DeformConv2d(c, c, 3, padding=1, bias=False)
+    ),
     "non_local": OperatorChoice("3x3 + non-local", "non_local/non_local", _non_local_unit),
     "shift": OperatorChoice("1x1-shift-1x1", "shift/shift", _shift_unit),
-    "adder": OperatorChoice("adder 3x3", "adder/adder", _layer("adder")),
-    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", _layer("condconv")),
-    "dynamic": OperatorChoice("DY-CNN (K=4)", "dynamic/dynamic", _layer("dynamic")),
-    "selective_kernel": OperatorChoice("selective kernel", "dynamic/dynamic", _layer("selective_kernel")),
+    "adder": OperatorChoice("adder 3x3", "adder/adder", lambda c: layers.Adder2d(c, c, 3, padding=1, bias=False)),
+    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", lambda c: layers.CondConv2d(c, c, 3, padding=1, bias=False)),
+    # temperature 1: a five-epoch run is too short for DY-CNN's 30 -> 1 annealing
+    "dynamic": OperatorChoice(
+        "DY-CNN (K=4)", "dynamic/dynamic", lambda c: layers.DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0)
+    ),
+    "selective_kernel": OperatorChoice(
+        "selective kernel", "dynamic/dynamic", lambda c: layers.SelectiveKernel2d(c, c, reduction=4, min_hidden=8)
+    ),
 }
 
 
@@ -201,13 +188,11 @@ def choice_network(name: str, width: int = 8, classes: int = 4) -> nn.Sequential
 
 def _counted_by_formula(model: nn.Module) -> tuple[list, Callable[[nn.Module, tuple, torch.Tensor], None]]:
     """Hooks that add, from :mod:`convref.arith`, the work PyTorch's FLOP counter cannot see."""
-    from .nn import Adder2d, DeformConv2d
-
     extra: list[int] = []
 
     def on_layer(module: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
         output_size = tuple(y.shape[-2:])
-        if isinstance(module, Adder2d):  # torch.cdist: one subtract-and-accumulate per term
+        if isinstance(module, layers.Adder2d):  # torch.cdist: one subtract-and-accumulate per term
             count = arith.adder_op_count(module.in_channels, module.out_channels, module.kernel_size, output_size, module.groups)
             extra.append(count.additions // 2)
         else:  # DeformConv2d: the bilinear reads
@@ -217,7 +202,7 @@ def _counted_by_formula(model: nn.Module) -> tuple[list, Callable[[nn.Module, tu
             )
             extra.append(cost["sampling"].mult_adds)
 
-    hooks = [m.register_forward_hook(on_layer) for m in model.modules() if isinstance(m, (Adder2d, DeformConv2d))]
+    hooks = [m.register_forward_hook(on_layer) for m in model.modules() if isinstance(m, (layers.Adder2d, layers.DeformConv2d))]
     return hooks, extra
 
 
@@ -340,8 +325,8 @@ def compare_operators(
     names = list(CHOICES) if names is None else [_check_name(n) for n in names]
     if not names:
         raise ValueError("names must name at least one operator")
-    for option in ("images", "epochs", "width", "batch_size", "repeat"):
-        positive_int(option, locals()[option])
+    for option, value in {"images": images, "epochs": epochs, "width": width, "batch_size": batch_size, "repeat": repeat}.items():
+        positive_int(option, value)
     gpu = torch.cuda.is_available() if gpu is None else bool(gpu)
     x, y, _ = data.varied_shapes(images, size=24, seed=seed)
     step_images = torch.from_numpy(x[:batch_size])

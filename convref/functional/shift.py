@@ -133,7 +133,7 @@ def _shift_by_slices(x: torch.Tensor, plan: "OffsetPlan") -> torch.Tensor:
     small = height * width <= MAX_SMALL_PLANE
     out = torch.zeros_like(x) if small else torch.empty_like(x, memory_format=torch.contiguous_format)
     move = _copy_window if small else _move_planes
-    for (dy, dx), (channel_list, runs) in plan.items():  # plan: an OffsetPlan
+    for (dy, dx), (channel_list, runs) in plan.items():
         if len(runs) <= MAX_RUNS_PER_OFFSET:
             for channels in runs:
                 move(out, x, channels, dy, dx)
@@ -193,6 +193,11 @@ class ShiftNetLattice:
         """Sizes of the three channel axes, in memory order."""
         k, g = self.kernel_size, self.per_direction
         return (k, k, g) if self.layout == "grouped" else (g, k, k)
+
+    def grid_strides(self, plane: int) -> list[int]:
+        """Strides of the three channel axes in a contiguous tensor whose planes hold ``plane`` elements."""
+        _, middle, last = self.grid()
+        return [middle * last * plane, last * plane, plane]
 
     def offset(self, index: int) -> int:
         """Offset, along one axis, of direction row (or column) ``index``."""
@@ -257,11 +262,7 @@ def _lattice_strides(lattice: ShiftNetLattice, height: int, width: int) -> tuple
     A plane moved by ``(dy, dx)`` reads, on the flattened ``H W`` plane, ``dy W + dx`` elements
     earlier; ``a`` adds ``sign d`` rows to that and ``b`` adds ``sign d`` columns.
     """
-    plane = height * width
-    sizes = lattice.grid()
-    out_strides = [0, 0, 0, 1]
-    for axis in (2, 1, 0):
-        out_strides[axis] = out_strides[axis + 1] * (sizes[axis + 1] if axis < 2 else plane)
+    out_strides = [*lattice.grid_strides(height * width), 1]
     axis_a, axis_b = (axis - 1 for axis in lattice.axes())
     step = lattice.sign * lattice.dilation
     in_strides = list(out_strides)
@@ -282,9 +283,7 @@ def _border_regions(lattice: ShiftNetLattice, shape: torch.Size) -> list[tuple[t
     """
     batch, channels, height, width = shape
     sizes = [batch, *lattice.grid(), height, width]
-    strides = [channels * height * width, 0, 0, 0, width, 1]
-    for axis in (3, 2, 1):
-        strides[axis] = strides[axis + 1] * sizes[axis + 1] if axis < 3 else height * width
+    strides = [channels * height * width, *lattice.grid_strides(height * width), width, 1]
     regions = []
     for axis, spatial in zip(lattice.axes(), (4, 5)):
         extent = sizes[spatial]
