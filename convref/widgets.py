@@ -7,10 +7,29 @@ from typing import Callable
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from . import viz
+from .arith import affine_tap_offsets
+from .data import test_image, varied_shapes
+from .experiments import smooth_image
+from .nn import DynamicConv2d
+from .reference import conv2d
+from .viz.non_local import _as_picture  # the attention figure's own reading of grey / RGB layouts
 
-__all__ = ["conv_arithmetic_widget", "kernel_widget"]
+__all__ = [
+    "conv_arithmetic_widget",
+    "kernel_widget",
+    "dilation_widget",
+    "overlap_widget",
+    "attention_widget",
+    "shift_widget",
+    "shuffle_widget",
+    "deform_widget",
+    "template_widget",
+    "dynamic_widget",
+    "choice_widget",
+]
 
 
 def _redraw(output: widgets.Output, draw: Callable[[], object]) -> None:
@@ -75,8 +94,6 @@ def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    from .reference import conv2d
-
     choice = widgets.Dropdown(options=list(kernels), description="kernel")
     output = widgets.Output()
 
@@ -121,9 +138,6 @@ def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 
     return widgets.VBox([widgets.HBox([widgets.VBox(sliders), widgets.VBox([kernel])]), output])
 
 
-__all__ += ["dilation_widget"]
-
-
 def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stride: int = 2) -> widgets.VBox:
     """Kernel-size and stride sliders over :func:`convref.viz.plot_overlap`.
 
@@ -144,8 +158,6 @@ def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stri
         The controls above the figure, which redraws when they change.
     """
     if image is None:
-        from .experiments import smooth_image
-
         image = smooth_image(24)
     sliders = {
         "kernel_size": widgets.IntSlider(kernel_size, 1, 7, description="kernel"),
@@ -160,9 +172,6 @@ def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stri
         slider.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([widgets.HBox(list(sliders.values())), output])
-
-
-__all__ += ["overlap_widget"]
 
 
 def attention_widget(
@@ -192,7 +201,7 @@ def attention_widget(
         The controls above the figure, which redraws when they change.
     """
     matrices = affinities if isinstance(affinities, dict) else {"attention": affinities}
-    height, width = viz._as_picture(image)[0].shape[:2]  # the same reading of grey / RGB layouts as the figure
+    height, width = _as_picture(image)[0].shape[:2]  # the same reading of grey / RGB layouts as the figure
     for name, matrix in matrices.items():
         if np.ndim(matrix) != 2 or np.shape(matrix)[0] != height * width:
             raise ValueError(f"affinity {name!r} must have H*W = {height * width} rows, got shape {np.shape(matrix)}")
@@ -211,9 +220,6 @@ def attention_widget(
         slider.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([widgets.HBox(list(sliders.values())), output])
-
-
-__all__ += ["attention_widget"]
 
 
 def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float = -2.5) -> widgets.VBox:
@@ -235,8 +241,6 @@ def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float =
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    from .data import test_image
-
     picture = test_image(24) if image is None else np.asarray(image, dtype=np.float64)
     sliders = [
         widgets.FloatSlider(dy, min=-6.0, max=6.0, step=0.25, description="dy (down)"),
@@ -252,9 +256,6 @@ def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float =
         slider.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([widgets.HBox(sliders), output])
-
-
-__all__ += ["shift_widget"]
 
 
 def shuffle_widget(
@@ -295,9 +296,6 @@ def shuffle_widget(
     return widgets.VBox([widgets.HBox([choice, highlight]), output])
 
 
-__all__ += ["shuffle_widget"]
-
-
 def deform_widget(
     image: "np.ndarray | None" = None,
     weight: "np.ndarray | None" = None,
@@ -306,7 +304,7 @@ def deform_widget(
     """Move the taps of one deformable-convolution output, over :func:`convref.viz.plot_deformed_sampling`.
 
     Global sliders deform the whole 3x3 grid (scale, aspect ratio, rotation, through
-    :func:`convref.viz.affine_tap_offsets`); a tap chooser and two more sliders add an offset
+    :func:`convref.arith.affine_tap_offsets`); a tap chooser and two more sliders add an offset
     of your own to any single tap (each tap keeps its own). Row and column pick the output
     pixel. The figure shows where the taps read, the values read by bilinear interpolation,
     and the output: the dot product with the kernel.
@@ -326,8 +324,6 @@ def deform_widget(
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    from .data import varied_shapes
-
     if image is None:
         image = varied_shapes(1, size=24, seed=10, noise=0.05, scale=(0.3, 0.3))[0][0, 0]
     image = np.asarray(image, dtype=np.float64)
@@ -350,7 +346,7 @@ def deform_widget(
     output = widgets.Output()
 
     def offsets() -> np.ndarray:
-        grid = viz.affine_tap_offsets(
+        grid = affine_tap_offsets(
             kernel.shape[0], controls["scale"].value, controls["aspect"].value, np.deg2rad(controls["angle"].value)
         )
         return grid + extra
@@ -382,9 +378,6 @@ def deform_widget(
     return widgets.VBox([widgets.HBox(columns), output])
 
 
-__all__ += ["deform_widget"]
-
-
 def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] | None" = None, size: int = 7) -> widgets.VBox:
     """Move a template over an image and compare where correlation and negative L1 distance find it.
 
@@ -407,8 +400,6 @@ def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] 
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    from .data import test_image
-
     image = test_image(48) if image is None else np.asarray(image, dtype=np.float64)
     height, width = image.shape
     row0, col0 = corner if corner is not None else (height // 2 - 2, width // 4 - 2)
@@ -433,9 +424,6 @@ def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] 
         controls[name].observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
-
-
-__all__ += ["template_widget"]
 
 
 def dynamic_widget(
@@ -475,10 +463,6 @@ def dynamic_widget(
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    import torch
-
-    from .nn import DynamicConv2d
-
     layers = [m for m in model.modules() if isinstance(m, DynamicConv2d)]
     if not 0 <= layer < len(layers):
         raise ValueError(f"layer must index one of the model's {len(layers)} DynamicConv2d layers, got {layer}")
@@ -532,11 +516,8 @@ def dynamic_widget(
                                        widgets.VBox([controls["out"], controls["in"]])]), output])
 
 
-__all__ += ["dynamic_widget"]
-
-
 def choice_widget(rows: "list[dict]", noise: "float | None" = None) -> widgets.VBox:
-    """Pick the cost and the accuracy to compare in :func:`convref.viz.plot_operator_choices` (rows of :func:`convref.compare.compare_operators`).
+    """Pick the cost and the accuracy to compare in :func:`convref.viz.plot_operator_choices` (rows of :func:`convref.experiments.compare_operators`).
 
     Parameters
     ----------
@@ -564,6 +545,3 @@ def choice_widget(rows: "list[dict]", noise: "float | None" = None) -> widgets.V
         control.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([widgets.HBox([cost, accuracy]), output])
-
-
-__all__ += ["choice_widget"]

@@ -1,6 +1,8 @@
-"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, closing figures."""
+"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, closing figures, shared oracles."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import matplotlib
 
@@ -40,3 +42,24 @@ def _close_figures():
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
+
+def _scores_by_loops(image: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kh, kw = template.shape
+    rows, cols = image.shape[0] - kh + 1, image.shape[1] - kw + 1
+    correlation, distance = np.zeros((rows, cols)), np.zeros((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            for u in range(kh):
+                for v in range(kw):
+                    correlation[i, j] += image[i + u, j + v] * template[u, v]
+                    distance[i, j] -= abs(image[i + u, j + v] - template[u, v])
+    return correlation, distance
+
+
+@pytest.fixture
+def scores_by_loops() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The AdderNet oracle: ``(image, template) -> (correlation, negative L1)`` over the valid windows, by explicit loops.
+
+    Shared by test_experiments_adder.py (``template_responses``) and test_viz_adder.py (its figure).
+    """
+    return _scores_by_loops

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import convref.functional.adder as functional_adder
 from convref import bench, functional, reference
-from versions import assert_both_refuse, to_torch
+from harness import assert_both_refuse, bad_calls, run_both, to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -139,21 +139,6 @@ def _case(rng, n=2, c=4, o=6, h=7, w=8, k=(3, 3), groups=1, stride=1, padding=1,
     return x, weight, grad_output, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def both_forward(x, weight, bias=None, **kwargs) -> dict[str, np.ndarray]:
-    ref = reference.adder2d(x, weight, bias, **kwargs)
-    fun = functional.adder2d(torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias), **kwargs)
-    assert isinstance(ref, np.ndarray) and isinstance(fun, torch.Tensor)
-    return {"reference": ref, "functional": fun.detach().numpy()}
-
-
-def both_backward(x, weight, grad_output, gradient, **kwargs) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    ref = reference.adder2d_backward(x, weight, grad_output, gradient=gradient, **kwargs)
-    fun = functional.adder2d_backward(
-        torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(grad_output), gradient=gradient, **kwargs
-    )
-    return {"reference": ref, "functional": tuple(t.numpy() for t in fun)}
-
-
 # ---------------------------------------------------------------------------
 # Forward
 # ---------------------------------------------------------------------------
@@ -174,7 +159,7 @@ def test_forward_matches_the_loop(rng, geometry):
     x, weight, _, kwargs = _case(rng, **geometry)
     bias = rng.standard_normal(weight.shape[0])
     expected = loop_adder2d(x, weight, bias, **kwargs)
-    for name, y in both_forward(x, weight, bias, **kwargs).items():
+    for name, y in run_both("adder2d", x, weight, bias, **kwargs).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -191,10 +176,10 @@ def test_hand_worked_values():
     # one 1x2 window, one filter: -(|1 - 0.5| + |-2 - 1|) = -3.5; with bias 1 -> -2.5
     x = np.array([[[[1.0, -2.0]]]])
     weight = np.array([[[[0.5, 1.0]]]])
-    for y in both_forward(x, weight, np.array([1.0])).values():
+    for y in run_both("adder2d", x, weight, np.array([1.0])).values():
         np.testing.assert_allclose(y, [[[[-2.5]]]])
     # padding adds |w| for every padded position: window (0, 1) then (1, -2), then (-2, 0)
-    for y in both_forward(x, weight, padding=(0, 1)).values():
+    for y in run_both("adder2d", x, weight, padding=(0, 1)).values():
         np.testing.assert_allclose(y, [[[[-(0.5 + 0.0), -3.5, -(2.5 + 1.0)]]]])
 
 
@@ -202,7 +187,7 @@ def test_output_is_at_most_the_bias_and_zero_where_the_window_is_the_filter(rng)
     x = rng.standard_normal((2, 3, 6, 6))
     weight = x[1:2, :, 2:5, 1:4].copy()  # the window of sample 1 at output (2, 1)
     bias = np.array([0.7])
-    for y in both_forward(x, weight, bias).values():
+    for y in run_both("adder2d", x, weight, bias).values():
         assert np.all(y <= 0.7 + 1e-12)
         assert y[1, 0, 2, 1] == pytest.approx(0.7, abs=1e-12)
         assert np.argmax(y[1, 0]) == 2 * 4 + 1  # the best match is there
@@ -231,10 +216,10 @@ def test_reference_and_pytorch_agree_on_drawn_geometries(data, groups, kh, kw, s
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
     kwargs = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
     x, weight, grad_output, _ = _case(rng, n=n, c=c, o=o, h=h, w=w, k=(kh, kw), **kwargs)
-    ys = both_forward(x, weight, **kwargs)
+    ys = run_both("adder2d", x, weight, **kwargs)
     np.testing.assert_allclose(ys["functional"], ys["reference"], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(ys["reference"], loop_adder2d(x, weight, None, **kwargs), rtol=RTOL, atol=ATOL)
-    grads = both_backward(x, weight, grad_output, gradient, **kwargs)
+    grads = run_both("adder2d_backward", x, weight, grad_output, gradient=gradient, **kwargs)
     for ref, fun in zip(grads["reference"], grads["functional"]):
         np.testing.assert_allclose(fun, ref, rtol=RTOL, atol=ATOL)
 
@@ -249,11 +234,11 @@ def test_string_padding(rng, padding, k):
     top, left = (kh - 1) // 2, (kw - 1) // 2
     padded = np.pad(x, ((0, 0), (0, 0), (top, kh - 1 - top), (left, kw - 1 - left))) if padding == "same" else x
     expected = loop_adder2d(padded, weight)
-    for name, y in both_forward(x, weight, padding=padding).items():
+    for name, y in run_both("adder2d", x, weight, padding=padding).items():
         assert y.shape[2:] == tuple(expected_size), name
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
     grad_output = rng.standard_normal(expected.shape)
-    grads = both_backward(x, weight, grad_output, "paper", padding=padding)
+    grads = run_both("adder2d_backward", x, weight, grad_output, gradient="paper", padding=padding)
     np.testing.assert_allclose(grads["functional"][0], grads["reference"][0], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(grads["functional"][1], grads["reference"][1], rtol=RTOL, atol=ATOL)
 
@@ -268,7 +253,7 @@ def test_paper_gradients_match_the_surrogate_losses(rng, geometry):
     x, weight, grad_output, kwargs = _case(rng, **geometry)
     padding = kwargs["padding"]
     expected = paper_gradients_by_surrogate(x, weight, grad_output, **kwargs)
-    for name, (grad_x, grad_weight) in both_backward(x, weight, grad_output, "paper", **kwargs).items():
+    for name, (grad_x, grad_weight) in run_both("adder2d_backward", x, weight, grad_output, gradient="paper", **kwargs).items():
         np.testing.assert_allclose(grad_x, expected[0], rtol=RTOL, atol=ATOL, err_msg=f"{name} x, padding {padding}")
         np.testing.assert_allclose(grad_weight, expected[1], rtol=RTOL, atol=ATOL, err_msg=f"{name} weight")
 
@@ -277,7 +262,7 @@ def test_paper_gradients_match_the_surrogate_losses(rng, geometry):
 def test_exact_gradients_match_autograd_of_the_broadcast_form(rng, geometry):
     x, weight, grad_output, kwargs = _case(rng, **geometry)
     expected = exact_gradients_by_autograd(x, weight, grad_output, **kwargs)
-    for name, (grad_x, grad_weight) in both_backward(x, weight, grad_output, "exact", **kwargs).items():
+    for name, (grad_x, grad_weight) in run_both("adder2d_backward", x, weight, grad_output, gradient="exact", **kwargs).items():
         np.testing.assert_allclose(grad_x, expected[0], rtol=RTOL, atol=ATOL, err_msg=f"{name} x")
         np.testing.assert_allclose(grad_weight, expected[1], rtol=RTOL, atol=ATOL, err_msg=f"{name} weight")
 
@@ -287,10 +272,10 @@ def test_paper_gradients_by_hand():
     x = np.array([[[[1.0, -2.0, 0.25]]]])
     weight = np.array([[[[0.5, 1.0, 0.0]]]])
     grad_output = np.array([[[[2.0]]]])
-    for name, (grad_x, grad_weight) in both_backward(x, weight, grad_output, "paper").items():
+    for name, (grad_x, grad_weight) in run_both("adder2d_backward", x, weight, grad_output, gradient="paper").items():
         np.testing.assert_allclose(grad_weight, [[[[1.0, -6.0, 0.5]]]], err_msg=name)
         np.testing.assert_allclose(grad_x, [[[[-1.0, 2.0, -0.5]]]], err_msg=name)
-    for name, (grad_x, grad_weight) in both_backward(x, weight, grad_output, "exact").items():
+    for name, (grad_x, grad_weight) in run_both("adder2d_backward", x, weight, grad_output, gradient="exact").items():
         np.testing.assert_allclose(grad_weight, [[[[2.0, -2.0, 2.0]]]], err_msg=name)
         np.testing.assert_allclose(grad_x, [[[[-2.0, 2.0, -2.0]]]], err_msg=name)
 
@@ -409,9 +394,9 @@ def test_expanded_output_gradient(rng):
 def test_empty_batch():
     x = np.zeros((0, 4, 5, 5))
     weight = np.ones((3, 4, 3, 3))
-    for name, y in both_forward(x, weight, padding=1).items():
+    for name, y in run_both("adder2d", x, weight, padding=1).items():
         assert y.shape == (0, 3, 5, 5), name
-    for name, (grad_x, grad_weight) in both_backward(x, weight, np.zeros((0, 3, 5, 5)), "paper", padding=1).items():
+    for name, (grad_x, grad_weight) in run_both("adder2d_backward", x, weight, np.zeros((0, 3, 5, 5)), gradient="paper", padding=1).items():
         assert grad_x.shape == (0, 4, 5, 5) and grad_weight.shape == (3, 4, 3, 3), name
         assert not grad_weight.any()
 
@@ -529,9 +514,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    assert_both_refuse(reference.adder2d, functional.adder2d, {**_base(), **overrides}, exception, pattern)
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("adder2d", {**_base(), **overrides}, exception, pattern)
 
 
 def _backward_base() -> dict:
@@ -553,13 +538,9 @@ BACKWARD_BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "description, overrides, exception, pattern", BACKWARD_BAD_CALLS, ids=[row[0] for row in BACKWARD_BAD_CALLS]
-)
-def test_backward_bad_calls(description, overrides, exception, pattern):
-    assert_both_refuse(
-        reference.adder2d_backward, functional.adder2d_backward, {**_backward_base(), **overrides}, exception, pattern
-    )
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BACKWARD_BAD_CALLS))
+def test_backward_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("adder2d_backward", {**_backward_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_bases_are_valid():

@@ -1,4 +1,4 @@
-"""AdderNet layers (Adder2d, adder_bn_relu, to_adder), the operation counts, and the chapter's network.
+"""AdderNet layers (Adder2d, adder_bn_relu, to_adder) and the operation counts (the chapter's network: test_experiments_adder.py).
 
 Oracles: the NumPy reference (``reference.adder2d`` and ``adder2d_backward``), the adaptive
 learning rate's closed form, PyTorch's FLOP counter for the convolution it replaces, the
@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from convref import arith, data, experiments, functional, reference
+from convref import arith, functional, reference
 from convref.nn import Adder2d, adder_bn_relu, to_adder
 
 
@@ -137,6 +137,16 @@ def test_to_adder_rejects_what_it_cannot_convert():
         to_adder(reflect)
 
 
+def test_functional_and_layer_agree_on_half_precision():
+    torch.manual_seed(3)
+    layer = Adder2d(3, 4, 3, padding=1)
+    x = torch.randn(2, 3, 5, 5)
+    expected = functional.adder2d(x.double(), layer.weight.double(), padding=1)
+    half = layer.to(torch.bfloat16)(x.to(torch.bfloat16))
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.double(), expected, rtol=2e-2, atol=0.5)
+
+
 # ---------------------------------------------------------------------------
 # Operation counts and energy
 # ---------------------------------------------------------------------------
@@ -172,62 +182,3 @@ def test_energy_table_is_horowitz_2014():
     assert (table[("add", "fp32")], table[("mult", "fp32")]) == (0.9, 3.7)
     assert (table[("add", "int32")], table[("mult", "int32")]) == (0.1, 3.1)
     assert all(table[("mult", fmt)] > table[("add", fmt)] for fmt in ("int8", "int32", "fp16", "fp32"))
-
-
-# ---------------------------------------------------------------------------
-# The chapter's network and training
-# ---------------------------------------------------------------------------
-
-
-def test_adder_classifier_layout_and_matched_cost():
-    conv = experiments.adder_classifier("conv", width=4, classes=3)
-    adder = experiments.adder_classifier("adder", width=4, classes=3, eta=None)
-    assert type(adder[0]) is torch.nn.Conv2d and type(adder[-1]) is torch.nn.Linear  # the ordinary ends
-    assert [type(m) for m in adder if type(m) in (Adder2d, torch.nn.Conv2d)] == [torch.nn.Conv2d, Adder2d, Adder2d]
-    assert all(m.eta is None for m in adder if isinstance(m, Adder2d))
-    assert sum(p.numel() for p in conv.parameters()) == sum(p.numel() for p in adder.parameters())
-    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in adder) == 3
-    bare = experiments.adder_classifier("adder", batchnorm=False)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in bare)
-    assert all(m.bias is not None for m in bare if isinstance(m, (Adder2d, torch.nn.Conv2d)))
-    assert adder(torch.zeros(5, 1, 12, 12)).shape == (5, 3)
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [(dict(kind="shift"), ValueError, r"^kind must be one of \('conv', 'adder'\), got 'shift'$"),
-     (dict(batchnorm=1), TypeError, r"^batchnorm must be a bool, got 1$"),
-     (dict(width=0), ValueError, r"^width must be >= 1, got 0$")],
-)
-def test_adder_classifier_bad_arguments(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        experiments.adder_classifier(**kwargs)
-
-
-def test_train_classifier_rejects_an_unknown_optimizer():
-    with pytest.raises(ValueError, match=r"^optimizer must be 'adam' or 'sgd', got 'rmsprop'$"):
-        experiments.train_classifier(torch.nn.Flatten(), np.zeros((4, 1)), np.zeros(4, dtype=np.int64), optimizer="rmsprop")
-
-
-def test_an_adder_network_learns_with_batchnorm_and_not_without():
-    """A short SGD run with the adaptive rate: clearly above chance with BatchNorm, at chance without it."""
-    images, labels = data.shapes(480, size=16, seed=0)
-    results = {}
-    for batchnorm in (True, False):
-        torch.manual_seed(0)
-        model = experiments.adder_classifier("adder", width=8, batchnorm=batchnorm)
-        results[batchnorm] = experiments.train_classifier(model, images, labels, epochs=6, optimizer="sgd", lr=0.05)
-    with_bn, without_bn = results[True], results[False]
-    assert with_bn["train_accuracy"] > 0.45 and with_bn["loss"][-1] < 0.9 * with_bn["loss"][0]
-    assert without_bn["train_accuracy"] < 0.35  # four classes: chance is 0.25
-    assert without_bn["loss"][-1] > 0.95 * math.log(4)  # it never leaves the uniform guess
-
-
-def test_functional_and_layer_agree_on_half_precision():
-    torch.manual_seed(3)
-    layer = Adder2d(3, 4, 3, padding=1)
-    x = torch.randn(2, 3, 5, 5)
-    expected = functional.adder2d(x.double(), layer.weight.double(), padding=1)
-    half = layer.to(torch.bfloat16)(x.to(torch.bfloat16))
-    assert half.dtype == torch.bfloat16
-    torch.testing.assert_close(half.double(), expected, rtol=2e-2, atol=0.5)

@@ -39,7 +39,6 @@ PUBLIC_MODULES = [
     "convref.viz",
     "convref.widgets",
     "convref.experiments",
-    "convref.compare",
     "convref.bench",
 ]
 

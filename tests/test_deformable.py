@@ -32,21 +32,13 @@ from hypothesis import strategies as st
 
 import convref.functional.deformable as functional_deformable
 from convref import functional, reference
-from versions import assert_both_refuse, to_torch
+from harness import Case, assert_both_refuse, bad_calls, run_both, to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
 
 def _t(a: Optional[np.ndarray]) -> Optional[torch.Tensor]:
     return None if a is None else torch.from_numpy(a)
-
-
-def both(x, offset, weight, bias=None, mask=None, **kwargs) -> dict[str, np.ndarray]:
-    """The reference and the PyTorch version on the same NumPy arrays; results as NumPy arrays."""
-    ref = reference.deform_conv2d(x, offset, weight, bias, mask=mask, **kwargs)
-    fun = functional.deform_conv2d(_t(x), _t(offset), _t(weight), _t(bias), mask=_t(mask), **kwargs)
-    assert isinstance(ref, np.ndarray) and isinstance(fun, torch.Tensor)
-    return {"reference": ref, "functional": fun.detach().numpy()}
 
 
 # ---------------------------------------------------------------------------
@@ -143,6 +135,8 @@ def _out_len(size: int, k: int, s: int, p: int, d: int) -> int:
 
 @dataclass(frozen=True)
 class Geometry:
+    """A deformable convolution's sampling geometry: the shapes of its offsets and masks, its base points."""
+
     batch: int
     in_channels: int
     out_channels: int
@@ -170,12 +164,16 @@ class Geometry:
     def conv_kwargs(self) -> dict:
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
 
+    def case(self, bias: bool = True) -> Case:
+        """The convolution's part of the call: ``x``, ``weight`` and ``bias`` (or None)."""
+        return Case.conv2d(
+            "deform", self.batch, self.in_channels, self.out_channels, self.size, self.kernel,
+            self.stride, self.padding, self.dilation, self.groups, bias,
+        )
+
     def arrays(self, rng: np.random.Generator, bias: bool = True, dtype=np.float64):
-        """Random ``x``, ``weight`` and ``bias`` (or None)."""
-        x = rng.standard_normal((self.batch, self.in_channels, *self.size)).astype(dtype)
-        weight = rng.standard_normal((self.out_channels, self.in_channels // self.groups, *self.kernel)).astype(dtype)
-        b = rng.standard_normal(self.out_channels).astype(dtype) if bias else None
-        return x, weight, b
+        """Random ``x``, ``weight`` and ``bias`` (or None), drawn from ``rng`` (which goes on to draw offsets)."""
+        return self.case(bias).arrays(rng, dtype)
 
     def offset_shape(self) -> tuple[int, ...]:
         return (self.batch, 2 * self.offset_groups * self.taps, *self.out_size)
@@ -231,7 +229,7 @@ def test_zero_offsets_are_an_ordinary_convolution(geometry, mask_kind, with_bias
     offset = np.zeros(geometry.offset_shape())
     mask = np.ones(geometry.mask_shape()) if mask_kind == "ones" else None
     expected = F.conv2d(_t(x), _t(weight), _t(bias), **geometry.conv_kwargs()).numpy()
-    for name, y in both(x, offset, weight, bias, mask, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask, **geometry.kwargs()).items():
         assert y.shape == expected.shape, name
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
@@ -243,7 +241,7 @@ def test_zero_offsets_with_padding_strings(padding):
     out_size = (3, 4) if padding == "valid" else (5, 6)  # the dilated 3x2 kernel spans 3x3
     offset, mask = np.zeros((2, 2 * 2 * 6, *out_size)), np.ones((2, 2 * 6, *out_size))
     expected = F.conv2d(_t(x), _t(weight), _t(bias), padding=padding, dilation=(1, 2), groups=2).numpy()
-    for name, y in both(x, offset, weight, bias, mask, padding=padding, dilation=(1, 2)).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask, padding=padding, dilation=(1, 2)).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -253,7 +251,8 @@ def test_mask_scales_each_tap():
     g = Geometry(2, 3, 2, (5, 5), (3, 3), padding=(1, 1))
     x, weight, bias = g.arrays(rng)
     expected = 0.3 * F.conv2d(_t(x), _t(weight), None, **g.conv_kwargs()).numpy() + bias[None, :, None, None]
-    for name, y in both(x, np.zeros(g.offset_shape()), weight, bias, np.full(g.mask_shape(), 0.3), **g.kwargs()).items():
+    mask = np.full(g.mask_shape(), 0.3)
+    for name, y in run_both("deform_conv2d", x, np.zeros(g.offset_shape()), weight, bias, mask=mask, **g.kwargs()).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -275,7 +274,7 @@ def test_one_integer_offset_everywhere_is_a_convolution_of_the_shifted_input(geo
         shift_zero_filled(padded, dy, dx), _t(weight), _t(bias),
         stride=geometry.stride, dilation=geometry.dilation, groups=geometry.groups,
     ).numpy()
-    for name, y in both(x, offset, weight, bias, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, **geometry.kwargs()).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -317,7 +316,7 @@ def test_per_tap_integer_offsets_are_a_sum_of_shifted_1x1_convolutions(geometry,
             )
             tap = F.conv2d(shifted, _t(weight)[:, :, i:i + 1, j:j + 1], stride=geometry.stride, groups=geometry.groups)
             expected += tap[:, :, :out_h, :out_w]
-    for name, y in both(x, offset, weight, bias, mask, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask, **geometry.kwargs()).items():
         np.testing.assert_allclose(y, expected.numpy(), rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -367,7 +366,7 @@ def test_linear_input_has_a_closed_form_for_any_fractional_offsets_inside(geomet
                 + c0[:, c, None, None, None]
             )  # (N, K, H_out, W_out)
             expected[:, o] += np.einsum("k,nkhw->nhw", weight[o, c_local].reshape(K), modulation[:, g] * value)
-    for name, y in both(x, offset, weight, bias, mask, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask, **geometry.kwargs()).items():
         np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-9, err_msg=name)
 
 
@@ -387,7 +386,7 @@ def _read_points(image: np.ndarray, points: list[tuple[float, float]]) -> dict[s
     for t, (py, px) in enumerate(points):
         h, w = divmod(t, out_w)
         offset[0, 0, h, w], offset[0, 1, h, w] = py - (h - pad), px - (w - pad)
-    results = both(image[None, None], offset, np.ones((1, 1, 1, 1)), padding=pad)
+    results = run_both("deform_conv2d", image[None, None], offset, np.ones((1, 1, 1, 1)), padding=pad)
     values = {}
     for name, y in results.items():
         flat = y.reshape(-1)
@@ -453,7 +452,7 @@ def test_single_pixel_image():
     results = {}
     for py, px in points:
         offset = np.array([py, px]).reshape(1, 2, 1, 1)
-        for name, y in both(np.full((1, 1, 1, 1), 7.0), offset, np.ones((1, 1, 1, 1))).items():
+        for name, y in run_both("deform_conv2d", np.full((1, 1, 1, 1), 7.0), offset, np.ones((1, 1, 1, 1))).items():
             results.setdefault(name, []).append(y.item())
     for name, values in results.items():
         np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-12, err_msg=name)
@@ -472,7 +471,7 @@ def test_both_versions_match_the_loop(geometry, with_mask, with_bias, scale, see
     offset = geometry.random_offset(rng, scale)
     mask = rng.uniform(-0.5, 1.5, geometry.mask_shape()) if with_mask else None
     expected = loop_deform_conv2d(x, offset, weight, bias, geometry.stride, geometry.padding, geometry.dilation, mask)
-    for name, y in both(x, offset, weight, bias, mask, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask, **geometry.kwargs()).items():
         assert y.shape == expected.shape and y.dtype == np.float64, name
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
@@ -487,7 +486,7 @@ def test_offset_layout_is_dy_dx_per_tap_and_group(stride, padding, dilation):
         offset = np.zeros(g.offset_shape())
         offset[:, channel] = rng.uniform(-1.5, 1.5, g.out_size)
         expected = loop_deform_conv2d(x, offset, weight, None, stride, padding, dilation, None)
-        for name, y in both(x, offset, weight, **g.kwargs()).items():
+        for name, y in run_both("deform_conv2d", x, offset, weight, **g.kwargs()).items():
             np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=f"{name}, offset channel {channel}")
 
 
@@ -498,7 +497,7 @@ def test_reference_matches_functional_float64(geometry, with_mask, seed):
     x, weight, bias = geometry.arrays(rng)
     offset = geometry.random_offset(rng, scale=4.0)
     mask = rng.uniform(0, 1, geometry.mask_shape()) if with_mask else None
-    results = both(x, offset, weight, bias, mask, **geometry.kwargs())
+    results = run_both("deform_conv2d", x, offset, weight, bias, mask=mask, **geometry.kwargs())
     np.testing.assert_allclose(results["reference"], results["functional"], rtol=RTOL, atol=ATOL)
 
 
@@ -512,7 +511,7 @@ def test_float32_is_kept_and_close_to_float64(geometry, with_mask, seed):
     mask = rng.uniform(0, 1, geometry.mask_shape()) if with_mask else None
     expected = reference.deform_conv2d(x, offset, weight, bias, mask=mask, **geometry.kwargs())
     f32 = [None if a is None else a.astype(np.float32) for a in (x, offset, weight, bias, mask)]
-    for name, y in both(*f32, **geometry.kwargs()).items():
+    for name, y in run_both("deform_conv2d", *f32[:4], mask=f32[4], **geometry.kwargs()).items():
         assert y.dtype == np.float32, name
         np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4, err_msg=name)
 
@@ -543,7 +542,7 @@ def test_empty_batch(with_mask):
     rng = np.random.default_rng(8)
     x, weight, bias = g.arrays(rng)
     offset, mask = np.zeros(g.offset_shape()), (np.ones(g.mask_shape()) if with_mask else None)
-    for name, y in both(x, offset, weight, bias, mask).items():
+    for name, y in run_both("deform_conv2d", x, offset, weight, bias, mask=mask).items():
         assert y.shape == (0, 6, 3, 3), name
     w = torch.from_numpy(weight).requires_grad_()
     functional.deform_conv2d(_t(x), _t(offset), w, _t(bias), mask=_t(mask)).sum().backward()
@@ -705,13 +704,6 @@ def test_chunked_gradient_of_weight_only(tiny_chunks):
 # ---------------------------------------------------------------------------
 
 
-def both_dcls(weight: np.ndarray, positions: np.ndarray, size) -> dict[str, np.ndarray]:
-    ref = reference.dcls_kernel(weight, positions, size)
-    fun = functional.dcls_kernel(torch.from_numpy(weight), torch.from_numpy(positions), size)
-    assert isinstance(ref, np.ndarray) and isinstance(fun, torch.Tensor)
-    return {"reference": ref, "functional": fun.detach().numpy()}
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
@@ -728,7 +720,7 @@ def test_dcls_kernel_matches_splatting(out_channels, per_group, kh, kw, size_h, 
     positions = np.where(rng.random(positions.shape) < 0.2, np.round(positions), positions)
     size = (size_h, size_w) if size_h != size_w else size_h
     expected = splat_dcls_kernel(weight, positions, size)
-    for name, dense in both_dcls(weight, positions, size).items():
+    for name, dense in run_both("dcls_kernel", weight, positions, size).items():
         assert dense.shape == (out_channels, per_group, size_h, size_w), name
         np.testing.assert_allclose(dense, expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
@@ -743,7 +735,7 @@ def test_dcls_clamps_positions_to_the_kernel():
     expected[0, 0, 2, 4] += 0.5 * 5.0
     expected[0, 0, 0, 2] += 0.5 * 7.0  # (-0.5, 2.5) -> (0, 2.5): half on columns 2 and 3
     expected[0, 0, 0, 3] += 0.5 * 7.0
-    for name, dense in both_dcls(weight, positions, 5).items():
+    for name, dense in run_both("dcls_kernel", weight, positions, 5).items():
         np.testing.assert_allclose(dense, expected, rtol=1e-15, atol=1e-15, err_msg=name)
 
 
@@ -757,7 +749,7 @@ def test_dcls_on_the_dilated_grid_is_a_dilated_convolution(kernel, dilation):
     size = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     x = torch.from_numpy(rng.standard_normal((2, 4, 9, 10)))
     expected = F.conv2d(x, torch.from_numpy(weight), dilation=dilation, groups=2, padding=1)
-    for name, dense in both_dcls(weight, positions, size).items():
+    for name, dense in run_both("dcls_kernel", weight, positions, size).items():
         assert np.count_nonzero(dense) == weight.size, name  # one cell per weight: sparse
         y = F.conv2d(x, torch.from_numpy(dense), groups=2, padding=1)
         torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL, msg=name)
@@ -897,9 +889,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    assert_both_refuse(reference.deform_conv2d, functional.deform_conv2d, {**_base(), **overrides}, exception, pattern)
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("deform_conv2d", {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():
@@ -946,9 +938,9 @@ DCLS_BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", DCLS_BAD_CALLS, ids=[row[0] for row in DCLS_BAD_CALLS])
-def test_dcls_bad_calls(description, overrides, exception, pattern):
-    assert_both_refuse(reference.dcls_kernel, functional.dcls_kernel, {**_dcls_base(), **overrides}, exception, pattern)
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(DCLS_BAD_CALLS))
+def test_dcls_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("dcls_kernel", {**_dcls_base(), **overrides}, exception, pattern)
 
 
 def test_dcls_bad_call_base_is_valid():

@@ -1,6 +1,7 @@
-"""The learned-shape layers (DeformConv2d, ActiveConv2d, DclsConv2d) and arith.deform_conv_cost.
+"""The learned-shape layers (DeformConv2d, DCN2d, ActiveConv2d, DclsConv2d) and arith.deform_conv_cost.
 
-Oracles: PyTorch's own ``F.conv2d`` (a deformable layer starts as a plain convolution, v2 as
+Oracles: torchvision's ``DeformConv2d`` signature (copied here: torchvision is not installed),
+PyTorch's own ``F.conv2d`` (a deformable layer starts as a plain convolution, v2 as
 half of one; a dilated convolution for DCLS on its regular grid), the NumPy reference (which
 reads pixels by explicit bilinear weights, not ``grid_sample``), a dense kernel splatted by the
 NumPy ``dcls_kernel`` for the active convolution, explicit shifts with zero fill, parameter
@@ -8,6 +9,8 @@ counts of the modules, PyTorch's FLOP counter, and costs worked out by hand.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pytest
@@ -37,11 +40,100 @@ def shift_content(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return padded[..., abs(dy) + dy : abs(dy) + dy + height, abs(dx) + dx : abs(dx) + dx + width]
 
 
+# ---------------------------------------------------------------------------
+# DeformConv2d: torchvision's layer, offsets given
+# ---------------------------------------------------------------------------
+
+EMPTY = inspect.Parameter.empty
+#: ``torchvision.ops.DeformConv2d.__init__`` and ``.forward``, copied by hand from torchvision's
+#: ``ops/deform_conv.py``: the names, order and defaults that code written for torchvision uses.
+TORCHVISION_INIT = [
+    ("in_channels", EMPTY), ("out_channels", EMPTY), ("kernel_size", EMPTY), ("stride", 1),
+    ("padding", 0), ("dilation", 1), ("groups", 1), ("bias", True),
+]
+TORCHVISION_FORWARD = [("input", EMPTY), ("offset", EMPTY), ("mask", None)]
+
+
+def _parameters(function) -> list[tuple[str, object]]:
+    parameters = list(inspect.signature(function).parameters.values())[1:]  # without self
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+    return [(p.name, p.default) for p in parameters]
+
+
+def test_deform_conv2d_has_torchvisions_signature():
+    assert _parameters(cnn.DeformConv2d.__init__) == TORCHVISION_INIT
+    assert _parameters(cnn.DeformConv2d.forward) == TORCHVISION_FORWARD
+
+
+def test_deform_conv2d_draws_its_parameters_as_torchvision():
+    """torchvision's reset_parameters is nn.Conv2d's: Kaiming-uniform (a = sqrt 5), bias from the fan-in."""
+    torch.manual_seed(10)
+    ours = cnn.DeformConv2d(4, 6, (3, 2), 2, 1, 1, 2)  # every argument positional, as torchvision allows
+    torch.manual_seed(10)
+    theirs = torch.nn.Conv2d(4, 6, (3, 2), 2, 1, 1, 2)
+    assert [(n, p.shape) for n, p in ours.named_parameters()] == [(n, p.shape) for n, p in theirs.named_parameters()]
+    for mine, other in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, other, rtol=0, atol=0)
+    assert (ours.kernel_size, ours.stride, ours.padding, ours.dilation, ours.groups) == ((3, 2), (2, 2), 1, (1, 1), 2)
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+@pytest.mark.parametrize("offset_groups", [1, 2])
+def test_deform_conv2d_equals_the_reference_on_given_offsets(modulated, offset_groups):
+    torch.manual_seed(11)
+    layer = cnn.DeformConv2d(4, 6, 3, stride=2, padding=1, dilation=(1, 2), groups=2).double()
+    x = torch.randn(2, 4, 9, 10, dtype=torch.float64)
+    out_size = (5, 4)
+    offset = 1.5 * torch.randn(2, 2 * offset_groups * 9, *out_size, dtype=torch.float64)
+    mask = torch.rand(2, offset_groups * 9, *out_size, dtype=torch.float64) if modulated else None
+    y = layer(x, offset, mask) if modulated else layer(x, offset)
+    numpy = [None if t is None else t.detach().numpy() for t in (x, offset, layer.weight, layer.bias, mask)]
+    expected = reference.deform_conv2d(*numpy[:4], (2, 2), (1, 1), (1, 2), numpy[4])
+    np.testing.assert_allclose(y.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
+    keywords = layer(input=x, offset=offset, mask=mask)  # torchvision's argument names
+    torch.testing.assert_close(keywords, y, rtol=0, atol=0)
+
+
+def test_deform_conv2d_with_zero_offsets_is_a_convolution():
+    torch.manual_seed(12)
+    layer = cnn.DeformConv2d(3, 5, 3, padding=1).double()
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64)
+    offset = torch.zeros(2, 18, 6, 7, dtype=torch.float64)
+    torch.testing.assert_close(layer(x, offset), F.conv2d(x, layer.weight, layer.bias, padding=1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(groups=3), ValueError, r"^groups must divide in_channels and out_channels"),
+        (dict(kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
+        (dict(stride=1.5), TypeError, r"^stride must be an int or a pair of ints, got 1\.5$"),
+        (dict(padding="full"), ValueError, r"^padding must be an int, a pair of ints, 'valid' or 'same', got 'full'$"),
+        (dict(bias=1), TypeError, r"^bias must be a bool, got 1$"),
+    ],
+)
+def test_deform_conv2d_rejects_bad_arguments(kwargs, error, message):
+    arguments = dict(in_channels=4, out_channels=6, kernel_size=3) | kwargs
+    with pytest.raises(error, match=message):
+        cnn.DeformConv2d(**arguments)
+
+
+def test_deform_conv2d_rejects_offsets_of_the_wrong_size():
+    layer = cnn.DeformConv2d(4, 6, 3)
+    with pytest.raises(ValueError, match=r"^offset must cover the output, 3x3 pixels"):
+        layer(torch.randn(1, 4, 5, 5), torch.zeros(1, 18, 5, 5))
+
+
+# ---------------------------------------------------------------------------
+# DCN2d: the papers' layer, offsets predicted from the input
+# ---------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("config", LAYER_CONFIGS)
 @pytest.mark.parametrize("offset_groups", [1, 2])
 def test_deform_v1_starts_as_a_plain_convolution(config, offset_groups):
     torch.manual_seed(0)
-    layer = cnn.DeformConv2d(4, 8, offset_groups=offset_groups, **config).double()
+    layer = cnn.DCN2d(4, 8, offset_groups=offset_groups, **config).double()
     x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
     expected = F.conv2d(x, layer.weight, layer.bias, **window(config))
     torch.testing.assert_close(layer(x), expected)
@@ -51,7 +143,7 @@ def test_deform_v1_starts_as_a_plain_convolution(config, offset_groups):
 @pytest.mark.parametrize("config", LAYER_CONFIGS[:2])
 def test_deform_v2_starts_as_half_a_convolution(config):
     torch.manual_seed(1)
-    layer = cnn.DeformConv2d(4, 6, modulated=True, **config).double()
+    layer = cnn.DCN2d(4, 6, modulated=True, **config).double()
     x = torch.randn(2, 4, 7, 7, dtype=torch.float64)
     offset, mask = layer.offsets_and_mask(x)
     assert not offset.any() and torch.equal(mask, torch.full_like(mask, 0.5))  # sigmoid(0)
@@ -62,7 +154,7 @@ def test_deform_v2_starts_as_half_a_convolution(config):
 @pytest.mark.parametrize("modulated", [False, True])
 def test_deform_layer_equals_the_reference_with_its_predicted_offsets(modulated):
     torch.manual_seed(2)
-    layer = cnn.DeformConv2d(4, 6, 3, stride=2, padding=1, groups=2, offset_groups=2, modulated=modulated).double()
+    layer = cnn.DCN2d(4, 6, 3, stride=2, padding=1, groups=2, offset_groups=2, modulated=modulated).double()
     with torch.no_grad():  # move away from the zero start so the offsets matter
         layer.conv_offset.weight.normal_(0, 0.5)
         layer.conv_offset.bias.normal_(0, 1.0)
@@ -80,7 +172,7 @@ def test_deform_layer_equals_the_reference_with_its_predicted_offsets(modulated)
 def test_offset_convolution_learns_from_the_start():
     """At zero offsets the gradient with respect to them is the image gradient, so conv_offset gets one."""
     torch.manual_seed(3)
-    layer = cnn.DeformConv2d(3, 5, 3, padding=1, modulated=True)
+    layer = cnn.DCN2d(3, 5, 3, padding=1, modulated=True)
     layer(torch.randn(2, 3, 8, 8)).square().sum().backward()
     weight_grad = layer.conv_offset.weight.grad
     assert weight_grad is not None and weight_grad[:18].abs().sum() > 0  # offsets
@@ -89,7 +181,7 @@ def test_offset_convolution_learns_from_the_start():
 
 @pytest.mark.parametrize("modulated", [False, True])
 def test_deform_parameter_count_and_flops_match_the_cost_formula(modulated):
-    layer = cnn.DeformConv2d(8, 16, 3, padding=1, groups=2, offset_groups=4, modulated=modulated)
+    layer = cnn.DCN2d(8, 16, 3, padding=1, groups=2, offset_groups=4, modulated=modulated)
     cost = arith.deform_conv_cost(8, 16, 3, 6, groups=2, offset_groups=4, modulated=modulated)
     assert sum(p.numel() for p in layer.parameters()) == cost["conv"].params + cost["offsets"].params
     with FlopCounterMode(display=False) as counter:
@@ -123,7 +215,36 @@ def test_deform_conv_cost_by_hand():
 )
 def test_deform_layer_rejects_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
-        cnn.DeformConv2d(4, 6, 3, **kwargs)
+        cnn.DCN2d(4, 6, 3, **kwargs)
+
+
+def test_dcn_options_are_keyword_only():
+    """offset_groups and modulated used to come before bias; positionally they are refused now."""
+    with pytest.raises(TypeError):
+        cnn.DCN2d(4, 6, 3, 1, 0, 1, 1, 2)  # the old offset_groups slot
+    with pytest.raises(TypeError):
+        cnn.DCN2d(4, 6, 3, 1, 0, 1, 1, True, 2)
+    layer = cnn.DCN2d(4, 6, 3, 1, 1, 1, 2, False, offset_groups=2, modulated=True)  # PyTorch's order, then keywords
+    assert (layer.groups, layer.bias, layer.offset_groups, layer.modulated) == (2, None, 2, True)
+
+
+def test_reset_parameters_restarts_the_learned_shapes():
+    """Each layer is back to a plain (or dilated) convolution of its new weights."""
+    torch.manual_seed(13)
+    x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+    dcn = cnn.DCN2d(4, 6, 3, padding=1, offset_groups=2).double()
+    active = cnn.ActiveConv2d(4, 6, 3, padding=1).double()
+    dcls = cnn.DclsConv2d(4, 6, 3, 5, padding=2).double()
+    for layer in (dcn, active, dcls):
+        with torch.no_grad():
+            for parameter in layer.parameters():
+                parameter.add_(torch.rand_like(parameter) + 0.5)
+        before = layer.weight.detach().clone()
+        layer.reset_parameters()
+        assert not torch.equal(layer.weight, before)
+    torch.testing.assert_close(dcn(x), F.conv2d(x, dcn.weight, dcn.bias, padding=1))
+    torch.testing.assert_close(active(x), F.conv2d(x, active.weight, active.bias, padding=1))
+    torch.testing.assert_close(dcls(x), F.conv2d(x, dcls.weight, dcls.bias, padding=2, dilation=2))
 
 
 @pytest.mark.parametrize(
@@ -227,7 +348,7 @@ def test_dcls_layer_rejects_bad_arguments(args, kwargs, error, message):
 
 
 def test_reprs_name_the_options():
-    assert "offset_groups=2, modulated=True" in repr(cnn.DeformConv2d(4, 4, 3, offset_groups=2, modulated=True))
+    assert "offset_groups=2, modulated=True" in repr(cnn.DCN2d(4, 4, 3, offset_groups=2, modulated=True))
     assert "kernel_size=(3, 3)" in repr(cnn.ActiveConv2d(4, 4, 3))
     assert "kernel_count=3, dilated_kernel_size=7" in repr(cnn.DclsConv2d(4, 4, 3, 7))
 
@@ -237,7 +358,7 @@ def test_layers_on_cuda_match_the_cpu():
     torch.manual_seed(9)
     x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
     layers = [
-        cnn.DeformConv2d(4, 6, 3, padding=1, offset_groups=2, modulated=True),
+        cnn.DCN2d(4, 6, 3, padding=1, offset_groups=2, modulated=True),
         cnn.ActiveConv2d(4, 6, 3, padding=1),
         cnn.DclsConv2d(4, 6, 3, 5, padding=2),
     ]

@@ -9,9 +9,6 @@ causality; PyTorch's ``torch.nn.Conv1d`` for the layer.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
@@ -21,75 +18,37 @@ from hypothesis import strategies as st
 
 from convref import functional, reference
 from convref import nn as cnn
-from versions import to_torch, run_version
+from harness import Case, Operator, assert_both_refuse, bad_calls, case_id, versions
 
 RTOL, ATOL = 1e-10, 1e-10
 
 
-@dataclass(frozen=True)
-class Case:
-    id: str
-    batch: int
-    in_channels: int
-    out_channels: int
-    size: tuple[int, int]
-    kernel_size: tuple[int, int]
-    stride: object = 1
-    padding: object = 0
-    dilation: object = 1
-    groups: int = 1
-    bias: bool = True
-
-    def kwargs(self) -> dict:
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
-
-    def arrays(self, seed: int = 0, dtype=np.float64):
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((self.batch, self.in_channels, *self.size)).astype(dtype)
-        weight = rng.standard_normal((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
-        bias = rng.standard_normal(self.out_channels).astype(dtype) if self.bias else None
-        return x, weight.astype(dtype), bias
-
-    def tensors(self, seed: int = 0, dtype=np.float64):
-        return tuple(None if a is None else torch.from_numpy(a) for a in self.arrays(seed, dtype))
-
-
 CASES = [
-    Case("rate1-is-ordinary", 2, 3, 4, (7, 7), (3, 3)),
-    Case("rate2", 2, 3, 4, (9, 9), (3, 3), dilation=2),
-    Case("rate2-same", 1, 2, 3, (8, 9), (3, 3), padding="same", dilation=2),
-    Case("rate3-odd-size", 2, 2, 2, (11, 10), (3, 3), padding=3, dilation=3),  # block does not divide the image
-    Case("rate-pair", 1, 2, 3, (9, 12), (3, 2), padding=(1, 2), dilation=(2, 3)),
-    Case("rate-pair-same-even", 1, 2, 2, (10, 9), (2, 4), padding="same", dilation=(3, 1)),
-    Case("rate2-stride2", 2, 2, 3, (11, 11), (3, 3), stride=2, padding=2, dilation=2),
-    Case("rate2-stride-pair", 1, 2, 2, (12, 11), (3, 3), stride=(3, 2), padding=1, dilation=(2, 4)),
-    Case("rate4-no-bias", 1, 3, 2, (13, 13), (3, 3), dilation=4, bias=False),
-    Case("groups2", 2, 4, 6, (9, 9), (3, 3), padding=2, dilation=2, groups=2),
-    Case("depthwise-rate6", 1, 3, 3, (14, 15), (3, 3), padding=6, dilation=6, groups=3),  # DeepLab's ASPP rate
-    Case("kernel1-rate5", 1, 2, 3, (5, 6), (1, 1), dilation=5),
-    Case("kernel-spans-input", 2, 2, 2, (5, 5), (3, 3), dilation=2),
-    Case("empty-batch", 0, 2, 2, (7, 7), (3, 3), dilation=2),
+    Case.conv2d("rate1-is-ordinary", 2, 3, 4, (7, 7), (3, 3)),
+    Case.conv2d("rate2", 2, 3, 4, (9, 9), (3, 3), dilation=2),
+    Case.conv2d("rate2-same", 1, 2, 3, (8, 9), (3, 3), padding="same", dilation=2),
+    Case.conv2d("rate3-odd-size", 2, 2, 2, (11, 10), (3, 3), padding=3, dilation=3),  # block does not divide the image
+    Case.conv2d("rate-pair", 1, 2, 3, (9, 12), (3, 2), padding=(1, 2), dilation=(2, 3)),
+    Case.conv2d("rate-pair-same-even", 1, 2, 2, (10, 9), (2, 4), padding="same", dilation=(3, 1)),
+    Case.conv2d("rate2-stride2", 2, 2, 3, (11, 11), (3, 3), stride=2, padding=2, dilation=2),
+    Case.conv2d("rate2-stride-pair", 1, 2, 2, (12, 11), (3, 3), stride=(3, 2), padding=1, dilation=(2, 4)),
+    Case.conv2d("rate4-no-bias", 1, 3, 2, (13, 13), (3, 3), dilation=4, bias=False),
+    Case.conv2d("groups2", 2, 4, 6, (9, 9), (3, 3), padding=2, dilation=2, groups=2),
+    Case.conv2d("depthwise-rate6", 1, 3, 3, (14, 15), (3, 3), padding=6, dilation=6, groups=3),  # DeepLab's ASPP rate
+    Case.conv2d("kernel1-rate5", 1, 2, 3, (5, 6), (1, 1), dilation=5),
+    Case.conv2d("kernel-spans-input", 2, 2, 2, (5, 5), (3, 3), dilation=2),
+    Case.conv2d("empty-batch", 0, 2, 2, (7, 7), (3, 3), dilation=2),
 ]
 
-DILATED_VERSIONS = {
-    "reference.conv2d_dilated_kernel": (reference.conv2d_dilated_kernel, False),
-    "reference.conv2d_space_to_batch": (reference.conv2d_space_to_batch, False),
-    "functional.conv2d_dilated_kernel": (functional.conv2d_dilated_kernel, True),
-    "functional.conv2d_space_to_batch": (functional.conv2d_space_to_batch, True),
-}
-
-
-def run(name: str, case: Case, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    return run_version(*DILATED_VERSIONS[name], case, seed, dtype)
+#: Both constructions in both versions, against PyTorch's dilated convolution.
+DILATED = Operator(versions("conv2d_dilated_kernel", "conv2d_space_to_batch"), oracle=F.conv2d)
+DILATED_VERSIONS = DILATED.versions
 
 
 @pytest.mark.parametrize("name", DILATED_VERSIONS)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_matches_torch_dilated_conv(case: Case, name: str):
-    expected = F.conv2d(*case.tensors(), **case.kwargs()).numpy()
-    y = run(name, case)
-    assert y.dtype == np.float64 and y.shape == expected.shape
-    np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL)
+    DILATED.check(case, rtol=RTOL, atol=ATOL, only=[name])
 
 
 @st.composite
@@ -107,7 +66,7 @@ def geometries(draw):
     for k, d, total in zip(kernel, dilation, totals):
         smallest = max(1, d * (k - 1) + 1 - total)
         size.append(draw(st.integers(smallest, smallest + 7)))
-    case = Case(
+    case = Case.conv2d(
         "property", draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)),
         tuple(size), kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=draw(st.booleans()),
     )
@@ -118,9 +77,7 @@ def geometries(draw):
 @given(geometries())
 def test_property_both_constructions_match_torch(case_and_seed):
     case, seed = case_and_seed
-    expected = F.conv2d(*case.tensors(seed), **case.kwargs()).numpy()
-    for name in DILATED_VERSIONS:
-        np.testing.assert_allclose(run(name, case, seed), expected, rtol=RTOL, atol=ATOL, err_msg=name)
+    DILATED.check(case, rtol=RTOL, atol=ATOL, seed=seed)
 
 
 # ---------------------------------------------------------------------------
@@ -196,16 +153,16 @@ def test_each_sub_image_sees_an_undilated_kernel():
 # ---------------------------------------------------------------------------
 
 GRAD_CASES = [
-    Case("g-rate2-same", 1, 1, 2, (5, 4), (3, 3), padding="same", dilation=2),
-    Case("g-rate-pair-stride", 1, 1, 2, (6, 5), (2, 2), stride=(2, 1), padding=1, dilation=(3, 2)),
-    Case("g-groups", 1, 2, 2, (5, 5), (2, 2), dilation=2, groups=2),
+    Case.conv2d("g-rate2-same", 1, 1, 2, (5, 4), (3, 3), padding="same", dilation=2),
+    Case.conv2d("g-rate-pair-stride", 1, 1, 2, (6, 5), (2, 2), stride=(2, 1), padding=1, dilation=(3, 2)),
+    Case.conv2d("g-groups", 1, 2, 2, (5, 5), (2, 2), dilation=2, groups=2),
 ]
 
 
 @pytest.mark.parametrize("name", ["functional.conv2d_dilated_kernel", "functional.conv2d_space_to_batch"])
-@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=case_id)
 def test_gradcheck(case: Case, name: str):
-    call = DILATED_VERSIONS[name][0]
+    call = DILATED_VERSIONS[name].call
     inputs = tuple(a.requires_grad_() for a in case.tensors(seed=3))
     assert torch.autograd.gradcheck(lambda x, w, b: call(x, w, b, **case.kwargs()), inputs, eps=1e-6, atol=1e-7)
 
@@ -213,7 +170,7 @@ def test_gradcheck(case: Case, name: str):
 @pytest.mark.parametrize("name", DILATED_VERSIONS)
 def test_float32_is_kept(name):
     case = CASES[3]
-    y = run(name, case, seed=4, dtype=np.float32)
+    y = DILATED_VERSIONS[name].on(case, seed=4, dtype=np.float32)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, F.conv2d(*case.tensors(4, np.float32), **case.kwargs()).numpy(), rtol=1e-5, atol=1e-5)
 
@@ -222,15 +179,11 @@ def test_float32_is_kept(name):
 # causal_conv1d
 # ---------------------------------------------------------------------------
 
-CAUSAL_VERSIONS = {"reference": (reference.causal_conv1d, False), "functional": (functional.causal_conv1d, True)}
+CAUSAL_VERSIONS = versions("causal_conv1d")
 
 
 def _causal(name, x, weight, bias=None, dilation=1, groups=1) -> np.ndarray:
-    call, is_torch = CAUSAL_VERSIONS[name]
-    if is_torch:
-        to = lambda a: None if a is None else torch.from_numpy(a)  # noqa: E731
-        return call(to(x), to(weight), to(bias), dilation, groups).detach().numpy()
-    return call(x, weight, bias, dilation, groups)
+    return CAUSAL_VERSIONS[name](x, weight, bias, dilation, groups)
 
 
 @pytest.mark.parametrize("name", CAUSAL_VERSIONS)
@@ -306,18 +259,6 @@ def _f32(*shape):
     return np.zeros(shape, dtype=np.float32)
 
 
-def _check_both(name: str, kwargs: dict, exception, pattern) -> None:
-    messages = []
-    for version in (reference, functional):
-        call = getattr(version, name)
-        with pytest.raises(exception) as info:
-            call(**(to_torch(kwargs) if version is functional else kwargs))
-        assert type(info.value) is exception
-        messages.append(str(info.value))
-        assert re.search(pattern, messages[-1]), messages[-1]
-    assert messages[0] == messages[1]
-
-
 CONV_BAD_CALLS = [
     ("dilation 0", dict(dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
     ("dilation float", dict(dilation=2.0), TypeError, r"^dilation must be an int or a pair of ints, got 2\.0$"),
@@ -330,10 +271,10 @@ CONV_BAD_CALLS = [
 
 
 @pytest.mark.parametrize("name", ["conv2d_dilated_kernel", "conv2d_space_to_batch"])
-@pytest.mark.parametrize("description, overrides, exception, pattern", CONV_BAD_CALLS, ids=[r[0] for r in CONV_BAD_CALLS])
-def test_dilated_conv_bad_calls(name, description, overrides, exception, pattern):
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(CONV_BAD_CALLS))
+def test_dilated_conv_bad_calls(name, overrides, exception, pattern):
     kwargs = {**dict(x=_f32(1, 3, 7, 7), weight=_f32(4, 3, 3, 3), dilation=2), **overrides}
-    _check_both(name, kwargs, exception, pattern)
+    assert_both_refuse(name, kwargs, exception, pattern)
 
 
 OTHER_BAD_CALLS = [
@@ -366,7 +307,7 @@ OTHER_BAD_CALLS = [
 
 @pytest.mark.parametrize("name, kwargs, exception, pattern", OTHER_BAD_CALLS, ids=[f"{r[0]}-{i}" for i, r in enumerate(OTHER_BAD_CALLS)])
 def test_other_bad_calls(name, kwargs, exception, pattern):
-    _check_both(name, kwargs, exception, pattern)
+    assert_both_refuse(name, kwargs, exception, pattern)
 
 
 # ---------------------------------------------------------------------------
@@ -376,9 +317,9 @@ def test_other_bad_calls(name, kwargs, exception, pattern):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("name", ["functional.conv2d_dilated_kernel", "functional.conv2d_space_to_batch"])
-@pytest.mark.parametrize("case", CASES[:8], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES[:8], ids=case_id)
 def test_functional_on_cuda_matches_torch(case: Case, name: str):
-    call = DILATED_VERSIONS[name][0]
+    call = DILATED_VERSIONS[name].call
     tensors = [None if a is None else a.cuda() for a in case.tensors(seed=7)]
     y = call(*tensors, **case.kwargs())
     assert y.device.type == "cuda"

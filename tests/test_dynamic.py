@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from convref import arith, functional, reference
 from convref.nn import CondConv2d, DynamicConv2d, SelectiveKernel2d, temperature_schedule
-from versions import assert_both_refuse, to_torch
+from harness import assert_both_refuse, bad_calls, run_both, to_torch
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -46,15 +46,6 @@ def mixture_of_static_convs(x, weights, attention, bias=None, **kwargs) -> np.nd
         for k in range(weights.shape[0])
     ]
     return np.einsum("nk,knohw->nohw", attention, np.stack(outputs))
-
-
-def both(x, weights, attention, bias=None, **kwargs) -> dict[str, np.ndarray]:
-    ref = reference.dynamic_conv2d(x, weights, attention, bias, **kwargs)
-    fun = functional.dynamic_conv2d(
-        *(torch.from_numpy(a) for a in (x, weights, attention)), None if bias is None else torch.from_numpy(bias), **kwargs
-    )
-    assert isinstance(ref, np.ndarray) and isinstance(fun, torch.Tensor)
-    return {"reference": ref, "functional": fun.detach().numpy()}
 
 
 def _case(rng, n=3, c=4, o=6, k=(3, 3), kernels=4, groups=1, h=7, w=6, bias=True):
@@ -79,7 +70,7 @@ def test_matches_a_per_sample_conv2d_and_a_mixture_of_static_convs(rng, case, kw
     x, weights, attention, bias = _case(rng, **case)
     expected = per_sample_conv(x, weights, attention, bias, **kwargs)
     np.testing.assert_allclose(mixture_of_static_convs(x, weights, attention, bias, **kwargs), expected, rtol=1e-9, atol=1e-9)
-    for name, y in both(x, weights, attention, bias, **kwargs).items():
+    for name, y in run_both("dynamic_conv2d", x, weights, attention, bias, **kwargs).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -90,7 +81,7 @@ def test_same_padding_with_even_kernels(rng, k):
     top, left = (kh - 1) // 2, (kw - 1) // 2
     padded = np.pad(x, ((0, 0), (0, 0), (top, kh - 1 - top), (left, kw - 1 - left)))
     expected = per_sample_conv(padded, weights, attention, bias)
-    for name, y in both(x, weights, attention, bias, padding="same").items():
+    for name, y in run_both("dynamic_conv2d", x, weights, attention, bias, padding="same").items():
         assert y.shape == (3, 6, 7, 6), name
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
@@ -98,14 +89,14 @@ def test_same_padding_with_even_kernels(rng, k):
 def test_one_kernel_or_shared_attention_is_a_static_convolution(rng):
     x, weights, _, bias = _case(rng, kernels=1)
     static = F.conv2d(torch.from_numpy(x), torch.from_numpy(weights[0]), torch.from_numpy(bias[0]), padding=1).numpy()
-    for y in both(x, weights, np.ones((3, 1)), bias, padding=1).values():
+    for y in run_both("dynamic_conv2d", x, weights, np.ones((3, 1)), bias, padding=1).values():
         np.testing.assert_allclose(y, static, rtol=RTOL, atol=ATOL)
     x, weights, _, bias = _case(rng, kernels=3)
     shared = np.array([0.2, 0.5, 0.3])
     static = F.conv2d(
         torch.from_numpy(x), torch.from_numpy(np.tensordot(shared, weights, 1)), torch.from_numpy(shared @ bias)
     ).numpy()
-    for y in both(x, weights, np.tile(shared, (3, 1)), bias).values():
+    for y in run_both("dynamic_conv2d", x, weights, np.tile(shared, (3, 1)), bias).values():
         np.testing.assert_allclose(y, static, rtol=RTOL, atol=ATOL)
 
 
@@ -114,7 +105,7 @@ def test_samples_do_not_see_each_others_kernels(rng):
     x, weights, _, bias = _case(rng, n=4, kernels=3)
     choice = [2, 0, 1, 2]
     attention = np.eye(3)[choice]
-    for y in both(x, weights, attention, bias).values():
+    for y in run_both("dynamic_conv2d", x, weights, attention, bias).values():
         for n, k in enumerate(choice):
             expected = F.conv2d(torch.from_numpy(x[n : n + 1]), torch.from_numpy(weights[k]), torch.from_numpy(bias[k]))
             np.testing.assert_allclose(y[n : n + 1], expected.numpy(), rtol=RTOL, atol=ATOL)
@@ -140,7 +131,7 @@ def test_reference_and_pytorch_agree_on_drawn_shapes(data, groups, kernels, kh, 
     x, weights, attention, bias = _case(rng, n=n, c=c, o=o, k=(kh, kw), kernels=kernels, groups=groups, h=h, w=w)
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     expected = per_sample_conv(x, weights, attention, bias, **kwargs)
-    for name, y in both(x, weights, attention, bias, **kwargs).items():
+    for name, y in run_both("dynamic_conv2d", x, weights, attention, bias, **kwargs).items():
         np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
 
 
@@ -216,9 +207,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    assert_both_refuse(reference.dynamic_conv2d, functional.dynamic_conv2d, {**_base(), **overrides}, exception, pattern)
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("dynamic_conv2d", {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():

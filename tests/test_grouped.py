@@ -9,7 +9,6 @@ closed form and the "8 to 9 times" of Howard et al. (2017), section 3.1.
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 
 import numpy as np
@@ -24,23 +23,32 @@ from torch.utils.flop_counter import FlopCounterMode
 import convref.nn
 from convref import functional, reference
 from convref.arith import Cost, conv_cost, depthwise_separable_cost, depthwise_separable_ratio
+from harness import Case, Operator, assert_both_refuse, bad_calls, case_id, refusal, versions
 
 # ---------------------------------------------------------------------------
 # channel_shuffle
 # ---------------------------------------------------------------------------
 
+
+def shuffle_case(shape: tuple[int, int, int, int], groups: int) -> Case:
+    """``channel_shuffle(x, groups)`` with ``x`` of ``shape``."""
+    return Case(f"{shape}-groups{groups}", {"x": shape}, dict(groups=groups))
+
+
 SHUFFLE_CASES = [
-    # (shape, groups)
-    ((2, 6, 3, 4), 2),
-    ((2, 6, 3, 4), 3),
-    ((1, 12, 2, 2), 4),
-    ((1, 12, 5, 1), 6),
-    ((3, 8, 1, 1), 2),
-    ((2, 5, 3, 3), 1),  # one group: nothing moves
-    ((2, 5, 3, 3), 5),  # one channel per group: nothing moves either
-    ((0, 6, 2, 2), 3),  # empty batch
-    ((1, 240, 2, 2), 3),  # ShuffleNet's stage 2 with g = 3
+    shuffle_case((2, 6, 3, 4), 2),
+    shuffle_case((2, 6, 3, 4), 3),
+    shuffle_case((1, 12, 2, 2), 4),
+    shuffle_case((1, 12, 5, 1), 6),
+    shuffle_case((3, 8, 1, 1), 2),
+    shuffle_case((2, 5, 3, 3), 1),  # one group: nothing moves
+    shuffle_case((2, 5, 3, 3), 5),  # one channel per group: nothing moves either
+    shuffle_case((0, 6, 2, 2), 3),  # empty batch
+    shuffle_case((1, 240, 2, 2), 3),  # ShuffleNet's stage 2 with g = 3
 ]
+
+#: Both versions, against PyTorch's own channel shuffle (a permutation: compared exactly).
+CHANNEL_SHUFFLE = Operator(versions("channel_shuffle"), oracle=F.channel_shuffle)
 
 
 def analytic_shuffle_index(channels: int, groups: int) -> list[int]:
@@ -61,22 +69,17 @@ def _random(shape, seed=0, dtype=np.float64) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-@pytest.mark.parametrize("shape, groups", SHUFFLE_CASES, ids=str)
-def test_channel_shuffle_matches_torch(shape, groups):
-    x = _random(shape)
-    expected = F.channel_shuffle(torch.from_numpy(x), groups)
-    torch.testing.assert_close(expected, nn.ChannelShuffle(groups)(torch.from_numpy(x)), rtol=0, atol=0)
-    y_np = reference.channel_shuffle(x, groups)
-    assert isinstance(y_np, np.ndarray) and y_np.dtype == x.dtype and y_np.shape == x.shape
-    np.testing.assert_array_equal(y_np, expected.numpy())
-    y = functional.channel_shuffle(torch.from_numpy(x), groups)
-    assert isinstance(y, torch.Tensor) and y.dtype == torch.float64
-    torch.testing.assert_close(y, expected, rtol=0, atol=0)
+@pytest.mark.parametrize("case", SHUFFLE_CASES, ids=case_id)
+def test_channel_shuffle_matches_torch(case):
+    (x,), groups = case.tensors(), case.options["groups"]
+    torch.testing.assert_close(F.channel_shuffle(x, groups), nn.ChannelShuffle(groups)(x), rtol=0, atol=0)
+    CHANNEL_SHUFFLE.check(case, rtol=0, atol=0)  # each version, in float64, of x's shape
 
 
-@pytest.mark.parametrize("shape, groups", SHUFFLE_CASES, ids=str)
-def test_channel_shuffle_is_the_analytic_permutation(shape, groups):
-    x = _random(shape, seed=1)
+@pytest.mark.parametrize("case", SHUFFLE_CASES, ids=case_id)
+def test_channel_shuffle_is_the_analytic_permutation(case):
+    shape, groups = case.shape("x"), case.options["groups"]
+    (x,) = case.arrays(seed=1)
     source = analytic_shuffle_index(shape[1], groups)
     expected = x[:, source]
     np.testing.assert_array_equal(reference.channel_shuffle(x, groups), expected)
@@ -183,33 +186,20 @@ SHUFFLE_BAD_CALLS = [
 ]
 
 
-def _message(call, kwargs, exception) -> str:
-    with pytest.raises(exception) as info:
-        call(**kwargs)
-    assert type(info.value) is exception
-    return str(info.value)
-
-
-@pytest.mark.parametrize(
-    "description, overrides, exception, pattern", SHUFFLE_BAD_CALLS, ids=[row[0] for row in SHUFFLE_BAD_CALLS]
-)
-def test_channel_shuffle_bad_calls(description, overrides, exception, pattern):
-    kwargs = {"x": _f32(2, 6, 3, 3), "groups": 3, **overrides}
-    numpy_message = _message(reference.channel_shuffle, kwargs, exception)
-    torch_kwargs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-    torch_message = _message(functional.channel_shuffle, torch_kwargs, exception)
-    assert re.search(pattern, numpy_message), numpy_message
-    assert numpy_message == torch_message
-    if "divide" not in numpy_message and "groups" in overrides:  # the layer refuses a bad value of groups itself
-        assert _message(convref.nn.ChannelShuffle, dict(groups=overrides["groups"]), exception) == numpy_message
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(SHUFFLE_BAD_CALLS))
+def test_channel_shuffle_bad_calls(overrides, exception, pattern):
+    messages = assert_both_refuse("channel_shuffle", {"x": _f32(2, 6, 3, 3), "groups": 3, **overrides}, exception, pattern)
+    message = messages["reference.channel_shuffle"]
+    if "divide" not in message and "groups" in overrides:  # the layer refuses a bad value of groups itself
+        assert refusal(convref.nn.ChannelShuffle, dict(groups=overrides["groups"]), exception) == message
 
 
 def test_channel_shuffle_wrong_type():
-    assert _message(reference.channel_shuffle, dict(x=[[[[1.0]]]], groups=1), TypeError) == "x must be a numpy.ndarray, got list"
-    assert _message(functional.channel_shuffle, dict(x=np.zeros((1, 2, 1, 1)), groups=1), TypeError) == (
+    assert refusal(reference.channel_shuffle, dict(x=[[[[1.0]]]], groups=1), TypeError) == "x must be a numpy.ndarray, got list"
+    assert refusal(functional.channel_shuffle, dict(x=np.zeros((1, 2, 1, 1)), groups=1), TypeError) == (
         "x must be a torch.Tensor, got numpy.ndarray"
     )
-    assert _message(reference.channel_shuffle, dict(x=torch.zeros(1, 2, 1, 1), groups=1), TypeError) == (
+    assert refusal(reference.channel_shuffle, dict(x=torch.zeros(1, 2, 1, 1), groups=1), TypeError) == (
         "x must be a numpy.ndarray, got torch.Tensor"
     )
 

@@ -1,13 +1,20 @@
-"""convref.nn layers and initialisers against torch.nn and torch.nn.init."""
+"""convref.nn layers and initialisers against torch.nn and torch.nn.init, and the layers' shared base.
+
+Oracles: PyTorch's own layers (outputs, gradients, parameter shapes, and their default
+initialisation draw for draw), ``torch.nn.init``, the papers' standard deviations, and
+PyTorch's own signatures (``inspect``) for the argument order that the layers keep.
+"""
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 import torch
 from torch import nn
 
+import convref.nn as cnn
 from convref import functional
 from convref.nn import Conv1x1, Conv2d, init
 
@@ -202,3 +209,247 @@ def test_grouped_conv1x1_is_block_diagonal_linear():
     x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
     expected = torch.einsum("oc,nchw->nohw", block, x)
     torch.testing.assert_close(conv(x), expected, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# One base for the convolution-shaped layers
+# ---------------------------------------------------------------------------
+
+#: One of each convolution-shaped layer, 4 -> 6 channels in 2 groups, with what it holds.
+CONV_LAYERS = {
+    "Conv2d": (lambda: cnn.Conv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
+    "Conv1x1": (lambda: cnn.Conv1x1(4, 6, groups=2), (6, 2, 1, 1)),
+    "ConvTranspose2d": (lambda: cnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2), (4, 3, 3, 3)),
+    "CondConv2d": (lambda: cnn.CondConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3), (3, 6, 2, 3, 3)),
+    "DynamicConv2d": (lambda: cnn.DynamicConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3), (3, 6, 2, 3, 3)),
+    "DeformConv2d": (lambda: cnn.DeformConv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
+    "DCN2d": (lambda: cnn.DCN2d(4, 6, 3, padding=1, groups=2, offset_groups=2), (6, 2, 3, 3)),
+    "ActiveConv2d": (lambda: cnn.ActiveConv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
+    "DclsConv2d": (lambda: cnn.DclsConv2d(4, 6, 3, 5, padding=2, groups=2), (6, 2, 3, 3)),
+    "Adder2d": (lambda: cnn.Adder2d(4, 6, 3, padding=1, groups=2, bias=True), (6, 2, 3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", CONV_LAYERS)
+def test_every_conv_layer_is_built_on_the_base(name):
+    make, weight_shape = CONV_LAYERS[name]
+    layer = make()
+    assert isinstance(layer, cnn.ConvLayer2d)
+    assert tuple(layer.weight.shape) == weight_shape
+    assert tuple(layer.bias.shape) == ((weight_shape[0], 6) if len(weight_shape) == 5 else (6,))
+    assert (layer.in_channels, layer.out_channels, layer.groups) == (4, 6, 2)
+
+
+def _torch_draws(name: str, count: int) -> list[torch.nn.Module]:
+    """The layers PyTorch itself builds with the same geometry, one per kernel."""
+    if name == "ConvTranspose2d":
+        return [nn.ConvTranspose2d(4, 6, 3, groups=2) for _ in range(count)]
+    kernel_size = 1 if name == "Conv1x1" else 3
+    return [nn.Conv2d(4, 6, kernel_size, groups=2) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", CONV_LAYERS)
+def test_reset_parameters_redraws_weight_and_bias(name):
+    """With the default scheme: PyTorch's own draws from the same seed (standard normal, zero bias, for the adder)."""
+    make, weight_shape = CONV_LAYERS[name]
+    layer = make()
+    with torch.no_grad():
+        layer.weight.fill_(7.0)
+        layer.bias.fill_(7.0)
+    torch.manual_seed(5)
+    layer.reset_parameters()
+    torch.manual_seed(5)
+    if name == "Adder2d":
+        expected_weight, expected_bias = torch.empty(weight_shape).normal_(0.0, 1.0), torch.zeros(6)
+    else:
+        theirs = _torch_draws(name, weight_shape[0] if len(weight_shape) == 5 else 1)
+        expected_weight = torch.stack([t.weight.detach() for t in theirs]).reshape(weight_shape)
+        expected_bias = torch.stack([t.bias.detach() for t in theirs]).reshape(layer.bias.shape)
+    torch.testing.assert_close(layer.weight.detach(), expected_weight, rtol=0, atol=0)
+    torch.testing.assert_close(layer.bias.detach(), expected_bias, rtol=0, atol=0)
+
+
+TORCH_SCHEMES = {
+    "he": lambda w: nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu"),
+    "xavier": nn.init.xavier_normal_,
+}
+
+
+@pytest.mark.parametrize("scheme", TORCH_SCHEMES)
+@pytest.mark.parametrize("name", [n for n in CONV_LAYERS if n != "DeformConv2d"])  # torchvision's has no init
+def test_init_scheme_is_shared(name, scheme):
+    """Every layer with an ``init`` draws each kernel as torch.nn.init does, and starts its bias at zero."""
+    make, weight_shape = CONV_LAYERS[name]
+    layer = make()
+    layer.init = scheme
+    torch.manual_seed(6)
+    layer.reset_parameters()
+    assert layer.init == scheme and not layer.bias.any()
+    torch.manual_seed(6)
+    kernels = [torch.empty(weight_shape[-4:]) for _ in range(weight_shape[0] if len(weight_shape) == 5 else 1)]
+    for kernel in kernels:
+        TORCH_SCHEMES[scheme](kernel)
+    # the same normal draws; the standard deviations may differ in the last bit (sqrt(2/n) vs sqrt(2)/sqrt(n))
+    torch.testing.assert_close(layer.weight.detach(), torch.stack(kernels).reshape(weight_shape), rtol=1e-6, atol=0)
+
+
+EXPECTED_REPRS = {
+    "Conv2d": "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True",
+    "Conv1x1": "4, 6, kernel_size=(1, 1), stride=(1, 1), padding=0, dilation=(1, 1), groups=2, bias=True",
+    "ConvTranspose2d": (
+        "4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(0, 0), dilation=(1, 1), "
+        "groups=2, bias=True"
+    ),
+    "CondConv2d": (
+        "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True, num_kernels=3"
+    ),
+    "DynamicConv2d": (
+        "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True, num_kernels=3, "
+        "temperature=30.0"
+    ),
+    "DeformConv2d": "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True",
+    "DCN2d": (
+        "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True, "
+        "offset_groups=2, modulated=False"
+    ),
+    "ActiveConv2d": "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True",
+    "DclsConv2d": "4, 6, kernel_count=3, dilated_kernel_size=5, stride=(1, 1), padding=2, groups=2, bias=True",
+    "Adder2d": (
+        "4, 6, kernel_size=(3, 3), stride=(1, 1), padding=1, dilation=(1, 1), groups=2, bias=True, "
+        "gradient='paper', eta=0.2"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CONV_LAYERS)
+def test_extra_repr_names_the_arguments(name):
+    layer = CONV_LAYERS[name][0]()
+    assert layer.extra_repr() == EXPECTED_REPRS[name]
+    assert repr(layer).startswith(f"{name}(")
+
+
+# The arguments each layer shares with PyTorch's layer of its kind, in PyTorch's order.
+TORCH_ORDER = {
+    cnn.Conv2d: nn.Conv2d,
+    cnn.KernelMixtureConv2d: nn.Conv2d,
+    cnn.CondConv2d: nn.Conv2d,
+    cnn.DynamicConv2d: nn.Conv2d,
+    cnn.DeformConv2d: nn.Conv2d,  # torchvision's order is PyTorch's
+    cnn.DCN2d: nn.Conv2d,
+    cnn.ActiveConv2d: nn.Conv2d,
+    cnn.Adder2d: nn.Conv2d,
+    cnn.ConvTranspose2d: nn.ConvTranspose2d,
+}
+#: The options beyond PyTorch's: keyword-only.
+KEYWORD_ONLY = {
+    cnn.Conv2d: ["init"],
+    cnn.Conv1x1: ["init"],
+    cnn.KernelMixtureConv2d: ["num_kernels", "init"],
+    cnn.CondConv2d: ["num_kernels", "init"],
+    cnn.DynamicConv2d: ["num_kernels", "reduction", "temperature", "init"],
+    cnn.DeformConv2d: [],
+    cnn.DCN2d: ["offset_groups", "modulated", "init"],
+    cnn.ActiveConv2d: ["init"],
+    cnn.DclsConv2d: ["init"],
+    cnn.Adder2d: ["gradient", "eta", "init"],
+    cnn.ConvTranspose2d: ["init"],
+    cnn.DepthwiseSeparableConv2d: ["depth_multiplier", "batch_norm", "activation"],
+    cnn.adder_bn_relu: ["eta", "relu"],
+    cnn.to_adder: ["eta", "keep_first"],
+}
+
+
+def _kinds(function) -> dict[str, object]:
+    return {name: p.kind for name, p in inspect.signature(function).parameters.items() if name != "self"}
+
+
+@pytest.mark.parametrize("layer", list(TORCH_ORDER), ids=lambda c: c.__name__)
+def test_pytorchs_arguments_keep_pytorchs_order(layer):
+    theirs = [name for name in _kinds(TORCH_ORDER[layer].__init__) if name not in ("padding_mode", "device", "dtype")]
+    positional = [n for n, kind in _kinds(layer.__init__).items() if kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert positional == theirs
+
+
+@pytest.mark.parametrize("function", list(KEYWORD_ONLY), ids=lambda c: c.__name__)
+def test_options_beyond_pytorchs_are_keyword_only(function):
+    kinds = _kinds(function)
+    assert [n for n, kind in kinds.items() if kind is inspect.Parameter.KEYWORD_ONLY] == KEYWORD_ONLY[function]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cnn.Conv2d(3, 4, 3, 1, 0, 1, 1, True, "he"),
+        lambda: cnn.Conv1x1(3, 4, 1, True, "he"),
+        lambda: cnn.CondConv2d(4, 4, 3, 1, 0, 1, 1, True, 3),
+        lambda: cnn.DynamicConv2d(4, 4, 3, 1, 0, 1, 1, True, 3),
+        lambda: cnn.ConvTranspose2d(2, 2, 4, 2, 1, 0, 1, True, 1, "bilinear"),
+        lambda: cnn.Adder2d(4, 6, 3, 1, 0, 1, 1, False, "exact"),
+        lambda: cnn.ActiveConv2d(4, 6, 3, 1, 0, 1, 1, True, "he"),
+        lambda: cnn.DclsConv2d(4, 6, 3, 5, 1, 0, 1, True, "he"),
+        lambda: cnn.DeformConv2d(4, 6, 3, 1, 0, 1, 1, True, 2),
+        lambda: cnn.DepthwiseSeparableConv2d(4, 6, 3, 1, 0, 1, True, 2),
+        lambda: cnn.adder_bn_relu(3, 8, 3, 1, 0, 1, None),
+    ],
+)
+def test_options_passed_positionally_are_refused(call):
+    with pytest.raises(TypeError, match=r"takes from \d+ to \d+ positional arguments but \d+ were given"):
+        call()
+
+
+def test_pytorchs_arguments_still_work_positionally():
+    torch.manual_seed(7)
+    ours = cnn.Conv2d(4, 6, (3, 2), 2, 1, (1, 2), 2, False).double()
+    theirs = nn.Conv2d(4, 6, (3, 2), 2, 1, (1, 2), 2, False).double()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 4, 7, 8, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-12, atol=1e-12)
+    transposed = cnn.ConvTranspose2d(4, 6, 3, 2, 1, 1, 2, False, 1)
+    assert (transposed.output_padding, transposed.groups, transposed.bias) == ((1, 1), 2, None)
+
+
+#: Constructor arguments every layer needs, and a bad value per shared argument.
+NEEDED = {
+    cnn.Conv2d: dict(kernel_size=3),
+    cnn.Conv1x1: {},
+    cnn.CondConv2d: dict(kernel_size=3),
+    cnn.DynamicConv2d: dict(kernel_size=3),
+    cnn.DeformConv2d: dict(kernel_size=3),
+    cnn.DCN2d: dict(kernel_size=3),
+    cnn.ActiveConv2d: dict(kernel_size=3),
+    cnn.DclsConv2d: dict(kernel_count=3, dilated_kernel_size=5),
+    cnn.Adder2d: dict(kernel_size=3),
+    cnn.ConvTranspose2d: dict(kernel_size=3),
+}
+BAD_SHARED = [
+    ("in_channels", 0, ValueError, r"^in_channels must be >= 1, got 0$"),
+    ("out_channels", 6.0, TypeError, r"^out_channels must be an int, got 6\.0$"),
+    ("groups", 4, ValueError, r"^groups must divide in_channels and out_channels, got groups=4 for 4 -> 6 channels$"),
+    ("kernel_size", 0, ValueError, r"^kernel_size must be >= 1, got 0$"),
+    ("stride", (1, 0), ValueError, r"^stride must be >= 1, got \(1, 0\)$"),
+    ("padding", -1, ValueError, r"^padding must be >= 0, got -1$"),
+    ("dilation", 1.0, TypeError, r"^dilation must be an int or a pair of ints, got 1\.0$"),
+    ("bias", 1, TypeError, r"^bias must be a bool, got 1$"),
+    ("init", "glorot", ValueError, r"^init must be one of \['\w+'(, '\w+')*\], got 'glorot'$"),
+    ("num_kernels", 0, ValueError, r"^num_kernels must be >= 1, got 0$"),
+]
+BAD_CASES = [
+    pytest.param(layer, name, value, error, pattern, id=f"{layer.__name__}-{name}")
+    for layer in NEEDED
+    for name, value, error, pattern in BAD_SHARED
+    if name in inspect.signature(layer).parameters
+]
+
+
+@pytest.mark.parametrize("layer, name, value, error, pattern", BAD_CASES)
+def test_bad_shared_arguments_are_refused_by_every_layer(layer, name, value, error, pattern):
+    with pytest.raises(error, match=pattern):
+        layer(**{"in_channels": 4, "out_channels": 6, **NEEDED[layer], name: value})
+
+
+def test_setting_a_bad_init_is_refused():
+    layer = cnn.Conv2d(3, 4, 3)
+    message = r"^init must be one of \['pytorch', 'he', 'random', 'xavier'\], got 'normal'$"
+    with pytest.raises(ValueError, match=message):
+        layer.init = "normal"
+    assert layer.init == "pytorch"

@@ -9,8 +9,6 @@ mode, and against the paper's claim that it starts as the identity.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import torch
@@ -20,7 +18,7 @@ from hypothesis import strategies as st
 
 from convref import functional, reference
 from convref import nn as cnn
-from versions import to_torch
+from harness import assert_both_refuse, bad_calls, run_both, to_torch
 
 MODES = ["gaussian", "embedded_gaussian", "dot_product", "concatenation"]
 RTOL, ATOL = 1e-10, 1e-10
@@ -101,13 +99,10 @@ def test_response_matches_oracle(mode, sub_sample, scale, size):
         _t(x), _t(weights["theta_weight"]), _t(weights["phi_weight"]), _t(weights["g_weight"]), mode,
         _t(weights["concat_weight"]), sub_sample, scale, _t(biases["theta_bias"]), _t(biases["phi_bias"]), _t(biases["g_bias"]),
     )
-    kwargs = dict(mode=mode, sub_sample=sub_sample, scale=scale)
-    y_ref = reference.non_local_response(x, **weights, **kwargs, **biases)
-    y_fn = functional.non_local_response(_t(x), **{k: _t(v) for k, v in weights.items()}, **kwargs,
-                                         **{k: _t(v) for k, v in biases.items()})
-    assert y_ref.shape == y_fn.shape == expected.shape == (2, 4, *size)
-    np.testing.assert_allclose(y_ref, expected.numpy(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(y_fn, expected, rtol=RTOL, atol=ATOL)
+    ys = run_both("non_local_response", x, **weights, mode=mode, sub_sample=sub_sample, scale=scale, **biases)
+    for front, y in ys.items():
+        assert y.shape == expected.shape == (2, 4, *size) and y.dtype == np.float64, front
+        np.testing.assert_allclose(y, expected.numpy(), rtol=RTOL, atol=ATOL, err_msg=front)
 
 
 @pytest.mark.parametrize("mode, sub_sample, scale", OPTIONS)
@@ -120,13 +115,12 @@ def test_affinity_matches_oracle_and_rows_normalise(mode, sub_sample, scale):
     )
     kwargs = dict(mode=mode, concat_weight=weights["concat_weight"], sub_sample=sub_sample, scale=scale,
                   theta_bias=biases["theta_bias"], phi_bias=biases["phi_bias"])
-    a_ref = reference.non_local_affinity(x, weights["theta_weight"], weights["phi_weight"], **kwargs)
-    a_fn = functional.non_local_affinity(_t(x), _t(weights["theta_weight"]), _t(weights["phi_weight"]),
-                                         **{k: _t(v) if not isinstance(v, (str, bool)) else v for k, v in kwargs.items()})
-    np.testing.assert_allclose(a_ref, expected.numpy(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(a_fn, expected, rtol=RTOL, atol=ATOL)
+    affinities = run_both("non_local_affinity", x, weights["theta_weight"], weights["phi_weight"], **kwargs)
+    for front, affinity in affinities.items():
+        assert affinity.shape == expected.shape and affinity.dtype == np.float64, front
+        np.testing.assert_allclose(affinity, expected.numpy(), rtol=RTOL, atol=ATOL, err_msg=front)
     if mode in ("gaussian", "embedded_gaussian"):  # a softmax over j: every row sums to one
-        np.testing.assert_allclose(a_ref.sum(-1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(affinities["reference"].sum(-1), 1.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode, sub_sample, scale", OPTIONS)
@@ -153,11 +147,10 @@ def test_block_adds_the_residual(mode):
     y, _ = oracle_response(_t(x), *(_t(weights[k]) for k in ("theta_weight", "phi_weight", "g_weight")), mode,
                            _t(weights["concat_weight"]), False, False, *(_t(biases[k]) for k in ("theta_bias", "phi_bias", "g_bias")))
     expected = torch.einsum("oc,nchw->nohw", _t(out_weight), y) + _t(out_bias)[None, :, None, None] + _t(x)
-    z_ref = reference.non_local2d(x, **weights, out_weight=out_weight, mode=mode, out_bias=out_bias, **biases)
-    z_fn = functional.non_local2d(_t(x), **{k: _t(v) for k, v in weights.items()}, out_weight=_t(out_weight), mode=mode,
-                                  out_bias=_t(out_bias), **{k: _t(v) for k, v in biases.items()})
-    np.testing.assert_allclose(z_ref, expected.numpy(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(z_fn, expected, rtol=RTOL, atol=ATOL)
+    zs = run_both("non_local2d", x, **weights, out_weight=out_weight, mode=mode, out_bias=out_bias, **biases)
+    for front, z in zs.items():
+        assert z.shape == expected.shape and z.dtype == np.float64, front
+        np.testing.assert_allclose(z, expected.numpy(), rtol=RTOL, atol=ATOL, err_msg=front)
     # W_z = 0 makes the block the identity
     zero = reference.non_local2d(x, **weights, out_weight=np.zeros((5, 4)), mode=mode, **biases)
     np.testing.assert_array_equal(zero, x)
@@ -362,17 +355,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    kwargs = {**_base(), **overrides}
-    messages = []
-    for call, convert in ((reference.non_local2d, dict), (functional.non_local2d, to_torch)):
-        with pytest.raises(exception) as info:
-            call(**convert(kwargs))
-        assert type(info.value) is exception
-        messages.append(str(info.value))
-        assert re.search(pattern, messages[-1]), messages[-1]
-    assert messages[0] == messages[1]
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("non_local2d", {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():

@@ -1,4 +1,4 @@
-"""shift2d and shift_pattern (NumPy and PyTorch), the shift layers, and the shift's zero cost.
+"""shift2d, pattern_shift2d and shift_pattern (NumPy and PyTorch), the shift layers, and the shift's zero cost.
 
 Oracles, none of them convref: a shift written as a loop over output pixels; PyTorch's depthwise
 ``conv2d`` with one-hot kernels (followed by the same 1x1 convolution); ``grid_sample``-free
@@ -8,7 +8,7 @@ channel permutation between the two layouts; autograd's numerical gradients.
 
 from __future__ import annotations
 
-import re
+import copy
 
 import numpy as np
 import pytest
@@ -16,10 +16,14 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from convref import arith, data, functional, reference
 from convref import nn as cnn
 import convref.functional.shift as functional_shift
+from harness import assert_both_refuse, bad_calls, run_both
+
+pattern_shift2d = functional_shift.pattern_shift2d
 
 
 def loop_shift(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -35,17 +39,19 @@ def loop_shift(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
-def both(x: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return reference.shift2d(x, shifts), functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts)).numpy()
+def shift_of_pattern(x: np.ndarray, kernel_size: int, dilation: int, layout: str) -> np.ndarray:
+    return pattern_shift2d(torch.from_numpy(x), kernel_size, dilation, layout).numpy()
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-@pytest.mark.parametrize("channels, kernel_size, dilation", [(18, 3, 1), (20, 3, 2), (27, 3, 1), (50, 5, 1), (4, 3, 1)])
+@pytest.mark.parametrize("channels, kernel_size, dilation", [(18, 3, 1), (20, 3, 2), (27, 3, 1), (50, 5, 1), (4, 3, 1), (6, 1, 2)])
 def test_pattern_shift_matches_the_loop(layout, channels, kernel_size, dilation):
     x = np.random.default_rng(0).standard_normal((2, channels, 7, 6))
     shifts = reference.shift_pattern(channels, kernel_size, dilation, layout)
     expected = loop_shift(x, shifts)
-    for y in both(x, shifts):
+    layer = cnn.Shift2d(channels, kernel_size, dilation, layout)
+    pattern_y, layer_y = shift_of_pattern(x, kernel_size, dilation, layout), layer(torch.from_numpy(x)).numpy()
+    for y in (*run_both("shift2d", x, shifts).values(), pattern_y, layer_y):
         np.testing.assert_array_equal(y, expected)
 
 
@@ -56,15 +62,8 @@ def test_arbitrary_integer_shifts_match_the_loop(channels, height, width, seed):
     x = rng.standard_normal((2, channels, height, width))
     shifts = rng.integers(-8, 9, (channels, 2))  # including moves past the edge
     expected = loop_shift(x, shifts)
-    for y in both(x, shifts):
+    for y in run_both("shift2d", x, shifts).values():
         np.testing.assert_array_equal(y, expected)
-
-
-def test_many_distinct_offsets_use_the_gather_path(monkeypatch):
-    rng = np.random.default_rng(1)
-    x, shifts = rng.standard_normal((2, 12, 5, 6)), rng.integers(-4, 5, (12, 2))
-    monkeypatch.setattr(functional_shift, "MAX_SLICED_OFFSETS", 1)
-    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts)).numpy(), loop_shift(x, shifts))
 
 
 def test_pattern_layouts():
@@ -90,6 +89,9 @@ def test_layouts_differ_by_a_channel_permutation(channels):
     # channel permutation[c] of the interleaved layer must receive x[c]: feed x[:, inverse], read [:, permutation]
     inverse = np.argsort(permutation)
     np.testing.assert_array_equal(reference.shift2d(x, grouped), reference.shift2d(x[:, inverse], interleaved)[:, permutation])
+    np.testing.assert_array_equal(
+        shift_of_pattern(x, 3, 1, "grouped"), shift_of_pattern(x[:, inverse], 3, 1, "interleaved")[:, permutation]
+    )
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
@@ -105,6 +107,7 @@ def test_shift_then_1x1_equals_one_hot_depthwise_then_1x1(layout):
         one_hot[c, 0, k // 2 - dy, k // 2 - dx] = 1  # cross-correlation reads x[h + u - r]: u = r - dy
     expected = F.conv2d(F.conv2d(x, one_hot, padding=k // 2, groups=channels), pointwise)
     torch.testing.assert_close(F.conv2d(functional.shift2d(x, shifts), pointwise), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(F.conv2d(pattern_shift2d(x, k, 1, layout), pointwise), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_fractional_shift_of_a_ramp_is_exact():
@@ -114,7 +117,7 @@ def test_fractional_shift_of_a_ramp_is_exact():
     x = np.stack([ramp] * 3)[None]  # (1, 3, H, W)
     shifts = np.array([[0.25, 0.5], [-1.5, 0.75], [2.4, -1.2]])
     h, w = np.arange(height)[:, None], np.arange(width)[None, :]
-    for y in both(x, shifts):
+    for y in run_both("shift2d", x, shifts).values():
         for c, (dy, dx) in enumerate(shifts):
             expected = ramp[0, 0] + 0.7 * (h - dy) - 0.3 * (w - dx)
             inside = (h - dy >= 0) & (h - dy <= height - 1) & (w - dx >= 0) & (w - dx <= width - 1)
@@ -124,7 +127,7 @@ def test_fractional_shift_of_a_ramp_is_exact():
 def test_integer_valued_float_shifts_equal_integer_shifts():
     rng = np.random.default_rng(4)
     x, shifts = rng.standard_normal((1, 9, 5, 5)), reference.shift_pattern(9, 3)
-    for y in both(x, shifts.astype(np.float64)):
+    for y in run_both("shift2d", x, shifts.astype(np.float64)).values():
         np.testing.assert_allclose(y, loop_shift(x, shifts), rtol=0, atol=1e-15)
 
 
@@ -133,28 +136,191 @@ def test_integer_valued_float_shifts_equal_integer_shifts():
 def test_fractional_reference_matches_functional(seed):
     rng = np.random.default_rng(seed)
     x, shifts = rng.standard_normal((2, 4, 5, 6)), rng.uniform(-6, 6, (4, 2))
-    reference_y, functional_y = both(x, shifts)
+    reference_y, functional_y = run_both("shift2d", x, shifts).values()
     np.testing.assert_allclose(reference_y, functional_y, rtol=1e-12, atol=1e-12)
+
+
+def test_fractional_moves_past_the_image_give_zeros():
+    """Offsets outside the image read only zeros, also those far outside int64 once floored (1e30)."""
+    x = np.random.default_rng(9).standard_normal((2, 4, 5, 6))
+    shifts = np.array([[5.5, 0.25], [-6.75, 0.5], [0.5, 7.5], [-1.0, -6.5]])
+    for y in run_both("shift2d", x, shifts).values():
+        np.testing.assert_array_equal(y, 0)
+    huge = torch.tensor([[0.5, 1e30], [-1e30, -2.5], [1e30, 1e30], [-1e30, 0.0]], dtype=torch.float64)
+    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), huge).numpy(), 0)
 
 
 def test_gradcheck_active_shift():
     x = torch.randn(1, 3, 5, 6, dtype=torch.float64, requires_grad=True)
     shifts = torch.tensor([[0.3, -0.6], [1.2, 0.4], [-0.7, -1.9]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(functional.shift2d, (x, shifts))
+    assert torch.autograd.gradgradcheck(functional.shift2d, (x, shifts))
+
+
+@pytest.mark.parametrize("sign", [1, -1], ids=["pattern", "negated"])
+def test_gradcheck_integer_shifts(sign):
+    """First and second derivatives of the integer shifts (their backward is a shift again)."""
+    x = torch.randn(2, 11, 4, 5, dtype=torch.float64, requires_grad=True)
+    table = sign * functional.shift_pattern(11, 3, layout="interleaved")
+    assert torch.autograd.gradcheck(functional.shift2d, (x, table))
+    assert torch.autograd.gradgradcheck(functional.shift2d, (x, table))
+    assert torch.autograd.gradcheck(pattern_shift2d, (x, 3, 1, "interleaved"))
+    assert torch.autograd.gradgradcheck(pattern_shift2d, (x, 3, 1, "interleaved"))
 
 
 def test_integer_shift_backward_is_the_opposite_shift():
-    x = torch.randn(2, 9, 6, 6, dtype=torch.float64, requires_grad=True)
     shifts = functional.shift_pattern(9, 3)
     grad_out = torch.randn(2, 9, 6, 6, dtype=torch.float64)
-    functional.shift2d(x, shifts).backward(grad_out)
-    torch.testing.assert_close(x.grad, torch.from_numpy(loop_shift(grad_out.numpy(), -shifts.numpy())))
+    expected = torch.from_numpy(loop_shift(grad_out.numpy(), -shifts.numpy()))
+    for shift in (lambda t: functional.shift2d(t, shifts), pattern_shift2d, cnn.Shift2d(9)):
+        x = torch.randn(2, 9, 6, 6, dtype=torch.float64, requires_grad=True)
+        shift(x).backward(grad_out)
+        torch.testing.assert_close(x.grad, expected, rtol=0, atol=0)
 
 
 def test_functional_keeps_dtypes():
     x = torch.randn(1, 9, 4, 4, dtype=torch.bfloat16)
     assert functional.shift2d(x, functional.shift_pattern(9)).dtype == torch.bfloat16
+    assert pattern_shift2d(x).dtype == torch.bfloat16
+    for dtype in (torch.float16, torch.bfloat16):
+        assert functional.shift2d(x.to(dtype), torch.full((9, 2), 0.5, dtype=dtype)).dtype == dtype
     assert reference.shift2d(np.ones((1, 9, 4, 4), np.float32), reference.shift_pattern(9)).dtype == np.float32
+
+
+def test_shifts_read_no_value_back_from_the_tables():
+    """On the meta device there are no values to read: no ``.tolist()``, so no device sync and no graph break."""
+    x = torch.empty(2, 18, 6, 7, device="meta", requires_grad=True)
+    for table in (functional.shift_pattern(18, 3).to("meta"), torch.empty(18, 2, device="meta", requires_grad=True)):
+        y = functional.shift2d(x, table)
+        y.sum().backward()
+        assert y.shape == x.shape and x.grad.shape == x.shape
+    assert pattern_shift2d(x).shape == x.shape
+
+
+# ---------------------------------------------------------------------------
+# Tables of every kind, moves past the edge, memory around the input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["runs", "scattered", "strided_and_leftover"])
+def test_integer_shift_tables_match_the_loop(pattern):
+    """Channels of one offset as a few evenly spaced runs, scattered, or every third channel with an unshifted tail."""
+    rng = np.random.default_rng(3)
+    channels = 20
+    if pattern == "runs":  # two offsets, each in two contiguous runs
+        offsets = np.array([(1, -2)] * 5 + [(-1, 1)] * 5 + [(1, -2)] * 5 + [(-1, 1)] * 5)
+    elif pattern == "scattered":
+        offsets = np.array([(2, 1), (0, -1)])[rng.integers(0, 2, channels)]
+    else:  # every third channel, then an unshifted tail (ShiftNet's leftover channels)
+        offsets = np.array([(1, 1) if c % 3 == 0 and c < 15 else (0, 0) for c in range(channels)])
+    x = rng.standard_normal((2, channels, 5, 6))
+    expected = loop_shift(x, offsets)
+    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(offsets))
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
+@pytest.mark.parametrize("size", [(7, 9), (40, 40)], ids=["small-plane", "large-plane"])
+def test_large_moves_match_the_loop(layout, size):
+    """Moves past the edge (whole planes of zeros) and as far as int64 allows, on small and large planes."""
+    rng = np.random.default_rng(4)
+    shifts = reference.shift_pattern(22, 3, dilation=2, layout=layout)  # 4 unshifted leftover channels
+    shifts[:4] = [(7, 0), (0, -9), (-3, 40), (2**62, -(2**62))]
+    x = rng.standard_normal((2, 22, *size))
+    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
+    np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))
+
+
+def test_a_table_changed_in_place_is_seen():
+    """Nothing is cached by a table's identity, so editing the table (even behind autograd's back) is seen."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 9, 5, 5))
+    table = reference.shift_pattern(9, 3)
+    shifts = torch.from_numpy(table)  # shares memory with the NumPy array
+    first = functional.shift2d(torch.from_numpy(x), shifts)
+    np.testing.assert_array_equal(first.numpy(), loop_shift(x, table))
+    table[:] = table[::-1]  # same tensor object, same version counter, new content
+    second = functional.shift2d(torch.from_numpy(x), shifts)
+    np.testing.assert_array_equal(second.numpy(), loop_shift(x, table))
+    assert not np.array_equal(first.numpy(), second.numpy())
+
+
+@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
+@pytest.mark.parametrize("kernel_size, dilation, channels", [(3, 1, 22), (3, 2, 18), (5, 1, 53), (3, 4, 9)])
+@pytest.mark.parametrize("batch", [1, 2, 4])
+def test_pattern_moves_as_one_lattice_and_matches_the_loop(monkeypatch, layout, kernel_size, dilation, channels, batch):
+    """ShiftNet's pattern (forward) and its negation (backward) never go through the gather, and match the loop.
+
+    In the backward pass the first and the last image would read outside the input: they read
+    from a padded copy instead. Dilation 4 at k = 3 is the largest move that stays in a 5-row image.
+    """
+
+    def no_gather(*args):
+        raise AssertionError("ShiftNet's pattern went through the gather")
+
+    monkeypatch.setattr(functional_shift, "_gather_shift", no_gather)
+    rng = np.random.default_rng(6)
+    shifts = reference.shift_pattern(channels, kernel_size, dilation, layout)
+    x = rng.standard_normal((batch, channels, 5, 7))
+    grad_out = rng.standard_normal(x.shape)
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x_t = torch.from_numpy(x).to(memory_format=memory_format).requires_grad_(True)
+        y = pattern_shift2d(x_t, kernel_size, dilation, layout)
+        np.testing.assert_array_equal(y.detach().numpy(), loop_shift(x, shifts))
+        y.backward(torch.from_numpy(grad_out).to(memory_format=memory_format))
+        np.testing.assert_array_equal(x_t.grad.numpy(), loop_shift(grad_out, -shifts))
+
+
+@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
+def test_shifts_never_leak_values_from_outside_or_from_wrapped_rows(layout):
+    """Neighbouring memory full of NaN, and inf in the rows and columns a flat move wraps: the border must be exact zeros."""
+    shifts = reference.shift_pattern(18, 3, 1, layout)
+    storage = torch.full((4, 18, 6, 6), float("nan"), dtype=torch.float64)
+    x = storage[1:3]  # a contiguous view with NaN right before and after it
+    x.copy_(torch.from_numpy(np.random.default_rng(7).standard_normal((2, 18, 6, 6))))
+    x[:, :, :, 0] = float("inf")
+    x[:, :, :, -1] = -float("inf")
+    x[:, :, 0] = float("inf")
+    for sign in (1, -1):
+        expected = loop_shift(x.numpy(), sign * shifts)
+        np.testing.assert_array_equal(functional.shift2d(x, torch.from_numpy(sign * shifts)).numpy(), expected)
+    np.testing.assert_array_equal(pattern_shift2d(x, 3, 1, layout).numpy(), loop_shift(x.numpy(), shifts))
+    # the backward pass shifts by the negated pattern: its gradient, too, sits between NaNs
+    grad_storage = storage.clone()
+    grad_out = grad_storage[1:3]
+    x_req = torch.zeros(2, 18, 6, 6, dtype=torch.float64, requires_grad=True)
+    pattern_shift2d(x_req, 3, 1, layout).backward(grad_out)
+    expected = loop_shift(grad_out.numpy(), -shifts)
+    np.testing.assert_array_equal(x_req.grad.numpy(), expected)
+    assert not x_req.grad.isnan().any()
+
+
+@pytest.mark.parametrize("change", ["one_channel_moved", "moves_as_large_as_the_image", "no_moves", "fewer_channels_than_directions"])
+def test_tables_that_are_not_a_usable_lattice_still_match_the_loop(change):
+    rng = np.random.default_rng(8)
+    height, channels, dilation = 6, 20, 1
+    if change == "moves_as_large_as_the_image":
+        dilation = height
+    elif change == "fewer_channels_than_directions":
+        channels = 7
+    shifts = reference.shift_pattern(channels, 3, dilation, "interleaved")
+    if change == "one_channel_moved":
+        shifts[5] = (1, 1)
+    elif change == "no_moves":
+        shifts[:] = 0
+    x = rng.standard_normal((3, channels, height, 6))
+    expected = loop_shift(x, shifts)
+    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts)).numpy(), expected)
+    if change in ("moves_as_large_as_the_image", "fewer_channels_than_directions"):
+        np.testing.assert_array_equal(shift_of_pattern(x, 3, dilation, "interleaved"), expected)
+
+
+def test_empty_inputs():
+    for shape in ((0, 9, 4, 4), (2, 9, 0, 4)):
+        x = torch.zeros(shape)
+        assert functional.shift2d(x, functional.shift_pattern(9)).shape == shape
+        assert pattern_shift2d(x).shape == shape
+        assert functional.shift2d(x, torch.full((9, 2), 0.5)).shape == shape
 
 
 # ---------------------------------------------------------------------------
@@ -196,31 +362,89 @@ def test_shift_block_parameters_and_residual():
     assert cnn.ShiftBlock(16, 32, stride=2)(x).shape == (2, 32, 4, 4)
 
 
+def test_shift_layers_with_different_patterns_keep_their_plans():
+    """Two layers (k = 3 and k = 5) alternating in training: each plan is built once, never per call."""
+    model = nn.Sequential(cnn.Shift2d(50, 3), nn.Conv2d(50, 50, 1), cnn.Shift2d(50, 5, layout="interleaved"))
+    x = torch.randn(2, 50, 9, 9, requires_grad=True)
+    model(x).sum().backward()  # builds at most four plans: two layers, forward and backward
+    before = functional_shift._lattice_plan.cache_info()
+    for _ in range(3):
+        model(x).sum().backward()
+    after = functional_shift._lattice_plan.cache_info()
+    assert after.misses == before.misses
+    assert after.hits == before.hits + 3 * 4
+
+
+class _AllShiftLayers(nn.Module):
+    """The three shift layers side by side, so that one compilation covers them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift = cnn.Shift2d(20, 3, layout="interleaved")
+        self.active = cnn.ActiveShift2d(9)
+        self.block = cnn.ShiftBlock(9, 9, expansion=2)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.shift(a), self.active(b), self.block(c)
+
+
+def test_shift_layers_compile_without_graph_breaks():
+    """``torch.compile(fullgraph=True)`` (inductor, CPU) traces all three layers, forward and backward.
+
+    One compilation for all three layers keeps this test to about 15-30 s on two CPU cores (a cold inductor).
+    """
+    torch.manual_seed(0)
+    eager = _AllShiftLayers().double()
+    with torch.no_grad():
+        eager.active.shifts.add_(torch.rand(9, 2, dtype=torch.float64) - 0.5)  # fractional offsets
+    compiled = torch.compile(copy.deepcopy(eager), fullgraph=True)  # its own BatchNorm statistics
+    inputs = [torch.randn(2, 20, 6, 7), torch.randn(2, 9, 6, 7), torch.randn(2, 9, 6, 7)]
+    inputs = [t.double().requires_grad_() for t in inputs]
+    copies = [t.detach().clone().requires_grad_() for t in inputs]
+    outputs, expected = compiled(*inputs), eager(*copies)
+    grads = [torch.randn_like(y) for y in outputs]
+    torch.autograd.backward(outputs, grads)
+    torch.autograd.backward(expected, grads)
+    # the shifts against their oracles, the block against its eager run (checked above part by part)
+    pattern = eager.shift.shifts.numpy()
+    np.testing.assert_array_equal(outputs[0].detach().numpy(), loop_shift(inputs[0].detach().numpy(), pattern))
+    np.testing.assert_array_equal(inputs[0].grad.numpy(), loop_shift(grads[0].numpy(), -pattern))
+    offsets = eager.active.shifts.detach().numpy()
+    np.testing.assert_allclose(outputs[1].detach().numpy(), reference.shift2d(inputs[1].detach().numpy(), offsets), rtol=1e-12, atol=1e-12)
+    for got, want in zip([*outputs[1:], *(t.grad for t in inputs[1:])], [*expected[1:], *(t.grad for t in copies[1:])]):
+        torch.testing.assert_close(got, want)
+    for (name, got), want in zip(compiled.named_parameters(), eager.parameters()):
+        torch.testing.assert_close(got.grad, want.grad, msg=name)
+
+
 # ---------------------------------------------------------------------------
 # Bad calls
 # ---------------------------------------------------------------------------
 
 BAD_SHIFTS = [
-    (dict(shifts=np.zeros((3, 2), dtype=np.int64)), ValueError,
+    ("shifts for 3 channels", dict(shifts=np.zeros((3, 2), dtype=np.int64)), ValueError,
      r"^shifts must have shape \(4, 2\) \(one \(dy, dx\) per channel\), got shape \(3, 2\)$"),
-    (dict(shifts=np.zeros((4, 3), dtype=np.int64)), ValueError, r"^shifts must have shape \(4, 2\)"),
-    (dict(shifts=np.zeros((4, 2), dtype=bool)), TypeError, r"^shifts must be integer or floating, got bool$"),
-    (dict(shifts=np.zeros((4, 2), dtype=np.float32)), TypeError, r"^shifts must have the same dtype as x \(float64\), got float32$"),
-    (dict(x=np.zeros((4, 5, 5))), ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(4, 5, 5\)$"),
-    (dict(x=np.zeros((1, 4, 5, 5), dtype=np.int64)), TypeError, r"^x must have a floating dtype, got int64$"),
+    ("shifts of 3 coordinates", dict(shifts=np.zeros((4, 3), dtype=np.int64)), ValueError, r"^shifts must have shape \(4, 2\)"),
+    ("bool shifts", dict(shifts=np.zeros((4, 2), dtype=bool)), TypeError, r"^shifts must be integer or floating, got bool$"),
+    ("float32 shifts on float64 x", dict(shifts=np.zeros((4, 2), dtype=np.float32)), TypeError,
+     r"^shifts must have the same dtype as x \(float64\), got float32$"),
+    ("x not 4-D", dict(x=np.zeros((4, 5, 5))), ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(4, 5, 5\)$"),
+    ("integer x", dict(x=np.zeros((1, 4, 5, 5), dtype=np.int64)), TypeError, r"^x must have a floating dtype, got int64$"),
 ]
 
 
-@pytest.mark.parametrize("overrides, exception, pattern", BAD_SHIFTS)
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_SHIFTS))
 def test_shift2d_bad_calls(overrides, exception, pattern):
     kwargs = {**dict(x=np.zeros((1, 4, 5, 5)), shifts=np.zeros((4, 2), dtype=np.int64)), **overrides}
-    messages = []
-    for call, convert in ((reference.shift2d, lambda v: v), (functional.shift2d, torch.from_numpy)):
-        with pytest.raises(exception) as info:
-            call(**{k: convert(v) for k, v in kwargs.items()})
-        messages.append(str(info.value))
-        assert re.search(pattern, messages[-1]), messages[-1]
-    assert messages[0] == messages[1]
+    assert_both_refuse("shift2d", kwargs, exception, pattern)
+    if "x" in overrides:  # pattern_shift2d checks x with the same words
+        with pytest.raises(exception, match=pattern):
+            pattern_shift2d(torch.from_numpy(overrides["x"]))
+
+
+def test_shift_layer_refuses_other_channel_counts():
+    with pytest.raises(ValueError, match=r"^shifts must have shape \(20, 2\) \(one \(dy, dx\) per channel\), got shape \(18, 2\)$"):
+        cnn.Shift2d(18)(torch.zeros(1, 20, 5, 5))
 
 
 def test_shift2d_wrong_shifts_type():
@@ -228,6 +452,8 @@ def test_shift2d_wrong_shifts_type():
         reference.shift2d(np.zeros((1, 2, 3, 3)), [[0, 0], [0, 0]])
     with pytest.raises(TypeError, match=r"^shifts must be a torch.Tensor, got list$"):
         functional.shift2d(torch.zeros(1, 2, 3, 3), [[0, 0], [0, 0]])
+    with pytest.raises(TypeError, match=r"^x must be a torch.Tensor, got numpy.ndarray$"):
+        pattern_shift2d(np.zeros((1, 9, 3, 3)))
 
 
 @pytest.mark.parametrize(
@@ -241,118 +467,53 @@ def test_shift2d_wrong_shifts_type():
     ],
 )
 def test_shift_pattern_bad_calls(kwargs, exception, pattern):
-    for call in (reference.shift_pattern, functional.shift_pattern, cnn.Shift2d):
+    assert_both_refuse("shift_pattern", kwargs, exception, pattern)
+    with pytest.raises(exception, match=pattern):
+        cnn.Shift2d(**kwargs)
+    if type(kwargs["channels"]) is int:  # the same pattern arguments, with the channels taken from x
+        options = {k: v for k, v in kwargs.items() if k != "channels"}
         with pytest.raises(exception, match=pattern):
-            call(**kwargs)
+            pattern_shift2d(torch.zeros(1, kwargs["channels"], 4, 4), **options)
 
 
 @pytest.mark.cuda
-def test_functional_on_cuda():
-    x = torch.randn(2, 18, 7, 7, dtype=torch.float64, device="cuda")
-    for shifts in (functional.shift_pattern(18, 3, device="cuda"), torch.rand(18, 2, dtype=torch.float64, device="cuda") * 4 - 2):
-        y = functional.shift2d(x, shifts)
+def test_functional_on_cuda_without_a_device_sync():
+    x = torch.randn(2, 18, 7, 7, dtype=torch.float64, device="cuda", requires_grad=True)
+    tables = (functional.shift_pattern(18, 3, device="cuda"), torch.rand(18, 2, dtype=torch.float64, device="cuda") * 4 - 2)
+    expected = [reference.shift2d(x.detach().cpu().numpy(), table.cpu().numpy()) for table in tables]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any host-device synchronisation raises
+    try:
+        outputs = [functional.shift2d(x, table) for table in tables] + [pattern_shift2d(x)]
+        torch.autograd.grad(sum(y.sum() for y in outputs), x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for y, want in zip(outputs, [*expected, expected[0]]):
         assert y.device.type == "cuda"
-        np.testing.assert_allclose(y.cpu().numpy(), reference.shift2d(x.cpu().numpy(), shifts.cpu().numpy()), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("pattern", ["runs", "scattered", "strided_and_leftover"])
-def test_integer_shift_copy_paths_match_the_loop(pattern):
-    """Channels of one offset as a few evenly spaced runs (one copy each) or scattered (one indexed copy)."""
-    rng = np.random.default_rng(3)
-    channels = 20
-    if pattern == "runs":  # two offsets, each in two contiguous runs
-        offsets = np.array([(1, -2)] * 5 + [(-1, 1)] * 5 + [(1, -2)] * 5 + [(-1, 1)] * 5)
-    elif pattern == "scattered":  # far more runs than MAX_RUNS_PER_OFFSET
-        offsets = np.array([(2, 1), (0, -1)])[rng.integers(0, 2, channels)]
-    else:  # every third channel, then an unshifted tail (ShiftNet's leftover channels)
-        offsets = np.array([(1, 1) if c % 3 == 0 and c < 15 else (0, 0) for c in range(channels)])
-    assert functional_shift.MAX_RUNS_PER_OFFSET < 8
-    x = rng.standard_normal((2, channels, 5, 6))
-    expected = loop_shift(x, offsets)
-    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(offsets))
-    np.testing.assert_array_equal(out.numpy(), expected)
-
-
-@pytest.mark.parametrize("small_plane", [0, 10**9], ids=["flat-copies", "zero-then-window"])
-@pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-def test_both_integer_copy_strategies_match_the_loop(monkeypatch, small_plane, layout):
-    """Large planes move by flat copies and clear the borders; small ones are zeroed, then copied by window."""
-    monkeypatch.setattr(functional_shift, "MAX_SMALL_PLANE", small_plane)
-    rng = np.random.default_rng(4)
-    shifts = reference.shift_pattern(22, 3, dilation=2, layout=layout)  # 4 unshifted leftover channels
-    shifts[:3] = [(7, 0), (0, -9), (-3, 40)]  # past the edge: whole planes of zeros
-    x = rng.standard_normal((2, 22, 7, 9))
-    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
-    np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))
-
-
-def test_a_table_changed_in_place_gets_a_new_plan():
-    """The per-offset channel plan is reused by content, so editing the table (even behind autograd's back) is seen."""
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((1, 9, 5, 5))
-    table = reference.shift_pattern(9, 3)
-    shifts = torch.from_numpy(table)  # shares memory with the NumPy array
-    first = functional.shift2d(torch.from_numpy(x), shifts)
-    np.testing.assert_array_equal(first.numpy(), loop_shift(x, table))
-    table[:] = table[::-1]  # same tensor object, same version counter, new content
-    second = functional.shift2d(torch.from_numpy(x), shifts)
-    np.testing.assert_array_equal(second.numpy(), loop_shift(x, table))
-    assert not np.array_equal(first.numpy(), second.numpy())
+        np.testing.assert_allclose(y.detach().cpu().numpy(), want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-@pytest.mark.parametrize("kernel_size, dilation, channels", [(3, 1, 22), (3, 2, 18), (5, 1, 53), (3, 4, 9)])
-@pytest.mark.parametrize("sign", [1, -1], ids=["pattern", "negated"])
-@pytest.mark.parametrize("batch", [1, 2, 4])
-def test_shiftnet_tables_move_as_one_lattice_and_match_the_loop(layout, kernel_size, dilation, channels, sign, batch):
-    """ShiftNet's table and its negation (the backward pass) are recognised; first/last images that would read outside fall back."""
-    rng = np.random.default_rng(6)
-    shifts = sign * reference.shift_pattern(channels, kernel_size, dilation, layout)
-    table = torch.from_numpy(shifts)
-    assert functional_shift._offset_plan(table).lattice is not None
-    x = rng.standard_normal((batch, channels, 5, 7))  # dilation 4 at k = 3: the largest move that stays in a 5-row image
-    expected = loop_shift(x, shifts)
-    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), table).numpy(), expected)
-    channels_last = torch.from_numpy(x).to(memory_format=torch.channels_last)
-    np.testing.assert_array_equal(functional.shift2d(channels_last, table).numpy(), expected)
-
-
-def test_lattice_copy_never_leaks_values_from_outside_or_from_wrapped_rows():
-    """Neighbouring memory full of NaN, and inf in the columns a flat move wraps: the border must still be exact zeros."""
-    shifts = reference.shift_pattern(18, 3, 1, "grouped")
-    storage = torch.full((4, 18, 6, 6), float("nan"), dtype=torch.float64)
-    x = storage[1:3]  # a contiguous view with NaN right before and after it
-    x.copy_(torch.from_numpy(np.random.default_rng(7).standard_normal((2, 18, 6, 6))))
-    x[:, :, :, 0] = float("inf")
-    x[:, :, :, -1] = -float("inf")
-    x[:, :, 0] = float("inf")
-    expected = loop_shift(x.numpy(), shifts)
-    out = functional.shift2d(x, torch.from_numpy(shifts))
-    np.testing.assert_array_equal(out.numpy(), expected)
-    assert not out.isnan().any()
-    for sign in (1, -1):
-        grad_out = torch.randn(2, 18, 6, 6, dtype=torch.float64)
-        x_req = x.clone().requires_grad_(True)
-        functional.shift2d(x_req, torch.from_numpy(sign * shifts)).backward(grad_out)
-        np.testing.assert_array_equal(x_req.grad.numpy(), loop_shift(grad_out.numpy(), -sign * shifts))
+@pytest.mark.parametrize("channels, kernel_size, dilation", [(20, 3, 1), (18, 3, 2), (53, 5, 1)])
+def test_pattern_shift2d_in_both_fronts_matches_the_loop(layout, channels, kernel_size, dilation):
+    x = np.random.default_rng(1).standard_normal((2, channels, 7, 6))
+    table = reference.shift_pattern(channels, kernel_size, dilation, layout)
+    expected = loop_shift(x, table)  # the definition, pixel by pixel
+    np.testing.assert_array_equal(reference.shift2d(x, table), expected)
+    np.testing.assert_array_equal(reference.pattern_shift2d(x, kernel_size, dilation, layout), expected)
+    y = functional.pattern_shift2d(torch.from_numpy(x), kernel_size, dilation, layout)
+    np.testing.assert_array_equal(y.numpy(), expected)
 
 
 @pytest.mark.parametrize(
-    "change",
-    ["one_channel_moved", "moves_as_large_as_the_image", "no_moves"],
+    "x, options, exception, pattern",
+    [
+        (np.zeros((9, 3, 3)), {}, ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(9, 3, 3\)$"),
+        (np.zeros((1, 9, 3, 3), dtype=np.int64), {}, TypeError, r"^x must have a floating dtype, got int64$"),
+        (np.zeros((1, 9, 3, 3)), dict(kernel_size=2), ValueError, r"^kernel_size must be odd \(the directions are centred\), got 2$"),
+        (np.zeros((1, 9, 3, 3)), dict(dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
+        (np.zeros((1, 9, 3, 3)), dict(layout="random"), ValueError, r"^layout must be 'grouped' or 'interleaved', got 'random'$"),
+    ],
 )
-def test_tables_that_are_not_a_usable_lattice_still_match_the_loop(change):
-    rng = np.random.default_rng(8)
-    shifts = reference.shift_pattern(20, 3, 1, "interleaved")
-    height = 6
-    if change == "one_channel_moved":
-        shifts[5] = (1, 1)
-    elif change == "moves_as_large_as_the_image":
-        shifts = reference.shift_pattern(20, 3, height, "interleaved")
-    else:
-        shifts[:] = 0
-    plan = functional_shift._offset_plan(torch.from_numpy(shifts))
-    assert (plan.lattice is None) == (change != "moves_as_large_as_the_image")
-    x = rng.standard_normal((3, 20, height, 6))
-    out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
-    np.testing.assert_array_equal(out.numpy(), loop_shift(x, shifts))
+def test_pattern_shift2d_bad_calls_in_both_fronts(x, options, exception, pattern):
+    assert_both_refuse("pattern_shift2d", dict(x=x, **options), exception, pattern)

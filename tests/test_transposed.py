@@ -8,9 +8,6 @@ for the layer; and bilinear interpolation (``F.interpolate``) for the bilinear i
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
@@ -18,88 +15,45 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import convref.functional.transposed as functional_transposed
 from convref import functional, reference
 from convref import nn as cnn
 from convref.nn.init import bilinear_kernel
-from versions import to_torch, run_version
+from harness import Case, Operator, assert_both_refuse, bad_calls, case_id, to_torch, versions
 
 RTOL, ATOL = 1e-10, 1e-10
 
 
-@dataclass(frozen=True)
-class Case:
-    id: str
-    batch: int
-    in_channels: int
-    out_channels: int
-    size: tuple[int, int]
-    kernel_size: tuple[int, int]
-    stride: object = 1
-    padding: object = 0
-    output_padding: object = 0
-    groups: int = 1
-    dilation: object = 1
-    bias: bool = True
-
-    def kwargs(self) -> dict:
-        return dict(
-            stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-            groups=self.groups, dilation=self.dilation,
-        )
-
-    def arrays(self, seed: int = 0, dtype=np.float64):
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((self.batch, self.in_channels, *self.size)).astype(dtype)
-        weight = rng.standard_normal(
-            (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
-        ).astype(dtype)
-        bias = rng.standard_normal(self.out_channels).astype(dtype) if self.bias else None
-        return x, weight, bias
-
-    def tensors(self, seed: int = 0, dtype=np.float64):
-        return tuple(None if a is None else torch.from_numpy(a) for a in self.arrays(seed, dtype))
-
-
 CASES = [
-    Case("3x3", 2, 3, 4, (5, 5), (3, 3)),
-    Case("no-bias", 1, 3, 2, (4, 5), (3, 3), bias=False),
-    Case("stride2-k3", 2, 2, 3, (4, 4), (3, 3), stride=2),  # uneven overlap: Odena et al.'s checkerboard
-    Case("stride2-k4-pad1", 2, 2, 3, (4, 5), (4, 4), stride=2, padding=1),  # the usual 2x upsampler
-    Case("stride2-k3-pad1-outpad1", 1, 3, 2, (5, 4), (3, 3), stride=2, padding=1, output_padding=1),
-    Case("stride-pair", 1, 2, 2, (3, 4), (3, 2), stride=(3, 2), padding=(1, 0), output_padding=(2, 1)),
-    Case("stride-larger-than-kernel", 2, 2, 2, (3, 3), (2, 2), stride=3),  # gaps of zeros between stamps
-    Case("dilation2", 1, 2, 3, (4, 4), (3, 3), dilation=2),
-    Case("outpad-below-dilation", 1, 2, 2, (4, 3), (3, 3), stride=1, dilation=3, output_padding=2),
-    Case("outpad-past-full-output", 1, 1, 2, (3, 3), (2, 2), stride=3, output_padding=2),
-    Case("dilation-stride-pad", 2, 2, 2, (4, 5), (2, 3), stride=2, padding=(2, 1), dilation=(3, 2), output_padding=(1, 1)),
-    Case("groups2", 2, 4, 6, (4, 4), (3, 3), stride=2, padding=1, groups=2),
-    Case("depthwise", 1, 3, 3, (5, 4), (4, 4), stride=2, padding=1, groups=3),
-    Case("groups-multiplier", 1, 2, 6, (3, 3), (3, 3), stride=2, groups=2),
-    Case("1x1-stride2", 2, 3, 2, (3, 4), (1, 1), stride=2, output_padding=1),
-    Case("large-padding", 1, 2, 2, (5, 5), (3, 3), stride=2, padding=3),
-    Case("single-pixel", 1, 1, 1, (1, 1), (3, 3), stride=2),
-    Case("non-square", 2, 2, 3, (2, 6), (5, 2), stride=(1, 2), padding=(2, 0)),
+    Case.conv_transpose2d("3x3", 2, 3, 4, (5, 5), (3, 3)),
+    Case.conv_transpose2d("no-bias", 1, 3, 2, (4, 5), (3, 3), bias=False),
+    Case.conv_transpose2d("stride2-k3", 2, 2, 3, (4, 4), (3, 3), stride=2),  # uneven overlap: Odena et al.'s checkerboard
+    Case.conv_transpose2d("stride2-k4-pad1", 2, 2, 3, (4, 5), (4, 4), stride=2, padding=1),  # the usual 2x upsampler
+    Case.conv_transpose2d("stride2-k3-pad1-outpad1", 1, 3, 2, (5, 4), (3, 3), stride=2, padding=1, output_padding=1),
+    Case.conv_transpose2d("stride-pair", 1, 2, 2, (3, 4), (3, 2), stride=(3, 2), padding=(1, 0), output_padding=(2, 1)),
+    Case.conv_transpose2d("stride-larger-than-kernel", 2, 2, 2, (3, 3), (2, 2), stride=3),  # gaps of zeros between stamps
+    Case.conv_transpose2d("dilation2", 1, 2, 3, (4, 4), (3, 3), dilation=2),
+    Case.conv_transpose2d("outpad-below-dilation", 1, 2, 2, (4, 3), (3, 3), stride=1, dilation=3, output_padding=2),
+    Case.conv_transpose2d("outpad-past-full-output", 1, 1, 2, (3, 3), (2, 2), stride=3, output_padding=2),
+    Case.conv_transpose2d("dilation-stride-pad", 2, 2, 2, (4, 5), (2, 3), stride=2, padding=(2, 1), dilation=(3, 2), output_padding=(1, 1)),
+    Case.conv_transpose2d("groups2", 2, 4, 6, (4, 4), (3, 3), stride=2, padding=1, groups=2),
+    Case.conv_transpose2d("depthwise", 1, 3, 3, (5, 4), (4, 4), stride=2, padding=1, groups=3),
+    Case.conv_transpose2d("groups-multiplier", 1, 2, 6, (3, 3), (3, 3), stride=2, groups=2),
+    Case.conv_transpose2d("1x1-stride2", 2, 3, 2, (3, 4), (1, 1), stride=2, output_padding=1),
+    Case.conv_transpose2d("large-padding", 1, 2, 2, (5, 5), (3, 3), stride=2, padding=3),
+    Case.conv_transpose2d("single-pixel", 1, 1, 1, (1, 1), (3, 3), stride=2),
+    Case.conv_transpose2d("non-square", 2, 2, 3, (2, 6), (5, 2), stride=(1, 2), padding=(2, 0)),
 ]
 
-VERSIONS = {
-    "reference.conv_transpose2d": (reference.conv_transpose2d, False),
-    "reference.conv_transpose2d_as_conv": (reference.conv_transpose2d_as_conv, False),
-    "functional.conv_transpose2d": (functional.conv_transpose2d, True),
-    "functional.conv_transpose2d_as_conv": (functional.conv_transpose2d_as_conv, True),
-}
-
-
-def run(name: str, case: Case, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    return run_version(*VERSIONS[name], case, seed, dtype)
+#: Scatter and zero-stuffed convolution in both versions, against PyTorch's transposed convolution.
+CONV_TRANSPOSE2D = Operator(versions("conv_transpose2d", "conv_transpose2d_as_conv"), oracle=F.conv_transpose2d)
+VERSIONS = CONV_TRANSPOSE2D.versions
 
 
 @pytest.mark.parametrize("name", VERSIONS)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_matches_torch(case: Case, name: str):
-    expected = F.conv_transpose2d(*case.tensors(), **case.kwargs()).numpy()
-    y = run(name, case)
-    assert y.dtype == np.float64 and y.shape == expected.shape
-    np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL)
+    CONV_TRANSPOSE2D.check(case, rtol=RTOL, atol=ATOL, only=[name])
 
 
 @st.composite
@@ -116,7 +70,7 @@ def geometries(draw):
     for i, k, s, d, op in zip(size, kernel, stride, dilation, output_padding):
         full = (i - 1) * s + d * (k - 1) + 1 + op
         padding.append(draw(st.integers(0, (full - 1) // 2)))  # keep at least one output row
-    case = Case(
+    case = Case.conv_transpose2d(
         "property", draw(st.integers(0, 2)), in_channels, out_channels, size, kernel,
         stride=stride, padding=tuple(padding), output_padding=output_padding, groups=groups,
         dilation=dilation, bias=draw(st.booleans()),
@@ -128,11 +82,7 @@ def geometries(draw):
 @given(geometries())
 def test_property_every_version_matches_torch(case_and_seed):
     case, seed = case_and_seed
-    expected = F.conv_transpose2d(*case.tensors(seed), **case.kwargs()).numpy()
-    for name in VERSIONS:
-        y = run(name, case, seed)
-        assert y.shape == expected.shape, name
-        np.testing.assert_allclose(y, expected, rtol=RTOL, atol=ATOL, err_msg=name)
+    CONV_TRANSPOSE2D.check(case, rtol=RTOL, atol=ATOL, seed=seed)
 
 
 # ---------------------------------------------------------------------------
@@ -148,7 +98,7 @@ def _pair(value) -> tuple[int, int]:
 # extra rows are then ones no same-size convolution reads.)
 ADJOINT_CASES = [
     c for c in CASES
-    if c.batch > 0 and all(op < s for op, s in zip(_pair(c.output_padding), _pair(c.stride)))
+    if c.shape("x")[0] > 0 and all(op < s for op, s in zip(_pair(c.options["output_padding"]), _pair(c.options["stride"])))
 ]
 
 
@@ -162,21 +112,20 @@ def _conv_pair(case: Case, seed: int):
 
 
 @pytest.mark.parametrize("name", VERSIONS)
-@pytest.mark.parametrize("case", ADJOINT_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", ADJOINT_CASES, ids=case_id)
 def test_adjoint_identity(case: Case, name: str):
     """<conv2d(x), y> = <x, conv_transpose2d(y)> with PyTorch's conv2d as the forward map."""
     x, y, weight = _conv_pair(case, seed=3)
     kw = case.kwargs()
     conv_x = F.conv2d(x, weight, None, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
     assert conv_x.shape == y.shape  # the transposed op maps conv's output space back to its input space
-    call, is_torch = VERSIONS[name]
-    transposed_y = call(y, weight, None, **kw) if is_torch else torch.from_numpy(call(y.numpy(), weight.numpy(), None, **kw))
+    transposed_y = torch.from_numpy(VERSIONS[name](y.numpy(), weight.numpy(), None, **kw))
     left = float((conv_x * y).sum())
     right = float((x * transposed_y).sum())
     assert left == pytest.approx(right, rel=1e-10, abs=1e-10)
 
 
-@pytest.mark.parametrize("case", ADJOINT_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", ADJOINT_CASES, ids=case_id)
 def test_is_gradient_of_conv2d_wrt_input(case: Case):
     x, y, weight = _conv_pair(case, seed=4)
     kw = case.kwargs()
@@ -207,23 +156,23 @@ def test_not_an_inverse():
 
 # Small on purpose: gradcheck builds the Jacobian one input element at a time.
 GRAD_CASES = [
-    Case("g-stride2-outpad", 1, 2, 2, (3, 3), (3, 3), stride=2, padding=1, output_padding=1),
-    Case("g-stride-pair", 1, 2, 1, (2, 3), (3, 2), stride=(3, 2), padding=(1, 0), output_padding=(2, 1)),
-    Case("g-outpad-below-dilation", 1, 1, 2, (3, 2), (2, 2), dilation=3, output_padding=2),
-    Case("g-dilation-stride-pad", 2, 1, 1, (2, 3), (2, 3), stride=2, padding=(2, 1), dilation=(3, 2), output_padding=1),
-    Case("g-groups2", 1, 4, 2, (3, 2), (2, 2), stride=2, groups=2),
+    Case.conv_transpose2d("g-stride2-outpad", 1, 2, 2, (3, 3), (3, 3), stride=2, padding=1, output_padding=1),
+    Case.conv_transpose2d("g-stride-pair", 1, 2, 1, (2, 3), (3, 2), stride=(3, 2), padding=(1, 0), output_padding=(2, 1)),
+    Case.conv_transpose2d("g-outpad-below-dilation", 1, 1, 2, (3, 2), (2, 2), dilation=3, output_padding=2),
+    Case.conv_transpose2d("g-dilation-stride-pad", 2, 1, 1, (2, 3), (2, 3), stride=2, padding=(2, 1), dilation=(3, 2), output_padding=1),
+    Case.conv_transpose2d("g-groups2", 1, 4, 2, (3, 2), (2, 2), stride=2, groups=2),
 ]
 
 
 @pytest.mark.parametrize("name", ["functional.conv_transpose2d", "functional.conv_transpose2d_as_conv"])
-@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=case_id)
 def test_gradcheck(case: Case, name: str):
-    call = VERSIONS[name][0]
+    call = VERSIONS[name].call
     inputs = tuple(a.requires_grad_() for a in case.tensors(seed=6))
     assert torch.autograd.gradcheck(lambda x, w, b: call(x, w, b, **case.kwargs()), inputs, eps=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=case_id)
 def test_gradients_match_torch(case: Case):
     tensors = case.tensors(seed=7)
     ours = [a.clone().requires_grad_() for a in tensors]
@@ -240,7 +189,7 @@ def test_gradients_match_torch(case: Case):
 @pytest.mark.parametrize("name", VERSIONS)
 def test_float32_is_kept(name: str):
     case = CASES[4]
-    y = run(name, case, seed=9, dtype=np.float32)
+    y = VERSIONS[name].on(case, seed=9, dtype=np.float32)
     assert y.dtype == np.float32
     expected = F.conv_transpose2d(*case.tensors(9, np.float32), **case.kwargs()).numpy()
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
@@ -258,7 +207,7 @@ def test_functional_half_precision_within_rounding_bound(dtype):
     x64, w64, b64 = (a.double() for a in (x, weight, bias))
     expected = F.conv_transpose2d(x64, w64, b64, **case.kwargs())
     scale = F.conv_transpose2d(x64.abs(), w64.abs(), b64.abs(), **case.kwargs())
-    terms = case.in_channels // case.groups * 9 + 2  # products per output, plus the bias and the cast
+    terms = case.shape("x")[1] // case.options["groups"] * 9 + 2  # products per output, plus the bias and the cast
     assert bool(((y.double() - expected).abs() <= terms * UNIT_ROUNDOFF[dtype] * scale).all())
 
 
@@ -280,10 +229,8 @@ def test_non_contiguous_inputs():
 
 def test_batch_is_chunked_without_changing_the_result(monkeypatch):
     """With a tiny column budget every sample is its own chunk; the answer must not change."""
-    import convref.functional.transposed as transposed
-
-    case = Case("chunks", 5, 2, 3, (4, 4), (3, 3), stride=2, padding=1, output_padding=1)
-    monkeypatch.setattr(transposed, "MAX_COLUMN_ELEMENTS", 1)
+    case = Case.conv_transpose2d("chunks", 5, 2, 3, (4, 4), (3, 3), stride=2, padding=1, output_padding=1)
+    monkeypatch.setattr(functional_transposed, "MAX_COLUMN_ELEMENTS", 1)
     torch.testing.assert_close(
         functional.conv_transpose2d(*case.tensors(12), **case.kwargs()),
         F.conv_transpose2d(*case.tensors(12), **case.kwargs()), rtol=RTOL, atol=ATOL,
@@ -382,25 +329,16 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    kwargs = {**_base(), **overrides}
-    messages = {}
-    for name, (call, is_torch) in VERSIONS.items():
-        with pytest.raises(exception) as info:
-            call(**(to_torch(kwargs) if is_torch else kwargs))
-        assert type(info.value) is exception
-        messages[name] = str(info.value)
-        assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
-    assert len(set(messages.values())) == 1, messages
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse(VERSIONS, {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():
     kwargs = _base()
     expected = F.conv_transpose2d(**{k if k != "x" else "input": v for k, v in to_torch(kwargs).items()})
-    for name, (call, is_torch) in VERSIONS.items():
-        y = call(**(to_torch(kwargs) if is_torch else kwargs))
-        np.testing.assert_allclose(np.asarray(y), expected.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+    for name, version in VERSIONS.items():
+        np.testing.assert_allclose(version(**kwargs), expected.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_torch_refuses_what_we_refuse():
@@ -489,7 +427,7 @@ LAYER_BAD_CALLS = [
     (dict(padding="same"), TypeError, r"^padding must be an int or a pair of ints, got 'same'$"),
     (dict(kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
     (dict(out_channels=4, init="bilinear"), ValueError, r"^init='bilinear' needs in_channels == out_channels"),
-    (dict(init="orthogonal"), ValueError, r"^scheme must be one of"),
+    (dict(init="orthogonal"), ValueError, r"^init must be one of \[.pytorch., .bilinear., .he., .random., .xavier.\], got .orthogonal.$"),
 ]
 
 
@@ -506,7 +444,7 @@ def test_layer_bad_calls(overrides, exception, pattern):
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=case_id)
 def test_functional_on_cuda_matches_torch(case: Case):
     ours = [a.cuda().requires_grad_() for a in case.tensors(seed=15)]
     theirs = [a.cuda().requires_grad_() for a in case.tensors(seed=15)]

@@ -7,8 +7,6 @@ Also an analytic property: a constant input gives a constant output away from th
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import torch
@@ -17,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convref import functional, reference
-from versions import to_torch
+from harness import Case, Operator, assert_both_refuse, bad_calls, to_torch, versions
 
 RTOL, ATOL = 1e-10, 1e-10
 
@@ -29,13 +27,14 @@ def oracle(x: torch.Tensor, w: torch.Tensor, b, scale_factor, padding) -> torch.
     return F.conv2d(upsampled, w, b, padding=padding)
 
 
-def tensors(batch, c_in, c_out, size, kernel, bias=True, seed=0, dtype=torch.float64):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, c_in, *size, generator=generator, dtype=dtype)
-    w = torch.randn(c_out, c_in, *kernel, generator=generator, dtype=dtype)
-    b = torch.randn(c_out, generator=generator, dtype=dtype) if bias else None
-    return x, w, b
+def resize_case(id, batch, c_in, c_out, size, kernel, scale_factor=2, padding="same", bias=True) -> Case:
+    """``x (N, C_in, H, W)``, ``weight (C_out, C_in, kh, kw)``, ``bias (C_out,)`` or left out."""
+    shapes = {"x": (batch, c_in, *size), "weight": (c_out, c_in, *kernel), "bias": (c_out,) if bias else None}
+    return Case(id, shapes, dict(scale_factor=scale_factor, padding=padding))
 
+
+#: Both versions, against PyTorch's nearest-neighbour interpolation then conv2d.
+RESIZE_CONV2D = Operator(versions("resize_conv2d"), oracle=oracle)
 
 CASES = [
     # (id, batch, C_in, C_out, (H, W), (kh, kw), scale_factor, padding)
@@ -55,19 +54,11 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("bias", [True, False])
 def test_matches_torch(case, bias):
-    _, batch, c_in, c_out, size, kernel, factor, padding = case
-    x, w, b = tensors(batch, c_in, c_out, size, kernel, bias)
-    expected = oracle(x, w, b, factor, padding)
-    y_ref = reference.resize_conv2d(x.numpy(), w.numpy(), None if b is None else b.numpy(), factor, padding)
-    y_fun = functional.resize_conv2d(x, w, b, factor, padding)
-    assert y_ref.shape == tuple(expected.shape) == tuple(y_fun.shape)
-    assert y_ref.dtype == np.float64 and y_fun.dtype == torch.float64
-    np.testing.assert_allclose(y_ref, expected.numpy(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(y_fun, expected, rtol=RTOL, atol=ATOL)
+    RESIZE_CONV2D.check(resize_case(*case, bias=bias), rtol=RTOL, atol=ATOL)
 
 
 def test_same_padding_keeps_scaled_size():
-    x, w, b = tensors(1, 2, 3, (5, 7), (3, 3))
+    x, w, b = resize_case("scaled", 1, 2, 3, (5, 7), (3, 3)).tensors()
     assert functional.resize_conv2d(x, w, b, (2, 3)).shape == (1, 3, 10, 21)
     assert reference.resize_conv2d(x.numpy(), w.numpy(), b.numpy(), 4).shape == (1, 3, 20, 28)
 
@@ -96,16 +87,14 @@ def geometries(draw):
 @settings(max_examples=60, deadline=None)
 @given(geometries())
 def test_property_both_versions_match_torch(g):
-    x, w, b = tensors(g["batch"], g["c_in"], g["c_out"], g["size"], g["kernel"], g["bias"], g["seed"])
-    expected = oracle(x, w, b, g["factor"], g["padding"])
-    y_ref = reference.resize_conv2d(x.numpy(), w.numpy(), None if b is None else b.numpy(), g["factor"], g["padding"])
-    y_fun = functional.resize_conv2d(x, w, b, g["factor"], g["padding"])
-    np.testing.assert_allclose(y_ref, expected.numpy(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(y_fun, expected, rtol=RTOL, atol=ATOL)
+    case = resize_case(
+        "property", g["batch"], g["c_in"], g["c_out"], g["size"], g["kernel"], g["factor"], g["padding"], g["bias"]
+    )
+    RESIZE_CONV2D.check(case, rtol=RTOL, atol=ATOL, seed=g["seed"])
 
 
 def test_float32_is_kept():
-    x, w, b = tensors(1, 2, 2, (4, 4), (3, 3), dtype=torch.float32)
+    x, w, b = resize_case("f32", 1, 2, 2, (4, 4), (3, 3)).tensors(dtype=np.float32)
     assert reference.resize_conv2d(x.numpy(), w.numpy(), b.numpy()).dtype == np.float32
     y = functional.resize_conv2d(x, w, b)
     assert y.dtype == torch.float32
@@ -113,19 +102,19 @@ def test_float32_is_kept():
 
 
 def test_non_contiguous_input():
-    x, w, b = tensors(2, 3, 2, (6, 5), (3, 3))
+    x, w, b = resize_case("transposed", 2, 3, 2, (6, 5), (3, 3)).tensors()
     x_t = x.transpose(2, 3)  # (2, 3, 5, 6), not contiguous
     torch.testing.assert_close(functional.resize_conv2d(x_t, w, b), oracle(x_t, w, b, 2, "same"), rtol=RTOL, atol=ATOL)
 
 
 def test_gradcheck():
-    x, w, b = tensors(1, 2, 2, (3, 4), (3, 2))
+    x, w, b = resize_case("gradcheck", 1, 2, 2, (3, 4), (3, 2)).tensors()
     inputs = tuple(t.requires_grad_(True) for t in (x, w, b))
     assert torch.autograd.gradcheck(lambda x, w, b: functional.resize_conv2d(x, w, b, (2, 3)), inputs)
 
 
 def test_gradients_match_torch():
-    x, w, b = tensors(2, 3, 2, (4, 4), (3, 3))
+    x, w, b = resize_case("gradients", 2, 3, 2, (4, 4), (3, 3)).tensors()
     grads = []
     for fn in (lambda x, w, b: functional.resize_conv2d(x, w, b), lambda x, w, b: oracle(x, w, b, 2, "same")):
         leaves = [t.clone().requires_grad_(True) for t in (x, w, b)]
@@ -187,17 +176,9 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("description, overrides, exception, pattern", BAD_CALLS, ids=[row[0] for row in BAD_CALLS])
-def test_bad_calls(description, overrides, exception, pattern):
-    kwargs = {**_base(), **overrides}
-    messages = []
-    for call, args in ((reference.resize_conv2d, kwargs), (functional.resize_conv2d, to_torch(kwargs))):
-        with pytest.raises(exception) as info:
-            call(**args)
-        assert type(info.value) is exception
-        assert re.search(pattern, str(info.value)), str(info.value)
-        messages.append(str(info.value))
-    assert messages[0] == messages[1]
+@pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
+def test_bad_calls(overrides, exception, pattern):
+    assert_both_refuse("resize_conv2d", {**_base(), **overrides}, exception, pattern)
 
 
 def test_bad_call_base_is_valid():
@@ -224,7 +205,7 @@ def test_wrong_array_type(argument):
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_functional_on_cuda_matches_torch(dtype):
-    x, w, b = (t.cuda() for t in tensors(2, 3, 4, (5, 6), (3, 3), dtype=dtype))
+    x, w, b = (t.to("cuda", dtype) for t in resize_case("cuda", 2, 3, 4, (5, 6), (3, 3)).tensors())
     leaves = [t.clone().requires_grad_(True) for t in (x, w, b)]
     y = functional.resize_conv2d(*leaves, (2, 3))
     expected = oracle(x, w, b, (2, 3), "same")

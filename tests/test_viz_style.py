@@ -13,7 +13,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.rcsetup import cycler
 
-from convref import viz, widgets
+from convref import reference, viz, widgets
 
 #: Global settings as unlike the book's style as possible: if one of them shows up in a
 #: figure drawn by ``viz``, the style was not applied.
@@ -131,3 +131,9 @@ def test_use_style_and_style_apply_the_style_globally_or_for_a_block():
             assert matplotlib.rcParams[key] == validated[key], key
     # rc_context restored the settings from before the test, use_style included
     assert matplotlib.rcParams["xtick.labelsize"] != FOREIGN["xtick.labelsize"]
+
+
+def test_show_source():
+    code = viz.show_source(reference.conv2d)
+    assert "def conv2d" in code.data
+    assert "einsum" in code.data

@@ -1,25 +1,30 @@
 """PyTorch shift operation: same names, arguments and convention as :mod:`convref.reference.shift`.
 
-An integer shift is a copy: channels that share an offset are moved together (a strided view
-when the channels are evenly spaced, as both ShiftNet layouts are), each ``H x W`` plane as one
-contiguous block, and only the uncovered border is zeroed -- about the memory traffic of
-``x.clone()``. A fractional shift is the bilinear blend of four integer shifts, which makes
-the gradient with respect to the offsets the difference of neighbouring shifted maps.
+Two ways to move the channels, both without reading the offsets back to Python (no device
+sync, nothing for ``torch.compile`` to break the graph on):
+
+* any ``(C, 2)`` table (:func:`shift2d`): zero-pad by one pixel, then one ``gather`` whose
+  index sends every read from outside the image to the zero border;
+* ShiftNet's pattern, known from Python ints (:func:`pattern_shift2d`, used by
+  :class:`convref.nn.Shift2d`): one strided copy of all shifted planes and a few border
+  fills -- about the memory traffic of ``x.clone()``.
+
+The backward pass of an integer shift is the opposite shift. A fractional shift is the
+bilinear blend of four integer shifts -- one gather into a map one pixel larger, then a
+``2 x 2`` depthwise convolution with the bilinear weights -- which makes the gradient with
+respect to the offsets the difference of neighbouring shifted maps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+import functools
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_shift_args, check_shift_pattern_args
+from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from ..reference.shift import shift_pattern as _numpy_shift_pattern
-
-#: Above this many distinct offsets, one gather replaces the per-offset slice copies.
-MAX_SLICED_OFFSETS = 64
 
 
 def shift_pattern(
@@ -49,329 +54,165 @@ def shift_pattern(
     return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
 
 
-#: Planes of at most this many pixels are zeroed first and then receive windowed copies.
-MAX_SMALL_PLANE = 32 * 32
-
-#: A distinct offset whose channels split into more evenly spaced runs than this is moved by
-#: one indexed copy instead of a copy per run.
-MAX_RUNS_PER_OFFSET = 4
+# ---------------------------------------------------------------------------
+# Any table: one gather
+# ---------------------------------------------------------------------------
 
 
-def _channel_runs(channels: list[int]) -> list[slice]:
-    """The (increasing) channel indices as maximal evenly spaced runs, each a slice."""
-    runs, start = [], 0
-    while start < len(channels):
-        end = start + 1
-        if end < len(channels):
-            step = channels[end] - channels[start]
-            while end < len(channels) and channels[end] - channels[end - 1] == step:
-                end += 1
-        else:
-            step = 1
-        runs.append(slice(channels[start], channels[end - 1] + 1, step))
-        start = end
-    return runs
+def _gather_shift(x: torch.Tensor, shifts: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Integer shift by any ``(C, 2)`` int64 table into an ``(N, C, height, width)`` output: pad, then one gather.
 
-
-def _span(offset: int, size: int) -> tuple[slice, slice]:
-    """Destination and source ranges along one axis for a move by ``offset`` (empty past the edge)."""
-    offset = max(-size, min(size, offset))
-    if offset >= 0:
-        return slice(offset, size), slice(0, size - offset)
-    return slice(0, size + offset), slice(-offset, size)
-
-
-def _move_planes(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, dx: int) -> None:
-    """Write the channels ``channels`` of ``x``, moved by ``(dy, dx)``, into ``out`` (both contiguous).
-
-    On the flattened ``H W`` plane a move by ``(dy, dx)`` is a move by ``dy W + dx`` elements;
-    adjacent channels (step 1) are one flat block per image, so the whole run moves with one
-    long contiguous copy. What wraps around from the neighbouring row or plane lands in the
-    rows and columns that must be zero anyway, and is cleared after the copy.
+    Output pixel ``(h, w)`` reads ``x[h - dy, w - dx]``; a read from outside ``x`` is sent to
+    the one-pixel border of zeros padded all round, so no mask and no per-offset work is
+    needed. The output may be larger than ``x`` (the fractional shift reads an extra row and
+    column); the adjoint of a shift into ``(height, width)`` is the opposite shift back into
+    ``x``'s size.
     """
-    batch, height, width = x.shape[0], x.shape[2], x.shape[3]
-    target = out[:, channels]
-    if abs(dy) >= height or abs(dx) >= width:  # moved entirely out of the image
-        target.zero_()
-        return
-    source = x[:, channels]
-    if channels.step == 1:
-        flat_out, flat_x = target.view(batch, -1), source.view(batch, -1)
-    else:
-        flat_out, flat_x = target.flatten(2), source.flatten(2)
-    move, length = dy * width + dx, flat_out.shape[-1]
-    if move >= 0:
-        flat_out[..., move:] = flat_x[..., : length - move]
-    else:
-        flat_out[..., :move] = flat_x[..., -move:]
-    if dy > 0:
-        target[:, :, :dy] = 0
-    elif dy < 0:
-        target[:, :, height + dy :] = 0
-    if dx > 0:
-        target[:, :, :, :dx] = 0
-    elif dx < 0:
-        target[:, :, :, width + dx :] = 0
+    batch, channels, in_height, in_width = x.shape
+    # moves past the image are all alike; clamping first also keeps the index arithmetic from overflowing
+    dy, dx = shifts[:, 0].clamp(-in_height, height), shifts[:, 1].clamp(-in_width, width)
+    rows = (torch.arange(height, device=x.device) - dy[:, None]).clamp(-1, in_height) + 1  # (C, height) in the padded plane
+    cols = (torch.arange(width, device=x.device) - dx[:, None]).clamp(-1, in_width) + 1  # (C, width)
+    index = (rows[:, :, None] * (in_width + 2) + cols[:, None, :]).view(1, channels, height * width)
+    padded = F.pad(x, (1, 1, 1, 1)).flatten(2)  # (N, C, (H + 2)(W + 2))
+    return padded.gather(2, index.expand(batch, -1, -1)).view(batch, channels, height, width)
 
 
-def _copy_window(out: torch.Tensor, x: torch.Tensor, channels: slice, dy: int, dx: int) -> None:
-    """Write the part of ``x``'s channels ``channels`` that stays inside the image after the move into a zeroed ``out``."""
-    rows_dst, rows_src = _span(dy, x.shape[2])
-    cols_dst, cols_src = _span(dx, x.shape[3])
-    out[:, channels, rows_dst, cols_dst] = x[:, channels, rows_src, cols_src]
-
-
-def _shift_by_slices(x: torch.Tensor, plan: "OffsetPlan") -> torch.Tensor:
-    """Integer shift, one copy per evenly spaced run of channels.
-
-    Small planes: zero the output once, then copy each run's window (rows too short for the
-    flat copy of :func:`_move_planes` to pay off, whose border clearing then costs as much as
-    the copy). Larger planes: the flat copies, clearing only the borders.
-    """
-    x = x.contiguous()
-    height, width = x.shape[2:]
-    small = height * width <= MAX_SMALL_PLANE
-    out = torch.zeros_like(x) if small else torch.empty_like(x, memory_format=torch.contiguous_format)
-    move = _copy_window if small else _move_planes
-    for (dy, dx), (channel_list, runs) in plan.items():
-        if len(runs) <= MAX_RUNS_PER_OFFSET:
-            for channels in runs:
-                move(out, x, channels, dy, dx)
-            continue
-        # scattered channels: build their block, then write it with one indexed copy
-        index = torch.tensor(channel_list, device=x.device)
-        block = torch.zeros_like(x[:, index])
-        rows_dst, rows_src = _span(dy, height)
-        cols_dst, cols_src = _span(dx, width)
-        block[:, :, rows_dst, cols_dst] = x[:, index][:, :, rows_src, cols_src]
-        out[:, index] = block
-    return out
-
-
-def _shift_by_gather(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    """Integer shift for many distinct offsets: pad once, then one indexed gather."""
-    height, width = x.shape[2:]
-    pad_y, pad_x = (min(int(shifts[:, axis].abs().max()), size) for axis, size in ((0, height), (1, width)))
-    padded = F.pad(x, (pad_x, pad_x, pad_y, pad_y))
-    dy, dx = shifts[:, 0].clamp(-pad_y, pad_y), shifts[:, 1].clamp(-pad_x, pad_x)
-    rows = torch.arange(height, device=x.device)[None, :] - dy[:, None] + pad_y  # (C, H)
-    cols = torch.arange(width, device=x.device)[None, :] - dx[:, None] + pad_x  # (C, W)
-    channels = torch.arange(x.shape[1], device=x.device)[:, None, None]
-    return padded[:, channels, rows[:, :, None], cols[:, None, :]]
-
-
-#: Per distinct offset ``(dy, dx)``: its channels, and the same as evenly spaced runs.
-OffsetPlan = dict[tuple[int, int], tuple[list[int], list[slice]]]
-
-
-@dataclass(frozen=True)
-class ShiftNetLattice:
-    """A ShiftNet table (:func:`shift_pattern`, or its negation for the backward pass) as a grid.
-
-    The first ``k**2 g`` channels are indexed by ``(a, b, j)``: direction row ``a``, direction
-    column ``b`` and member ``j`` of the direction's ``g`` channels. Both the channel and the
-    offset ``sign * ((a - r) d, (b - r) d)`` are affine in ``(a, b, j)``, so the source of
-    every shifted plane is one strided view of ``x`` and all of them move in a single copy.
-    The remaining channels are not shifted.
-    """
-
-    kernel_size: int
-    dilation: int
-    layout: str
-    sign: int
-    per_direction: int
-
-    @property
-    def shifted_channels(self) -> int:
-        return self.kernel_size**2 * self.per_direction
-
-    def axes(self) -> tuple[int, int]:
-        """Positions of ``a`` and ``b`` in the ``(N, ., ., ., H, W)`` view of the shifted channels."""
-        return (1, 2) if self.layout == "grouped" else (2, 3)
-
-    def grid(self) -> tuple[int, int, int]:
-        """Sizes of the three channel axes, in memory order."""
-        k, g = self.kernel_size, self.per_direction
-        return (k, k, g) if self.layout == "grouped" else (g, k, k)
-
-    def grid_strides(self, plane: int) -> list[int]:
-        """Strides of the three channel axes in a contiguous tensor whose planes hold ``plane`` elements."""
-        _, middle, last = self.grid()
-        return [middle * last * plane, last * plane, plane]
-
-    def offset(self, index: int) -> int:
-        """Offset, along one axis, of direction row (or column) ``index``."""
-        return self.sign * (index - self.kernel_size // 2) * self.dilation
-
-
-def _find_lattice(shifts: torch.Tensor) -> Optional[ShiftNetLattice]:
-    """The ShiftNet pattern that ``shifts`` (an integer ``(C, 2)`` table) is, if it is one."""
-    largest = int(shifts.abs().max()) if shifts.numel() else 0
-    if largest == 0:
-        return None
-    dilation = int(shifts[shifts != 0].abs().min())
-    if largest % dilation:
-        return None
-    kernel_size, channels = 2 * (largest // dilation) + 1, shifts.shape[0]
-    if channels < kernel_size**2:
-        return None
-    for layout in ("grouped", "interleaved"):
-        pattern = torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=shifts.device)
-        for sign in (1, -1):
-            if torch.equal(shifts, sign * pattern):
-                return ShiftNetLattice(kernel_size, dilation, layout, sign, channels // kernel_size**2)
-    return None
-
-
-@dataclass(frozen=True)
-class ShiftPlan:
-    """How to move one offset table: channels grouped by offset, and the lattice if it is ShiftNet's."""
-
-    offsets: OffsetPlan
-    lattice: Optional[ShiftNetLattice]
-
-
-#: The plans of the last few offset tables (a layer's forward and backward tables, mostly).
-_recent_plans: list[tuple[torch.Tensor, ShiftPlan]] = []
-RECENT_PLANS = 8
-
-
-def _offset_plan(shifts: torch.Tensor) -> ShiftPlan:
-    """Group the channels by offset, reusing the plan of an identical table seen recently.
-
-    The grouping runs in plain Python, cheaper than tensor ops for a ``(C, 2)`` table, but at
-    14 x 14 it still costs a fifth of a copy of the input; looking a table up by content
-    (``torch.equal`` on ``C x 2`` integers) costs microseconds and cannot go stale.
-    """
-    for table, plan in _recent_plans:
-        if table.shape == shifts.shape and table.device == shifts.device and torch.equal(table, shifts):
-            return plan
-    channels: dict[tuple[int, int], list[int]] = {}
-    for channel, (dy, dx) in enumerate(shifts.tolist()):
-        channels.setdefault((dy, dx), []).append(channel)
-    offsets = {offset: (members, _channel_runs(members)) for offset, members in channels.items()}
-    plan = ShiftPlan(offsets, _find_lattice(shifts))
-    _recent_plans.insert(0, (shifts.clone(), plan))
-    del _recent_plans[RECENT_PLANS:]
-    return plan
-
-
-def _lattice_strides(lattice: ShiftNetLattice, height: int, width: int) -> tuple[list[int], list[int], int]:
-    """Strides of the shifted channels' ``(grid..., H W)`` view in the output and in the input, and the input's extra offset.
-
-    A plane moved by ``(dy, dx)`` reads, on the flattened ``H W`` plane, ``dy W + dx`` elements
-    earlier; ``a`` adds ``sign d`` rows to that and ``b`` adds ``sign d`` columns.
-    """
-    out_strides = [*lattice.grid_strides(height * width), 1]
-    axis_a, axis_b = (axis - 1 for axis in lattice.axes())
-    step = lattice.sign * lattice.dilation
-    in_strides = list(out_strides)
-    in_strides[axis_a] -= step * width
-    in_strides[axis_b] -= step
-    first = -(lattice.offset(0) * width + lattice.offset(0))  # the read offset of direction (0, 0)
-    return out_strides, in_strides, first
-
-
-def _border_regions(lattice: ShiftNetLattice, shape: torch.Size) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
-    """The rows and columns to clear after the lattice copy, as ``(sizes, strides, offset)`` views of the output.
-
-    Direction rows ``i`` and ``k - 1 - i`` move by the same amount in opposite directions, so
-    the first ``m`` rows of one and the last ``m`` rows of the other have the same shape: one
-    view with a two-element axis covers both, and one fill clears them (likewise columns).
-    Four fills instead of ``2 (k - 1)`` matter at 14 x 14, where each op costs as much as
-    moving a sixth of the data.
-    """
-    batch, channels, height, width = shape
-    sizes = [batch, *lattice.grid(), height, width]
-    strides = [channels * height * width, *lattice.grid_strides(height * width), width, 1]
-    regions = []
-    for axis, spatial in zip(lattice.axes(), (4, 5)):
-        extent = sizes[spatial]
-        for index in range(lattice.kernel_size // 2):
-            move = abs(lattice.offset(index))
-            if move == 0:
-                continue
-            # the index moving forward clears its first `move` lines, the other its last
-            forward, backward = (index, lattice.kernel_size - 1 - index)[:: 1 if lattice.offset(index) > 0 else -1]
-            first = forward * strides[axis]
-            second = backward * strides[axis] + (extent - move) * strides[spatial]
-            region_sizes, region_strides = list(sizes), list(strides)
-            region_sizes[axis], region_strides[axis] = 2, abs(second - first)
-            region_sizes[spatial] = move
-            regions.append((tuple(region_sizes), tuple(region_strides), min(first, second)))
-    return regions
-
-
-def _shift_by_lattice(x: torch.Tensor, plan: ShiftPlan) -> Optional[torch.Tensor]:
-    """Integer shift of a ShiftNet table: one strided copy of all shifted planes, then clear the borders.
-
-    The copy moves whole flattened planes, so what it brings in from the neighbouring row,
-    plane or image lands only in rows and columns that must be zero, which a few strided
-    fills clear afterwards. An image whose planes would read outside ``x`` (the first or
-    last, for some tables) goes through the per-offset copies instead. Returns ``None`` when
-    the lattice does not apply (offsets as large as the image).
-    """
-    lattice = plan.lattice
-    batch, channels, height, width = x.shape
-    if lattice.kernel_size // 2 * lattice.dilation >= min(height, width) or batch == 0:
-        return None
-    x = x.contiguous()
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
-    image, plane, shifted = channels * height * width, height * width, lattice.shifted_channels
-    out_strides, in_strides, first = _lattice_strides(lattice, height, width)
-    reach = sum(stride * (size - 1) for stride, size in zip(in_strides, (*lattice.grid(), plane)))
-    inside = [0 <= n * image + first and n * image + first + reach < batch * image for n in (0, batch - 1)]
-    start, stop = (0 if inside[0] else 1), (batch if inside[1] else batch - 1)
-    if start < stop:
-        sizes = (stop - start, *lattice.grid(), plane)
-        target = out.as_strided(sizes, (image, *out_strides), out.storage_offset() + start * image)
-        source = x.as_strided(sizes, (image, *in_strides), x.storage_offset() + start * image + first)
-        target.copy_(source)
-    for sizes, strides, offset in _border_regions(lattice, x.shape):
-        out.as_strided(sizes, strides, out.storage_offset() + offset).zero_()
-    if shifted < channels:
-        out[:, shifted:] = x[:, shifted:]
-    for n in {0, batch - 1} - set(range(start, stop)):
-        out[n : n + 1] = _shift_by_slices(x[n : n + 1], plan.offsets)
-    return out
-
-
-def _integer_shift_forward(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    plan = _offset_plan(shifts)
-    if plan.lattice is not None:
-        out = _shift_by_lattice(x, plan)
-        if out is not None:
-            return out
-    if len(plan.offsets) <= MAX_SLICED_OFFSETS:
-        return _shift_by_slices(x, plan.offsets)
-    return _shift_by_gather(x, shifts)
-
-
-class _IntegerShift(torch.autograd.Function):
-    """An integer shift whose backward is the opposite shift (its adjoint), not autograd's slice bookkeeping."""
+class _TableShift(torch.autograd.Function):
+    """Integer shift by a table; its backward is the opposite shift (the adjoint), not a scatter-add."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, shifts: torch.Tensor, height: int, width: int) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(shifts)
-        return _integer_shift_forward(x, shifts)
+        ctx.input_size = (x.shape[2], x.shape[3])
+        return _gather_shift(x, shifts, height, width)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         (shifts,) = ctx.saved_tensors
-        return _IntegerShift.apply(grad, -shifts), None  # itself differentiable: double backward works
+        # itself differentiable: double backward works
+        return _TableShift.apply(grad, -shifts, *ctx.input_size), None, None, None
 
 
-def _integer_shift(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    return _IntegerShift.apply(x, shifts)
+# ---------------------------------------------------------------------------
+# ShiftNet's pattern: one strided copy
+# ---------------------------------------------------------------------------
+
+
+class _Lattice(NamedTuple):
+    """How to move ShiftNet's pattern (times ``sign``) for one input shape; see :func:`_lattice_plan`."""
+
+    shifted: int  # the first k**2 g channels move; the rest (fewer than k**2) stay
+    grid: tuple[int, int, int]  # the shifted channels as three axes, in memory order
+    source_strides: tuple[int, ...]  # strides of the (N, *grid, H W) view of x that the output planes read
+    first: int  # where, relative to its image, the source view of an image starts
+    bulk: tuple[int, int]  # images [start, stop) whose source view stays inside x
+    edges: tuple[tuple[int, int, int], ...]  # the other images, each with the zeros to pad before and after it
+    fills: tuple[tuple[tuple[int, ...], tuple[int, ...], int], ...]  # bands of rows or columns to clear: sizes, strides, offset in out
+
+
+@functools.lru_cache(maxsize=64)  # a few (shape, pattern) pairs per model; a plan is a few hundred bytes
+def _lattice_plan(shape: tuple[int, int, int, int], kernel_size: int, dilation: int, layout: str, sign: int) -> _Lattice:
+    """The one strided copy that moves all shifted planes of an input of ``shape``.
+
+    The first ``k**2 g`` channels are indexed by ``(a, b, j)``: direction row ``a``, direction
+    column ``b``, member ``j`` of the direction's ``g`` channels (in that order when grouped,
+    as ``(j, a, b)`` when interleaved). On the flattened ``H W`` plane a move by
+    ``(dy, dx) = sign d (a - r, b - r)`` reads ``dy W + dx`` elements earlier, which is affine in
+    ``(a, b)``: the source of every output plane is one strided view of ``x`` (stride of ``a``
+    lowered by ``sign d W``, of ``b`` by ``sign d``). What that flat copy brings in from the
+    neighbouring row or plane lands only in the rows and columns a shift must zero, which the
+    ``fills`` clear. Computing this in Python costs some 30 us, a tenth of the copy itself at
+    ``(32, 256, 14, 14)``, hence the cache; keyed on ints only, so a model with several shift
+    layers keeps every plan.
+    """
+    batch, channels, height, width = shape
+    plane, image = height * width, channels * height * width
+    per_direction, radius, step = channels // kernel_size**2, kernel_size // 2, sign * dilation
+    grid = (kernel_size, kernel_size, per_direction) if layout == "grouped" else (per_direction, kernel_size, kernel_size)
+    axis_a, axis_b = (0, 1) if layout == "grouped" else (1, 2)
+    out_strides = (image, grid[1] * grid[2] * plane, grid[2] * plane, plane, width, 1)  # of the (N, *grid, H, W) output
+    strides = list(out_strides[1:4])
+    strides[axis_a] -= step * width
+    strides[axis_b] -= step
+    first = step * radius * (width + 1)  # direction (0, 0) moves by -step r (1, 1): it reads that much later
+    lowest = first + sum(min(0, s * (n - 1)) for s, n in zip(strides, grid))
+    highest = first + sum(max(0, s * (n - 1)) for s, n in zip(strides, grid)) + plane - 1
+    # every move is smaller than a plane, so only the first and the last image can read outside x
+    start, stop = (0 if lowest >= 0 else 1), (batch if highest < image else batch - 1)
+    outside = sorted({0, batch - 1} - set(range(start, stop)))
+    edges = tuple((n, max(0, -lowest), max(0, highest - image + 1)) for n in outside)
+    fills = []  # direction row (column) `index`, moved by `move`, clears its first (last) |move| rows (columns)
+    for index in range(kernel_size):
+        move = step * (index - radius)
+        for axis, spatial in ((axis_a + 1, 4), (axis_b + 1, 5)):  # dimensions of the (N, *grid, H, W) output
+            if move:
+                sizes = [batch, *grid, height, width]
+                first_line = 0 if move > 0 else sizes[spatial] + move
+                sizes[axis], sizes[spatial] = 1, abs(move)
+                fills.append((tuple(sizes), out_strides, index * out_strides[axis] + first_line * out_strides[spatial]))
+    shifted = kernel_size**2 * per_direction
+    return _Lattice(shifted, grid, (image, *strides, 1), first, (start, max(start, stop)), edges, tuple(fills))
+
+
+#: Whether torch.compile is tracing (torch >= 2.3; older versions trace through the plan cache).
+_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+
+
+def _lattice_shift(x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int) -> torch.Tensor:
+    """Shift ``x`` by ``sign`` times ShiftNet's pattern: one strided copy, then clear the borders.
+
+    An image whose source view would reach outside ``x`` (the first and the last, for the
+    negated pattern of the backward pass) reads from a copy of itself padded with zeros.
+    """
+    x = x.contiguous()
+    batch, channels, height, width = x.shape
+    # under torch.compile the plan is traced into the graph once; calling the cache there only draws a warning
+    plan = (_lattice_plan.__wrapped__ if _compiling() else _lattice_plan)(tuple(x.shape), kernel_size, dilation, layout, sign)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    target = out.narrow(1, 0, plan.shifted).view(batch, *plan.grid, height * width)
+    image = target.shape[1:]
+    start, stop = plan.bulk
+    # as_strided keeps the storage offset of the tensor it views: slice to the first read, then view
+    if start < stop:
+        source = x.view(-1)[start * plan.source_strides[0] + plan.first :]
+        target[start:stop] = source.as_strided((stop - start, *image), plan.source_strides)
+    for n, before, after in plan.edges:
+        source = F.pad(x[n].reshape(-1), (before, after))[before + plan.first :]
+        target[n : n + 1] = source.as_strided((1, *image), plan.source_strides)
+    for sizes, strides, offset in plan.fills:  # out is new, so its storage offset is 0
+        out.as_strided(sizes, strides, offset).zero_()
+    if plan.shifted < channels:  # the leftover channels are not shifted
+        rest = channels - plan.shifted
+        out.narrow(1, plan.shifted, rest).copy_(x.narrow(1, plan.shifted, rest))
+    return out
+
+
+class _PatternShift(torch.autograd.Function):
+    """Shift by ``sign`` times ShiftNet's pattern; its backward is the shift by the negated pattern."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.pattern = (kernel_size, dilation, layout, -sign)
+        return _lattice_shift(x, kernel_size, dilation, layout, sign)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return _PatternShift.apply(grad, *ctx.pattern), None, None, None, None
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
 
 
 def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     r"""Shift every channel by its own offset: :math:`y[n, c, h, w] = x[n, c, h - \Delta y_c, w - \Delta x_c]`.
 
-    PyTorch version of :func:`convref.reference.shift2d`. Integer ``shifts`` move memory once
-    (no ``torch.roll``, which would wrap around; no loop over channels, only over distinct
-    offsets); the backward pass is the opposite shift. Floating ``shifts`` interpolate
-    bilinearly,
+    PyTorch version of :func:`convref.reference.shift2d`. Integer ``shifts`` move memory with
+    one gather from a zero-padded copy (no ``torch.roll``, which would wrap around; no loop
+    over channels or offsets); the backward pass is the opposite shift. Floating ``shifts``
+    interpolate bilinearly,
 
     .. math::
 
@@ -379,7 +220,11 @@ def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
         \qquad w_0(a) = 1 - a,\; w_1(a) = a
 
     with :math:`a` the fractional part of the offset and :math:`S` the integer shift, so the
-    result is differentiable with respect to the offsets (the active shift layer).
+    result is differentiable with respect to the offsets (the active shift layer). It is
+    computed as one integer shift by :math:`\lfloor \Delta \rfloor + (1, 1)` into an
+    ``(H + 1) x (W + 1)`` map, whose ``2 x 2`` windows hold the four corners, followed by a
+    ``2 x 2`` depthwise convolution with the weights as taps. For ShiftNet's pattern,
+    :func:`convref.functional.pattern_shift2d` gives the integer result about as fast as a copy.
 
     Parameters
     ----------
@@ -394,17 +239,52 @@ def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
         ``(N, C, H, W)``.
     """
     check_shift_args(x, shifts, array_type=torch.Tensor)
-    shifts = shifts.to(x.device)
+    height, width = x.shape[2], x.shape[3]
     if not shifts.is_floating_point():
-        return _integer_shift(x, shifts.long())
+        return _TableShift.apply(x, shifts.to(x.device, torch.long), height, width)
+    if height == 0 or width == 0:  # nothing to blend, and conv2d refuses a map smaller than its kernel
+        return x.clone()
+    shifts = shifts.to(x.device)
     floor = shifts.detach().floor()
-    fraction = shifts - floor  # carries the gradient with respect to the offsets
-    base = floor.long()
-    a_y = fraction[:, 0].view(1, -1, 1, 1)
-    a_x = fraction[:, 1].view(1, -1, 1, 1)
-    out = 0
-    for step_y, weight_y in ((0, 1 - a_y), (1, a_y)):
-        for step_x, weight_x in ((0, 1 - a_x), (1, a_x)):
-            corner = base + torch.tensor([step_y, step_x], device=x.device)
-            out = out + weight_y * weight_x * _integer_shift(x, corner)
-    return out
+    fraction = shifts - floor  # (C, 2); carries the gradient with respect to the offsets
+    # past the image every corner reads zeros; clamping keeps the float-to-int conversion defined
+    limit = max(height, width) + 2
+    # corner (i, j) of pixel (h, w) is pixel (h + 1 - i, w + 1 - j) of one integer shift by floor + 1 ...
+    corners = _TableShift.apply(x, floor.clamp(-limit, limit).long() + 1, height + 1, width + 1)
+    # ... so the blend is a 2 x 2 depthwise convolution whose tap (1 - i, 1 - j) is w_i(a_y) w_j(a_x)
+    w_y = torch.stack([fraction[:, 0], 1 - fraction[:, 0]], dim=1)  # (C, 2): w_1(a_y), w_0(a_y)
+    w_x = torch.stack([fraction[:, 1], 1 - fraction[:, 1]], dim=1)
+    taps = (w_y[:, :, None] * w_x[:, None, :])[:, None]  # (C, 1, 2, 2)
+    return F.conv2d(corners, taps, groups=x.shape[1])
+
+
+def pattern_shift2d(x: torch.Tensor, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> torch.Tensor:
+    """Shift ``x`` by ShiftNet's pattern: ``shift2d(x, shift_pattern(C, kernel_size, dilation, layout))``, as one copy.
+
+    The pattern is given by its parameters, not a table, so the fast path is chosen from
+    Python ints: all shifted planes move with one strided copy and ``2 (k - 1)`` border fills,
+    about the memory traffic of ``x.clone()``, forward and backward (the negated pattern).
+    A pattern whose largest move is as large as the image goes through :func:`shift2d`.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Input ``(N, C, H, W)``.
+    kernel_size : int
+        Odd ``k``: the ``k * k`` directions, as in :func:`shift_pattern`.
+    dilation : int
+        Step between directions.
+    layout : {"grouped", "interleaved"}
+        How the directions are assigned to channels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, H, W)``, contiguous.
+    """
+    check_array("x", x, torch.Tensor, 4, "(N, C, H, W)")
+    channels, kernel_size, dilation = check_shift_pattern_args(int(x.shape[1]), kernel_size, dilation, layout)
+    if channels < kernel_size**2 or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3]) or x.numel() == 0:
+        # nothing to move as a lattice, or a move the lattice's border fills cannot clear
+        return shift2d(x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device))
+    return _PatternShift.apply(x, kernel_size, dilation, layout, 1)

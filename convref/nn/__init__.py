@@ -1,28 +1,58 @@
-"""Layers (``torch.nn.Module``) built on :mod:`convref.functional`."""
+"""Layers (``torch.nn.Module``) built on :mod:`convref.functional`.
+
+The convolution-shaped layers share one base, :class:`ConvLayer2d` (argument checks,
+parameters, initialisation, ``repr``), as PyTorch's share ``torch.nn.modules.conv._ConvNd``.
+Arguments that PyTorch's (or torchvision's) layer of the same kind has keep its order; the
+options beyond them are keyword-only.
+"""
 
 from . import init
+from .adder import Adder2d, adder_bn_relu, to_adder
+from .base import ConvLayer2d
+from .causal import CausalConv1d
 from .conv import Conv1x1, Conv2d
+from .deformable import ActiveConv2d, DCN2d, DclsConv2d, DeformConv2d
 from .dilated import ASPP, AtrousCascade
+from .dynamic import CondConv2d, DynamicConv2d, KernelMixtureConv2d, SelectiveKernel2d, temperature_schedule
+from .non_local import NonLocal2d
 from .separable import ChannelShuffle, DepthwiseSeparableConv2d
+from .shift import ActiveShift2d, Shift2d, ShiftBlock
+from .transposed import ConvTranspose2d
 
-__all__ = ["Conv2d", "Conv1x1", "DepthwiseSeparableConv2d", "ChannelShuffle", "init"]
-__all__ += ["ASPP", "AtrousCascade"]
-from .causal import CausalConv1d  # noqa: E402
-from .transposed import ConvTranspose2d  # noqa: E402
-
-__all__ += ["ConvTranspose2d", "CausalConv1d"]
-from .non_local import NonLocal2d  # noqa: E402
-
-__all__ += ["NonLocal2d"]
-from .shift import ActiveShift2d, Shift2d, ShiftBlock  # noqa: E402
-
-__all__ += ["Shift2d", "ActiveShift2d", "ShiftBlock"]
-from .deformable import ActiveConv2d, DclsConv2d, DeformConv2d  # noqa: E402
-
-__all__ += ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
-from .adder import Adder2d, adder_bn_relu, to_adder  # noqa: E402
-
-__all__ += ["Adder2d", "adder_bn_relu", "to_adder"]
-from .dynamic import CondConv2d, DynamicConv2d, KernelMixtureConv2d, SelectiveKernel2d, temperature_schedule  # noqa: E402
-
-__all__ += ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
+__all__ = [
+    "init",
+    # the base of the convolution-shaped layers
+    "ConvLayer2d",
+    # convolution, pointwise, separable
+    "Conv2d",
+    "Conv1x1",
+    "DepthwiseSeparableConv2d",
+    "ChannelShuffle",
+    # dilated
+    "ASPP",
+    "AtrousCascade",
+    "CausalConv1d",
+    # transposed
+    "ConvTranspose2d",
+    # non-local
+    "NonLocal2d",
+    # shift
+    "Shift2d",
+    "ActiveShift2d",
+    "ShiftBlock",
+    # deformable and learned shapes
+    "DeformConv2d",
+    "DCN2d",
+    "ActiveConv2d",
+    "DclsConv2d",
+    # adder
+    "Adder2d",
+    "adder_bn_relu",
+    "to_adder",
+    # dynamic
+    "KernelMixtureConv2d",
+    "CondConv2d",
+    "DynamicConv2d",
+    "SelectiveKernel2d",
+    "temperature_schedule",
+]

@@ -10,20 +10,20 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 import torch
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_adder_gradient, check_eta
-from .conv import Conv2d
-from .init import INIT_SCHEMES
+from .._checks import IntPair, Padding, check_adder_gradient, check_bool, check_eta
+from ..arith import Ops
+from .base import ConvLayer2d
 
 __all__ = ["Adder2d", "adder_bn_relu", "to_adder"]
 
 
-class Adder2d(Conv2d):
+class Adder2d(ConvLayer2d):
     r"""AdderNet's adder layer: :math:`y = -\sum |x_{window} - w|` per filter, by :func:`convref.functional.adder2d`.
 
     Same arguments and parameter shapes as :class:`torch.nn.Conv2d`, plus the two choices of the
@@ -44,19 +44,21 @@ class Adder2d(Conv2d):
     bias : bool
         Whether to add a learned bias. Off by default, as in the authors' code: BatchNorm follows.
     gradient : {"paper", "exact"}
-        The paper's full-precision / HardTanh gradients, or the exact sign gradients.
+        Keyword-only. The paper's full-precision / HardTanh gradients, or the exact sign gradients.
     eta : float or None
-        :math:`\eta` of the adaptive learning rate (0.2 in the authors' code); ``None`` trains
-        with the plain gradient.
-    init : {"normal", "pytorch", "random", "xavier", "he"}
-        ``"normal"``: standard normal filters, as the authors' code draws them (an adder's
-        output depends on the filters' scale relative to the input's, not on a fan-in rule);
-        the others as in :class:`convref.nn.Conv2d`. Biases start at zero.
+        Keyword-only. :math:`\eta` of the adaptive learning rate (0.2 in the authors' code);
+        ``None`` trains with the plain gradient.
+    init : {"normal", "pytorch", "he", "random", "xavier"}
+        Keyword-only. ``"normal"``: standard normal filters, as the authors' code draws them
+        (an adder's output depends on the filters' scale relative to the input's, not on a
+        fan-in rule); the others as in :class:`convref.nn.Conv2d`. Biases start at zero.
 
     Shape
     -----
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``, every value at most the bias.
     """
+
+    init_schemes: ClassVar[tuple[str, ...]] = ("normal", "pytorch", "he", "random", "xavier")
 
     def __init__(
         self,
@@ -68,25 +70,19 @@ class Adder2d(Conv2d):
         dilation: IntPair = 1,
         groups: int = 1,
         bias: bool = False,
+        *,
         gradient: str = "paper",
         eta: Optional[float] = 0.2,
         init: str = "normal",
     ) -> None:
-        self.gradient = check_adder_gradient(gradient)
-        self.eta = None if eta is None else check_eta(eta)
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init)
+        gradient = check_adder_gradient(gradient)
+        eta = None if eta is None else check_eta(eta)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        self.gradient, self.eta = gradient, eta
 
-    def reset_parameters(self, init: str = "normal") -> None:
-        """Re-initialise the filters with scheme ``init`` (see the class docstring); the bias to zero."""
-        if init not in ("normal", "pytorch", *INIT_SCHEMES):
-            raise ValueError(f"init must be one of {['normal', 'pytorch', *sorted(INIT_SCHEMES)]}, got {init!r}")
-        if init != "normal":
-            super().reset_parameters(init)
-            if self.bias is not None:
-                nn.init.zeros_(self.bias)
-            return
-        nn.init.normal_(self.weight, 0.0, 1.0)
-        if self.bias is not None:
+    def _reset_weight_and_bias(self) -> None:
+        super()._reset_weight_and_bias()
+        if self.bias is not None:  # zero whatever the scheme (also "pytorch"): BatchNorm follows an adder
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -95,8 +91,19 @@ class Adder2d(Conv2d):
             x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self.gradient
         )
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, gradient={self.gradient!r}, eta={self.eta}"
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`: no multiplication at all.
+
+        Two additions per term :math:`|x - w|` (the subtraction and the accumulation; the
+        absolute value clears a sign bit), as Chen et al. count them
+        (:func:`convref.arith.adder_op_count`), and one per output value for the bias. Not
+        ``affine``: a BatchNorm after it cannot fold into filters that sit inside an absolute value.
+        """
+        additions = 2 * self._weight_products(inputs[0], output) + self._bias_additions(output)
+        return Ops.io(inputs, output, additions=additions)
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [*super()._repr_fields(), ("gradient", self.gradient), ("eta", self.eta)]
 
 
 def adder_bn_relu(
@@ -106,6 +113,7 @@ def adder_bn_relu(
     stride: IntPair = 1,
     padding: Padding = 0,
     groups: int = 1,
+    *,
     eta: Optional[float] = 0.2,
     relu: bool = True,
 ) -> nn.Sequential:
@@ -121,9 +129,9 @@ def adder_bn_relu(
     kernel_size, stride, padding, groups
         As in :class:`Adder2d`.
     eta : float or None
-        As in :class:`Adder2d`.
+        Keyword-only. As in :class:`Adder2d`.
     relu : bool
-        Whether to end with a ReLU (a residual block's second unit has none before the sum).
+        Keyword-only. Whether to end with a ReLU (a residual block's second unit has none before the sum).
 
     Returns
     -------
@@ -138,7 +146,7 @@ def adder_bn_relu(
     return nn.Sequential(*layers)
 
 
-def to_adder(model: nn.Module, eta: Optional[float] = 0.2, keep_first: bool = True) -> nn.Module:
+def to_adder(model: nn.Module, *, eta: Optional[float] = 0.2, keep_first: bool = True) -> nn.Module:
     """Replace the ``torch.nn.Conv2d`` layers of ``model`` by :class:`Adder2d` layers of the same geometry.
 
     The paper keeps the first convolution (it sees raw pixels) and the last, fully connected
@@ -152,9 +160,9 @@ def to_adder(model: nn.Module, eta: Optional[float] = 0.2, keep_first: bool = Tr
     model : torch.nn.Module
         Modified in place.
     eta : float or None
-        Passed to every :class:`Adder2d`.
+        Keyword-only. Passed to every :class:`Adder2d`.
     keep_first : bool
-        Leave the first convolution (in ``model.modules()`` order) as it is.
+        Keyword-only. Leave the first convolution (in ``model.modules()`` order) as it is.
 
     Returns
     -------
@@ -163,8 +171,7 @@ def to_adder(model: nn.Module, eta: Optional[float] = 0.2, keep_first: bool = Tr
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(keep_first, bool):
-        raise TypeError(f"keep_first must be a bool, got {keep_first!r}")
+    check_bool("keep_first", keep_first)
     eta = None if eta is None else check_eta(eta)
     convolutions = [
         (parent, name, child)

@@ -7,6 +7,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import check_layer_channels, positive_int
+from ..arith import Ops
 from .init import pytorch_default_
 
 __all__ = ["CausalConv1d"]
@@ -67,6 +68,15 @@ class CausalConv1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return functional.causal_conv1d(x, self.weight, self.bias, self.dilation, self.groups)
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`.
+
+        One multiply-add per weight per output position, one addition per output value for the
+        bias; the left padding is zeros that need not be stored or read.
+        """
+        additions = output.numel() if self.bias is not None else 0
+        return Ops.io(inputs, output, output.numel() // self.out_channels * self.weight.numel(), additions, affine=True)
 
     def extra_repr(self) -> str:
         return (

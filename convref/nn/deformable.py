@@ -1,8 +1,10 @@
 """Layers whose kernel shape is learned: deformable convolution (per pixel), active convolution and DCLS (shared).
 
-* :class:`DeformConv2d` predicts an offset for every tap at every output pixel from the input
-  itself (Dai et al. 2017), and with ``modulated=True`` a weight in ``[0, 1]`` per tap too
-  (Zhu et al. 2019).
+* :class:`DeformConv2d` is ``torchvision.ops.DeformConv2d``: a layer that holds the kernel and
+  takes the offsets (and masks) as inputs, ``forward(input, offset, mask=None)``.
+* :class:`DCN2d` is the deformable ConvNet layer of the papers: it predicts an offset for
+  every tap at every output pixel from the input itself (Dai et al. 2017), and with
+  ``modulated=True`` a weight in ``[0, 1]`` per tap too (DCN v2, Zhu et al. 2019).
 * :class:`ActiveConv2d` learns one offset per tap, the same at every pixel and for every image
   (Jeon & Kim 2017): the shape is learned but does not depend on the input.
 * :class:`DclsConv2d` learns a position per kernel element, per channel pair, and spreads the
@@ -11,53 +13,62 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import replace
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_window_args, positive_int
-from .conv import Conv2d
+from .._checks import IntPair, Padding, check_bool, check_window_args, positive_int
+from ..arith import Ops
+from .base import ConvLayer2d
 
-__all__ = ["DeformConv2d", "ActiveConv2d", "DclsConv2d"]
+__all__ = ["DeformConv2d", "DCN2d", "ActiveConv2d", "DclsConv2d"]
 
 
-class DeformConv2d(Conv2d):
-    """Deformable convolution, v1 or v2 (modulated), with the convolution that predicts its offsets.
 
-    The offsets (and masks) come from an ordinary convolution ``conv_offset`` with the same
-    window, stride, padding and dilation as the layer, so there is one offset per tap per output
-    pixel. ``conv_offset`` starts at zero, as in the papers' code: the layer starts as a plain
-    convolution (v1), or as half of one (v2, whose mask is ``sigmoid(0) = 0.5``).
+def _deformable_ops(layer: ConvLayer2d, inputs: tuple, output: torch.Tensor, modulated: bool) -> Ops:
+    """The arithmetic of one call of a deformable convolution, as :func:`convref.arith.deform_conv_cost` counts it.
+
+    The convolution with the sampled values (one multiply-add per weight per output position,
+    the bias one addition per output value), and the bilinear sampling: ``C_in kh kw`` values
+    per output position, four multiply-adds each, one more for a modulation mask. The
+    interpolation weights, computed once per tap and offset group, are not counted.
+    """
+    conv = ConvLayer2d.count_ops(layer, inputs, output)
+    sampled = output.numel() // layer.out_channels * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+    mult_adds = conv.mult_adds + (5 if modulated else 4) * sampled
+    return Ops(mult_adds, conv.additions, conv.bytes_read, conv.bytes_written, affine=True)
+
+class DeformConv2d(ConvLayer2d):
+    """Deformable convolution with given offsets: the layer of ``torchvision.ops.DeformConv2d``.
+
+    Same constructor, same parameters (``weight`` ``(C_out, C_in / groups, kh, kw)``,
+    ``bias`` ``(C_out,)``, drawn as torchvision draws them) and same
+    ``forward(input, offset, mask=None)``, computed by :func:`convref.functional.deform_conv2d`:
+    code written for torchvision's layer runs unchanged. The offsets (and the masks of DCN v2)
+    come from the caller; :class:`DCN2d` is the layer that predicts them from its input.
 
     Parameters
     ----------
     in_channels, out_channels : int
         Channels of the input and of the output.
     kernel_size, stride, padding, dilation : int or (int, int)
-        As in :class:`torch.nn.Conv2d` (``padding`` may also be ``"same"`` or ``"valid"``).
+        As in torchvision (``padding`` may also be ``"same"`` or ``"valid"``, as in
+        :class:`torch.nn.Conv2d`).
     groups : int
         Weight groups.
-    offset_groups : int
-        Channel groups that share one set of offsets; must divide ``in_channels``.
-    modulated : bool
-        DCN v2: also predict a mask in ``[0, 1]`` per tap (a sigmoid of ``conv_offset``'s
-        last ``offset_groups * kh * kw`` channels).
     bias : bool
-        Whether the main convolution has a bias.
+        Whether to add a learned bias.
 
     Shape
     -----
-    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    ``input`` ``(N, C_in, H, W)``, ``offset`` ``(N, 2 G kh kw, H_out, W_out)``, ``mask``
+    ``(N, G kh kw, H_out, W_out)`` for ``G`` offset groups (read from ``offset``'s shape; ``G``
+    must divide ``C_in``); output ``(N, C_out, H_out, W_out)`` with the sizes of
     :class:`torch.nn.Conv2d`.
-
-    Notes
-    -----
-    The result equals
-    ``torchvision.ops.deform_conv2d(x, offset, weight, bias, stride, padding, dilation, mask)``
-    with ``offset, mask = layer.offsets_and_mask(x)``.
     """
 
     def __init__(
@@ -69,26 +80,102 @@ class DeformConv2d(Conv2d):
         padding: Padding = 0,
         dilation: IntPair = 1,
         groups: int = 1,
-        offset_groups: int = 1,
-        modulated: bool = False,
         bias: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-        taps = self.kernel_size[0] * self.kernel_size[1]
+
+    def forward(self, input: torch.Tensor, offset: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Convolve ``input`` with the taps moved by ``offset`` (and scaled by ``mask``, DCN v2)."""
+        return functional.deform_conv2d(
+            input, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask
+        )
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`: the convolution and its bilinear sampling.
+
+        See :func:`_deformable_ops`; the sampling is modulated when a ``mask`` is given.
+        """
+        mask = inputs[2] if len(inputs) > 2 else None
+        return _deformable_ops(self, inputs, output, modulated=mask is not None)
+
+
+class DCN2d(ConvLayer2d):
+    """Deformable ConvNet layer (DCN): a deformable convolution that predicts its own offsets from its input.
+
+    The layer of the papers, v1 (Dai et al. 2017) or, with ``modulated=True``, v2 (Zhu et al.
+    2019); mmcv calls them ``DeformConv2dPack`` and ``ModulatedDeformConv2dPack``. The offsets
+    (and masks) come from an ordinary convolution ``conv_offset`` with the same window, stride,
+    padding and dilation as the layer, so there is one offset per tap per output pixel.
+    ``conv_offset`` starts at zero, as in the papers' code: the layer starts as a plain
+    convolution (v1), or as half of one (v2, whose mask is ``sigmoid(0) = 0.5``).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As in :class:`torch.nn.Conv2d` (``padding`` may also be ``"same"`` or ``"valid"``).
+    groups : int
+        Weight groups.
+    bias : bool
+        Whether the main convolution has a bias.
+    offset_groups : int
+        Keyword-only. Channel groups that share one set of offsets; must divide ``in_channels``.
+    modulated : bool
+        Keyword-only. DCN v2: also predict a mask in ``[0, 1]`` per tap (a sigmoid of
+        ``conv_offset``'s last ``offset_groups * kh * kw`` channels).
+    init : str
+        Keyword-only. How the main ``weight`` and ``bias`` are drawn, as in
+        :class:`convref.nn.Conv2d`.
+
+    Shape
+    -----
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the sizes of
+    :class:`torch.nn.Conv2d`.
+
+    Notes
+    -----
+    The result equals :class:`DeformConv2d` (or ``torchvision.ops.deform_conv2d``) with the same
+    ``weight`` and ``bias``, called on ``offset, mask = layer.offsets_and_mask(x)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        offset_groups: int = 1,
+        modulated: bool = False,
+        init: str = "pytorch",
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
         self.offset_groups = positive_int("offset_groups", offset_groups)
         if self.in_channels % self.offset_groups:
             raise ValueError(
                 f"offset_groups must divide in_channels, got offset_groups={offset_groups} for {in_channels} channels"
             )
-        if not isinstance(modulated, bool):
-            raise TypeError(f"modulated must be a bool, got {modulated!r}")
-        self.modulated = modulated
+        self.modulated = check_bool("modulated", modulated)
+        taps = self.kernel_size[0] * self.kernel_size[1]
         predicted = (3 if modulated else 2) * self.offset_groups * taps
         self.conv_offset = nn.Conv2d(
-            self.in_channels, predicted, self.kernel_size, self.stride, padding, self.dilation, bias=True
+            self.in_channels, predicted, self.kernel_size, self.stride, self.padding, self.dilation, bias=True
         )
+        self._zero_offset_conv()
+
+    def _zero_offset_conv(self) -> None:
         nn.init.zeros_(self.conv_offset.weight)
         nn.init.zeros_(self.conv_offset.bias)
+
+    def reset_parameters(self) -> None:
+        """Draw ``weight`` and ``bias`` again (scheme :attr:`init`) and zero ``conv_offset``, as a new layer starts."""
+        super().reset_parameters()
+        self._zero_offset_conv()
 
     def offsets_and_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The offsets ``(N, 2 G kh kw, H_out, W_out)`` and the mask (v2) or ``None`` (v1) used for ``x``."""
@@ -101,11 +188,21 @@ class DeformConv2d(Conv2d):
         offset, mask = self.offsets_and_mask(x)
         return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask)
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, offset_groups={self.offset_groups}, modulated={self.modulated}"
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`: see :func:`_deformable_ops`.
+
+        ``conv_offset`` is a child module and is counted as one; the mask's sigmoid is not counted.
+        The sampling reads the predicted offsets (and mask) besides the input.
+        """
+        ops = _deformable_ops(self, inputs, output, modulated=self.modulated)
+        predicted = output.numel() // self.out_channels * self.conv_offset.out_channels * output.element_size()
+        return replace(ops, bytes_read=ops.bytes_read + predicted)
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [*super()._repr_fields(), ("offset_groups", self.offset_groups), ("modulated", self.modulated)]
 
 
-class ActiveConv2d(Conv2d):
+class ActiveConv2d(ConvLayer2d):
     """Active convolution (Jeon & Kim 2017): one learned offset per tap, shared by every pixel and image.
 
     The deformable convolution with the same offset map at every output pixel. Its shape
@@ -122,6 +219,8 @@ class ActiveConv2d(Conv2d):
         Weight groups.
     bias : bool
         Whether to add a learned bias.
+    init : str
+        Keyword-only. How ``weight`` and ``bias`` are drawn, as in :class:`convref.nn.Conv2d`.
 
     Shape
     -----
@@ -143,10 +242,17 @@ class ActiveConv2d(Conv2d):
         dilation: IntPair = 1,
         groups: int = 1,
         bias: bool = True,
+        *,
+        init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
         taps = self.kernel_size[0] * self.kernel_size[1]
         self.tap_offsets = nn.Parameter(torch.zeros(taps, 2))
+
+    def reset_parameters(self) -> None:
+        """Draw ``weight`` and ``bias`` again (scheme :attr:`init`) and zero ``tap_offsets``, as a new layer starts."""
+        super().reset_parameters()
+        nn.init.zeros_(self.tap_offsets)
 
     def offset_map(self, x: torch.Tensor) -> torch.Tensor:
         """``tap_offsets`` broadcast to the ``(N, 2 kh kw, H_out, W_out)`` offset map of ``deform_conv2d``."""
@@ -159,8 +265,12 @@ class ActiveConv2d(Conv2d):
         offset = self.offset_map(x)
         return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`: see :func:`_deformable_ops` (no offset prediction)."""
+        return _deformable_ops(self, inputs, output, modulated=False)
 
-class DclsConv2d(Conv2d):
+
+class DclsConv2d(ConvLayer2d):
     """Dilated convolution with learnable spacings (Khalfaoui-Hassani et al. 2023).
 
     ``kernel_count x kernel_count`` elements per channel pair, each at its own learned
@@ -186,6 +296,9 @@ class DclsConv2d(Conv2d):
         Weight groups.
     bias : bool
         Whether to add a learned bias.
+    init : str
+        Keyword-only. How ``weight`` and ``bias`` are drawn, as in :class:`convref.nn.Conv2d`
+        (with fans counted on the ``kc x kc`` elements, not on the dense kernel).
 
     Shape
     -----
@@ -208,15 +321,23 @@ class DclsConv2d(Conv2d):
         padding: Padding = 0,
         groups: int = 1,
         bias: bool = True,
+        *,
+        init: str = "pytorch",
     ) -> None:
         kernel_count = positive_int("kernel_count", kernel_count)
         dilated_kernel_size = positive_int("dilated_kernel_size", dilated_kernel_size)
         if dilated_kernel_size < kernel_count:
             raise ValueError(f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}")
         # the kernel_count x kernel_count weights of an ordinary convolution, placed by positions
-        super().__init__(in_channels, out_channels, kernel_count, stride, padding, 1, groups, bias)
+        super().__init__(in_channels, out_channels, kernel_count, stride, padding, 1, groups, bias, init=init)
         self.kernel_count, self.dilated_kernel_size = kernel_count, dilated_kernel_size
         self.positions = nn.Parameter(self._regular_positions())
+
+    def reset_parameters(self) -> None:
+        """Draw ``weight`` and ``bias`` again (scheme :attr:`init`) and put ``positions`` back on the regular grid."""
+        super().reset_parameters()
+        with torch.no_grad():
+            self.positions.copy_(self._regular_positions())
 
     def _regular_positions(self) -> torch.Tensor:
         count, side = self.kernel_count, self.dilated_kernel_size
@@ -234,9 +355,20 @@ class DclsConv2d(Conv2d):
         # the point of DCLS: at run time it costs what a dense kernel of that size costs
         return F.conv2d(x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups)
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_count={self.kernel_count}, "
-            f"dilated_kernel_size={self.dilated_kernel_size}, stride={self.stride}, padding={self.padding!r}, "
-            f"groups={self.groups}, bias={self.bias is not None}"
-        )
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`: the dense convolution and building its kernel.
+
+        The convolution runs with the dense ``s x s`` kernel, ``s = dilated_kernel_size``: one
+        multiply-add per dense weight per output position (what DCLS costs at run time). Building
+        that kernel spreads each element bilinearly over four entries: four multiply-adds per
+        element, once per call (what a scatter computes; the einsum of
+        :func:`convref.functional.dcls_kernel` also multiplies the zeros).
+        """
+        dense = self.weight.numel() // (self.kernel_count**2) * self.dilated_kernel_size**2
+        mult_adds = output.numel() // self.out_channels * dense + 4 * self.weight.numel()
+        return Ops.io(inputs, output, mult_adds, self._bias_additions(output), affine=True)
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        # the layer's own arguments in place of kernel_size and dilation, which it fixes
+        shown = [field for field in super()._repr_fields() if field[0] not in ("kernel_size", "dilation")]
+        return [("kernel_count", self.kernel_count), ("dilated_kernel_size", self.dilated_kernel_size), *shown]

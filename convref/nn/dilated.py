@@ -15,8 +15,8 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from .._checks import _is_int, check_array, positive_int
-from ..arith import ConvSpec, receptive_field, stack_specs
+from .._checks import _is_int, check_array, check_bool, positive_int
+from ..arith import ConvSpec, Ops, receptive_field, stack_specs, tensor_bytes
 from .conv import Conv2d
 
 __all__ = ["ASPP", "AtrousCascade"]
@@ -29,12 +29,6 @@ def _check_rates(rates: Any) -> tuple[int, ...]:
     if len(rates) == 0:
         raise ValueError(f"rates must be a non-empty sequence of ints, got {rates!r}")
     return tuple(positive_int(f"rates[{i}]", rate) for i, rate in enumerate(rates))
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
 
 
 def _conv_bn_relu(
@@ -72,6 +66,16 @@ class _ImagePooling(nn.Module):
         # copies of the one value, i.e. a constant broadcast. Broadcasting gives it exactly
         # (F.interpolate's weights w * v + (1 - w) * v can differ from v in the last bit).
         return features.expand(-1, -1, *x.shape[-2:])
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """The global average pooling, one addition per input value (for :func:`convref.arith.count`).
+
+        The 1x1 convolution, BatchNorm and ReLU are child modules; the upsampling is a broadcast
+        (a view): it writes nothing.
+        """
+        x = inputs[0]
+        pooled = x.shape[0] * x.shape[1] * x.element_size()
+        return Ops(additions=x.numel(), bytes_read=tensor_bytes(x), bytes_written=pooled)
 
 
 class ASPP(nn.Module):
@@ -145,8 +149,8 @@ class ASPP(nn.Module):
         self.in_channels = positive_int("in_channels", in_channels)
         self.out_channels = positive_int("out_channels", out_channels)
         self.rates = _check_rates(rates)
-        self.image_pooling = _check_bool("image_pooling", image_pooling)
-        self.batch_norm = _check_bool("batch_norm", batch_norm)
+        self.image_pooling = check_bool("image_pooling", image_pooling)
+        self.batch_norm = check_bool("batch_norm", batch_norm)
         if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool):
             raise TypeError(f"dropout must be a number, got {dropout!r}")
         if not 0 <= dropout < 1:
@@ -196,6 +200,16 @@ class ASPP(nn.Module):
             features.append(self.pooling(x))
         return self.project(torch.cat(features, dim=1))
 
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """The concatenation of the branches, no arithmetic (for :func:`convref.arith.count`).
+
+        The branches and the projection are child modules. The concatenation reads and writes
+        every branch's ``out_channels`` maps once.
+        """
+        features = len(self.branches) + (self.pooling is not None)
+        size = features * tensor_bytes(output)
+        return Ops(bytes_read=size, bytes_written=size)
+
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, rates={self.rates}, image_pooling={self.image_pooling}, "
@@ -233,7 +247,7 @@ class AtrousCascade(nn.Sequential):
         channels = positive_int("channels", channels)
         checked_rates = _check_rates(rates)
         kernel_size = positive_int("kernel_size", kernel_size)
-        batch_norm = _check_bool("batch_norm", batch_norm)
+        batch_norm = check_bool("batch_norm", batch_norm)
         super().__init__(
             *(_conv_bn_relu(channels, channels, kernel_size, "same", rate, batch_norm) for rate in checked_rates)
         )

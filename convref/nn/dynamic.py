@@ -12,24 +12,25 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_layer_channels, int_pair, padding_amounts, positive_int, positive_number
-from .init import pytorch_default_
+from .._checks import IntPair, Padding, check_layer_channels, positive_int, positive_number
+from ..arith import Ops, tensor_bytes
+from .base import ConvLayer2d
 
 __all__ = ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
 
 
-class KernelMixtureConv2d(nn.Module):
+class KernelMixtureConv2d(ConvLayer2d):
     """The common part of :class:`CondConv2d` and :class:`DynamicConv2d`: ``K`` kernels mixed per sample.
 
     It holds ``weight`` ``(K, C_out, C_in / groups, kh, kw)`` and ``bias`` ``(K, C_out)``, each
-    kernel drawn as PyTorch draws a convolution's, and computes
+    kernel drawn as PyTorch draws a convolution's (with ``init="pytorch"``), and computes
     :func:`convref.functional.dynamic_conv2d` with the weights that :meth:`attention` (defined
     by a subclass) returns for the batch.
 
@@ -42,7 +43,9 @@ class KernelMixtureConv2d(nn.Module):
     bias : bool
         Whether each kernel has a bias.
     num_kernels : int
-        ``K``.
+        Keyword-only. ``K``.
+    init : str
+        Keyword-only. How each kernel is drawn, as in :class:`convref.nn.Conv2d`.
 
     Shape
     -----
@@ -55,29 +58,19 @@ class KernelMixtureConv2d(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_size: IntPair,
-        stride: IntPair,
-        padding: Padding,
-        dilation: IntPair,
-        groups: int,
-        bias: bool,
-        num_kernels: int,
+        stride: IntPair = 1,
+        padding: Padding = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        num_kernels: int = 4,
+        init: str = "pytorch",
     ) -> None:
-        super().__init__()
-        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.num_kernels = positive_int("num_kernels", num_kernels)
-        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
-        self.stride = int_pair("stride", stride, minimum=1)
-        self.dilation = int_pair("dilation", dilation, minimum=1)
-        padding_amounts(padding, self.kernel_size, self.dilation, self.stride)  # refuse a bad padding now
-        self.padding = padding
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
-        shape = (self.num_kernels, out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = nn.Parameter(torch.empty(shape))
-        self.bias = nn.Parameter(torch.empty(self.num_kernels, out_channels)) if bias else None
-        for k in range(self.num_kernels):  # each kernel drawn as PyTorch draws a convolution's
-            pytorch_default_(self.weight.data[k], None if self.bias is None else self.bias.data[k])
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            num_kernels=num_kernels, init=init,
+        )
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """The mixing weights ``(N, K)`` for the batch ``x``."""
@@ -88,12 +81,19 @@ class KernelMixtureConv2d(nn.Module):
             x, self.weight, self.attention(x), self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding!r}, dilation={self.dilation}, groups={self.groups}, "
-            f"bias={self.bias is not None}, num_kernels={self.num_kernels}"
-        )
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """This call's arithmetic, for :func:`convref.arith.count`, as :func:`convref.arith.dynamic_conv_cost` has it.
+
+        One convolution per sample with the mixed kernel (not ``K``), the mixing itself (``K``
+        multiply-adds per kernel and bias entry, per sample), the bias (one addition per output
+        value), and the global average pooling the attention starts from (one addition per
+        input value). The attention's linear layers are child modules, counted as such; its
+        sigmoid or softmax is not counted.
+        """
+        x = inputs[0]
+        entries = self.weight.numel() + (self.bias.numel() if self.bias is not None else 0)  # K kernels' worth
+        mult_adds = self._weight_products(x, output) + x.shape[0] * entries
+        return Ops.io(inputs, output, mult_adds, self._bias_additions(output) + x.numel(), affine=True)
 
 
 class CondConv2d(KernelMixtureConv2d):
@@ -111,7 +111,9 @@ class CondConv2d(KernelMixtureConv2d):
     bias : bool
         Whether each expert has a bias (mixed like the kernels).
     num_kernels : int
-        The number of experts ``K``.
+        Keyword-only. The number of experts ``K``.
+    init : str
+        Keyword-only. How each expert's kernel is drawn, as in :class:`convref.nn.Conv2d`.
 
     Shape
     -----
@@ -133,9 +135,14 @@ class CondConv2d(KernelMixtureConv2d):
         dilation: IntPair = 1,
         groups: int = 1,
         bias: bool = True,
+        *,
         num_kernels: int = 4,
+        init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, num_kernels)
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            num_kernels=num_kernels, init=init,
+        )
         self.routing = nn.Linear(self.in_channels, self.num_kernels)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,13 +169,15 @@ class DynamicConv2d(KernelMixtureConv2d):
     bias : bool
         Whether each kernel has a bias (mixed like the kernels).
     num_kernels : int
-        ``K`` (4 in the paper).
+        Keyword-only. ``K`` (4 in the paper).
     reduction : int
-        Squeeze ratio of the attention's hidden layer (4 in the paper).
+        Keyword-only. Squeeze ratio of the attention's hidden layer (4 in the paper).
     temperature : float
-        The softmax temperature :math:`\tau`. The default, 30, is where the paper *starts*:
+        Keyword-only. The softmax temperature :math:`\tau`. The default, 30, is where the paper *starts*:
         it makes the attention nearly uniform, so a layer left at 30 behaves almost like one
         static convolution. Lower it during training (:func:`temperature_schedule`), or pass 1.
+    init : str
+        Keyword-only. How each kernel is drawn, as in :class:`convref.nn.Conv2d`.
 
     Shape
     -----
@@ -186,11 +195,16 @@ class DynamicConv2d(KernelMixtureConv2d):
         dilation: IntPair = 1,
         groups: int = 1,
         bias: bool = True,
+        *,
         num_kernels: int = 4,
         reduction: int = 4,
         temperature: float = 30.0,
+        init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, num_kernels)
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            num_kernels=num_kernels, init=init,
+        )
         hidden = max(4, self.in_channels // positive_int("reduction", reduction))
         self.squeeze = nn.Linear(self.in_channels, hidden)
         self.excite = nn.Linear(hidden, self.num_kernels)
@@ -210,8 +224,8 @@ class DynamicConv2d(KernelMixtureConv2d):
         logits = self.excite(F.relu(self.squeeze(x.mean((2, 3)))))
         return torch.softmax(logits / self.temperature, dim=1)
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, temperature={self.temperature}"
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [*super()._repr_fields(), ("temperature", self.temperature)]
 
 
 def temperature_schedule(epoch: float, start: float = 30.0, end: float = 1.0, epochs: float = 10.0) -> float:
@@ -309,6 +323,22 @@ class SelectiveKernel2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_attention(x)[0]
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """The block's own arithmetic, for :func:`convref.arith.count` (branches, squeeze and select are child modules).
+
+        With ``M`` branches: their sum, ``M - 1`` additions per output value; its global
+        average, one addition per value; the weighted sum of the branches, ``M`` multiply-adds
+        per output value. The softmax is not counted. Reads the ``M`` branch outputs, writes
+        the output.
+        """
+        branches, values = len(self.branches), output.numel()
+        return Ops(
+            mult_adds=branches * values,
+            additions=branches * values,  # (M - 1) for the sum, 1 for the pooling
+            bytes_read=branches * tensor_bytes(output),
+            bytes_written=tensor_bytes(output),
+        )
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, dilations={self.dilations}"

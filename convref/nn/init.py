@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-__all__ = ["INIT_SCHEMES", "fans", "init_std", "init_weight_"]
+__all__ = ["INIT_SCHEMES", "fans", "init_std", "init_weight_", "bilinear_kernel", "bilinear_", "pytorch_default_"]
 
 #: The schemes, with the paper each comes from.
 INIT_SCHEMES = {
@@ -157,8 +157,6 @@ def bilinear_(weight: torch.Tensor) -> torch.Tensor:
     return weight
 
 
-__all__ += ["bilinear_kernel", "bilinear_"]
-
 
 def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """PyTorch's default initialisation of its convolution layers, draw for draw.
@@ -187,5 +185,3 @@ def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) 
         nn.init.uniform_(bias, -bound, bound)
     return weight
 
-
-__all__ += ["pytorch_default_"]

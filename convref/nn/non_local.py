@@ -9,6 +9,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import check_array, check_non_local_options, positive_int
+from ..arith import Ops
 from .init import pytorch_default_
 
 __all__ = ["NonLocal2d"]
@@ -120,6 +121,43 @@ class NonLocal2d(nn.Module):
         if self.bn is not None:
             z = self.bn(z)
         return z + x
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        r"""The block's own arithmetic, for :func:`convref.arith.count` (its BatchNorm is a child module).
+
+        With :math:`P = HW` positions, :math:`M` keys (:math:`P / 4` with sub-sampling) and
+        :math:`C_e` embedding channels (:math:`C` for the Gaussian, else :math:`C_i`), per sample:
+
+        * multiply-adds: the 1x1 projections, :math:`C C_i` per position (:math:`\theta` and
+          :math:`W_z` at the :math:`P` positions, :math:`\phi` and :math:`g` at the :math:`M`
+          keys), and the pairwise term as computed: :math:`P M (C_e + C_i)` for the Gaussian
+          forms, :math:`(P + M) C_e C_i` for the regrouped dot product, and
+          :math:`(P + M) (C_e + C_i)` for the concatenation (:math:`s`, :math:`t`,
+          :math:`t_j g_j` and the final :math:`s_i G + T`);
+        * additions: the projections' biases, the softmax's normalising sums (:math:`P M`), the
+          concatenation's two prefix sums (:math:`2 M C_i`) and the residual (:math:`C P`).
+
+        Scalings by constants, the softmax's exponentials and the sort are not counted. The
+        matrix products are what PyTorch's FLOP counter counts (with the attention on its
+        ``MATH`` backend), and what the chapter derives.
+        """
+        x = inputs[0]
+        samples, channels, height, width = x.shape
+        positions, inter = height * width, self.inter_channels
+        keys = (height // 2) * (width // 2) if self.sub_sample else positions
+        gaussian = self.mode == "gaussian"
+        embed = channels if gaussian else inter
+        theta_phi = 0 if gaussian else positions + keys  # where the embeddings are computed
+        projections = channels * inter * (theta_phi + keys + positions)  # theta, phi; g; W_z
+        biases = inter * (theta_phi + keys) + channels * positions
+        if self.mode in ("gaussian", "embedded_gaussian"):
+            pairwise, sums = positions * keys * (embed + inter), positions * keys
+        elif self.mode == "dot_product":
+            pairwise, sums = (positions + keys) * embed * inter, 0
+        else:
+            pairwise, sums = (positions + keys) * (embed + inter), 2 * keys * inter
+        residual = channels * positions
+        return Ops.io(inputs, output, samples * (projections + pairwise), samples * (biases + sums + residual))
 
     def extra_repr(self) -> str:
         return (

@@ -9,6 +9,7 @@ from torch import nn
 
 from .. import functional
 from .._checks import IntPair, Padding, positive_int
+from ..arith import Ops
 from .conv import Conv2d
 
 __all__ = ["DepthwiseSeparableConv2d", "ChannelShuffle"]
@@ -30,14 +31,14 @@ class DepthwiseSeparableConv2d(nn.Module):
         Of the depthwise stage (the pointwise stage is ``1 x 1``, stride 1).
     padding : int, (int, int), ``"valid"`` or ``"same"``
         Of the depthwise stage.
-    depth_multiplier : int
-        Depthwise filters per input channel (MobileNet's and Keras' name).
     bias : bool
         Whether the pointwise stage has a bias (the depthwise stage never has one).
+    depth_multiplier : int
+        Keyword-only. Depthwise filters per input channel (MobileNet's and Keras' name).
     batch_norm : bool
-        Put a BatchNorm after each stage, as MobileNet does (then biases are pointless).
+        Keyword-only. Put a BatchNorm after each stage, as MobileNet does (then biases are pointless).
     activation : torch.nn.Module, optional
-        Applied after each stage (after its BatchNorm), e.g. ``torch.nn.ReLU()``; MobileNet
+        Keyword-only. Applied after each stage (after its BatchNorm), e.g. ``torch.nn.ReLU()``; MobileNet
         uses ReLU after both, Xception none in between.
 
     Shape
@@ -53,8 +54,9 @@ class DepthwiseSeparableConv2d(nn.Module):
         stride: IntPair = 1,
         padding: Padding = 0,
         dilation: IntPair = 1,
-        depth_multiplier: int = 1,
         bias: bool = True,
+        *,
+        depth_multiplier: int = 1,
         batch_norm: bool = False,
         activation: Optional[nn.Module] = None,
     ) -> None:
@@ -94,6 +96,10 @@ class ChannelShuffle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return functional.channel_shuffle(x, self.groups)
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """No arithmetic (for :func:`convref.arith.count`): a copy that reads and writes every value once."""
+        return Ops.io(inputs, output)
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"

@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import check_shift_pattern_args, positive_int
+from .._checks import check_shift_args, check_shift_pattern_args, positive_int
+from ..arith import Ops, tensor_bytes
+from ..functional.shift import pattern_shift2d
 from .conv import Conv1x1
 
 __all__ = ["Shift2d", "ActiveShift2d", "ShiftBlock"]
@@ -30,7 +32,10 @@ class Shift2d(nn.Module):
 
     Notes
     -----
-    The offsets are the buffer ``shifts`` ``(C, 2)``.
+    The offsets are the buffer ``shifts`` ``(C, 2)``, for inspection. The forward pass moves
+    the channels from the pattern's parameters (:func:`convref.functional.pattern_shift2d`):
+    Python ints, so the fast copy is chosen without reading the table back from the device,
+    and several layers with different patterns never evict one another's plan.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> None:
@@ -40,7 +45,12 @@ class Shift2d(nn.Module):
         self.register_buffer("shifts", functional.shift_pattern(channels, kernel_size, dilation, layout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional.shift2d(x, self.shifts)
+        check_shift_args(x, self.shifts, array_type=torch.Tensor)  # x has the channels of the table, as before
+        return pattern_shift2d(x, self.kernel_size, self.dilation, self.layout)
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """No arithmetic (for :func:`convref.arith.count`): a copy that reads and writes every value once."""
+        return Ops.io(inputs, output)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, kernel_size={self.kernel_size}, dilation={self.dilation}, layout={self.layout!r}"
@@ -74,6 +84,10 @@ class ActiveShift2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return functional.shift2d(x, self.shifts.to(x.dtype))
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """Four multiply-adds per output value, the bilinear blend (for :func:`convref.arith.count`)."""
+        return Ops.io(inputs, output, mult_adds=4 * output.numel())
 
     def extra_repr(self) -> str:
         return f"{self.channels}, kernel_size={self.kernel_size}"
@@ -132,3 +146,15 @@ class ShiftBlock(nn.Module):
             y = y[:, :, :: self.stride, :: self.stride]
         y = self.bn(self.mix(y))
         return torch.relu(y + x if self.residual else y)
+
+    def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
+        """The block's own work, the residual sum and the last ReLU (for :func:`convref.arith.count`).
+
+        The convolutions, BatchNorms, the first ReLU and the shift are child modules. The sum
+        adds one value per output element; the sum and the ReLU read the branch (and the input,
+        with the residual) and write the output once.
+        """
+        size = tensor_bytes(output)
+        if self.residual:
+            return Ops(additions=output.numel(), bytes_read=2 * size, bytes_written=size)
+        return Ops(bytes_read=size, bytes_written=size)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence
 
 import torch
-from torch import nn
 
 from .. import functional
-from .._checks import IntPair, check_layer_channels, check_output_padding, conv_transpose_length, int_pair
-from .init import bilinear_, init_weight_, pytorch_default_
+from .._checks import IntPair, check_output_padding, conv_transpose_length, int_pair
+from .base import ConvLayer2d
 
 __all__ = ["ConvTranspose2d"]
 
 
-class ConvTranspose2d(nn.Module):
+class ConvTranspose2d(ConvLayer2d):
     """2-D transposed convolution layer computed by :func:`convref.functional.conv_transpose2d`.
 
     A drop-in for :class:`torch.nn.ConvTranspose2d`: same arguments, same parameter shapes
@@ -31,10 +30,10 @@ class ConvTranspose2d(nn.Module):
         Number of groups.
     bias : bool
         Whether to add a learned bias.
-    init : {"pytorch", "bilinear", "random", "xavier", "he"}
-        ``"pytorch"`` reproduces :class:`torch.nn.ConvTranspose2d`'s default; ``"bilinear"``
-        makes the layer a per-channel bilinear upsampler (FCN, Long et al. 2015; needs
-        ``in_channels == out_channels``) with a zero bias; the others are the Gaussian
+    init : {"pytorch", "bilinear", "he", "random", "xavier"}
+        Keyword-only. ``"pytorch"`` reproduces :class:`torch.nn.ConvTranspose2d`'s default;
+        ``"bilinear"`` makes the layer a per-channel bilinear upsampler (FCN, Long et al. 2015;
+        needs ``in_channels == out_channels``) with a zero bias; the others are the Gaussian
         schemes of :mod:`convref.nn.init`, with fans counted on the weight as stored.
 
     Shape
@@ -42,6 +41,9 @@ class ConvTranspose2d(nn.Module):
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
     """
+
+    init_schemes: ClassVar[tuple[str, ...]] = ("pytorch", "bilinear", "he", "random", "xavier")
+    transposed: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -54,36 +56,20 @@ class ConvTranspose2d(nn.Module):
         groups: int = 1,
         bias: bool = True,
         dilation: IntPair = 1,
+        *,
         init: str = "pytorch",
     ) -> None:
-        super().__init__()
-        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
-        self.stride = int_pair("stride", stride, minimum=1)
-        self.padding = int_pair("padding", padding, minimum=0)
-        self.dilation = int_pair("dilation", dilation, minimum=1)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
         self.output_padding = int_pair("output_padding", output_padding, minimum=0)
         check_output_padding(self.output_padding, self.stride, self.dilation)
-        self.weight = nn.Parameter(torch.empty(in_channels, out_channels // groups, *self.kernel_size))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        self.reset_parameters(init)
 
-    def reset_parameters(self, init: str = "pytorch") -> None:
-        """Re-initialise the weight (and bias) with scheme ``init``."""
-        if init == "pytorch":
-            pytorch_default_(self.weight, self.bias)
-            return
-        if init == "bilinear":
-            if self.in_channels != self.out_channels:
-                raise ValueError(
-                    f"init='bilinear' needs in_channels == out_channels, got {self.in_channels} -> {self.out_channels}"
-                )
-            bilinear_(self.weight)
-        else:
-            init_weight_(self.weight, init)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
+    def _check_init(self, init: Any) -> str:
+        init = super()._check_init(init)
+        if init == "bilinear" and self.in_channels != self.out_channels:
+            raise ValueError(
+                f"init='bilinear' needs in_channels == out_channels, got {self.in_channels} -> {self.out_channels}"
+            )
+        return init
 
     def output_padding_for(self, in_size: Sequence[int], output_size: Sequence[int]) -> tuple[int, int]:
         """The ``output_padding`` that turns an input of ``in_size`` into ``output_size``.
@@ -119,9 +105,7 @@ class ConvTranspose2d(nn.Module):
             x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-            f"padding={self.padding}, output_padding={self.output_padding}, groups={self.groups}, "
-            f"bias={self.bias is not None}, dilation={self.dilation}"
-        )
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        fields = super()._repr_fields()
+        after_padding = [name for name, _ in fields].index("padding") + 1
+        return [*fields[:after_padding], ("output_padding", self.output_padding), *fields[after_padding:]]

@@ -1,10 +1,26 @@
-"""NumPy reference versions of every operator: readable, straight from the equations."""
+"""NumPy reference versions of every operator: readable, straight from the equations.
 
+One module per operator family; ``__all__`` lists the operators family by family.
+"""
+
+from .adder import adder2d, adder2d_backward, adder_adaptive_scale
 from .conv import conv2d, conv2d_im2col, conv2d_loop, im2col
-from .dilated import batch_to_space, causal_conv1d, conv2d_dilated_kernel, conv2d_space_to_batch, dilate_kernel, space_to_batch
+from .deformable import dcls_kernel, deform_conv2d
+from .dilated import (
+    batch_to_space,
+    causal_conv1d,
+    conv2d_dilated_kernel,
+    conv2d_space_to_batch,
+    dilate_kernel,
+    space_to_batch,
+)
+from .dynamic import dynamic_conv2d
 from .grouped import channel_shuffle
+from .non_local import non_local2d, non_local_affinity, non_local_response
 from .separable import factorize_kernel, separable_conv2d
+from .shift import pattern_shift2d, shift2d, shift_pattern
 from .transposed import conv_transpose2d, conv_transpose2d_as_conv, flip_transpose_weight, stuff_zeros
+from .upsample import resize_conv2d
 
 __all__ = [
     "conv2d",
@@ -24,28 +40,17 @@ __all__ = [
     "conv_transpose2d_as_conv",
     "stuff_zeros",
     "flip_transpose_weight",
+    "resize_conv2d",
+    "non_local2d",
+    "non_local_response",
+    "non_local_affinity",
+    "shift2d",
+    "shift_pattern",
+    "pattern_shift2d",
+    "deform_conv2d",
+    "dcls_kernel",
+    "adder2d",
+    "adder2d_backward",
+    "adder_adaptive_scale",
+    "dynamic_conv2d",
 ]
-
-from .upsample import resize_conv2d  # noqa: E402
-
-__all__ += ["resize_conv2d"]
-
-from .non_local import non_local2d, non_local_affinity, non_local_response  # noqa: E402
-
-__all__ += ["non_local2d", "non_local_response", "non_local_affinity"]
-
-from .shift import shift2d, shift_pattern  # noqa: E402
-
-__all__ += ["shift2d", "shift_pattern"]
-
-from .deformable import dcls_kernel, deform_conv2d  # noqa: E402
-
-__all__ += ["deform_conv2d", "dcls_kernel"]
-
-from .adder import adder2d, adder2d_backward, adder_adaptive_scale  # noqa: E402
-
-__all__ += ["adder2d", "adder2d_backward", "adder_adaptive_scale"]
-
-from .dynamic import dynamic_conv2d  # noqa: E402
-
-__all__ += ["dynamic_conv2d"]

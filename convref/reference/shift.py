@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_shift_args, check_shift_pattern_args
+from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from .deformable import bilinear_sample
 
 
@@ -86,3 +86,39 @@ def shift2d(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         cols = np.broadcast_to((np.arange(width) - dx)[None, :], (batch, height, width))
         out[:, c] = bilinear_sample(x[:, c : c + 1], rows, cols)[:, 0]
     return out.astype(x.dtype, copy=False)
+
+
+def pattern_shift2d(x: np.ndarray, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> np.ndarray:
+    r"""Shift ``x`` by ShiftNet's pattern: ``shift2d(x, shift_pattern(C, kernel_size, dilation, layout))``.
+
+    Channel ``c`` takes the offset :math:`(\Delta y_c, \Delta x_c)` that
+    :func:`shift_pattern` gives it, and
+
+    .. math::
+
+        y[n, c, h, w] = x[n, c, h - \Delta y_c, w - \Delta x_c] \quad (0 \text{ outside the image}).
+
+    The pattern is named by its parameters rather than by a table, which lets the PyTorch
+    version (:func:`convref.functional.pattern_shift2d`) move every shifted plane with one
+    strided copy; here it is simply the table and :func:`shift2d`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, H, W)``.
+    kernel_size : int
+        Odd ``k``: the ``k * k`` directions, as in :func:`shift_pattern`.
+    dilation : int
+        Step between directions.
+    layout : {"grouped", "interleaved"}
+        How the directions are assigned to channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H, W)``, same dtype as ``x``.
+    """
+    # the same checks, in the same order, as the PyTorch version, so both refuse a bad call alike
+    check_array("x", x, np.ndarray, 4, "(N, C, H, W)")
+    channels, kernel_size, dilation = check_shift_pattern_args(int(x.shape[1]), kernel_size, dilation, layout)
+    return shift2d(x, shift_pattern(channels, kernel_size, dilation, layout))

@@ -1,12 +1,13 @@
-"""The capstone comparison: every operator of the book in the same small network, on the same task.
+"""Chapter "Choosing a convolution", the capstone: every operator of the book in the same small network, on the same task.
 
 The network is fixed except for one slot: a 3x3 stem (``1 -> w``), a stride-2 3x3 convolution
 (``w -> 2w``, to 12 x 12 on 24 x 24 images), then the slot's block twice (``2w -> 2w``, each
 followed by BatchNorm and ReLU), global average pooling and a linear classifier. Each entry
 of :data:`CHOICES` fills the slot with one chapter's operator, used as that chapter uses it.
 :func:`compare_operators` trains every variant with the same recipe on
-:func:`convref.data.varied_shapes` and measures parameters, multiply-adds, the time and peak
-memory of one training step, and accuracy.
+:func:`convref.data.varied_shapes` and measures parameters, multiply-adds
+(:func:`convref.experiments.network_mult_adds`), the time and peak memory of one training
+step, and accuracy.
 """
 
 from __future__ import annotations
@@ -17,17 +18,31 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from . import arith, bench, data
-from . import nn as layers
-from ._checks import positive_int
-from .experiments import _use_batch_statistics, train_classifier
+from .. import data
+from .._checks import positive_int
+from ..bench import peak_memory, time_call
+from ..nn import (
+    Adder2d,
+    CondConv2d,
+    Conv1x1,
+    ConvTranspose2d,
+    DCN2d,
+    DepthwiseSeparableConv2d,
+    DynamicConv2d,
+    NonLocal2d,
+    SelectiveKernel2d,
+    Shift2d,
+)
+from .costs import network_mult_adds
+from .training import seeded, train_classifier, use_batch_statistics
 
 __all__ = [
     "OperatorChoice",
     "CHOICES",
+    "hourglass_block",
+    "shift_unit",
     "choice_block",
     "choice_network",
-    "network_mult_adds",
     "compare_operators",
     "format_comparison",
 ]
@@ -71,25 +86,55 @@ def _bottleneck(channels: int) -> nn.Module:
     )
 
 
-def _hourglass(channels: int) -> nn.Module:
-    """Down by a stride-2 3x3 convolution, back up by a 4x4 stride-2 transposed convolution (no checkerboard overlap)."""
+def hourglass_block(channels: int) -> nn.Module:
+    """The transposed-convolution chapter's operator in the slot: down by a stride-2 3x3 convolution, back up by a transposed one.
+
+    A transposed convolution alone doubles the size, so it cannot fill a slot that keeps it;
+    here it undoes a stride-2 3x3 convolution (followed by BatchNorm and ReLU). Its 4x4 kernel
+    at stride 2 overlaps evenly, so it adds no checkerboard pattern.
+
+    Parameters
+    ----------
+    channels : int
+        ``C``, the same in, inside and out.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(N, C, H, W)`` (``H``, ``W`` even) to ``(N, C, H, W)``.
+    """
     return nn.Sequential(
         _conv(channels, 3, stride=2, padding=1), *_bn_relu(channels),
-        layers.ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
+        ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
     )
 
 
-def _shift_unit(channels: int) -> nn.Module:
-    """ShiftNet's 1x1 -> shift -> 1x1 (expansion 1), without the residual none of the other blocks has."""
+def shift_unit(channels: int) -> nn.Module:
+    """The shift chapter's operator in the slot: ShiftNet's 1x1 -> shift -> 1x1 (expansion 1).
+
+    The 1x1 convolutions mix channels, the shift (no parameters, no multiply-adds) moves each
+    channel by its own offset; without the residual connection, which none of the other
+    blocks has either.
+
+    Parameters
+    ----------
+    channels : int
+        ``C``, the same in and out.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(N, C, H, W)`` to ``(N, C, H, W)``.
+    """
     return nn.Sequential(
-        layers.Conv1x1(channels, channels, bias=False), *_bn_relu(channels),
-        layers.Shift2d(channels), layers.Conv1x1(channels, channels, bias=False),
+        Conv1x1(channels, channels, bias=False), *_bn_relu(channels),
+        Shift2d(channels), Conv1x1(channels, channels, bias=False),
     )
 
 
 def _non_local_unit(channels: int) -> nn.Module:
     """A 3x3 convolution followed by a non-local block, the way Wang et al. insert blocks into a CNN."""
-    return nn.Sequential(_conv(channels, 3, padding=1), layers.NonLocal2d(channels))
+    return nn.Sequential(_conv(channels, 3, padding=1), NonLocal2d(channels))
 
 
 #: The slot's candidates, in the book's chapter order; ``"conv3x3"`` is the baseline.
@@ -105,23 +150,23 @@ CHOICES: dict[str, OperatorChoice] = {
     "grouped": OperatorChoice("grouped 3x3 (g=4)", "grouped_conv/grouped_conv", lambda c: _conv(c, 3, padding=1, groups=4)),
     "depthwise_separable": OperatorChoice(
         "depthwise separable", "grouped_conv/grouped_conv",
-        lambda c: layers.DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
+        lambda c: DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
     ),
     "dilated": OperatorChoice("dilated 3x3 (d=2)", "dilated_conv/dilated_conv", lambda c: _conv(c, 3, padding=2, dilation=2)),
-    "transposed": OperatorChoice("stride-2 + transposed", "transposed_conv/transposed_conv", _hourglass),
+    "transposed": OperatorChoice("stride-2 + transposed", "transposed_conv/transposed_conv", hourglass_block),
     "deformable": OperatorChoice(
-        "deformable 3x3", "deformable/deformable", lambda c: layers.DeformConv2d(c, c, 3, padding=1, bias=False)
+        "deformable 3x3", "deformable/deformable", lambda c: DCN2d(c, c, 3, padding=1, bias=False)
     ),
     "non_local": OperatorChoice("3x3 + non-local", "non_local/non_local", _non_local_unit),
-    "shift": OperatorChoice("1x1-shift-1x1", "shift/shift", _shift_unit),
-    "adder": OperatorChoice("adder 3x3", "adder/adder", lambda c: layers.Adder2d(c, c, 3, padding=1, bias=False)),
-    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", lambda c: layers.CondConv2d(c, c, 3, padding=1, bias=False)),
+    "shift": OperatorChoice("1x1-shift-1x1", "shift/shift", shift_unit),
+    "adder": OperatorChoice("adder 3x3", "adder/adder", lambda c: Adder2d(c, c, 3, padding=1, bias=False)),
+    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", lambda c: CondConv2d(c, c, 3, padding=1, bias=False)),
     # temperature 1: a five-epoch run is too short for DY-CNN's 30 -> 1 annealing
     "dynamic": OperatorChoice(
-        "DY-CNN (K=4)", "dynamic/dynamic", lambda c: layers.DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0)
+        "DY-CNN (K=4)", "dynamic/dynamic", lambda c: DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0)
     ),
     "selective_kernel": OperatorChoice(
-        "selective kernel", "dynamic/dynamic", lambda c: layers.SelectiveKernel2d(c, c, reduction=4, min_hidden=8)
+        "selective kernel", "dynamic/dynamic", lambda c: SelectiveKernel2d(c, c, reduction=4, min_hidden=8)
     ),
 }
 
@@ -183,86 +228,7 @@ def choice_network(name: str, width: int = 8, classes: int = 4) -> nn.Sequential
         choice_block(name, channels), *_bn_relu(channels),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes),
     )
-    return _use_batch_statistics(model)
-
-
-def _counted_by_formula(model: nn.Module) -> tuple[list, Callable[[nn.Module, tuple, torch.Tensor], None]]:
-    """Hooks that add, from :mod:`convref.arith`, the work PyTorch's FLOP counter cannot see."""
-    extra: list[int] = []
-
-    def on_layer(module: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
-        output_size = tuple(y.shape[-2:])
-        if isinstance(module, layers.Adder2d):  # torch.cdist: one subtract-and-accumulate per term
-            count = arith.adder_op_count(module.in_channels, module.out_channels, module.kernel_size, output_size, module.groups)
-            extra.append(count.additions // 2)
-        else:  # DeformConv2d: the bilinear reads
-            cost = arith.deform_conv_cost(
-                module.in_channels, module.out_channels, module.kernel_size, output_size,
-                module.groups, module.offset_groups, module.modulated,
-            )
-            extra.append(cost["sampling"].mult_adds)
-
-    hooks = [m.register_forward_hook(on_layer) for m in model.modules() if isinstance(m, (layers.Adder2d, layers.DeformConv2d))]
-    return hooks, extra
-
-
-def _attention_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
-    """Two batched products, ``Q K^T`` and ``A V``, at two FLOPs per multiply-add."""
-    from torch.utils.flop_counter import sdpa_flop_count
-
-    return sdpa_flop_count(query_shape, key_shape, value_shape)
-
-
-#: The CPU's fused attention kernel, which PyTorch's FLOP counter (2.x) has no formula for
-#: (it knows only the CUDA ones): without this the non-local block's attention would count as zero.
-_UNCOUNTED_ATTENTION = {
-    op: _attention_flops
-    for op in (getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None),)
-    if op is not None
-}
-
-
-def network_mult_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds of one forward pass for one input, everything included.
-
-    PyTorch's own FLOP counter (:class:`torch.utils.flop_counter.FlopCounterMode`) measures
-    every convolution and matrix product the forward pass runs -- projections, attention,
-    kernel mixing and routing included -- at two FLOPs per multiply-add (it is taught the
-    CPU's fused attention kernel, which it does not know by itself). Two kinds of work
-    run through ops it does not count, and are added from :mod:`convref.arith`: an adder
-    layer's subtract-and-accumulate terms (one per term, as
-    :func:`convref.experiments.model_cost` counts them) and a deformable layer's bilinear
-    reads (:func:`convref.arith.deform_conv_cost`'s ``"sampling"``). Element-wise work
-    (BatchNorm, activations, pooling, the shift's copy) is not counted, as in the papers.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Run in evaluation mode without gradients on a batch of two zero inputs (BatchNorm with
-        batch statistics needs more than one value per channel), and left in its mode.
-    input_shape : tuple of int
-        One input's shape without the batch axis, e.g. ``(1, 24, 24)``.
-
-    Returns
-    -------
-    int
-        Multiply-adds per input.
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
-    hooks, extra = _counted_by_formula(model)
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    try:
-        model.eval()
-        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_UNCOUNTED_ATTENTION) as counter:
-            model(torch.zeros(2, *input_shape, device=device))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
-    return counter.get_total_flops() // 4 + sum(extra)  # 2 FLOPs per multiply-add, 2 inputs; the hooks count per input
+    return use_batch_statistics(model)
 
 
 def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
@@ -277,8 +243,8 @@ def _measure_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     """Median seconds and peak bytes of one training step (forward, loss, backward) on ``device``."""
     model.to(device).train()
     step = _training_step(model, images.to(device), labels.to(device))
-    seconds = bench.time_call(step, repeat=repeat, device=device)
-    peak = bench.peak_memory(step, device)
+    seconds = time_call(step, repeat=repeat, device=device)
+    peak = peak_memory(step, device)
     model.zero_grad(set_to_none=True)
     return seconds, peak
 
@@ -296,8 +262,8 @@ def compare_operators(
     """Train and measure the comparison network once per operator; one row per operator.
 
     Every variant sees the same data (:func:`convref.data.varied_shapes`, 24 x 24, four
-    classes, ``seed``), starts from weights drawn after ``torch.manual_seed(seed)`` and is
-    trained by :func:`convref.experiments.train_classifier` with the same recipe (Adam,
+    classes, ``seed``), starts from weights drawn inside :func:`seeded` ``(seed)`` and is
+    trained by :func:`train_classifier` with the same recipe (Adam,
     learning rate 3e-3, ``epochs`` passes, batches of ``batch_size``, a quarter held out).
     Time and memory are those of one training step on a batch of ``batch_size`` images,
     measured after training, on the CPU (and on the GPU when ``gpu``); ratios are against
@@ -333,8 +299,8 @@ def compare_operators(
     step_labels = torch.from_numpy(y[:batch_size])
     rows = []
     for name in names:
-        torch.manual_seed(seed)
-        model = choice_network(name, width=width, classes=len(data.SHAPE_CLASSES))
+        with seeded(seed):  # every variant starts from the same random stream
+            model = choice_network(name, width=width, classes=len(data.SHAPE_CLASSES))
         result = train_classifier(model, x, y, epochs=epochs, seed=seed, batch_size=batch_size)
         cpu_seconds, peak = _measure_step(model, step_images, step_labels, torch.device("cpu"), repeat)
         gpu_seconds = _measure_step(model, step_images, step_labels, torch.device("cuda"), repeat)[0] if gpu else None

@@ -1,4 +1,4 @@
-"""effective_receptive_field and erf_radius against path counts, arith's receptive field and closed forms.
+"""convref.experiments.receptive_field: effective_receptive_field and erf_radius against path counts, arith's receptive field and closed forms.
 
 Oracles, none of them the functions under test: for convolutions whose weights are all 1 the
 gradient at the centre counts the paths to each input pixel, which is the outer product of

@@ -1,0 +1,115 @@
+"""The chapters' experiments: small, seeded runs that test the sources' claims.
+
+Every experiment follows one protocol (:mod:`convref.experiments.training`): all its
+randomness comes from its ``seed`` argument, through a private generator
+(:func:`seeded_generator`) or a forked and seeded global one (:func:`seeded`), so the caller's
+random state is left alone; every training run goes through one loop (:func:`optimise`, and
+:func:`train_classifier` on top of it). One module per chapter family:
+
+training
+    The seeding policy, the training loop, :func:`train_classifier`.
+basics
+    Initialisation and padding studies; channel connectivity of grouped stacks.
+costs
+    Parameters, multiply-adds and operation counts of whole models.
+receptive_field
+    Effective receptive fields and their radius.
+transposed
+    Checkerboard artifacts of learned 2x upsampling.
+deformable
+    A classifier with learned tap positions, and the offsets it learns.
+adder
+    AdderNet: template matching, weight statistics, gradients.
+dynamic
+    Dynamic kernels: the source article's layer, small dynamic networks, their attention.
+choosing
+    The capstone: every operator of the book in the same network slot.
+"""
+
+from .adder import ADDER_CLASSIFIER_KINDS, adder_classifier, excess_kurtosis, filter_gradients, template_responses
+from .basics import activation_stds, channel_connectivity, input_influence
+from .choosing import (
+    CHOICES,
+    OperatorChoice,
+    choice_block,
+    choice_network,
+    compare_operators,
+    format_comparison,
+    hourglass_block,
+    shift_unit,
+)
+from .costs import model_cost, network_mult_adds, op_counts
+from .deformable import SHAPE_CLASSIFIER_KINDS, layer_offsets, shape_classifier, stacked_taps
+from .dynamic import (
+    DYNAMIC_CLASSIFIER_KINDS,
+    SourceDynamicConv2d,
+    anneal_temperature,
+    dynamic_attention,
+    dynamic_classifier,
+    freeze_attention,
+)
+from .receptive_field import effective_receptive_field, erf_radius
+from .training import optimise, seeded, seeded_generator, train_classifier
+from .transposed import (
+    UPSAMPLERS,
+    checkerboard_energy,
+    checkerboard_experiment,
+    constant_upsampling_kernel,
+    smooth_image,
+    train_upsampler,
+    upsample2x,
+)
+
+__all__ = [
+    # training: the seeding policy and the one training loop
+    "seeded",
+    "seeded_generator",
+    "optimise",
+    "train_classifier",
+    # basics
+    "activation_stds",
+    "input_influence",
+    "channel_connectivity",
+    # costs
+    "model_cost",
+    "op_counts",
+    "network_mult_adds",
+    # receptive_field
+    "effective_receptive_field",
+    "erf_radius",
+    # transposed
+    "checkerboard_energy",
+    "UPSAMPLERS",
+    "upsample2x",
+    "constant_upsampling_kernel",
+    "checkerboard_experiment",
+    "smooth_image",
+    "train_upsampler",
+    # deformable
+    "SHAPE_CLASSIFIER_KINDS",
+    "shape_classifier",
+    "layer_offsets",
+    "stacked_taps",
+    # adder
+    "ADDER_CLASSIFIER_KINDS",
+    "adder_classifier",
+    "template_responses",
+    "excess_kurtosis",
+    "filter_gradients",
+    # dynamic
+    "SourceDynamicConv2d",
+    "DYNAMIC_CLASSIFIER_KINDS",
+    "dynamic_classifier",
+    "anneal_temperature",
+    "dynamic_attention",
+    "freeze_attention",
+    # choosing
+    "OperatorChoice",
+    "CHOICES",
+    "hourglass_block",
+    "shift_unit",
+    "choice_block",
+    "choice_network",
+    "compare_operators",
+    "format_comparison",
+]
