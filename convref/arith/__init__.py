@@ -5,8 +5,8 @@ overlap, are small integer arrays): these are the formulas the chapters derive, 
 tests check them against shapes that PyTorch actually produces, brute-force receptive
 fields found by autograd, and the numbers published in the papers.
 
-Modules
--------
+.. rubric:: Modules
+
 sizes
     Output sizes and receptive fields along one axis.
 costs

@@ -5,9 +5,9 @@ gives one row per layer call and their total. Shapes come from the tensors the l
 receive and produce, so strides, paddings, dilations and data-dependent sizes need no
 bookkeeping.
 
-Which modules make a row
-------------------------
-* PyTorch's layers in :data:`convref.arith.torch_rules.RULES` (convolutions and transposed
+.. rubric:: Which modules make a row
+
+* PyTorch's layers in the rule table ``convref.arith.torch_rules.RULES`` (convolutions and transposed
   convolutions, linear layers, pooling, normalisation, upsampling and the usual
   activations), counted by the rule for their type;
 * any module with a method ``count_ops(inputs, output) -> Ops`` (every convref layer), where
@@ -22,8 +22,8 @@ Containers (``Sequential``, blocks whose work is all in their children) make no 
 (``Flatten``, ``Identity``, ``Dropout`` in evaluation mode) neither. Work done in a forward
 method outside any layer (a residual ``x + y`` in a plain ``nn.Module``) is not counted.
 
-What is counted
----------------
+.. rubric:: What is counted
+
 ``mult_adds``
     Multiply-accumulates ``acc += a * b``: one per weight per output position of a
     convolution or linear layer (the bias is not part of it), one per term of a matrix
@@ -163,7 +163,7 @@ def count(
     ----------
     model : torch.nn.Module
         Any model; convref layers count themselves (``count_ops``), PyTorch's by
-        :data:`convref.arith.torch_rules.RULES`.
+        the rule table ``convref.arith.torch_rules.RULES``.
     x : torch.Tensor or sequence of torch.Tensor
         The input, e.g. ``(N, C, H, W)``; a tuple or list is passed as positional arguments
         (``model(*x)``). Counts are for this whole batch.

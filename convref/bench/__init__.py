@@ -7,8 +7,8 @@ time ratio stands the ratio of multiply-adds: where the two differ, arithmetic i
 limits the speed. From Python, :func:`run_case` times one case,
 ``run_case("shift", batch=8, channels=64, size=28, repeat=20, include_reference=False)``.
 
-Modules
--------
+.. rubric:: Modules
+
 harness
     Timing, peak memory, a case's rows run against its baseline, the table and ``--json`` rows.
 cases

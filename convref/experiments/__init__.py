@@ -1,6 +1,6 @@
 """The chapters' experiments: small, seeded runs that test the sources' claims.
 
-Every experiment follows one protocol (:mod:`convref.experiments.training`): all its
+Every experiment follows one protocol (module ``training``): all its
 randomness comes from its ``seed`` argument, through a private generator
 (:func:`seeded_generator`) or a forked and seeded global one (:func:`seeded`), so the caller's
 random state is left alone; every training run goes through one loop (:func:`optimise`, and

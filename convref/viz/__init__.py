@@ -5,8 +5,8 @@ duration of the call only: importing :mod:`convref` leaves matplotlib's global s
 so your own figures) alone. :func:`use_style` adopts the style globally, as the chapters do
 for the few figures they draw with matplotlib directly; :func:`style` applies it to a block.
 
-Modules
--------
+.. rubric:: Modules
+
 figure_style
     The style, the diagrams' colours and cells, :func:`show_source`.
 basics
