@@ -17,6 +17,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -40,6 +41,11 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+#: The repr of an object with no readable one, such as ``<torch._C.Generator object at 0x7f...>``:
+#: a cell that ends in a call returning it, printed by accident.
+OBJECT_ADDRESS = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-fA-F]+>")
 
 
 def _chromium() -> str:
@@ -133,6 +139,8 @@ def test_page_loads_with_its_figures_and_no_tracebacks(browser, server, page_pat
         outputs = page.locator("main .cell_output").all_inner_texts()
         tracebacks = [o for o in outputs if "Traceback (most recent call last)" in o or "Error:" in o.split("\n")[0]]
         assert not tracebacks, f"{page_path}: a cell output shows an error:\n{tracebacks[0][:2000]}"
+        addresses = [o for o in outputs if OBJECT_ADDRESS.search(o)]
+        assert not addresses, f"{page_path}: a cell output shows an object's address: {OBJECT_ADDRESS.search(addresses[0])[0]}"
         stderr = page.locator("main .cell_output .stderr").all_inner_texts()
         assert not stderr, f"{page_path}: a cell wrote to stderr (a warning?):\n{stderr[0][:2000]}"
         ARTIFACTS.mkdir(exist_ok=True)
@@ -203,6 +211,28 @@ def test_chapters_are_in_the_navigation(browser, server):
             assert any(link and link.endswith(chapter.split("/", 1)[1]) for link in links), (
                 f"{chapter} is missing from the navigation: {links}"
             )
+    finally:
+        page.close()
+
+
+def test_chapters_are_numbered_in_order_and_the_appendix_is_not(browser, server):
+    """The navigation numbers the chapters 1, 2, ... across the parts; each chapter's title carries its number."""
+    page, _ = _open(browser, f"{server}/{_toc_pages()[0]}")
+    try:
+        texts = page.locator("nav.bd-links a").evaluate_all("links => links.map(a => [a.getAttribute('href'), a.textContent.trim()])")
+    finally:
+        page.close()
+    chapters = [p.split("/", 1)[1] for p in _chapter_pages()]
+    titles = [next((text for href, text in texts if href and href.split("#")[0].endswith(c)), "") for c in chapters]
+    numbers = [re.match(r"(\d+)\.\s", title) for title in titles]
+    assert all(numbers), f"unnumbered chapters in the navigation: {[t for t, n in zip(titles, numbers) if not n]}"
+    assert [int(n.group(1)) for n in numbers] == list(range(1, len(chapters) + 1))
+    appendix = [text for href, text in texts if href and any(name in href for name in ("glossary", "api", "bibliography", "status"))]
+    assert appendix and not any(re.match(r"\d+\.", text) for text in appendix), appendix
+    page, _ = _open(browser, f"{server}/{_chapter_pages()[0]}")
+    try:
+        title = page.locator("main section h1").first.inner_text()  # (the first h1 is the print-only header)
+        assert re.match(r"1\.\s", title), f"the first chapter's title has no number: {title!r}"
     finally:
         page.close()
 
