@@ -237,6 +237,38 @@ def test_chapters_are_numbered_in_order_and_the_appendix_is_not(browser, server)
         page.close()
 
 
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_printed_output_is_one_box_per_cell(browser, server, page_path):
+    """A cell's printed lines stay together (``nb_merge_streams``), not split where the stream flushed."""
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        split = page.evaluate(
+            "() => Array.from(document.querySelectorAll('main .cell_output'))"
+            ".filter(out => out.querySelectorAll(':scope > .output.stream').length > 1).length"
+        )
+    finally:
+        page.close()
+    assert split == 0, f"{page_path}: {split} cell(s) print their output in several boxes"
+
+
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_wide_equations_scroll_instead_of_being_cut(browser, server, page_path):
+    """At 390 px, a displayed equation wider than the column can be scrolled (its box scrolls, the page does not)."""
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.wait_for_function("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise")
+        page.evaluate("() => window.MathJax.startup.promise")
+        cut = page.evaluate(
+            """() => Array.from(document.querySelectorAll('main mjx-container[display="true"]'))
+                .filter(box => box.scrollWidth > box.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX))
+                .map(box => box.textContent.slice(0, 60))"""
+        )
+    finally:
+        page.close()
+    assert not cut, f"{page_path}: equations cut off at 390 px: {cut}"
+
+
 def test_status_page_lists_every_chapter_as_run(browser, server):
     """The build's execution table has a row per chapter notebook, each with a run time and a success mark."""
     page, _ = _open(browser, f"{server}/book/status.html")
