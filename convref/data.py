@@ -10,7 +10,9 @@ __all__ = ["ramp", "test_image", "shapes", "SHAPE_CLASSES"]
 SHAPE_CLASSES = ("square", "disk", "cross", "triangle")
 
 
-def ramp(height: int, width: int, slope_y: float = 1.0, slope_x: float = 0.0) -> np.ndarray:
+def ramp(
+    height: int, width: int, slope_y: float = 1.0, slope_x: float = 0.0
+) -> np.ndarray:
     """A linear ramp ``slope_y * row + slope_x * col`` of shape ``(height, width)``, float64.
 
     Linear images make many operators exactly predictable (a sum of a linear function
@@ -32,7 +34,9 @@ def ramp(height: int, width: int, slope_y: float = 1.0, slope_x: float = 0.0) ->
     return slope_y * rows + slope_x * cols
 
 
-def _disk(rows: np.ndarray, cols: np.ndarray, cy: float, cx: float, radius: float) -> np.ndarray:
+def _disk(
+    rows: np.ndarray, cols: np.ndarray, cy: float, cx: float, radius: float
+) -> np.ndarray:
     return (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
 
 
@@ -61,7 +65,9 @@ def test_image(size: int = 64, seed: int = 0, noise: float = 0.02) -> np.ndarray
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:size, 0:size] / size
     image = 0.15 + 0.25 * cols  # background gradient
-    image = np.where((rows > 0.12) & (rows < 0.42) & (cols > 0.1) & (cols < 0.4), 0.9, image)
+    image = np.where(
+        (rows > 0.12) & (rows < 0.42) & (cols > 0.1) & (cols < 0.4), 0.9, image
+    )
     image = np.where(_disk(rows, cols, 0.7, 0.3, 0.18), 0.65, image)
     bar = np.abs((rows - 0.1) - (cols - 0.55)) < 0.05
     image = np.where(bar & (cols > 0.5) & (rows < 0.6), 1.0, image)
@@ -70,7 +76,11 @@ def test_image(size: int = 64, seed: int = 0, noise: float = 0.02) -> np.ndarray
 
 
 def shapes(
-    n: int, size: int = 24, seed: int = 0, noise: float = 0.1, classes: tuple[str, ...] = SHAPE_CLASSES
+    n: int,
+    size: int = 24,
+    seed: int = 0,
+    noise: float = 0.1,
+    classes: tuple[str, ...] = SHAPE_CLASSES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A labelled data set of single shapes at random positions and scales.
 
@@ -112,7 +122,9 @@ def shapes(
             mask = dy**2 + dx**2 <= half**2
         elif shape == "cross":
             arm = half / 3
-            mask = ((np.abs(dy) <= arm) & (np.abs(dx) <= half)) | ((np.abs(dx) <= arm) & (np.abs(dy) <= half))
+            mask = ((np.abs(dy) <= arm) & (np.abs(dx) <= half)) | (
+                (np.abs(dx) <= arm) & (np.abs(dy) <= half)
+            )
         else:  # triangle pointing up
             mask = (dy <= half) & (dy >= -half) & (np.abs(dx) <= (dy + half) / 2)
         images[i, 0] = mask + noise * rng.standard_normal((size, size))
@@ -126,7 +138,12 @@ PAIR_COLOURS = np.array(
 
 
 def far_pairs(
-    n: int, size: int = 20, patch: int = 3, colours: int = 6, noise: float = 0.1, seed: int = 0
+    n: int,
+    size: int = 20,
+    patch: int = 3,
+    colours: int = 6,
+    noise: float = 0.1,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Images with two small coloured squares far apart; the label says whether their colours match.
 
@@ -166,9 +183,13 @@ def far_pairs(
     if not isinstance(patch, int) or patch < 1:
         raise ValueError(f"patch must be a positive int, got {patch!r}")
     if not isinstance(size, int) or size < 3 * (patch + 1):
-        raise ValueError(f"size must be an int >= 3 * (patch + 1) = {3 * (patch + 1)}, got {size!r}")
+        raise ValueError(
+            f"size must be an int >= 3 * (patch + 1) = {3 * (patch + 1)}, got {size!r}"
+        )
     if not isinstance(colours, int) or not 2 <= colours <= len(PAIR_COLOURS):
-        raise ValueError(f"colours must be an int from 2 to {len(PAIR_COLOURS)}, got {colours!r}")
+        raise ValueError(
+            f"colours must be an int from 2 to {len(PAIR_COLOURS)}, got {colours!r}"
+        )
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if noise < 0:
@@ -182,11 +203,18 @@ def far_pairs(
         left = rng.integers(colours)
         # A different colour is the left one plus a nonzero shift: uniform over the other colours.
         right = left if labels[i] else (left + rng.integers(1, colours)) % colours
-        rows = rng.integers(1, size - patch, size=2)  # a one-pixel margin at the top and bottom
-        cols = (rng.integers(1, third - patch + 1), rng.integers(size - third, size - patch))
+        rows = rng.integers(
+            1, size - patch, size=2
+        )  # a one-pixel margin at the top and bottom
+        cols = (
+            rng.integers(1, third - patch + 1),
+            rng.integers(size - third, size - patch),
+        )
         for k, colour in enumerate((left, right)):
             r, c = rows[k], cols[k]
-            images[i, :, r : r + patch, c : c + patch] += PAIR_COLOURS[colour][:, None, None]
+            images[i, :, r : r + patch, c : c + patch] += PAIR_COLOURS[colour][
+                :, None, None
+            ]
             corners[i, k] = r, c
     return images.astype(np.float32), labels.astype(np.int64), corners
 
@@ -202,7 +230,9 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return u**2 + v**2 <= 1
     if shape == "cross":
         arm = 1 / 3
-        return ((np.abs(v) <= arm) & (np.abs(u) <= 1)) | ((np.abs(u) <= arm) & (np.abs(v) <= 1))
+        return ((np.abs(v) <= arm) & (np.abs(u) <= 1)) | (
+            (np.abs(u) <= arm) & (np.abs(v) <= 1)
+        )
     return (v >= -1) & (v <= 1) & (np.abs(u) <= (v + 1) / 2)  # triangle, apex at v = -1
 
 
@@ -266,13 +296,17 @@ def varied_shapes(
     """
     unknown = [c for c in classes if c not in SHAPE_CLASSES]
     if unknown or not classes:
-        raise ValueError(f"classes must be a non-empty subset of {SHAPE_CLASSES}, got {classes}")
+        raise ValueError(
+            f"classes must be a non-empty subset of {SHAPE_CLASSES}, got {classes}"
+        )
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size must be an int >= 8, got {size!r}")
     if not 0 < scale[0] <= scale[1] <= 0.5:
-        raise ValueError(f"scale must be a range (low, high) with 0 < low <= high <= 0.5, got {scale}")
+        raise ValueError(
+            f"scale must be a range (low, high) with 0 < low <= high <= 0.5, got {scale}"
+        )
     if max_aspect < 1:
         raise ValueError(f"max_aspect must be >= 1, got {max_aspect!r}")
     if noise < 0:
@@ -281,7 +315,12 @@ def varied_shapes(
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     images = np.empty((n, 1, size, size), dtype=np.float32)
     labels = rng.integers(0, len(classes), size=n)
-    params = {"centre": np.empty((n, 2)), "half_size": np.empty(n), "aspect": np.empty(n), "angle": np.empty(n)}
+    params = {
+        "centre": np.empty((n, 2)),
+        "half_size": np.empty(n),
+        "aspect": np.empty(n),
+        "angle": np.empty(n),
+    }
     for i, label in enumerate(labels):
         half = size * np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1])))
         aspect = np.exp(rng.uniform(-np.log(max_aspect), np.log(max_aspect)))
@@ -298,8 +337,15 @@ def varied_shapes(
         # along (-sin, cos) (counter-clockwise on the screen, as viz.affine_tap_offsets turns taps).
         u = (cos * dx - sin * dy) / (half / np.sqrt(aspect))
         v = (sin * dx + cos * dy) / (half * np.sqrt(aspect))
-        images[i, 0] = _shape_mask(classes[label], u, v) + noise * rng.standard_normal((size, size))
-        params["centre"][i], params["half_size"][i], params["aspect"][i], params["angle"][i] = centre, half, aspect, angle
+        images[i, 0] = _shape_mask(classes[label], u, v) + noise * rng.standard_normal(
+            (size, size)
+        )
+        (
+            params["centre"][i],
+            params["half_size"][i],
+            params["aspect"][i],
+            params["angle"][i],
+        ) = centre, half, aspect, angle
     return images, labels.astype(np.int64), params
 
 

@@ -15,7 +15,9 @@ from .data import test_image, varied_shapes
 from .experiments import smooth_image
 from .nn import DynamicConv2d
 from .reference import conv2d
-from .viz.non_local import _as_picture  # the attention figure's own reading of grey / RGB layouts
+from .viz.non_local import (
+    _as_picture,
+)  # the attention figure's own reading of grey / RGB layouts
 
 __all__ = [
     "conv_arithmetic_widget",
@@ -40,7 +42,11 @@ def _redraw(output: widgets.Output, draw: Callable[[], object]) -> None:
 
 
 def conv_arithmetic_widget(
-    input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+    input_size: int = 5,
+    kernel_size: int = 3,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
 ) -> widgets.VBox:
     """Sliders for the geometry of a convolution over :func:`convref.viz.plot_conv_arithmetic`.
 
@@ -76,7 +82,17 @@ def conv_arithmetic_widget(
     for slider in sliders.values():
         slider.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
-    return widgets.VBox([widgets.HBox([widgets.VBox(list(sliders.values())[:3]), widgets.VBox(list(sliders.values())[3:])]), output])
+    return widgets.VBox(
+        [
+            widgets.HBox(
+                [
+                    widgets.VBox(list(sliders.values())[:3]),
+                    widgets.VBox(list(sliders.values())[3:]),
+                ]
+            ),
+            output,
+        ]
+    )
 
 
 def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.VBox:
@@ -100,14 +116,20 @@ def kernel_widget(image: np.ndarray, kernels: dict[str, np.ndarray]) -> widgets.
     def draw() -> None:
         kernel = np.asarray(kernels[choice.value], dtype=image.dtype)
         response = conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
-        viz.plot_images([image, kernel, response], ["input", f"kernel: {choice.value}", "output"], symmetric=[False, True, True])
+        viz.plot_images(
+            [image, kernel, response],
+            ["input", f"kernel: {choice.value}", "output"],
+            symmetric=[False, True, True],
+        )
 
     choice.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
     return widgets.VBox([choice, output])
 
 
-def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 3) -> widgets.VBox:
+def dilation_widget(
+    rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 3
+) -> widgets.VBox:
     """Sliders for the rates of a three-layer dilated stack over :func:`convref.viz.plot_coverage`.
 
     Shows which input positions reach one output (holes in white), how many, and whether the
@@ -125,7 +147,10 @@ def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    sliders = [widgets.IntSlider(rate, 1, 9, description=f"rate {index + 1}") for index, rate in enumerate(rates)]
+    sliders = [
+        widgets.IntSlider(rate, 1, 9, description=f"rate {index + 1}")
+        for index, rate in enumerate(rates)
+    ]
     kernel = widgets.IntSlider(kernel_size, 2, 5, description="kernel")
     output = widgets.Output()
 
@@ -135,10 +160,14 @@ def dilation_widget(rates: tuple[int, int, int] = (1, 2, 5), kernel_size: int = 
     for slider in [*sliders, kernel]:
         slider.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
-    return widgets.VBox([widgets.HBox([widgets.VBox(sliders), widgets.VBox([kernel])]), output])
+    return widgets.VBox(
+        [widgets.HBox([widgets.VBox(sliders), widgets.VBox([kernel])]), output]
+    )
 
 
-def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stride: int = 2) -> widgets.VBox:
+def overlap_widget(
+    image: "np.ndarray | None" = None, kernel_size: int = 3, stride: int = 2
+) -> widgets.VBox:
     """Kernel-size and stride sliders over :func:`convref.viz.plot_overlap`.
 
     Shows the overlap count map of a transposed convolution with that geometry and
@@ -166,7 +195,11 @@ def overlap_widget(image: "np.ndarray | None" = None, kernel_size: int = 3, stri
     output = widgets.Output()
 
     def draw() -> None:
-        viz.plot_overlap([(sliders["kernel_size"].value, sliders["stride"].value)], input_size=6, image=image)
+        viz.plot_overlap(
+            [(sliders["kernel_size"].value, sliders["stride"].value)],
+            input_size=6,
+            image=image,
+        )
 
     for slider in sliders.values():
         slider.observe(lambda _: _redraw(output, draw), names="value")
@@ -201,10 +234,14 @@ def attention_widget(
         The controls above the figure, which redraws when they change.
     """
     matrices = affinities if isinstance(affinities, dict) else {"attention": affinities}
-    height, width = _as_picture(image)[0].shape[:2]  # the same reading of grey / RGB layouts as the figure
+    height, width = _as_picture(image)[0].shape[
+        :2
+    ]  # the same reading of grey / RGB layouts as the figure
     for name, matrix in matrices.items():
         if np.ndim(matrix) != 2 or np.shape(matrix)[0] != height * width:
-            raise ValueError(f"affinity {name!r} must have H*W = {height * width} rows, got shape {np.shape(matrix)}")
+            raise ValueError(
+                f"affinity {name!r} must have H*W = {height * width} rows, got shape {np.shape(matrix)}"
+            )
     row0, col0 = query if query is not None else (height // 2, width // 2)
     sliders = {
         "row": widgets.IntSlider(row0, 0, height - 1, description="row"),
@@ -214,7 +251,11 @@ def attention_widget(
 
     def draw() -> None:
         r, c = sliders["row"].value, sliders["column"].value
-        viz.plot_attention_map(image, {name: np.asarray(m)[r * width + c] for name, m in matrices.items()}, (r, c))
+        viz.plot_attention_map(
+            image,
+            {name: np.asarray(m)[r * width + c] for name, m in matrices.items()},
+            (r, c),
+        )
 
     for slider in sliders.values():
         slider.observe(lambda _: _redraw(output, draw), names="value")
@@ -222,7 +263,9 @@ def attention_widget(
     return widgets.VBox([widgets.HBox(list(sliders.values())), output])
 
 
-def shift_widget(image: "np.ndarray | None" = None, dy: float = 1.5, dx: float = -2.5) -> widgets.VBox:
+def shift_widget(
+    image: "np.ndarray | None" = None, dy: float = 1.5, dx: float = -2.5
+) -> widgets.VBox:
     """Sliders for one channel's shift ``(dy, dx)``, fractional included, over :func:`convref.viz.plot_shifted_channels`.
 
     Shows the unshifted image next to the shifted one. Integer values move the pixels
@@ -283,12 +326,19 @@ def shuffle_widget(
     ipywidgets.VBox
         The controls above the figure, which redraws when they change.
     """
-    choice = widgets.Dropdown(options=list(groups), value=group_count, description="groups")
+    choice = widgets.Dropdown(
+        options=list(groups), value=group_count, description="groups"
+    )
     highlight = widgets.IntSlider(0, 0, channels - 1, description="output")
     output = widgets.Output()
 
     def draw() -> None:
-        viz.plot_shuffle_connectivity(channels, choice.value, connectivity(choice.value), highlight=highlight.value)
+        viz.plot_shuffle_connectivity(
+            channels,
+            choice.value,
+            connectivity(choice.value),
+            highlight=highlight.value,
+        )
 
     for control in (choice, highlight):
         control.observe(lambda _: _redraw(output, draw), names="value")
@@ -325,34 +375,59 @@ def deform_widget(
         The controls above the figure, which redraws when they change.
     """
     if image is None:
-        image = varied_shapes(1, size=24, seed=10, noise=0.05, scale=(0.3, 0.3))[0][0, 0]
+        image = varied_shapes(1, size=24, seed=10, noise=0.05, scale=(0.3, 0.3))[0][
+            0, 0
+        ]
     image = np.asarray(image, dtype=np.float64)
-    kernel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4 if weight is None else np.asarray(weight, dtype=np.float64)
+    kernel = (
+        np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4
+        if weight is None
+        else np.asarray(weight, dtype=np.float64)
+    )
     taps = kernel.shape[0] * kernel.shape[1]
     height, width = image.shape
     row0, col0 = pixel if pixel is not None else (height // 2, width // 2)
     controls = {
         "row": widgets.IntSlider(row0, 0, height - 1, description="row"),
         "column": widgets.IntSlider(col0, 0, width - 1, description="column"),
-        "scale": widgets.FloatSlider(1.0, min=0.25, max=4.0, step=0.05, description="scale"),
-        "aspect": widgets.FloatSlider(1.0, min=0.25, max=4.0, step=0.05, description="aspect"),
-        "angle": widgets.FloatSlider(0.0, min=-90.0, max=90.0, step=5.0, description="angle (deg)"),
+        "scale": widgets.FloatSlider(
+            1.0, min=0.25, max=4.0, step=0.05, description="scale"
+        ),
+        "aspect": widgets.FloatSlider(
+            1.0, min=0.25, max=4.0, step=0.05, description="aspect"
+        ),
+        "angle": widgets.FloatSlider(
+            0.0, min=-90.0, max=90.0, step=5.0, description="angle (deg)"
+        ),
         "tap": widgets.Dropdown(options=list(range(taps)), value=0, description="tap"),
-        "dy": widgets.FloatSlider(0.0, min=-4.0, max=4.0, step=0.1, description="tap dy"),
-        "dx": widgets.FloatSlider(0.0, min=-4.0, max=4.0, step=0.1, description="tap dx"),
+        "dy": widgets.FloatSlider(
+            0.0, min=-4.0, max=4.0, step=0.1, description="tap dy"
+        ),
+        "dx": widgets.FloatSlider(
+            0.0, min=-4.0, max=4.0, step=0.1, description="tap dx"
+        ),
     }
-    extra = np.zeros((taps, 2))  # each tap's own offset, on top of the global deformation
-    switching = [False]  # True while the tap sliders are set to a newly chosen tap's stored values
+    extra = np.zeros(
+        (taps, 2)
+    )  # each tap's own offset, on top of the global deformation
+    switching = [
+        False
+    ]  # True while the tap sliders are set to a newly chosen tap's stored values
     output = widgets.Output()
 
     def offsets() -> np.ndarray:
         grid = affine_tap_offsets(
-            kernel.shape[0], controls["scale"].value, controls["aspect"].value, np.deg2rad(controls["angle"].value)
+            kernel.shape[0],
+            controls["scale"].value,
+            controls["aspect"].value,
+            np.deg2rad(controls["angle"].value),
         )
         return grid + extra
 
     def draw() -> None:
-        viz.plot_deformed_sampling(image, kernel, (controls["row"].value, controls["column"].value), offsets())
+        viz.plot_deformed_sampling(
+            image, kernel, (controls["row"].value, controls["column"].value), offsets()
+        )
 
     def on_tap_offset(_: object) -> None:
         if not switching[0]:
@@ -378,7 +453,11 @@ def deform_widget(
     return widgets.VBox([widgets.HBox(columns), output])
 
 
-def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] | None" = None, size: int = 7) -> widgets.VBox:
+def template_widget(
+    image: "np.ndarray | None" = None,
+    corner: "tuple[int, int] | None" = None,
+    size: int = 7,
+) -> widgets.VBox:
     """Move a template over an image and compare where correlation and negative L1 distance find it.
 
     Sliders choose the template's top-left pixel and its size; the figure is
@@ -405,13 +484,21 @@ def template_widget(image: "np.ndarray | None" = None, corner: "tuple[int, int] 
     row0, col0 = corner if corner is not None else (height // 2 - 2, width // 4 - 2)
     controls = {
         "size": widgets.IntSlider(size, 1, min(height, width, 15), description="size"),
-        "row": widgets.IntSlider(min(row0, height - size), 0, height - size, description="row"),
-        "column": widgets.IntSlider(min(col0, width - size), 0, width - size, description="column"),
+        "row": widgets.IntSlider(
+            min(row0, height - size), 0, height - size, description="row"
+        ),
+        "column": widgets.IntSlider(
+            min(col0, width - size), 0, width - size, description="column"
+        ),
     }
     output = widgets.Output()
 
     def draw() -> None:
-        viz.plot_template_matching(image, (controls["row"].value, controls["column"].value), controls["size"].value)
+        viz.plot_template_matching(
+            image,
+            (controls["row"].value, controls["column"].value),
+            controls["size"].value,
+        )
 
     def on_size(_: object) -> None:
         # a larger template has fewer positions: shrink the ranges first (this may move the sliders)
@@ -465,10 +552,14 @@ def dynamic_widget(
     """
     layers = [m for m in model.modules() if isinstance(m, DynamicConv2d)]
     if not 0 <= layer < len(layers):
-        raise ValueError(f"layer must index one of the model's {len(layers)} DynamicConv2d layers, got {layer}")
+        raise ValueError(
+            f"layer must index one of the model's {len(layers)} DynamicConv2d layers, got {layer}"
+        )
     chosen = layers[layer]
     recorded = {}
-    hook = chosen.register_forward_pre_hook(lambda m, args: recorded.__setitem__("x", args[0].detach()))
+    hook = chosen.register_forward_pre_hook(
+        lambda m, args: recorded.__setitem__("x", args[0].detach())
+    )
     was_training = model.training
     try:
         model.eval()
@@ -479,14 +570,29 @@ def dynamic_widget(
         model.train(was_training)
     names = names or [f"input {i}" for i in range(len(images))]
     if len(names) != len(images):
-        raise ValueError(f"names must hold one name per image ({len(images)}), got {len(names)}")
+        raise ValueError(
+            f"names must hold one name per image ({len(images)}), got {len(names)}"
+        )
     choices = list(range(len(images))) if choices is None else [int(i) for i in choices]
     if not choices or not all(0 <= i < len(images) for i in choices):
-        raise ValueError(f"choices must be indices of images (0 to {len(images) - 1}), got {choices}")
+        raise ValueError(
+            f"choices must be indices of images (0 to {len(images) - 1}), got {choices}"
+        )
     kernels = chosen.weight.detach().numpy()  # (K, C_out, C_in / groups, kh, kw)
     controls = {
-        "input": widgets.Dropdown(options=[(names[i], i) for i in choices], value=choices[0], description="input"),
-        "temperature": widgets.FloatLogSlider(chosen.temperature, base=10, min=-1.5, max=2, step=0.05, description="temperature"),
+        "input": widgets.Dropdown(
+            options=[(names[i], i) for i in choices],
+            value=choices[0],
+            description="input",
+        ),
+        "temperature": widgets.FloatLogSlider(
+            chosen.temperature,
+            base=10,
+            min=-1.5,
+            max=2,
+            step=0.05,
+            description="temperature",
+        ),
         "out": widgets.IntSlider(0, 0, kernels.shape[1] - 1, description="out channel"),
         "in": widgets.IntSlider(0, 0, kernels.shape[2] - 1, description="in channel"),
     }
@@ -498,7 +604,9 @@ def dynamic_widget(
         try:
             chosen.temperature = controls["temperature"].value
             with torch.no_grad():
-                attention = chosen.attention(recorded["x"][index : index + 1])[0].numpy()
+                attention = chosen.attention(recorded["x"][index : index + 1])[
+                    0
+                ].numpy()
         finally:
             chosen.temperature = saved
         name = names[index]
@@ -512,8 +620,17 @@ def dynamic_widget(
     for control in controls.values():
         control.observe(lambda _: _redraw(output, draw), names="value")
     _redraw(output, draw)
-    return widgets.VBox([widgets.HBox([widgets.VBox([controls["input"], controls["temperature"]]),
-                                       widgets.VBox([controls["out"], controls["in"]])]), output])
+    return widgets.VBox(
+        [
+            widgets.HBox(
+                [
+                    widgets.VBox([controls["input"], controls["temperature"]]),
+                    widgets.VBox([controls["out"], controls["in"]]),
+                ]
+            ),
+            output,
+        ]
+    )
 
 
 def choice_widget(rows: "list[dict]", noise: "float | None" = None) -> widgets.VBox:
@@ -531,15 +648,27 @@ def choice_widget(rows: "list[dict]", noise: "float | None" = None) -> widgets.V
     ipywidgets.VBox
         Two drop-downs and the figure.
     """
-    measured = [key for key in viz.CHOICE_COSTS if all(row.get(key) is not None for row in rows)]
-    cost = widgets.Dropdown(options=[(viz.CHOICE_COSTS[key], key) for key in measured], value="mult_adds", description="cost")
+    measured = [
+        key for key in viz.CHOICE_COSTS if all(row.get(key) is not None for row in rows)
+    ]
+    cost = widgets.Dropdown(
+        options=[(viz.CHOICE_COSTS[key], key) for key in measured],
+        value="mult_adds",
+        description="cost",
+    )
     accuracy = widgets.Dropdown(
-        options=[("test accuracy", "test_accuracy"), ("train accuracy", "train_accuracy")], description="accuracy"
+        options=[
+            ("test accuracy", "test_accuracy"),
+            ("train accuracy", "train_accuracy"),
+        ],
+        description="accuracy",
     )
     output = widgets.Output()
 
     def draw() -> None:
-        viz.plot_operator_choices(rows, costs=(cost.value,), accuracy=accuracy.value, noise=noise)
+        viz.plot_operator_choices(
+            rows, costs=(cost.value,), accuracy=accuracy.value, noise=noise
+        )
 
     for control in (cost, accuracy):
         control.observe(lambda _: _redraw(output, draw), names="value")

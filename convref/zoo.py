@@ -47,7 +47,14 @@ class Layer:
 #: GoogLeNet's inception (3a) as in Szegedy et al. 2015, Table 1 -- a 28x28x192 input and
 #: the filter counts of each branch -- as keyword arguments of :func:`inception_module`.
 GOOGLENET_INCEPTION_3A = dict(
-    in_channels=192, size=28, n1x1=64, n3x3_reduce=96, n3x3=128, n5x5_reduce=16, n5x5=32, pool_proj=32
+    in_channels=192,
+    size=28,
+    n1x1=64,
+    n3x3_reduce=96,
+    n3x3=128,
+    n5x5_reduce=16,
+    n5x5=32,
+    pool_proj=32,
 )
 
 
@@ -80,14 +87,25 @@ def inception_module(
         The convolutions (bias-free counts, as the paper's table).
     """
     layers = [Layer("1x1", "conv 1x1", conv_cost(in_channels, n1x1, 1, size))]
-    for name, reduce, out, k in (("3x3", n3x3_reduce, n3x3, 3), ("5x5", n5x5_reduce, n5x5, 5)):
+    for name, reduce, out, k in (
+        ("3x3", n3x3_reduce, n3x3, 3),
+        ("5x5", n5x5_reduce, n5x5, 5),
+    ):
         branch_in = in_channels
         if reduce is not None:
-            layers.append(Layer(f"{name} reduce", "conv 1x1", conv_cost(in_channels, reduce, 1, size)))
+            layers.append(
+                Layer(
+                    f"{name} reduce",
+                    "conv 1x1",
+                    conv_cost(in_channels, reduce, 1, size),
+                )
+            )
             branch_in = reduce
         layers.append(Layer(name, f"conv {name}", conv_cost(branch_in, out, k, size)))
     if pool_proj is not None:
-        layers.append(Layer("pool proj", "conv 1x1", conv_cost(in_channels, pool_proj, 1, size)))
+        layers.append(
+            Layer("pool proj", "conv 1x1", conv_cost(in_channels, pool_proj, 1, size))
+        )
     return layers
 
 
@@ -106,10 +124,15 @@ def resnet_basic_block(channels: int, size: int) -> list[Layer]:
     list of Layer
         The two convolutions (bias-free: each is followed by BatchNorm).
     """
-    return [Layer(f"3x3, {channels}", "conv 3x3", conv_cost(channels, channels, 3, size)) for _ in range(2)]
+    return [
+        Layer(f"3x3, {channels}", "conv 3x3", conv_cost(channels, channels, 3, size))
+        for _ in range(2)
+    ]
 
 
-def resnet_bottleneck(channels: int, width: int, size: int, groups: int = 1) -> list[Layer]:
+def resnet_bottleneck(
+    channels: int, width: int, size: int, groups: int = 1
+) -> list[Layer]:
     """Layers of a bottleneck block: 1x1 reduce, 3x3, 1x1 expand (He et al. 2016, figure 5 right).
 
     With ``groups > 1`` the 3x3 convolution is grouped, which is the ResNeXt block in its
@@ -133,15 +156,27 @@ def resnet_bottleneck(channels: int, width: int, size: int, groups: int = 1) -> 
     """
     kind = "conv 3x3" if groups == 1 else "conv grouped 3x3"
     return [
-        Layer(f"1x1, {width} (reduce)", "conv 1x1", conv_cost(channels, width, 1, size)),
-        Layer(f"3x3, {width}" + (f", {groups} groups" if groups > 1 else ""), kind,
-              conv_cost(width, width, 3, size, groups=groups)),
-        Layer(f"1x1, {channels} (expand)", "conv 1x1", conv_cost(width, channels, 1, size)),
+        Layer(
+            f"1x1, {width} (reduce)", "conv 1x1", conv_cost(channels, width, 1, size)
+        ),
+        Layer(
+            f"3x3, {width}" + (f", {groups} groups" if groups > 1 else ""),
+            kind,
+            conv_cost(width, width, 3, size, groups=groups),
+        ),
+        Layer(
+            f"1x1, {channels} (expand)", "conv 1x1", conv_cost(width, channels, 1, size)
+        ),
     ]
 
 
 def fire_module(
-    in_channels: int, squeeze: int, expand1x1: int, expand3x3: int, size: int, bias: bool = True
+    in_channels: int,
+    squeeze: int,
+    expand1x1: int,
+    expand3x3: int,
+    size: int,
+    bias: bool = True,
 ) -> list[Layer]:
     """Layers of a SqueezeNet fire module (Iandola et al. 2016, figure 1).
 
@@ -166,18 +201,36 @@ def fire_module(
         The three convolutions.
     """
     return [
-        Layer("squeeze 1x1", "conv 1x1", conv_cost(in_channels, squeeze, 1, size, bias=bias)),
-        Layer("expand 1x1", "conv 1x1", conv_cost(squeeze, expand1x1, 1, size, bias=bias)),
-        Layer("expand 3x3", "conv 3x3", conv_cost(squeeze, expand3x3, 3, size, bias=bias)),
+        Layer(
+            "squeeze 1x1",
+            "conv 1x1",
+            conv_cost(in_channels, squeeze, 1, size, bias=bias),
+        ),
+        Layer(
+            "expand 1x1", "conv 1x1", conv_cost(squeeze, expand1x1, 1, size, bias=bias)
+        ),
+        Layer(
+            "expand 3x3", "conv 3x3", conv_cost(squeeze, expand3x3, 3, size, bias=bias)
+        ),
     ]
 
 
 # MobileNet v1 body (Howard et al. 2017, Table 1): (output channels, stride) of each
 # depthwise separable block after the first full 3x3 convolution (32 channels, stride 2).
 _MOBILENET_V1_BLOCKS = [
-    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
-    (1024, 2), (1024, 1),
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
 ]
 
 
@@ -224,12 +277,26 @@ def mobilenet_v1(
         out = width(out)
         size //= stride
         if separable:
-            layers.append(Layer(f"conv dw / s{stride}", "conv dw 3x3", conv_cost(channels, channels, 3, size, groups=channels)))
-            layers.append(Layer("conv / s1", "conv 1x1", conv_cost(channels, out, 1, size)))
+            layers.append(
+                Layer(
+                    f"conv dw / s{stride}",
+                    "conv dw 3x3",
+                    conv_cost(channels, channels, 3, size, groups=channels),
+                )
+            )
+            layers.append(
+                Layer("conv / s1", "conv 1x1", conv_cost(channels, out, 1, size))
+            )
         else:
-            layers.append(Layer(f"conv / s{stride}", "conv 3x3", conv_cost(channels, out, 3, size)))
+            layers.append(
+                Layer(
+                    f"conv / s{stride}", "conv 3x3", conv_cost(channels, out, 3, size)
+                )
+            )
         channels = out
-    layers.append(Layer("fc", "fc", linear_cost(channels, num_classes, bias=classifier_bias)))
+    layers.append(
+        Layer("fc", "fc", linear_cost(channels, num_classes, bias=classifier_bias))
+    )
     return layers
 
 
@@ -271,7 +338,10 @@ def cost_shares(layers: list[Layer]) -> dict[str, tuple[float, float]]:
     whole = sum(totals.values(), Cost())
     # A kind-less network or one without parameters has no shares to speak of: 0 %, not a crash.
     params, mult_adds = max(whole.params, 1), max(whole.mult_adds, 1)
-    return {kind: (100 * c.params / params, 100 * c.mult_adds / mult_adds) for kind, c in totals.items()}
+    return {
+        kind: (100 * c.params / params, 100 * c.mult_adds / mult_adds)
+        for kind, c in totals.items()
+    }
 
 
 def layer_table(layers: list[Layer], title: str = "") -> str:
@@ -292,11 +362,15 @@ def layer_table(layers: list[Layer], title: str = "") -> str:
     width = max([len(layer.name) for layer in layers] + [len("total")])
     kind_width = max([len(layer.kind) for layer in layers] + [len("kind")])
     rows = [title] if title else []
-    rows.append(f"{'layer':<{width}}  {'kind':<{kind_width}}  {'params':>11}  {'mult-adds':>15}")
+    rows.append(
+        f"{'layer':<{width}}  {'kind':<{kind_width}}  {'params':>11}  {'mult-adds':>15}"
+    )
     for layer in layers:
         rows.append(
             f"{layer.name:<{width}}  {layer.kind:<{kind_width}}  {layer.cost.params:>11,}  {layer.cost.mult_adds:>15,}"
         )
     total = sum((layer.cost for layer in layers), Cost())
-    rows.append(f"{'total':<{width}}  {'':<{kind_width}}  {total.params:>11,}  {total.mult_adds:>15,}")
+    rows.append(
+        f"{'total':<{width}}  {'':<{kind_width}}  {total.params:>11,}  {total.mult_adds:>15,}"
+    )
     return "\n".join(rows)

@@ -18,7 +18,9 @@ HAS_CUDA = torch.cuda.is_available()
 
 def pytest_configure(config):
     # PyTorch's own performance note when the oracle F.conv2d pads an even kernel for "same".
-    config.addinivalue_line("filterwarnings", "ignore:Using padding='same' with even kernel:UserWarning")
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Using padding='same' with even kernel:UserWarning"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,7 +45,9 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-def _scores_by_loops(image: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scores_by_loops(
+    image: np.ndarray, template: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     kh, kw = template.shape
     rows, cols = image.shape[0] - kh + 1, image.shape[1] - kw + 1
     correlation, distance = np.zeros((rows, cols)), np.zeros((rows, cols))
@@ -57,7 +61,9 @@ def _scores_by_loops(image: np.ndarray, template: np.ndarray) -> tuple[np.ndarra
 
 
 @pytest.fixture
-def scores_by_loops() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def scores_by_loops() -> Callable[
+    [np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]:
     """The AdderNet oracle: ``(image, template) -> (correlation, negative L1)`` over the valid windows, by explicit loops.
 
     Shared by test_experiments_adder.py (``template_responses``) and test_viz_adder.py (its figure).

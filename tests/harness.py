@@ -63,7 +63,9 @@ def _check_types(name: str, value: Any, array_type: type) -> None:
     """The result (or each element of a tuple of results) is of the front's array type."""
     items = value if isinstance(value, tuple) else (value,)
     for item in items:
-        assert isinstance(item, array_type), f"{name} returned {type(item).__name__}, not {array_type.__name__}"
+        assert isinstance(item, array_type), (
+            f"{name} returned {type(item).__name__}, not {array_type.__name__}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -94,22 +96,32 @@ class Case:
         assert shape is not None, f"{self.id}: {name} is left out"
         return shape
 
-    def arrays(self, seed: Seed = 0, dtype: Any = np.float64) -> tuple[Optional[np.ndarray], ...]:
+    def arrays(
+        self, seed: Seed = 0, dtype: Any = np.float64
+    ) -> tuple[Optional[np.ndarray], ...]:
         """The positional arrays as NumPy arrays of ``dtype`` (``None`` where left out).
 
         ``seed`` may also be a generator, which then goes on drawing (``default_rng`` returns it as is).
         """
         rng = np.random.default_rng(seed)
         return tuple(
-            None if shape is None else rng.standard_normal(shape).astype(dtype) for shape in self.shapes.values()
+            None if shape is None else rng.standard_normal(shape).astype(dtype)
+            for shape in self.shapes.values()
         )
 
     def tensors(
-        self, seed: Seed = 0, dtype: Any = np.float64, device: Union[str, torch.device, None] = None
+        self,
+        seed: Seed = 0,
+        dtype: Any = np.float64,
+        device: Union[str, torch.device, None] = None,
     ) -> tuple[Optional[torch.Tensor], ...]:
         """The same values as :meth:`arrays`, as tensors (on ``device`` if given)."""
         tensors = to_torch(self.arrays(seed, dtype))
-        return tensors if device is None else tuple(None if t is None else t.to(device) for t in tensors)
+        return (
+            tensors
+            if device is None
+            else tuple(None if t is None else t.to(device) for t in tensors)
+        )
 
     # Constructors for the conv-shaped families, in the operators' own argument order.
 
@@ -163,7 +175,13 @@ class Case:
                 "weight": (in_channels, out_channels // groups, *kernel_size),
                 "bias": (out_channels,) if bias else None,
             },
-            dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation),
+            dict(
+                stride=stride,
+                padding=padding,
+                output_padding=output_padding,
+                groups=groups,
+                dilation=dilation,
+            ),
         )
 
     @classmethod
@@ -241,13 +259,18 @@ def versions(*names: str, fronts: Sequence[str] = tuple(FRONTS)) -> dict[str, Ve
     table = {}
     for front in fronts:
         for name in names:
-            table[f"{front}.{name}"] = Version(f"{front}.{name}", getattr(FRONTS[front], name))
+            table[f"{front}.{name}"] = Version(
+                f"{front}.{name}", getattr(FRONTS[front], name)
+            )
     return table
 
 
 def run_both(name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """``reference.<name>`` and ``functional.<name>`` on the same NumPy arguments: ``{front: NumPy result}``."""
-    return {front: version(*args, **kwargs) for front, version in zip(FRONTS, versions(name).values())}
+    return {
+        front: version(*args, **kwargs)
+        for front, version in zip(FRONTS, versions(name).values())
+    }
 
 
 @dataclass(frozen=True)
@@ -261,7 +284,9 @@ class Operator:
     versions: Mapping[str, Version]
     oracle: Optional[Callable] = None
 
-    def expected(self, case: Case, seed: int = 0, dtype: Any = np.float64) -> np.ndarray:
+    def expected(
+        self, case: Case, seed: int = 0, dtype: Any = np.float64
+    ) -> np.ndarray:
         """The oracle on ``case`` as a NumPy array."""
         assert self.oracle is not None, "this operator has no oracle in PyTorch"
         return to_numpy(self.oracle(*case.tensors(seed, dtype), **case.kwargs()))
@@ -281,7 +306,9 @@ class Operator:
         for name in only or self.versions:
             y = self.versions[name].on(case, seed, dtype)
             assert y.dtype == np.dtype(dtype), f"{name}: dtype {y.dtype}"
-            assert y.shape == expected.shape, f"{name}: shape {y.shape} != {expected.shape}"
+            assert y.shape == expected.shape, (
+                f"{name}: shape {y.shape} != {expected.shape}"
+            )
             np.testing.assert_allclose(y, expected, rtol=rtol, atol=atol, err_msg=name)
 
 
@@ -295,7 +322,10 @@ BadCall = tuple[str, dict, type, str]
 
 def bad_calls(table: Sequence[BadCall]) -> list:
     """The rows of a bad-call table as ``pytest.param(overrides, exception, pattern, id=description)``."""
-    return [pytest.param(overrides, exception, pattern, id=row_id) for row_id, overrides, exception, pattern in table]
+    return [
+        pytest.param(overrides, exception, pattern, id=row_id)
+        for row_id, overrides, exception, pattern in table
+    ]
 
 
 def refusal(call: Callable, kwargs: dict, exception: type) -> str:
@@ -307,7 +337,10 @@ def refusal(call: Callable, kwargs: dict, exception: type) -> str:
 
 
 def assert_both_refuse(
-    operator: Union[str, Mapping[str, Version]], kwargs: dict, exception: type, pattern: str
+    operator: Union[str, Mapping[str, Version]],
+    kwargs: dict,
+    exception: type,
+    pattern: str,
 ) -> dict[str, str]:
     """Every version raises exactly ``exception`` with one and the same message, matching ``pattern``.
 
@@ -317,7 +350,9 @@ def assert_both_refuse(
     table = versions(operator) if isinstance(operator, str) else operator
     messages = {}
     for name, version in table.items():
-        messages[name] = refusal(version.call, kwargs if version.takes_numpy else to_torch(kwargs), exception)
+        messages[name] = refusal(
+            version.call, kwargs if version.takes_numpy else to_torch(kwargs), exception
+        )
         assert re.search(pattern, messages[name]), f"{name}: {messages[name]!r}"
     assert len(set(messages.values())) == 1, messages
     return messages

@@ -56,7 +56,11 @@ SECTION = re.compile(r"^(\w[\w ]*)\n-{3,}\n", re.M)
 
 def _public_members(module_name: str) -> dict[str, object]:
     module = importlib.import_module(module_name)
-    return {name: getattr(module, name) for name in getattr(module, "__all__", []) if not name.startswith("__")}
+    return {
+        name: getattr(module, name)
+        for name in getattr(module, "__all__", [])
+        if not name.startswith("__")
+    }
 
 
 def _api_objects() -> list[tuple[str, object]]:
@@ -125,26 +129,46 @@ def _problems(obj) -> list[str]:
     arguments = _arguments(obj)
     if arguments:
         # A dataclass's arguments are its fields, which NumPy style lists under Attributes.
-        titles = ("Parameters", "Attributes") if dataclasses.is_dataclass(obj) else ("Parameters",)
+        titles = (
+            ("Parameters", "Attributes")
+            if dataclasses.is_dataclass(obj)
+            else ("Parameters",)
+        )
         body = next((sections[title] for title in titles if title in sections), None)
         if body is None:
             return ["no Parameters section"]
         entries = _entries(body)
         for argument in arguments:
             if argument.name not in entries:
-                problems.append(f"argument {argument.name!r} is not in the Parameters section")
-            elif ARRAY_ANNOTATION.search(str(argument.annotation)) and not SHAPE.search(entries[argument.name]):
-                problems.append(f"argument {argument.name!r} is an array or tensor but its entry states no shape")
+                problems.append(
+                    f"argument {argument.name!r} is not in the Parameters section"
+                )
+            elif ARRAY_ANNOTATION.search(str(argument.annotation)) and not SHAPE.search(
+                entries[argument.name]
+            ):
+                problems.append(
+                    f"argument {argument.name!r} is an array or tensor but its entry states no shape"
+                )
     if inspect.isfunction(obj) and _returns_something(obj):
         returns = sections.get("Returns", sections.get("Yields"))
         if returns is None:
             problems.append("no Returns section")
-        elif ARRAY_ANNOTATION.search(str(inspect.signature(obj).return_annotation)) and not SHAPE.search(returns):
-            problems.append("returns an array or tensor but the Returns section states no shape")
+        elif ARRAY_ANNOTATION.search(
+            str(inspect.signature(obj).return_annotation)
+        ) and not SHAPE.search(returns):
+            problems.append(
+                "returns an array or tensor but the Returns section states no shape"
+            )
     if _is_layer(obj):
         shape = sections.get("Shape", "")
-        if not (re.search(r"\binput\b", shape, re.I) and re.search(r"\boutput\b", shape, re.I) and SHAPE.search(shape)):
-            problems.append("a layer needs a Shape section giving its input and output shapes")
+        if not (
+            re.search(r"\binput\b", shape, re.I)
+            and re.search(r"\boutput\b", shape, re.I)
+            and SHAPE.search(shape)
+        ):
+            problems.append(
+                "a layer needs a Shape section giving its input and output shapes"
+            )
     return problems
 
 
@@ -152,7 +176,9 @@ def _automodules() -> dict[str, list[str]]:
     """``{module: options}`` for every ``.. automodule::`` directive on the API page."""
     text = API_PAGE.read_text(encoding="utf-8")
     found: dict[str, list[str]] = {}
-    for match in re.finditer(r"^\.\. automodule:: (\S+)\n((?:[ \t]+:.*\n)*)", text, flags=re.M):
+    for match in re.finditer(
+        r"^\.\. automodule:: (\S+)\n((?:[ \t]+:.*\n)*)", text, flags=re.M
+    ):
         found[match.group(1)] = [line.strip() for line in match.group(2).splitlines()]
     return found
 
@@ -164,8 +190,12 @@ def test_the_api_is_not_empty():
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
 def test_module_is_on_the_api_page_with_its_members(module_name):
     automodules = _automodules()
-    assert module_name in automodules, f"{API_PAGE.name} has no `.. automodule:: {module_name}`"
-    assert ":members:" in automodules[module_name], f"{module_name}: the automodule directive lacks :members:"
+    assert module_name in automodules, (
+        f"{API_PAGE.name} has no `.. automodule:: {module_name}`"
+    )
+    assert ":members:" in automodules[module_name], (
+        f"{module_name}: the automodule directive lacks :members:"
+    )
     module = importlib.import_module(module_name)
     # Without __all__, autodoc shows only what the module defines itself: the re-exports vanish.
     assert hasattr(module, "__all__"), f"{module_name} has no __all__"
@@ -177,26 +207,38 @@ def _known_gap(name: str, value=None):
     """``value`` (default ``name``) as a pytest parameter, marked as an expected failure if it is a known gap."""
     value = name if value is None else value
     if name in KNOWN_GAPS:
-        return pytest.param(*value if isinstance(value, tuple) else (value,), id=name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True))
+        return pytest.param(
+            *value if isinstance(value, tuple) else (value,),
+            id=name,
+            marks=pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True),
+        )
     return pytest.param(*value if isinstance(value, tuple) else (value,), id=name)
 
 
 TOP_LEVEL_MODULES = sorted(
-    info.name for info in pkgutil.iter_modules(convref.__path__, "convref.") if not info.name.rpartition(".")[2].startswith("_")
+    info.name
+    for info in pkgutil.iter_modules(convref.__path__, "convref.")
+    if not info.name.rpartition(".")[2].startswith("_")
 )
 
 
-@pytest.mark.parametrize("module_name", [_known_gap(name) for name in TOP_LEVEL_MODULES])
+@pytest.mark.parametrize(
+    "module_name", [_known_gap(name) for name in TOP_LEVEL_MODULES]
+)
 def test_every_public_module_is_on_the_list(module_name):
     """A module or subpackage added to ``convref`` joins ``PUBLIC_MODULES`` (and the API page) or is private.
 
     (The operator subpackages' own modules, such as ``convref.reference.conv``, are covered
     through their package's ``__all__``.)
     """
-    assert module_name in PUBLIC_MODULES, f"{module_name} is missing from PUBLIC_MODULES and {API_PAGE.name}"
+    assert module_name in PUBLIC_MODULES, (
+        f"{module_name} is missing from PUBLIC_MODULES and {API_PAGE.name}"
+    )
 
 
-@pytest.mark.parametrize("qualname, obj", [_known_gap(name, (name, obj)) for name, obj in API_OBJECTS])
+@pytest.mark.parametrize(
+    "qualname, obj", [_known_gap(name, (name, obj)) for name, obj in API_OBJECTS]
+)
 def test_public_object_has_a_complete_numpy_docstring(qualname, obj):
     problems = _problems(obj)
     assert not problems, f"{qualname}: " + "; ".join(problems)
@@ -210,9 +252,14 @@ def test_public_constants_have_a_doc_comment(module_name):
         if inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj):
             continue
         homes = [module_name] + [m for m in _defining_modules(module_name, name)]
-        if not any(("", name) in ModuleAnalyzer.for_module(home).find_attr_docs() for home in homes):
+        if not any(
+            ("", name) in ModuleAnalyzer.for_module(home).find_attr_docs()
+            for home in homes
+        ):
             undocumented.append(name)
-    assert not undocumented, f"{module_name}: constants without a #: doc comment: {undocumented}"
+    assert not undocumented, (
+        f"{module_name}: constants without a #: doc comment: {undocumented}"
+    )
 
 
 def _defining_modules(package: str, name: str) -> list[str]:
@@ -259,12 +306,28 @@ def _with_doc(doc):
     [
         (None, "no docstring"),
         ("Blur.", "no Parameters section"),
-        (SAMPLE_DOC.replace("    k : int\n        Kernel size.\n", ""), "argument 'k' is not in the Parameters section"),
-        (SAMPLE_DOC.replace("Input ``(N, C, H, W)``.", "The input."), "argument 'x' is an array or tensor but its entry states no shape"),
+        (
+            SAMPLE_DOC.replace("    k : int\n        Kernel size.\n", ""),
+            "argument 'k' is not in the Parameters section",
+        ),
+        (
+            SAMPLE_DOC.replace("Input ``(N, C, H, W)``.", "The input."),
+            "argument 'x' is an array or tensor but its entry states no shape",
+        ),
         (SAMPLE_DOC.split("    Returns")[0], "no Returns section"),
-        (SAMPLE_DOC.replace("Output ``(N, C, H, W)``.", "The output."), "the Returns section states no shape"),
+        (
+            SAMPLE_DOC.replace("Output ``(N, C, H, W)``.", "The output."),
+            "the Returns section states no shape",
+        ),
     ],
-    ids=["missing", "no-parameters", "undocumented-argument", "argument-shape", "no-returns", "return-shape"],
+    ids=[
+        "missing",
+        "no-parameters",
+        "undocumented-argument",
+        "argument-shape",
+        "no-returns",
+        "return-shape",
+    ],
 )
 def test_the_checker_rejects_a_broken_docstring(doc, problem):
     assert _problems(_with_doc(SAMPLE_DOC)) == []

@@ -45,7 +45,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES: dict[str, Path] = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+MODULES: dict[str, Path] = {
+    _module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))
+}
 
 
 @dataclass(frozen=True)
@@ -99,14 +101,23 @@ def _imports(module: str, path: Path) -> list[Import]:
         if isinstance(node, ast.ImportFrom):
             targets = _resolve(module, path.name == "__init__.py", node)
         elif isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names if alias.name.startswith("convref")]
+            targets = [
+                alias.name for alias in node.names if alias.name.startswith("convref")
+            ]
         else:
             continue
         in_function = node.lineno in function_lines
         reason = _comment_near(lines, node.lineno) if in_function else ""
-        found += [Import(module, target, node.lineno, in_function, reason) for target in targets]
-        if in_function and not targets:  # a third-party import inside a function needs a reason too
-            found.append(Import(module, "", node.lineno, True, _comment_near(lines, node.lineno)))
+        found += [
+            Import(module, target, node.lineno, in_function, reason)
+            for target in targets
+        ]
+        if (
+            in_function and not targets
+        ):  # a third-party import inside a function needs a reason too
+            found.append(
+                Import(module, "", node.lineno, True, _comment_near(lines, node.lineno))
+            )
     return found
 
 
@@ -150,14 +161,22 @@ def _graph(imports: list[Import]) -> dict[str, set[str]]:
     since importing a name from a package front is importing the submodule that defines it."""
     edges: dict[str, set[str]] = {}
     for edge in imports:
-        if edge.target and edge.target != edge.importer and not edge.target.startswith(edge.importer + "."):
+        if (
+            edge.target
+            and edge.target != edge.importer
+            and not edge.target.startswith(edge.importer + ".")
+        ):
             edges.setdefault(edge.importer, set()).add(edge.target)
     return edges
 
 
 def test_the_graph_walker_sees_imports():
     assert len(MODULES) > 40
-    assert any(edge.importer == "convref.nn.conv" and edge.target.startswith("convref.functional") for edge in IMPORTS)
+    assert any(
+        edge.importer == "convref.nn.conv"
+        and edge.target.startswith("convref.functional")
+        for edge in IMPORTS
+    )
 
 
 def test_the_cycle_finder_finds_a_planted_cycle():
@@ -169,14 +188,19 @@ def test_no_import_cycle_between_top_level_parts():
     """``viz`` and ``experiments`` once imported each other, dodged with imports inside functions."""
     edges: dict[str, set[str]] = {}
     for edge in IMPORTS:
-        source, target = _layer(edge.importer), _layer(edge.target) if edge.target else None
+        source, target = (
+            _layer(edge.importer),
+            _layer(edge.target) if edge.target else None,
+        )
         if target and source != target and source != "__init__":
             edges.setdefault(source, set()).add(target)
     assert _find_cycle(edges) == []
 
 
 def test_no_import_cycle_between_modules():
-    edges = _graph([edge for edge in IMPORTS if not MODULES[edge.importer].name == "__init__.py"])
+    edges = _graph(
+        [edge for edge in IMPORTS if not MODULES[edge.importer].name == "__init__.py"]
+    )
     assert _find_cycle(edges) == []
 
 
@@ -194,8 +218,14 @@ def test_every_layer_is_listed():
 
 
 def test_imports_inside_functions_say_why():
-    silent = [f"{edge.importer}:{edge.line} ({edge.target or 'third party'})" for edge in IMPORTS if edge.in_function and not edge.reason]
-    assert not silent, "an import inside a function needs a comment saying why:\n" + "\n".join(silent)
+    silent = [
+        f"{edge.importer}:{edge.line} ({edge.target or 'third party'})"
+        for edge in IMPORTS
+        if edge.in_function and not edge.reason
+    ]
+    assert not silent, (
+        "an import inside a function needs a comment saying why:\n" + "\n".join(silent)
+    )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -210,22 +240,34 @@ def _all_assignments(path: Path) -> list[ast.stmt]:
         node
         for node in tree.body
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
-        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in getattr(node, "targets", [getattr(node, "target", None)]))
+        and any(
+            isinstance(t, ast.Name) and t.id == "__all__"
+            for t in getattr(node, "targets", [getattr(node, "target", None)])
+        )
     ]
 
 
-@pytest.mark.parametrize("package", sorted(name for name, path in MODULES.items() if path.name == "__init__.py"))
+@pytest.mark.parametrize(
+    "package",
+    sorted(name for name, path in MODULES.items() if path.name == "__init__.py"),
+)
 def test_package_fronts_have_one_all(package):
     """Each ``__init__`` is one import block and one ``__all__``, not an append-log per chapter."""
     path = MODULES[package]
     assignments = _all_assignments(path)
-    assert len(assignments) == 1 and isinstance(assignments[0], ast.Assign), f"{package}: one `__all__ = [...]`"
+    assert len(assignments) == 1 and isinstance(assignments[0], ast.Assign), (
+        f"{package}: one `__all__ = [...]`"
+    )
     tree = ast.parse(path.read_text(encoding="utf-8"))
     seen_other = False
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            assert not seen_other, f"{package}:{node.lineno}: an import after the package's other statements"
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):  # docstring
+            assert not seen_other, (
+                f"{package}:{node.lineno}: an import after the package's other statements"
+            )
+        elif not (
+            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ):  # docstring
             seen_other = True
 
 
@@ -236,7 +278,11 @@ def test_the_readme_lists_every_module():
     missing = []
     for module, path in MODULES.items():
         relative = path.relative_to(ROOT).as_posix()
-        shown = relative[: -len("/__init__.py")] + "/" if path.name == "__init__.py" else relative
+        shown = (
+            relative[: -len("/__init__.py")] + "/"
+            if path.name == "__init__.py"
+            else relative
+        )
         if not re.search(rf"(^|\s){re.escape(shown)}\s", layout, flags=re.M):
             missing.append(shown)
     assert not missing, f"README's layout section lacks: {missing}"

@@ -19,7 +19,14 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from convref import arith, zoo
-from convref.arith import ConvSpec, Cost, conv_cost, conv_output_size, linear_cost, receptive_field
+from convref.arith import (
+    ConvSpec,
+    Cost,
+    conv_cost,
+    conv_output_size,
+    linear_cost,
+    receptive_field,
+)
 
 
 def torch_output_length(size, kernel_size, stride=1, padding=0, dilation=1) -> int:
@@ -27,7 +34,9 @@ def torch_output_length(size, kernel_size, stride=1, padding=0, dilation=1) -> i
     x = torch.zeros(1, 1, 1, size)
     weight = torch.zeros(1, 1, 1, kernel_size)
     pad = padding if isinstance(padding, str) else (0, padding)
-    return F.conv2d(x, weight, stride=(1, stride), padding=pad, dilation=(1, dilation)).shape[-1]
+    return F.conv2d(
+        x, weight, stride=(1, stride), padding=pad, dilation=(1, dilation)
+    ).shape[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -48,7 +57,9 @@ CONV_ARITHMETIC = [
 ]
 
 
-@pytest.mark.parametrize("name, i, k, s, p, d, o", CONV_ARITHMETIC, ids=[row[0] for row in CONV_ARITHMETIC])
+@pytest.mark.parametrize(
+    "name, i, k, s, p, d, o", CONV_ARITHMETIC, ids=[row[0] for row in CONV_ARITHMETIC]
+)
 def test_conv_output_size_guide(name, i, k, s, p, d, o):
     assert conv_output_size(i, k, stride=s, padding=p, dilation=d) == o
     assert torch_output_length(i, k, s, p, d) == o
@@ -56,8 +67,11 @@ def test_conv_output_size_guide(name, i, k, s, p, d, o):
 
 @settings(max_examples=100, deadline=None)
 @given(
-    size=st.integers(1, 30), kernel=st.integers(1, 7), stride=st.integers(1, 4),
-    padding=st.integers(0, 4), dilation=st.integers(1, 4),
+    size=st.integers(1, 30),
+    kernel=st.integers(1, 7),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 4),
+    dilation=st.integers(1, 4),
 )
 def test_conv_output_size_matches_torch(size, kernel, stride, padding, dilation):
     if size + 2 * padding < dilation * (kernel - 1) + 1:
@@ -66,13 +80,18 @@ def test_conv_output_size_matches_torch(size, kernel, stride, padding, dilation)
         with pytest.raises(RuntimeError):  # PyTorch refuses it too
             torch_output_length(size, kernel, stride, padding, dilation)
     else:
-        assert conv_output_size(size, kernel, stride, padding, dilation) == torch_output_length(
+        assert conv_output_size(
             size, kernel, stride, padding, dilation
-        )
+        ) == torch_output_length(size, kernel, stride, padding, dilation)
 
 
 @settings(max_examples=50, deadline=None)
-@given(size=st.integers(1, 20), kernel=st.integers(1, 6), dilation=st.integers(1, 3), stride=st.integers(1, 3))
+@given(
+    size=st.integers(1, 20),
+    kernel=st.integers(1, 6),
+    dilation=st.integers(1, 3),
+    stride=st.integers(1, 3),
+)
 def test_conv_output_size_strings_match_torch(size, kernel, dilation, stride):
     assert conv_output_size(size, kernel, padding="same", dilation=dilation) == size
     assert torch_output_length(size, kernel, padding="same", dilation=dilation) == size
@@ -86,20 +105,64 @@ CONV_OUTPUT_BAD = [
     (dict(size=-1, kernel_size=3), ValueError, r"^size must be >= 0, got -1$"),
     (dict(size=5.0, kernel_size=3), TypeError, r"^size must be an int, got 5\.0$"),
     (dict(size=5, kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
-    (dict(size=5, kernel_size=3, stride=0), ValueError, r"^stride must be >= 1, got 0$"),
-    (dict(size=5, kernel_size=3, stride=True), TypeError, r"^stride must be an int, got True$"),
-    (dict(size=5, kernel_size=3, dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
-    (dict(size=5, kernel_size=3, padding=-1), ValueError, r"^padding must be >= 0, got -1$"),
-    (dict(size=5, kernel_size=3, padding=1.5), TypeError, r"^padding must be an int, got 1\.5$"),
-    (dict(size=5, kernel_size=3, padding="full"), ValueError, r"'valid' or 'same', got 'full'$"),
-    (dict(size=5, kernel_size=3, stride=2, padding="same"), ValueError, r"^padding='same' needs stride=1"),
-    (dict(size=2, kernel_size=3), ValueError, r"smaller than the dilated kernel \(3\)$"),
-    (dict(size=5, kernel_size=3, dilation=3), ValueError, r"smaller than the dilated kernel \(7\)$"),
-    (dict(size=0, kernel_size=1), ValueError, r"smaller than the dilated kernel \(1\)$"),
+    (
+        dict(size=5, kernel_size=3, stride=0),
+        ValueError,
+        r"^stride must be >= 1, got 0$",
+    ),
+    (
+        dict(size=5, kernel_size=3, stride=True),
+        TypeError,
+        r"^stride must be an int, got True$",
+    ),
+    (
+        dict(size=5, kernel_size=3, dilation=0),
+        ValueError,
+        r"^dilation must be >= 1, got 0$",
+    ),
+    (
+        dict(size=5, kernel_size=3, padding=-1),
+        ValueError,
+        r"^padding must be >= 0, got -1$",
+    ),
+    (
+        dict(size=5, kernel_size=3, padding=1.5),
+        TypeError,
+        r"^padding must be an int, got 1\.5$",
+    ),
+    (
+        dict(size=5, kernel_size=3, padding="full"),
+        ValueError,
+        r"'valid' or 'same', got 'full'$",
+    ),
+    (
+        dict(size=5, kernel_size=3, stride=2, padding="same"),
+        ValueError,
+        r"^padding='same' needs stride=1",
+    ),
+    (
+        dict(size=2, kernel_size=3),
+        ValueError,
+        r"smaller than the dilated kernel \(3\)$",
+    ),
+    (
+        dict(size=5, kernel_size=3, dilation=3),
+        ValueError,
+        r"smaller than the dilated kernel \(7\)$",
+    ),
+    (
+        dict(size=0, kernel_size=1),
+        ValueError,
+        r"smaller than the dilated kernel \(1\)$",
+    ),
 ]
 
 
-@pytest.mark.parametrize("kwargs, exception, pattern", CONV_OUTPUT_BAD, ids=[str(row[0]) for row in CONV_OUTPUT_BAD])
+@pytest.mark.parametrize(
+    "kwargs, exception, pattern",
+    CONV_OUTPUT_BAD,
+    ids=[str(row[0]) for row in CONV_OUTPUT_BAD],
+)
 def test_conv_output_size_bad_arguments(kwargs, exception, pattern):
     with pytest.raises(exception, match=pattern):
         conv_output_size(**kwargs)
@@ -123,7 +186,12 @@ def brute_force_field(specs: list[ConvSpec], length: int) -> tuple[int, int, int
     y = x
     for spec in specs:
         weight = torch.ones(1, 1, spec.kernel_size, dtype=torch.float64)
-        y = F.conv1d(F.pad(y, (spec.padding, spec.padding)), weight, stride=spec.stride, dilation=spec.dilation)
+        y = F.conv1d(
+            F.pad(y, (spec.padding, spec.padding)),
+            weight,
+            stride=spec.stride,
+            dilation=spec.dilation,
+        )
     out_length = y.shape[-1]
     assert out_length >= 2, "input too short for the test"
     i = out_length // 2 - 1
@@ -132,7 +200,9 @@ def brute_force_field(specs: list[ConvSpec], length: int) -> tuple[int, int, int
         (grad,) = torch.autograd.grad(y[0, 0, position], x, retain_graph=True)
         support = torch.nonzero(grad[0, 0]).flatten()
         first, last = int(support[0]), int(support[-1])
-        assert 0 < first and last < length - 1, "field touches the input's border: make the input longer"
+        assert 0 < first and last < length - 1, (
+            "field touches the input's border: make the input longer"
+        )
         firsts.append(first)
         lasts.append(last)
     size = lasts[0] - firsts[0] + 1
@@ -155,16 +225,26 @@ STACKS = {
     "single padded": [ConvSpec(3, padding=1)],
     "two 3x3": [ConvSpec(3), ConvSpec(3)],
     "strided then 3x3": [ConvSpec(3, stride=2, padding=1), ConvSpec(3, padding=1)],
-    "pool then conv": [ConvSpec(5, padding=2), ConvSpec(2, stride=2), ConvSpec(3, padding=1)],
+    "pool then conv": [
+        ConvSpec(5, padding=2),
+        ConvSpec(2, stride=2),
+        ConvSpec(3, padding=1),
+    ],
     "dilated": [ConvSpec(3, dilation=2), ConvSpec(3, dilation=4, padding=4)],
-    "even kernels strided": [ConvSpec(4, stride=2, padding=1), ConvSpec(2, stride=3), ConvSpec(4, padding=3)],
+    "even kernels strided": [
+        ConvSpec(4, stride=2, padding=1),
+        ConvSpec(2, stride=3),
+        ConvSpec(4, padding=3),
+    ],
 }
 
 
 @pytest.mark.parametrize("specs", list(STACKS.values()), ids=list(STACKS))
 def test_receptive_field_matches_autograd(specs):
     field = receptive_field(specs)
-    assert (field.size, field.stride, field.start) == brute_force_field(specs, required_length(specs))
+    assert (field.size, field.stride, field.start) == brute_force_field(
+        specs, required_length(specs)
+    )
 
 
 SPECS = st.builds(
@@ -180,7 +260,9 @@ SPECS = st.builds(
 @given(st.lists(SPECS, min_size=1, max_size=4))
 def test_receptive_field_property(specs):
     field = receptive_field(specs)
-    assert (field.size, field.stride, field.start) == brute_force_field(specs, required_length(specs))
+    assert (field.size, field.stride, field.start) == brute_force_field(
+        specs, required_length(specs)
+    )
 
 
 def test_receptive_field_center_and_empty_stack():
@@ -220,7 +302,9 @@ def test_receptive_field_alexnet_published():
     field = receptive_field(alexnet_specs())
     assert field.size == 195
     assert field.stride == 4 * 2 * 2 * 2
-    assert (field.size, field.stride, field.start) == brute_force_field(alexnet_specs(), required_length(alexnet_specs()))
+    assert (field.size, field.stride, field.start) == brute_force_field(
+        alexnet_specs(), required_length(alexnet_specs())
+    )
 
 
 def test_receptive_field_vgg16_published():
@@ -230,14 +314,20 @@ def test_receptive_field_vgg16_published():
     assert receptive_field(vgg16_specs(until_pool5=False)).size == 196
     specs = vgg16_specs()
     field = receptive_field(specs)
-    assert (field.size, field.stride, field.start) == brute_force_field(specs, required_length(specs))
+    assert (field.size, field.stride, field.start) == brute_force_field(
+        specs, required_length(specs)
+    )
 
 
 def test_stack_specs():
     assert arith.stack_specs([3, 2], [1, 2]) == [ConvSpec(3), ConvSpec(2, stride=2)]
     assert arith.stack_specs([3], dilations=[2]) == [ConvSpec(3, dilation=2)]
     # three 3x3 convolutions see as far as one 7x7 (Simonyan & Zisserman 2015, section 2.3)
-    assert receptive_field(arith.stack_specs([3, 3, 3])).size == receptive_field([ConvSpec(7)]).size == 7
+    assert (
+        receptive_field(arith.stack_specs([3, 3, 3])).size
+        == receptive_field([ConvSpec(7)]).size
+        == 7
+    )
     with pytest.raises(ValueError, match="must have the same length, got 2, 1 and 2"):
         arith.stack_specs([3, 3], [1], [1, 1])
 
@@ -247,8 +337,16 @@ def test_stack_specs():
     [
         (dict(kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
         (dict(kernel_size=3, stride=0), ValueError, r"^stride must be >= 1, got 0$"),
-        (dict(kernel_size=3, padding=-1), ValueError, r"^padding must be >= 0, got -1$"),
-        (dict(kernel_size=3, dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
+        (
+            dict(kernel_size=3, padding=-1),
+            ValueError,
+            r"^padding must be >= 0, got -1$",
+        ),
+        (
+            dict(kernel_size=3, dilation=0),
+            ValueError,
+            r"^dilation must be >= 1, got 0$",
+        ),
         (dict(kernel_size=3.0), TypeError, r"^kernel_size must be an int, got 3\.0$"),
     ],
 )
@@ -287,9 +385,15 @@ CONV_COST_CASES = [
 ]
 
 
-@pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, groups, bias, size", CONV_COST_CASES)
-def test_conv_cost_matches_torch(c_in, c_out, kernel, stride, padding, groups, bias, size):
-    layer = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, groups=groups, bias=bias)
+@pytest.mark.parametrize(
+    "c_in, c_out, kernel, stride, padding, groups, bias, size", CONV_COST_CASES
+)
+def test_conv_cost_matches_torch(
+    c_in, c_out, kernel, stride, padding, groups, bias, size
+):
+    layer = nn.Conv2d(
+        c_in, c_out, kernel, stride=stride, padding=padding, groups=groups, bias=bias
+    )
     x = torch.zeros(1, c_in, *size)
     out_size = tuple(layer(x).shape[-2:])
     cost = conv_cost(c_in, c_out, kernel, out_size, groups=groups, bias=bias)
@@ -297,7 +401,9 @@ def test_conv_cost_matches_torch(c_in, c_out, kernel, stride, padding, groups, b
     assert cost.mult_adds == torch_mult_adds(layer, x)
 
 
-@pytest.mark.parametrize("c_in, c_out, bias", [(10, 7, True), (10, 7, False), (1024, 1000, True)])
+@pytest.mark.parametrize(
+    "c_in, c_out, bias", [(10, 7, True), (10, 7, False), (1024, 1000, True)]
+)
 def test_linear_cost_matches_torch(c_in, c_out, bias):
     layer = nn.Linear(c_in, c_out, bias=bias)
     cost = linear_cost(c_in, c_out, bias=bias)
@@ -316,15 +422,47 @@ def test_costs_add_up():
 @pytest.mark.parametrize(
     "call, exception, pattern",
     [
-        (lambda: conv_cost(0, 4, 3, 5), ValueError, r"^in_channels must be >= 1, got 0$"),
-        (lambda: conv_cost(4, 4.0, 3, 5), TypeError, r"^out_channels must be an int, got 4\.0$"),
-        (lambda: conv_cost(4, 4, 0, 5), ValueError, r"^kernel_size must be >= 1, got 0$"),
-        (lambda: conv_cost(4, 4, 3, (5, 0)), ValueError, r"^output_size must be >= 1, got \(5, 0\)$"),
-        (lambda: conv_cost(4, 6, 3, 5, groups=4), ValueError, r"groups must divide in_channels and out_channels"),
-        (lambda: conv_cost(4, 4, 3, 5, groups=0), ValueError, r"^groups must be >= 1, got 0$"),
-        (lambda: conv_cost(4, 4, 3, 5, bias=1), TypeError, r"^bias must be a bool, got 1$"),
+        (
+            lambda: conv_cost(0, 4, 3, 5),
+            ValueError,
+            r"^in_channels must be >= 1, got 0$",
+        ),
+        (
+            lambda: conv_cost(4, 4.0, 3, 5),
+            TypeError,
+            r"^out_channels must be an int, got 4\.0$",
+        ),
+        (
+            lambda: conv_cost(4, 4, 0, 5),
+            ValueError,
+            r"^kernel_size must be >= 1, got 0$",
+        ),
+        (
+            lambda: conv_cost(4, 4, 3, (5, 0)),
+            ValueError,
+            r"^output_size must be >= 1, got \(5, 0\)$",
+        ),
+        (
+            lambda: conv_cost(4, 6, 3, 5, groups=4),
+            ValueError,
+            r"groups must divide in_channels and out_channels",
+        ),
+        (
+            lambda: conv_cost(4, 4, 3, 5, groups=0),
+            ValueError,
+            r"^groups must be >= 1, got 0$",
+        ),
+        (
+            lambda: conv_cost(4, 4, 3, 5, bias=1),
+            TypeError,
+            r"^bias must be a bool, got 1$",
+        ),
         (lambda: linear_cost(0, 3), ValueError, r"^in_features must be >= 1, got 0$"),
-        (lambda: linear_cost(3, -1), ValueError, r"^out_features must be >= 1, got -1$"),
+        (
+            lambda: linear_cost(3, -1),
+            ValueError,
+            r"^out_features must be >= 1, got -1$",
+        ),
     ],
 )
 def test_cost_bad_arguments(call, exception, pattern):
@@ -354,13 +492,26 @@ def test_inception_3a_against_googlenet_table1():
     assert cost.mult_adds == cost.params * 28 * 28
 
 
-def inception_torch(in_channels, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj) -> nn.ModuleList:
-    return nn.ModuleList([
-        nn.Conv2d(in_channels, n1x1, 1, bias=False),
-        nn.Sequential(nn.Conv2d(in_channels, n3x3_reduce, 1, bias=False), nn.Conv2d(n3x3_reduce, n3x3, 3, padding=1, bias=False)),
-        nn.Sequential(nn.Conv2d(in_channels, n5x5_reduce, 1, bias=False), nn.Conv2d(n5x5_reduce, n5x5, 5, padding=2, bias=False)),
-        nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(in_channels, pool_proj, 1, bias=False)),
-    ])
+def inception_torch(
+    in_channels, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj
+) -> nn.ModuleList:
+    return nn.ModuleList(
+        [
+            nn.Conv2d(in_channels, n1x1, 1, bias=False),
+            nn.Sequential(
+                nn.Conv2d(in_channels, n3x3_reduce, 1, bias=False),
+                nn.Conv2d(n3x3_reduce, n3x3, 3, padding=1, bias=False),
+            ),
+            nn.Sequential(
+                nn.Conv2d(in_channels, n5x5_reduce, 1, bias=False),
+                nn.Conv2d(n5x5_reduce, n5x5, 5, padding=2, bias=False),
+            ),
+            nn.Sequential(
+                nn.MaxPool2d(3, stride=1, padding=1),
+                nn.Conv2d(in_channels, pool_proj, 1, bias=False),
+            ),
+        ]
+    )
 
 
 def test_inception_3a_against_torch_module():
@@ -377,23 +528,45 @@ def test_inception_3a_against_torch_module():
     assert cost.mult_adds == counter.get_total_flops() // 2
 
 
-def mobilenet_v1_torch(separable: bool = True, num_classes: int = 1000) -> nn.Sequential:
+def mobilenet_v1_torch(
+    separable: bool = True, num_classes: int = 1000
+) -> nn.Sequential:
     """MobileNet v1 (Howard et al. 2017, Table 1) as torch modules, without BatchNorm.
 
     Like the released model, the last depthwise layer has stride 1 (the table's "s2" there
     would halve the 7x7 map, which the next row says stays 7x7).
     """
-    blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
-    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.ReLU()]
+    blocks = (
+        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)]
+        + [(512, 1)] * 5
+        + [(1024, 2), (1024, 1)]
+    )
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),
+        nn.ReLU(),
+    ]
     channels = 32
     for out, stride in blocks:
         if separable:
             layers += [
-                nn.Conv2d(channels, channels, 3, stride=stride, padding=1, groups=channels, bias=False), nn.ReLU(),
-                nn.Conv2d(channels, out, 1, bias=False), nn.ReLU(),
+                nn.Conv2d(
+                    channels,
+                    channels,
+                    3,
+                    stride=stride,
+                    padding=1,
+                    groups=channels,
+                    bias=False,
+                ),
+                nn.ReLU(),
+                nn.Conv2d(channels, out, 1, bias=False),
+                nn.ReLU(),
             ]
         else:
-            layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1, bias=False), nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=stride, padding=1, bias=False),
+                nn.ReLU(),
+            ]
         channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
     return nn.Sequential(*layers)
@@ -432,12 +605,16 @@ def test_mobilenet_v1_shares_against_table2():
 
     def shares(kind, params=None):
         params = kinds[kind].params if params is None else params
-        return round(100 * kinds[kind].mult_adds / cost.mult_adds, 2), round(100 * params / params_without_fc_bias, 2)
+        return round(100 * kinds[kind].mult_adds / cost.mult_adds, 2), round(
+            100 * params / params_without_fc_bias, 2
+        )
 
     assert shares("conv 1x1") == (94.86, 74.59)
     assert shares("conv dw 3x3") == (3.06, 1.06)
     assert shares("fc", fc_weights) == (0.18, 24.33)
-    assert shares("conv 3x3")[1] == 0.02  # (the table's 1.19% of mult-adds is inconsistent: the rows sum to 99.29%)
+    assert (
+        shares("conv 3x3")[1] == 0.02
+    )  # (the table's 1.19% of mult-adds is inconsistent: the rows sum to 99.29%)
 
 
 def test_full_conv_mobilenet_against_table4():
@@ -462,7 +639,9 @@ MOBILENET_MULTIPLIERS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, mult_adds_m, params_m", MOBILENET_MULTIPLIERS, ids=str)
+@pytest.mark.parametrize(
+    "kwargs, mult_adds_m, params_m", MOBILENET_MULTIPLIERS, ids=str
+)
 def test_mobilenet_multipliers_against_tables_6_and_7(kwargs, mult_adds_m, params_m):
     cost = total(zoo.mobilenet_v1(**kwargs))
     assert abs(cost.mult_adds / 1e6 - mult_adds_m) < 1

@@ -27,7 +27,11 @@ from convref.arith import Count, LayerCount, Ops, count, tensor_bytes
 
 def flop_counter_mult_adds(model: nn.Module, *args: torch.Tensor) -> int:
     """PyTorch's FLOPs of one forward pass, halved: multiply-adds."""
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+    with (
+        torch.no_grad(),
+        sdpa_kernel(SDPBackend.MATH),
+        FlopCounterMode(display=False) as counter,
+    ):
         model.eval()(*args)
     flops = counter.get_total_flops()
     assert flops % 2 == 0
@@ -48,15 +52,33 @@ TORCH_LAYERS = {
     "conv2d": (lambda: nn.Conv2d(6, 8, 3, padding=1), (2, 6, 9, 11)),
     "conv2d-no-bias": (lambda: nn.Conv2d(6, 8, 3, bias=False), (2, 6, 9, 11)),
     "conv2d-grouped": (lambda: nn.Conv2d(6, 9, (3, 2), groups=3), (3, 6, 8, 7)),
-    "conv2d-depthwise": (lambda: nn.Conv2d(6, 12, 5, padding=2, groups=6), (1, 6, 10, 10)),
-    "conv2d-strided": (lambda: nn.Conv2d(4, 8, 3, stride=(2, 3), padding=1), (2, 4, 13, 14)),
-    "conv2d-dilated": (lambda: nn.Conv2d(4, 4, 3, dilation=(2, 3), padding="same"), (2, 4, 12, 12)),
+    "conv2d-depthwise": (
+        lambda: nn.Conv2d(6, 12, 5, padding=2, groups=6),
+        (1, 6, 10, 10),
+    ),
+    "conv2d-strided": (
+        lambda: nn.Conv2d(4, 8, 3, stride=(2, 3), padding=1),
+        (2, 4, 13, 14),
+    ),
+    "conv2d-dilated": (
+        lambda: nn.Conv2d(4, 4, 3, dilation=(2, 3), padding="same"),
+        (2, 4, 12, 12),
+    ),
     "conv2d-unbatched": (lambda: nn.Conv2d(4, 5, 3), (4, 8, 8)),
     "conv1d": (lambda: nn.Conv1d(4, 6, 5, stride=2, dilation=2, groups=2), (3, 4, 40)),
     "conv3d": (lambda: nn.Conv3d(2, 4, 3, padding=1), (1, 2, 5, 6, 7)),
-    "conv-transpose2d": (lambda: nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1), (2, 6, 5, 7)),
-    "conv-transpose2d-grouped": (lambda: nn.ConvTranspose2d(6, 9, (4, 3), stride=(2, 1), groups=3, dilation=2), (2, 6, 5, 5)),
-    "conv-transpose1d": (lambda: nn.ConvTranspose1d(4, 2, 4, stride=4, bias=False), (2, 4, 9)),
+    "conv-transpose2d": (
+        lambda: nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1),
+        (2, 6, 5, 7),
+    ),
+    "conv-transpose2d-grouped": (
+        lambda: nn.ConvTranspose2d(6, 9, (4, 3), stride=(2, 1), groups=3, dilation=2),
+        (2, 6, 5, 5),
+    ),
+    "conv-transpose1d": (
+        lambda: nn.ConvTranspose1d(4, 2, 4, stride=4, bias=False),
+        (2, 4, 9),
+    ),
     "linear": (lambda: nn.Linear(12, 7), (5, 12)),
     "linear-no-bias-3d": (lambda: nn.Linear(12, 7, bias=False), (2, 5, 12)),
 }
@@ -71,24 +93,37 @@ def test_torch_layer_mult_adds_match_the_flop_counter(name):
     assert len(result.rows) == 1
     assert result.mult_adds == flop_counter_mult_adds(layer, x)
     y = layer(x)
-    assert result.additions == (y.numel() if layer.bias is not None else 0)  # one bias add per output
+    assert result.additions == (
+        y.numel() if layer.bias is not None else 0
+    )  # one bias add per output
     assert result.params == sum(p.numel() for p in layer.parameters())
     assert result.rows[0].output_shape == tuple(y.shape)
 
 
 @pytest.mark.parametrize(
     "c_in, c_out, kernel, stride, padding, output_padding, groups, size",
-    [(8, 4, 3, 2, 1, 1, 1, 7), (6, 9, 4, 2, 1, 0, 3, 5), (4, 4, 2, 2, 0, 0, 4, 6), (3, 5, 5, 3, 2, 2, 1, 4)],
+    [
+        (8, 4, 3, 2, 1, 1, 1, 7),
+        (6, 9, 4, 2, 1, 0, 3, 5),
+        (4, 4, 2, 2, 0, 0, 4, 6),
+        (3, 5, 5, 3, 2, 2, 1, 4),
+    ],
 )
-def test_transposed_convolution_counts_its_input_positions(c_in, c_out, kernel, stride, padding, output_padding, groups, size):
+def test_transposed_convolution_counts_its_input_positions(
+    c_in, c_out, kernel, stride, padding, output_padding, groups, size
+):
     # Each input value is multiplied by the C_out / G x k x k weights of its group once, however
     # the outputs overlap or are cropped: N C_in H_in W_in (C_out / G) k k. Counting the output
     # positions instead (fvcore#78, ptflops#149) overcounts by about stride^2.
-    layer = nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, output_padding, groups, bias=False)
+    layer = nn.ConvTranspose2d(
+        c_in, c_out, kernel, stride, padding, output_padding, groups, bias=False
+    )
     x = torch.randn(2, c_in, size, size + 1)
     analytic = 2 * c_in * size * (size + 1) * (c_out // groups) * kernel * kernel
     assert count(layer, x).mult_adds == analytic
-    wrong = 2 * c_out * math.prod(layer(x).shape[-2:]) * (c_in // groups) * kernel * kernel  # output positions
+    wrong = (
+        2 * c_out * math.prod(layer(x).shape[-2:]) * (c_in // groups) * kernel * kernel
+    )  # output positions
     assert wrong != analytic
 
 
@@ -96,7 +131,11 @@ def test_convolution_bytes_by_hand():
     # 2 x 3 x 10 x 10 float32 in (2400 bytes), 2 x 8 x 8 x 8 float32 out (4096 bytes)
     layer = nn.Conv2d(3, 8, 3)
     result = count(layer, torch.zeros(2, 3, 10, 10))
-    assert (result.bytes_read, result.bytes_written) == (4 * 2 * 3 * 10 * 10, 4 * 2 * 8 * 8 * 8) == (2400, 4096)
+    assert (
+        (result.bytes_read, result.bytes_written)
+        == (4 * 2 * 3 * 10 * 10, 4 * 2 * 8 * 8 * 8)
+        == (2400, 4096)
+    )
     # with the parameters, the ideal traffic of arith.conv_memory_traffic
     traffic = arith.conv_memory_traffic(3, 8, 3, 10, 8, batch=2, bias=True)
     assert result.bytes_read + result.bytes_written + 4 * result.params == traffic
@@ -109,7 +148,12 @@ def test_pooling_and_normalisation_rules_by_hand():
     x = torch.randn(2, 4, 6, 6)
     # max pooling: comparisons only; bytes in and out
     pooled = count(nn.MaxPool2d(2), x)
-    assert (pooled.mult_adds, pooled.additions, pooled.bytes_read, pooled.bytes_written) == (0, 0, 4 * 288, 4 * 72)
+    assert (
+        pooled.mult_adds,
+        pooled.additions,
+        pooled.bytes_read,
+        pooled.bytes_written,
+    ) == (0, 0, 4 * 288, 4 * 72)
     # 2x2 average pooling, stride 2: every input value is summed once
     assert count(nn.AvgPool2d(2), x).additions == 288
     # 3x3 windows with stride 1 on 6x6: 16 outputs of 9 values per channel
@@ -118,17 +162,27 @@ def test_pooling_and_normalisation_rules_by_hand():
     assert count(nn.AdaptiveAvgPool2d(1), x).additions == 288
     # adaptive 6 -> 4 windows along an axis: [0,2) [1,3) [3,5) [4,6): 2 + 2 + 2 + 2 = 8 values;
     # 5 -> 3: [0,2) [1,4) [3,5): 2 + 3 + 2 = 7
-    assert count(nn.AdaptiveAvgPool2d((4, 3)), torch.randn(1, 2, 6, 5)).additions == 2 * 8 * 7
+    assert (
+        count(nn.AdaptiveAvgPool2d((4, 3)), torch.randn(1, 2, 6, 5)).additions
+        == 2 * 8 * 7
+    )
     assert count(nn.AdaptiveAvgPool1d(3), torch.randn(1, 2, 5)).additions == 2 * 7
     # BatchNorm with stored statistics: y = a x + b, one multiply-add per element
     norm = count(nn.BatchNorm2d(4), x)
     assert (norm.mult_adds, norm.additions, norm.params) == (288, 0, 8)
     # statistics from the input: mean (1 add), centring (1 add), variance (1 MAC), normalise (1 MAC)
-    for layer in (nn.GroupNorm(2, 4), nn.LayerNorm([6, 6]), nn.InstanceNorm2d(4), nn.BatchNorm2d(4, track_running_stats=False)):
+    for layer in (
+        nn.GroupNorm(2, 4),
+        nn.LayerNorm([6, 6]),
+        nn.InstanceNorm2d(4),
+        nn.BatchNorm2d(4, track_running_stats=False),
+    ):
         result = count(layer, x)
         assert (result.mult_adds, result.additions) == (2 * 288, 2 * 288), layer
     # bilinear upsampling: four taps per output value; nearest: none
-    assert count(nn.Upsample(scale_factor=2, mode="bilinear"), x).mult_adds == 4 * 4 * 288
+    assert (
+        count(nn.Upsample(scale_factor=2, mode="bilinear"), x).mult_adds == 4 * 4 * 288
+    )
     assert count(nn.Upsample(scale_factor=2), x).mult_adds == 0
 
 
@@ -136,7 +190,11 @@ def test_nested_model_totals_are_the_sum_of_its_rows():
     torch.manual_seed(0)
 
     def block(c_in, c_out, stride):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+        )
 
     model = nn.Sequential(
         block(3, 8, 1),
@@ -155,35 +213,85 @@ def test_nested_model_totals_are_the_sum_of_its_rows():
     assert result.select(*layers).mult_adds == flop_counter_mult_adds(model, x)
     # BatchNorm (stored statistics) adds one multiply-add per element of its input
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    assert result.select(nn.BatchNorm2d).mult_adds == 2 * (8 * 16 * 16 + 16 * 8 * 8 + 16 * 8 * 8) and len(norms) == 3
+    assert (
+        result.select(nn.BatchNorm2d).mult_adds
+        == 2 * (8 * 16 * 16 + 16 * 8 * 8 + 16 * 8 * 8)
+        and len(norms) == 3
+    )
     # one row per layer that computes, named as in named_modules, in call order
     assert [row.name for row in result.rows] == [
-        "0.0", "0.1", "0.2", "1.0.0", "1.0.1", "1.0.2", "1.1.0", "1.1.1", "1.1.2", "2", "3", "5"
+        "0.0",
+        "0.1",
+        "0.2",
+        "1.0.0",
+        "1.0.1",
+        "1.0.2",
+        "1.1.0",
+        "1.1.1",
+        "1.1.2",
+        "2",
+        "3",
+        "5",
     ]
     table = str(result)
-    assert table.splitlines()[0].split() == ["layer", "type", "output", "params", "mult-adds", "additions", "read", "written"]
+    assert table.splitlines()[0].split() == [
+        "layer",
+        "type",
+        "output",
+        "params",
+        "mult-adds",
+        "additions",
+        "read",
+        "written",
+    ]
     assert "total" in table and "1.1.0" in table
     assert f"{result.mult_adds:,}" in result.format(exact=True)
 
 
 def test_fold_batch_norm_only_after_an_affine_layer():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4)
+    )
     x = torch.randn(2, 3, 8, 8)
     plain, folded = count(model, x), count(model, x, fold_batch_norm=True)
     first, second = (row for row in folded.rows if row.module_type is nn.BatchNorm2d)
-    assert (first.mult_adds, first.bytes_read, first.note) == (0, 0, "folded into the layer before")
+    assert (first.mult_adds, first.bytes_read, first.note) == (
+        0,
+        0,
+        "folded into the layer before",
+    )
     assert second.mult_adds == 2 * 4 * 6 * 6  # after a ReLU: nothing to fold into
     assert plain.mult_adds - folded.mult_adds == 2 * 4 * 6 * 6
     assert folded.params == plain.params  # folding changes the work, not the model
     # a BatchNorm that normalises with the batch's statistics is counted as deployed: stored statistics
-    batch_statistics = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4, track_running_stats=False))
-    assert only_row(count(batch_statistics, x), nn.BatchNorm2d).mult_adds == 2 * 2 * 4 * 6 * 6
-    assert only_row(count(batch_statistics, x, fold_batch_norm=True), nn.BatchNorm2d).mult_adds == 2 * 4 * 6 * 6
+    batch_statistics = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4, track_running_stats=False)
+    )
+    assert (
+        only_row(count(batch_statistics, x), nn.BatchNorm2d).mult_adds
+        == 2 * 2 * 4 * 6 * 6
+    )
+    assert (
+        only_row(
+            count(batch_statistics, x, fold_batch_norm=True), nn.BatchNorm2d
+        ).mult_adds
+        == 2 * 4 * 6 * 6
+    )
     batch_statistics[1] = nn.Identity()  # now right after the convolution: folded
-    assert only_row(count(batch_statistics, x, fold_batch_norm=True), nn.BatchNorm2d).mult_adds == 0
+    assert (
+        only_row(
+            count(batch_statistics, x, fold_batch_norm=True), nn.BatchNorm2d
+        ).mult_adds
+        == 0
+    )
     # an in-place ReLU hands on the convolution's own tensor, but the BatchNorm no longer follows it
-    in_place = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.BatchNorm2d(4))
-    assert only_row(count(in_place, x, fold_batch_norm=True), nn.BatchNorm2d).mult_adds == 2 * 4 * 6 * 6
+    in_place = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.BatchNorm2d(4)
+    )
+    assert (
+        only_row(count(in_place, x, fold_batch_norm=True), nn.BatchNorm2d).mult_adds
+        == 2 * 4 * 6 * 6
+    )
 
 
 def test_modes_are_restored_and_statistics_untouched():
@@ -194,16 +302,23 @@ def test_modes_are_restored_and_statistics_untouched():
     result = count(model, torch.randn(2, 1, 5, 5) + 3)
     assert [m.training for m in model.modules()] == [True, True, False, True]
     assert torch.equal(model[1].running_mean, before)
-    assert [row.module_type for row in result.rows] == [nn.Conv2d, nn.BatchNorm2d]  # Dropout: off in eval
+    assert [row.module_type for row in result.rows] == [
+        nn.Conv2d,
+        nn.BatchNorm2d,
+    ]  # Dropout: off in eval
 
 
 def test_hooks_and_modes_are_restored_when_the_forward_pass_fails():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(5, 5))  # the linear layer gets the wrong width
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.Linear(5, 5)
+    )  # the linear layer gets the wrong width
     model.train()
     with pytest.raises(RuntimeError):
         count(model, torch.zeros(1, 1, 4, 4))
     assert all(m.training for m in model.modules())
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    assert all(
+        not m._forward_hooks and not m._forward_pre_hooks for m in model.modules()
+    )
 
 
 def test_tensor_bytes_of_nested_values():
@@ -237,7 +352,9 @@ def test_unknown_layers_are_reported_not_silently_free():
         def forward(self, x):
             return x * self.gamma
 
-    attention = nn.MultiheadAttention(3, 1, batch_first=True)  # calls out_proj through .weight
+    attention = nn.MultiheadAttention(
+        3, 1, batch_first=True
+    )  # calls out_proj through .weight
 
     class Model(nn.Module):
         def __init__(self):
@@ -250,7 +367,9 @@ def test_unknown_layers_are_reported_not_silently_free():
     model = Model()
     result = count(model, torch.randn(2, 5, 3))
     assert result.uncounted == ["scale", "attention", "attention.out_proj"]
-    assert result.params == sum(p.numel() for p in model.parameters())  # every parameter in some row
+    assert result.params == sum(
+        p.numel() for p in model.parameters()
+    )  # every parameter in some row
     assert result.rows[-1].note == "not called in the forward pass: parameters only"
     assert " ?" in str(result)
 
@@ -271,7 +390,10 @@ def test_count_ops_protocol_counts_own_work_and_the_walker_the_children():
 
     x = torch.randn(3, 2, 4, 4)
     result = count(Gate(), x)
-    assert [(row.name, row.module_type.__name__) for row in result.rows] == [("", "Gate"), ("conv", "Conv2d")]
+    assert [(row.name, row.module_type.__name__) for row in result.rows] == [
+        ("", "Gate"),
+        ("conv", "Conv2d"),
+    ]
     assert result.mult_adds == 3 * 2 * 16 + 3 * 16 * 4
     assert result.rows[0].bytes_read == tensor_bytes(x) == 4 * 96
 
@@ -309,9 +431,27 @@ def test_several_inputs_and_keyword_arguments():
 @pytest.mark.parametrize(
     "model, x, fold, error, match",
     [
-        ("not a module", torch.zeros(1), False, TypeError, "model must be a torch.nn.Module"),
-        (nn.ReLU(), [1, 2], False, TypeError, "x must be a torch.Tensor or a sequence of them"),
-        (nn.ReLU(), "x", False, TypeError, "x must be a torch.Tensor or a sequence of them"),
+        (
+            "not a module",
+            torch.zeros(1),
+            False,
+            TypeError,
+            "model must be a torch.nn.Module",
+        ),
+        (
+            nn.ReLU(),
+            [1, 2],
+            False,
+            TypeError,
+            "x must be a torch.Tensor or a sequence of them",
+        ),
+        (
+            nn.ReLU(),
+            "x",
+            False,
+            TypeError,
+            "x must be a torch.Tensor or a sequence of them",
+        ),
         (nn.ReLU(), torch.zeros(1), 1, TypeError, "fold_batch_norm must be a bool"),
     ],
 )
@@ -329,8 +469,16 @@ def test_bad_calls(model, x, fold, error, match):
     "build, shape",
     [
         (lambda: cnn.Conv2d(6, 8, 3, padding=1), (2, 6, 9, 11)),
-        (lambda: cnn.Conv2d(6, 9, (3, 2), stride=2, dilation=(2, 1), groups=3, bias=False), (3, 6, 12, 9)),
-        (lambda: cnn.Conv2d(4, 4, 3, padding="same", dilation=2, groups=4), (2, 4, 10, 10)),
+        (
+            lambda: cnn.Conv2d(
+                6, 9, (3, 2), stride=2, dilation=(2, 1), groups=3, bias=False
+            ),
+            (3, 6, 12, 9),
+        ),
+        (
+            lambda: cnn.Conv2d(4, 4, 3, padding="same", dilation=2, groups=4),
+            (2, 4, 10, 10),
+        ),
         (lambda: cnn.Conv1x1(8, 4), (2, 8, 5, 5)),
         (lambda: cnn.CausalConv1d(4, 6, 3, dilation=2, groups=2), (2, 4, 17)),
     ],
@@ -342,17 +490,30 @@ def test_convref_convolutions_match_the_flop_counter(build, shape):
     assert result.mult_adds == flop_counter_mult_adds(layer, x)
     y = layer(x)
     assert result.additions == (y.numel() if layer.bias is not None else 0)
-    assert (result.bytes_read, result.bytes_written, result.params) == (x.nbytes, y.nbytes, sum(p.numel() for p in layer.parameters()))
+    assert (result.bytes_read, result.bytes_written, result.params) == (
+        x.nbytes,
+        y.nbytes,
+        sum(p.numel() for p in layer.parameters()),
+    )
 
 
-@pytest.mark.parametrize("stride, padding, output_padding, groups", [(2, 1, 1, 1), (3, 0, 2, 2), (1, 1, 0, 2)])
-def test_convref_transposed_convolution_counts_its_input_positions(stride, padding, output_padding, groups):
+@pytest.mark.parametrize(
+    "stride, padding, output_padding, groups",
+    [(2, 1, 1, 1), (3, 0, 2, 2), (1, 1, 0, 2)],
+)
+def test_convref_transposed_convolution_counts_its_input_positions(
+    stride, padding, output_padding, groups
+):
     layer = cnn.ConvTranspose2d(4, 6, 3, stride, padding, output_padding, groups)
     x = torch.randn(2, 4, 5, 6)
     # analytic: N C_in H_in W_in (C_out / G) k k, what torch.nn.ConvTranspose2d's rule gives too
     assert count(layer, x).mult_adds == 2 * 4 * 5 * 6 * (6 // groups) * 9
     twin = nn.ConvTranspose2d(4, 6, 3, stride, padding, output_padding, groups)
-    assert count(layer, x).mult_adds == count(twin, x).mult_adds == flop_counter_mult_adds(twin, x)
+    assert (
+        count(layer, x).mult_adds
+        == count(twin, x).mult_adds
+        == flop_counter_mult_adds(twin, x)
+    )
 
 
 def test_adder_layer_counts_additions_only_as_the_paper_does():
@@ -360,27 +521,55 @@ def test_adder_layer_counts_additions_only_as_the_paper_does():
     x = torch.randn(2, 6, 9, 9)
     result = count(layer, x)
     paper = arith.adder_op_count(6, 8, 3, 5, groups=2)  # per image, no bias
-    assert (result.mult_adds, result.additions) == (0, 2 * paper.additions + 2 * 8 * 5 * 5)
+    assert (result.mult_adds, result.additions) == (
+        0,
+        2 * paper.additions + 2 * 8 * 5 * 5,
+    )
     assert result.params == paper.params + 8
     # a BatchNorm folds into a convolution before it, not into an adder layer
     x = torch.randn(2, 6, 8, 8)
-    for first, folds in ((cnn.Conv2d(6, 6, 3, padding=1), True), (cnn.Adder2d(6, 6, 3, padding=1), False)):
-        norm = only_row(count(nn.Sequential(first, nn.BatchNorm2d(6)), x, fold_batch_norm=True), nn.BatchNorm2d)
+    for first, folds in (
+        (cnn.Conv2d(6, 6, 3, padding=1), True),
+        (cnn.Adder2d(6, 6, 3, padding=1), False),
+    ):
+        norm = only_row(
+            count(nn.Sequential(first, nn.BatchNorm2d(6)), x, fold_batch_norm=True),
+            nn.BatchNorm2d,
+        )
         assert norm.mult_adds == (0 if folds else x.numel())
 
 
-@pytest.mark.parametrize("modulated, groups, offset_groups, stride, bias", [(False, 1, 1, 1, True), (True, 2, 2, 2, False)])
-def test_dcn_is_offset_convolution_plus_sampling_plus_product(modulated, groups, offset_groups, stride, bias):
+@pytest.mark.parametrize(
+    "modulated, groups, offset_groups, stride, bias",
+    [(False, 1, 1, 1, True), (True, 2, 2, 2, False)],
+)
+def test_dcn_is_offset_convolution_plus_sampling_plus_product(
+    modulated, groups, offset_groups, stride, bias
+):
     # fvcore#121 skips the deformable op; arith.deform_conv_cost counts its three parts
-    layer = cnn.DCN2d(4, 6, 3, stride=stride, padding=1, groups=groups, bias=bias, offset_groups=offset_groups, modulated=modulated)
+    layer = cnn.DCN2d(
+        4,
+        6,
+        3,
+        stride=stride,
+        padding=1,
+        groups=groups,
+        bias=bias,
+        offset_groups=offset_groups,
+        modulated=modulated,
+    )
     x = torch.randn(2, 4, 9, 9)
     out = 9 if stride == 1 else 5
-    expected = arith.deform_conv_cost(4, 6, 3, out, groups, offset_groups, modulated, bias)
+    expected = arith.deform_conv_cost(
+        4, 6, 3, out, groups, offset_groups, modulated, bias
+    )
     result = count(layer, x)
     assert [row.name for row in result.rows] == ["", "conv_offset"]
     assert result.mult_adds == 2 * expected["total"].mult_adds
     assert result.params == expected["total"].params
-    assert result.rows[1].mult_adds == 2 * expected["offsets"].mult_adds  # the offset convolution, by the torch rule
+    assert (
+        result.rows[1].mult_adds == 2 * expected["offsets"].mult_adds
+    )  # the offset convolution, by the torch rule
     # the additions: the two biases, one per output value
     predicted = (3 if modulated else 2) * offset_groups * 9
     assert result.additions == 2 * out * out * (predicted + (6 if bias else 0))
@@ -392,12 +581,23 @@ def test_dcn_is_offset_convolution_plus_sampling_plus_product(modulated, groups,
 
 def test_torchvision_style_deform_conv_reads_its_offsets_and_mask():
     layer = cnn.DeformConv2d(4, 6, 3, padding=1)
-    x, offset, mask = torch.randn(2, 4, 7, 7), torch.randn(2, 18, 7, 7), torch.rand(2, 9, 7, 7)
-    costs = {modulated: arith.deform_conv_cost(4, 6, 3, 7, modulated=modulated) for modulated in (False, True)}
+    x, offset, mask = (
+        torch.randn(2, 4, 7, 7),
+        torch.randn(2, 18, 7, 7),
+        torch.rand(2, 9, 7, 7),
+    )
+    costs = {
+        modulated: arith.deform_conv_cost(4, 6, 3, 7, modulated=modulated)
+        for modulated in (False, True)
+    }
     plain, masked = count(layer, (x, offset)), count(layer, (x, offset, mask))
     # no offset convolution here: the caller computed the offsets
-    assert plain.mult_adds == 2 * (costs[False]["conv"].mult_adds + costs[False]["sampling"].mult_adds)
-    assert masked.mult_adds == 2 * (costs[True]["conv"].mult_adds + costs[True]["sampling"].mult_adds)
+    assert plain.mult_adds == 2 * (
+        costs[False]["conv"].mult_adds + costs[False]["sampling"].mult_adds
+    )
+    assert masked.mult_adds == 2 * (
+        costs[True]["conv"].mult_adds + costs[True]["sampling"].mult_adds
+    )
     assert masked.bytes_read == x.nbytes + offset.nbytes + mask.nbytes
     active = count(cnn.ActiveConv2d(4, 6, 3, padding=1), x)
     assert active.mult_adds == plain.mult_adds and active.params == plain.params + 2 * 9
@@ -406,7 +606,9 @@ def test_torchvision_style_deform_conv_reads_its_offsets_and_mask():
 def test_dcls_costs_its_dense_kernel():
     layer = cnn.DclsConv2d(4, 6, kernel_count=3, dilated_kernel_size=7, padding=3)
     x = torch.randn(2, 4, 10, 10)
-    dense = arith.conv_cost(4, 6, 7, 10).mult_adds  # what it costs at run time: a 7x7 convolution
+    dense = arith.conv_cost(
+        4, 6, 7, 10
+    ).mult_adds  # what it costs at run time: a 7x7 convolution
     assert count(layer, x).mult_adds == 2 * dense + 4 * layer.weight.numel()
 
 
@@ -416,31 +618,51 @@ def test_dynamic_layers_match_dynamic_conv_cost_and_the_flop_counter(kind):
     if kind == "condconv":
         layer, hidden = cnn.CondConv2d(8, 6, 3, padding=1, num_kernels=3), None
     else:
-        layer, hidden = cnn.DynamicConv2d(8, 6, 3, stride=2, padding=1, groups=2, num_kernels=4, temperature=1.0), 4
+        layer, hidden = (
+            cnn.DynamicConv2d(
+                8, 6, 3, stride=2, padding=1, groups=2, num_kernels=4, temperature=1.0
+            ),
+            4,
+        )
     x = torch.randn(3, 8, 8, 8)
     out = layer(x).shape[-1]
-    expected = arith.dynamic_conv_cost(8, 6, 3, out, layer.num_kernels, layer.groups, True, hidden)
+    expected = arith.dynamic_conv_cost(
+        8, 6, 3, out, layer.num_kernels, layer.groups, True, hidden
+    )
     result = count(layer, x)
     assert result.mult_adds == 3 * expected["total"].mult_adds
     assert result.params == expected["total"].params
     assert result.mult_adds == flop_counter_mult_adds(layer, x)
     own = only_row(result, type(layer))
-    assert own.mult_adds == 3 * (expected["conv"].mult_adds + expected["aggregation"].mult_adds)
-    assert own.additions == layer(x).numel() + x.numel()  # bias, and the pooling the attention starts from
+    assert own.mult_adds == 3 * (
+        expected["conv"].mult_adds + expected["aggregation"].mult_adds
+    )
+    assert (
+        own.additions == layer(x).numel() + x.numel()
+    )  # bias, and the pooling the attention starts from
 
 
 def test_shift_layers_cost_memory_not_arithmetic():
     x = torch.randn(2, 18, 6, 6)
     shift = count(cnn.Shift2d(18, 3), x)
     zero = arith.shift_cost(18, 6)
-    assert (shift.params, shift.mult_adds, shift.additions) == (zero.params, zero.mult_adds, 0) == (0, 0, 0)
+    assert (
+        (shift.params, shift.mult_adds, shift.additions)
+        == (zero.params, zero.mult_adds, 0)
+        == (0, 0, 0)
+    )
     assert (shift.bytes_read, shift.bytes_written) == (x.nbytes, x.nbytes)
     active = count(cnn.ActiveShift2d(18, 3), x)
-    assert (active.params, active.mult_adds) == (2 * 18, 4 * x.numel())  # bilinear: four per value
+    assert (active.params, active.mult_adds) == (
+        2 * 18,
+        4 * x.numel(),
+    )  # bilinear: four per value
     block = cnn.ShiftBlock(18, 18, expansion=2)
     result = count(block, x)
     convolutions = result.select(nn.modules.conv._ConvNd, cnn.Conv2d).mult_adds
-    assert convolutions == flop_counter_mult_adds(block, x) == 2 * 2 * 18 * 36 * 36  # N, 2 convs 18 <-> 36, 36 positions
+    assert (
+        convolutions == flop_counter_mult_adds(block, x) == 2 * 2 * 18 * 36 * 36
+    )  # N, 2 convs 18 <-> 36, 36 positions
     assert only_row(result, cnn.ShiftBlock).additions == x.numel()  # the residual
 
 
@@ -448,9 +670,17 @@ def chapter_non_local_cost(channels, inter, size, sub_sample, mode):
     """The non-local chapter's count (projections with arith.conv_cost, then the pairwise term), per image."""
     key_side = size // 2 if sub_sample else size
     positions, keys = size * size, key_side * key_side
-    projections = (arith.conv_cost(channels, inter, 1, size) + arith.conv_cost(channels, inter, 1, key_side)
-                   + arith.conv_cost(channels, inter, 1, key_side) + arith.conv_cost(inter, channels, 1, size))
-    pairwise = (keys + positions) * inter * inter if mode == "dot_product" else positions * keys * 2 * inter
+    projections = (
+        arith.conv_cost(channels, inter, 1, size)
+        + arith.conv_cost(channels, inter, 1, key_side)
+        + arith.conv_cost(channels, inter, 1, key_side)
+        + arith.conv_cost(inter, channels, 1, size)
+    )
+    pairwise = (
+        (keys + positions) * inter * inter
+        if mode == "dot_product"
+        else positions * keys * 2 * inter
+    )
     return projections.mult_adds + pairwise
 
 
@@ -474,9 +704,14 @@ def test_non_local_concatenation_by_hand():
     own = only_row(count(block, torch.randn(1, 8, 4, 4)), cnn.NonLocal2d)
     positions, keys, c, ci = 16, 4, 8, 3
     # theta (P), phi and g (M), W_z (P); s_i, t_j (C_e each), t_j g_j (C_i), s_i G + T (C_i)
-    assert own.mult_adds == c * ci * (positions + 2 * keys + positions) + (positions + keys) * (ci + ci)
+    assert own.mult_adds == c * ci * (positions + 2 * keys + positions) + (
+        positions + keys
+    ) * (ci + ci)
     # biases, two prefix sums over the M keys, the residual
-    assert own.additions == ci * (positions + 2 * keys) + c * positions + 2 * keys * ci + c * positions
+    assert (
+        own.additions
+        == ci * (positions + 2 * keys) + c * positions + 2 * keys * ci + c * positions
+    )
 
 
 def test_selective_kernel_block():
@@ -484,18 +719,28 @@ def test_selective_kernel_block():
     block = cnn.SelectiveKernel2d(8, 8, dilations=(1, 2, 3), reduction=2, min_hidden=4)
     x = torch.randn(2, 8, 6, 6)
     result = count(block, x)
-    assert result.select(nn.modules.conv._ConvNd, nn.Linear).mult_adds == flop_counter_mult_adds(block, x)
+    assert result.select(
+        nn.modules.conv._ConvNd, nn.Linear
+    ).mult_adds == flop_counter_mult_adds(block, x)
     own = only_row(result, cnn.SelectiveKernel2d)
-    assert (own.mult_adds, own.additions) == (3 * x.numel(), 3 * x.numel())  # weighted sum; branch sum + pooling
+    assert (own.mult_adds, own.additions) == (
+        3 * x.numel(),
+        3 * x.numel(),
+    )  # weighted sum; branch sum + pooling
     assert result.params == sum(p.numel() for p in block.parameters())
 
 
 def test_depthwise_separable_matches_its_closed_form():
-    layer = cnn.DepthwiseSeparableConv2d(6, 10, 3, padding=1, depth_multiplier=2, bias=False)
+    layer = cnn.DepthwiseSeparableConv2d(
+        6, 10, 3, padding=1, depth_multiplier=2, bias=False
+    )
     x = torch.randn(2, 6, 7, 7)
     expected = arith.depthwise_separable_cost(6, 10, 3, 7, depth_multiplier=2)
     result = count(layer, x)
-    assert (result.mult_adds, result.params) == (2 * expected.mult_adds, expected.params)
+    assert (result.mult_adds, result.params) == (
+        2 * expected.mult_adds,
+        expected.params,
+    )
 
 
 def test_aspp_counts_its_branches_and_its_concatenation():
@@ -503,7 +748,9 @@ def test_aspp_counts_its_branches_and_its_concatenation():
     block = cnn.ASPP(4, 6, rates=(2, 3))
     x = torch.randn(2, 4, 9, 9)
     result = count(block, x)
-    assert result.select(nn.modules.conv._ConvNd, cnn.Conv2d).mult_adds == flop_counter_mult_adds(block, x)
+    assert result.select(
+        nn.modules.conv._ConvNd, cnn.Conv2d
+    ).mult_adds == flop_counter_mult_adds(block, x)
     own = only_row(result, cnn.ASPP)
     features = len(block.branches) + 1  # + the image pooling
     assert own.bytes_read == own.bytes_written == features * 4 * 2 * 6 * 81
@@ -513,11 +760,22 @@ def test_aspp_counts_its_branches_and_its_concatenation():
 def test_no_convref_layer_is_left_uncounted():
     torch.manual_seed(0)
     layers = [
-        cnn.Conv2d(8, 8, 3, padding=1), cnn.Adder2d(8, 8, 3, padding=1), cnn.DCN2d(8, 8, 3, padding=1),
-        cnn.ActiveConv2d(8, 8, 3, padding=1), cnn.DclsConv2d(8, 8, 2, 3, padding=1), cnn.CondConv2d(8, 8, 3, padding=1),
-        cnn.DynamicConv2d(8, 8, 3, padding=1), cnn.SelectiveKernel2d(8, 8, min_hidden=4), cnn.NonLocal2d(8),
-        cnn.Shift2d(8), cnn.ActiveShift2d(8), cnn.ShiftBlock(8, 8), cnn.ChannelShuffle(2),
-        cnn.DepthwiseSeparableConv2d(8, 8, 3, padding=1), cnn.ASPP(8, 8, rates=(2,)), cnn.AtrousCascade(8, (1, 2)),
+        cnn.Conv2d(8, 8, 3, padding=1),
+        cnn.Adder2d(8, 8, 3, padding=1),
+        cnn.DCN2d(8, 8, 3, padding=1),
+        cnn.ActiveConv2d(8, 8, 3, padding=1),
+        cnn.DclsConv2d(8, 8, 2, 3, padding=1),
+        cnn.CondConv2d(8, 8, 3, padding=1),
+        cnn.DynamicConv2d(8, 8, 3, padding=1),
+        cnn.SelectiveKernel2d(8, 8, min_hidden=4),
+        cnn.NonLocal2d(8),
+        cnn.Shift2d(8),
+        cnn.ActiveShift2d(8),
+        cnn.ShiftBlock(8, 8),
+        cnn.ChannelShuffle(2),
+        cnn.DepthwiseSeparableConv2d(8, 8, 3, padding=1),
+        cnn.ASPP(8, 8, rates=(2,)),
+        cnn.AtrousCascade(8, (1, 2)),
         cnn.ConvTranspose2d(8, 8, 3, padding=1),
     ]
     model = nn.Sequential(*layers)

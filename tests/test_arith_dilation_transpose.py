@@ -83,7 +83,13 @@ def torch_conv_length(size, kernel_size, stride=1, padding=0, dilation=1):
     """Output length of F.conv1d, or None when PyTorch refuses the input as too short."""
     try:
         x = torch.zeros(1, 1, size)
-        return F.conv1d(x, torch.zeros(1, 1, kernel_size), stride=stride, padding=padding, dilation=dilation).shape[-1]
+        return F.conv1d(
+            x,
+            torch.zeros(1, 1, kernel_size),
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+        ).shape[-1]
     except RuntimeError:
         return None
 
@@ -125,7 +131,9 @@ def test_dilated_kernel_size_is_the_shortest_input_torch_accepts(kernel, dilatio
 # receptive_field_coverage: gridding
 # ---------------------------------------------------------------------------
 
-LAYERS = st.lists(st.tuples(st.integers(1, 5), st.integers(1, 4)), min_size=1, max_size=4)
+LAYERS = st.lists(
+    st.tuples(st.integers(1, 5), st.integers(1, 4)), min_size=1, max_size=4
+)
 
 
 @FAST
@@ -165,7 +173,7 @@ def test_hybrid_rates_cover_everything():
 
 
 def test_hdc_paper_examples():
-    """"for kernel size K = 3, an r = [1, 2, 5] pattern works as M2 = 2; however, an
+    """ "for kernel size K = 3, an r = [1, 2, 5] pattern works as M2 = 2; however, an
     r = [1, 2, 9] pattern does not work as M2 = 5"."""
     assert hdc_max_gap([1, 2, 5], 3) == 2
     assert satisfies_hdc([1, 2, 5], 3)
@@ -178,9 +186,10 @@ def test_hdc_paper_examples():
     assert satisfies_hdc([1, 2, 3, 1, 2, 3], 3)
 
 
-RATES = st.tuples(st.sampled_from([1, 1, 1, 2, 3]), st.lists(st.integers(1, 9), min_size=0, max_size=4)).map(
-    lambda first_rest: [first_rest[0], *first_rest[1]]
-)
+RATES = st.tuples(
+    st.sampled_from([1, 1, 1, 2, 3]),
+    st.lists(st.integers(1, 9), min_size=0, max_size=4),
+).map(lambda first_rest: [first_rest[0], *first_rest[1]])
 
 
 @FAST
@@ -248,7 +257,9 @@ def autograd_causal_field(kernel_size, dilations) -> tuple[int, int]:
     y = x
     ones = torch.ones(1, 1, kernel_size, dtype=torch.float64)
     for d in dilations:
-        y = F.conv1d(F.pad(y, (d * (kernel_size - 1), 0)), ones, dilation=d)  # causal: pad the past only
+        y = F.conv1d(
+            F.pad(y, (d * (kernel_size - 1), 0)), ones, dilation=d
+        )  # causal: pad the past only
     assert y.shape[-1] == length  # causal padding keeps the length
     (grad,) = torch.autograd.grad(y[0, 0, -1], x)
     support = torch.nonzero(grad[0, 0]).flatten().tolist()
@@ -266,7 +277,10 @@ def test_wavenet_receptive_field_published():
 
 
 @FAST
-@given(kernel=st.integers(1, 4), dilations=st.lists(st.integers(1, 8), min_size=1, max_size=5))
+@given(
+    kernel=st.integers(1, 4),
+    dilations=st.lists(st.integers(1, 8), min_size=1, max_size=5),
+)
 def test_causal_receptive_field_matches_autograd(kernel, dilations):
     width, _ = autograd_causal_field(kernel, dilations)
     assert causal_receptive_field(kernel, dilations) == width
@@ -290,22 +304,36 @@ TRANSPOSE_GUIDE = [
 ]
 
 
-@pytest.mark.parametrize("name, i, k, s, p, a, o", TRANSPOSE_GUIDE, ids=[row[0] for row in TRANSPOSE_GUIDE])
+@pytest.mark.parametrize(
+    "name, i, k, s, p, a, o", TRANSPOSE_GUIDE, ids=[row[0] for row in TRANSPOSE_GUIDE]
+)
 def test_conv_transpose_output_size_guide(name, i, k, s, p, a, o):
     assert conv_transpose_output_size(i, k, stride=s, padding=p, output_padding=a) == o
     x, w = torch.zeros(1, 1, i, i), torch.zeros(1, 1, k, k)
-    assert F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=a).shape[-2:] == (o, o)
+    assert F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=a).shape[
+        -2:
+    ] == (o, o)
 
 
 @settings(max_examples=80, deadline=None)
 @given(
-    size=st.integers(1, 8), kernel=st.integers(1, 5), stride=st.integers(1, 4),
-    padding=st.integers(0, 4), output_padding=st.integers(0, 3), dilation=st.integers(1, 3),
+    size=st.integers(1, 8),
+    kernel=st.integers(1, 5),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 4),
+    output_padding=st.integers(0, 3),
+    dilation=st.integers(1, 3),
 )
-def test_conv_transpose_output_size_matches_torch(size, kernel, stride, padding, output_padding, dilation):
+def test_conv_transpose_output_size_matches_torch(
+    size, kernel, stride, padding, output_padding, dilation
+):
     x, w = torch.zeros(1, 1, size, size), torch.zeros(1, 1, kernel, kernel)
-    args = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
-    expected_length = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    args = dict(
+        stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+    )
+    expected_length = (
+        (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    )
     if output_padding >= max(stride, dilation):
         pattern = r"^output_padding must be smaller than stride or dilation"
     elif expected_length < 1:
@@ -327,13 +355,22 @@ def test_conv_input_sizes_guide():
 
 @FAST
 @given(
-    out=st.integers(1, 6), kernel=st.integers(1, 5), stride=st.integers(1, 4),
-    padding=st.integers(0, 3), dilation=st.integers(1, 3),
+    out=st.integers(1, 6),
+    kernel=st.integers(1, 5),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 3),
+    dilation=st.integers(1, 3),
 )
-def test_conv_input_sizes_brute_force_and_round_trip(out, kernel, stride, padding, dilation):
+def test_conv_input_sizes_brute_force_and_round_trip(
+    out, kernel, stride, padding, dilation
+):
     sizes = conv_input_sizes(out, kernel, stride, padding, dilation)
     upper = (out + 1) * stride + dilation * (kernel - 1) + 2
-    brute = [i for i in range(1, upper) if torch_conv_length(i, kernel, stride, padding, dilation) == out]
+    brute = [
+        i
+        for i in range(1, upper)
+        if torch_conv_length(i, kernel, stride, padding, dilation) == out
+    ]
     assert sizes == brute
     assert len(sizes) <= stride
     args = dict(stride=stride, padding=padding, dilation=dilation)
@@ -341,8 +378,15 @@ def test_conv_input_sizes_brute_force_and_round_trip(out, kernel, stride, paddin
         # output_padding picks which of the `stride` input sizes the transposed conv restores
         for i in sizes:
             a = i - min(sizes)
-            assert conv_transpose_output_size(out, kernel, output_padding=a, **args) == i
-            y = F.conv_transpose1d(torch.zeros(1, 1, out), torch.zeros(1, 1, kernel), output_padding=a, **args)
+            assert (
+                conv_transpose_output_size(out, kernel, output_padding=a, **args) == i
+            )
+            y = F.conv_transpose1d(
+                torch.zeros(1, 1, out),
+                torch.zeros(1, 1, kernel),
+                output_padding=a,
+                **args,
+            )
             assert y.shape[-1] == i
     else:
         # fewer only when the padding would crop the transposed output below one position
@@ -355,24 +399,42 @@ def test_conv_input_sizes_brute_force_and_round_trip(out, kernel, stride, paddin
 # ---------------------------------------------------------------------------
 
 
-def tf_same_forward(x: torch.Tensor, weight: torch.Tensor, stride: int, dilation: int) -> torch.Tensor:
+def tf_same_forward(
+    x: torch.Tensor, weight: torch.Tensor, stride: int, dilation: int
+) -> torch.Tensor:
     """TensorFlow's conv1d(padding="SAME") in PyTorch: ceil(n / s) outputs, the smaller half of the padding first."""
     n, k = x.shape[-1], weight.shape[-1]
     out = -(-n // stride)
     total = max((out - 1) * stride + dilation * (k - 1) + 1 - n, 0)
-    y = F.conv1d(F.pad(x, (total // 2, total - total // 2)), weight, stride=stride, dilation=dilation)
+    y = F.conv1d(
+        F.pad(x, (total // 2, total - total // 2)),
+        weight,
+        stride=stride,
+        dilation=dilation,
+    )
     assert y.shape[-1] == out
     return y
 
 
 @settings(max_examples=60, deadline=None)
-@given(size=st.integers(1, 6), kernel=st.integers(1, 6), stride=st.integers(1, 4), dilation=st.integers(1, 3))
+@given(
+    size=st.integers(1, 6),
+    kernel=st.integers(1, 6),
+    stride=st.integers(1, 4),
+    dilation=st.integers(1, 3),
+)
 def test_tf_same_conv_transpose_matches_adjoint(size, kernel, stride, dilation):
-    gen = torch.Generator().manual_seed(size * 1000 + kernel * 100 + stride * 10 + dilation)
-    weight = torch.randn(3, 2, kernel, dtype=torch.float64, generator=gen)  # (C_out, C_in, k) of the forward conv
+    gen = torch.Generator().manual_seed(
+        size * 1000 + kernel * 100 + stride * 10 + dilation
+    )
+    weight = torch.randn(
+        3, 2, kernel, dtype=torch.float64, generator=gen
+    )  # (C_out, C_in, k) of the forward conv
     x = torch.zeros(1, 2, size * stride, dtype=torch.float64, requires_grad=True)
     g = torch.randn(1, 3, size, dtype=torch.float64, generator=gen)
-    (tf_out,) = torch.autograd.grad(tf_same_forward(x, weight, stride, dilation), x, g)  # the transposed conv
+    (tf_out,) = torch.autograd.grad(
+        tf_same_forward(x, weight, stride, dilation), x, g
+    )  # the transposed conv
 
     tf = tf_same_conv_transpose(size, kernel, stride, dilation)
     assert tf.output_size == size * stride == tf_out.shape[-1]
@@ -380,10 +442,19 @@ def test_tf_same_conv_transpose_matches_adjoint(size, kernel, stride, dilation):
 
     # PyTorch's ConvTranspose arguments, then dropping trim_end positions
     y = F.conv_transpose1d(
-        g, weight, stride=stride, padding=tf.padding, output_padding=tf.output_padding, dilation=dilation
+        g,
+        weight,
+        stride=stride,
+        padding=tf.padding,
+        output_padding=tf.output_padding,
+        dilation=dilation,
     )
-    assert y.shape[-1] == conv_transpose_output_size(size, kernel, stride, tf.padding, tf.output_padding, dilation)
-    torch.testing.assert_close(y[..., : y.shape[-1] - tf.trim_end], tf_out, rtol=0, atol=1e-12)
+    assert y.shape[-1] == conv_transpose_output_size(
+        size, kernel, stride, tf.padding, tf.output_padding, dilation
+    )
+    torch.testing.assert_close(
+        y[..., : y.shape[-1] - tf.trim_end], tf_out, rtol=0, atol=1e-12
+    )
 
     # the crops, applied to the uncropped transposed output
     full = F.conv_transpose1d(g, weight, stride=stride, dilation=dilation)
@@ -416,27 +487,41 @@ def torch_overlap(shape, kernel_size, stride, padding=0) -> np.ndarray:
     ones = torch.ones(1, 1, *shape, dtype=torch.float64)
     kernel = torch.ones(1, 1, *([kernel_size] * len(shape)), dtype=torch.float64)
     op = F.conv_transpose1d if len(shape) == 1 else F.conv_transpose2d
-    return op(ones, kernel, stride=stride, padding=padding)[0, 0].numpy().round().astype(np.int64)
+    return (
+        op(ones, kernel, stride=stride, padding=padding)[0, 0]
+        .numpy()
+        .round()
+        .astype(np.int64)
+    )
 
 
 @FAST
 @given(
-    height=st.integers(1, 7), width=st.integers(1, 7), kernel=st.integers(1, 6),
-    stride=st.integers(1, 4), padding=st.integers(0, 3),
+    height=st.integers(1, 7),
+    width=st.integers(1, 7),
+    kernel=st.integers(1, 6),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 3),
 )
 def test_transpose_overlap_matches_torch(height, width, kernel, stride, padding):
     for size in (height, width):
         if (size - 1) * stride - 2 * padding + kernel < 1:
             with pytest.raises(ValueError, match="crops the whole output"):
                 transpose_overlap(size, kernel, stride, padding)
-            assert torch_refuses(lambda: torch_overlap((size,), kernel, stride, padding))
+            assert torch_refuses(
+                lambda: torch_overlap((size,), kernel, stride, padding)
+            )
             return
     rows = transpose_overlap(height, kernel, stride, padding)
     cols = transpose_overlap(width, kernel, stride, padding)
     assert rows.dtype == np.int64
     assert len(rows) == conv_transpose_output_size(height, kernel, stride, padding)
-    np.testing.assert_array_equal(rows, torch_overlap((height,), kernel, stride, padding))
-    np.testing.assert_array_equal(np.outer(rows, cols), torch_overlap((height, width), kernel, stride, padding))
+    np.testing.assert_array_equal(
+        rows, torch_overlap((height,), kernel, stride, padding)
+    )
+    np.testing.assert_array_equal(
+        np.outer(rows, cols), torch_overlap((height, width), kernel, stride, padding)
+    )
 
 
 def test_overlap_distill_examples():
@@ -464,51 +549,172 @@ def test_has_uneven_overlap_matches_interior_counts(kernel, stride):
 # ---------------------------------------------------------------------------
 
 BAD_CALLS = [
-    (lambda: dilated_kernel_size(0, 1), ValueError, r"^kernel_size must be >= 1, got 0$"),
+    (
+        lambda: dilated_kernel_size(0, 1),
+        ValueError,
+        r"^kernel_size must be >= 1, got 0$",
+    ),
     (lambda: dilated_kernel_size(3, 0), ValueError, r"^dilation must be >= 1, got 0$"),
-    (lambda: dilated_kernel_size(3, 2.0), TypeError, r"^dilation must be an int, got 2\.0$"),
-    (lambda: receptive_field_coverage([3, 3], [1]), ValueError,
-     r"^kernel_sizes and dilations must have the same length, got 2 and 1$"),
-    (lambda: receptive_field_coverage([], []), ValueError, r"^kernel_sizes must not be empty$"),
-    (lambda: receptive_field_coverage([3], 2), TypeError, r"^dilations must be a sequence of ints, got 2$"),
-    (lambda: receptive_field_coverage("33", [1, 1]), TypeError, r"^kernel_sizes must be a sequence of ints, got '33'$"),
-    (lambda: receptive_field_coverage([3, 0], [1, 1]), ValueError, r"^kernel_sizes\[1\] must be >= 1, got 0$"),
-    (lambda: receptive_field_coverage([3], [1.5]), TypeError, r"^dilations\[0\] must be an int, got 1\.5$"),
+    (
+        lambda: dilated_kernel_size(3, 2.0),
+        TypeError,
+        r"^dilation must be an int, got 2\.0$",
+    ),
+    (
+        lambda: receptive_field_coverage([3, 3], [1]),
+        ValueError,
+        r"^kernel_sizes and dilations must have the same length, got 2 and 1$",
+    ),
+    (
+        lambda: receptive_field_coverage([], []),
+        ValueError,
+        r"^kernel_sizes must not be empty$",
+    ),
+    (
+        lambda: receptive_field_coverage([3], 2),
+        TypeError,
+        r"^dilations must be a sequence of ints, got 2$",
+    ),
+    (
+        lambda: receptive_field_coverage("33", [1, 1]),
+        TypeError,
+        r"^kernel_sizes must be a sequence of ints, got '33'$",
+    ),
+    (
+        lambda: receptive_field_coverage([3, 0], [1, 1]),
+        ValueError,
+        r"^kernel_sizes\[1\] must be >= 1, got 0$",
+    ),
+    (
+        lambda: receptive_field_coverage([3], [1.5]),
+        TypeError,
+        r"^dilations\[0\] must be an int, got 1\.5$",
+    ),
     (lambda: hdc_max_gap([], 3), ValueError, r"^dilations must not be empty$"),
-    (lambda: hdc_max_gap([1, 0, 2], 3), ValueError, r"^dilations\[1\] must be >= 1, got 0$"),
+    (
+        lambda: hdc_max_gap([1, 0, 2], 3),
+        ValueError,
+        r"^dilations\[1\] must be >= 1, got 0$",
+    ),
     (lambda: hdc_max_gap([1, 2], 2), ValueError, r"^kernel_size must be >= 3, got 2$"),
-    (lambda: satisfies_hdc([1, 2, 5], 3.0), TypeError, r"^kernel_size must be an int, got 3\.0$"),
-    (lambda: satisfies_hdc(5, 3), TypeError, r"^dilations must be a sequence of ints, got 5$"),
-    (lambda: satisfies_hdc([1, True], 3), TypeError, r"^dilations\[1\] must be an int, got True$"),
-    (lambda: causal_receptive_field(0, [1]), ValueError, r"^kernel_size must be >= 1, got 0$"),
-    (lambda: causal_receptive_field(2, [1, -1]), ValueError, r"^dilations\[1\] must be >= 1, got -1$"),
-    (lambda: causal_receptive_field(2, 4), TypeError, r"^dilations must be a sequence of ints, got 4$"),
-    (lambda: conv_transpose_output_size(0, 3), ValueError, r"^size must be >= 1, got 0$"),
-    (lambda: conv_transpose_output_size(3, 3, stride=0), ValueError, r"^stride must be >= 1, got 0$"),
-    (lambda: conv_transpose_output_size(3, 3, padding="same"), TypeError, r"^padding must be an int, got 'same'$"),
-    (lambda: conv_transpose_output_size(3, 3, output_padding=-1), ValueError, r"^output_padding must be >= 0, got -1$"),
-    (lambda: conv_transpose_output_size(3, 3, stride=2, output_padding=2), ValueError,
-     r"^output_padding must be smaller than stride or dilation, got output_padding=2 with stride=2 and dilation=1$"),
-    (lambda: conv_transpose_output_size(3, 3, output_padding=1), ValueError,
-     r"^output_padding must be smaller than stride or dilation, got output_padding=1 with stride=1 and dilation=1$"),
-    (lambda: conv_transpose_output_size(1, 3, padding=2), ValueError,
-     r"^padding 2 crops the whole output: the output length would be -1$"),
+    (
+        lambda: satisfies_hdc([1, 2, 5], 3.0),
+        TypeError,
+        r"^kernel_size must be an int, got 3\.0$",
+    ),
+    (
+        lambda: satisfies_hdc(5, 3),
+        TypeError,
+        r"^dilations must be a sequence of ints, got 5$",
+    ),
+    (
+        lambda: satisfies_hdc([1, True], 3),
+        TypeError,
+        r"^dilations\[1\] must be an int, got True$",
+    ),
+    (
+        lambda: causal_receptive_field(0, [1]),
+        ValueError,
+        r"^kernel_size must be >= 1, got 0$",
+    ),
+    (
+        lambda: causal_receptive_field(2, [1, -1]),
+        ValueError,
+        r"^dilations\[1\] must be >= 1, got -1$",
+    ),
+    (
+        lambda: causal_receptive_field(2, 4),
+        TypeError,
+        r"^dilations must be a sequence of ints, got 4$",
+    ),
+    (
+        lambda: conv_transpose_output_size(0, 3),
+        ValueError,
+        r"^size must be >= 1, got 0$",
+    ),
+    (
+        lambda: conv_transpose_output_size(3, 3, stride=0),
+        ValueError,
+        r"^stride must be >= 1, got 0$",
+    ),
+    (
+        lambda: conv_transpose_output_size(3, 3, padding="same"),
+        TypeError,
+        r"^padding must be an int, got 'same'$",
+    ),
+    (
+        lambda: conv_transpose_output_size(3, 3, output_padding=-1),
+        ValueError,
+        r"^output_padding must be >= 0, got -1$",
+    ),
+    (
+        lambda: conv_transpose_output_size(3, 3, stride=2, output_padding=2),
+        ValueError,
+        r"^output_padding must be smaller than stride or dilation, got output_padding=2 with stride=2 and dilation=1$",
+    ),
+    (
+        lambda: conv_transpose_output_size(3, 3, output_padding=1),
+        ValueError,
+        r"^output_padding must be smaller than stride or dilation, got output_padding=1 with stride=1 and dilation=1$",
+    ),
+    (
+        lambda: conv_transpose_output_size(1, 3, padding=2),
+        ValueError,
+        r"^padding 2 crops the whole output: the output length would be -1$",
+    ),
     (lambda: conv_input_sizes(0, 3), ValueError, r"^out_size must be >= 1, got 0$"),
-    (lambda: conv_input_sizes(3, 3, padding=-1), ValueError, r"^padding must be >= 0, got -1$"),
-    (lambda: conv_input_sizes(3, 3, dilation=1.0), TypeError, r"^dilation must be an int, got 1\.0$"),
-    (lambda: tf_same_conv_transpose(0, 3, 2), ValueError, r"^size must be >= 1, got 0$"),
-    (lambda: tf_same_conv_transpose(4, 3, 0), ValueError, r"^stride must be >= 1, got 0$"),
-    (lambda: tf_same_conv_transpose(4, 3, 2, dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
-    (lambda: transpose_overlap(0, 3, 2), ValueError, r"^input_size must be >= 1, got 0$"),
-    (lambda: transpose_overlap(2, 3, 1, padding=2), ValueError,
-     r"^padding 2 crops the whole output: the output length would be 0$"),
-    (lambda: transpose_overlap(2, 3, 1, padding=-1), ValueError, r"^padding must be >= 0, got -1$"),
+    (
+        lambda: conv_input_sizes(3, 3, padding=-1),
+        ValueError,
+        r"^padding must be >= 0, got -1$",
+    ),
+    (
+        lambda: conv_input_sizes(3, 3, dilation=1.0),
+        TypeError,
+        r"^dilation must be an int, got 1\.0$",
+    ),
+    (
+        lambda: tf_same_conv_transpose(0, 3, 2),
+        ValueError,
+        r"^size must be >= 1, got 0$",
+    ),
+    (
+        lambda: tf_same_conv_transpose(4, 3, 0),
+        ValueError,
+        r"^stride must be >= 1, got 0$",
+    ),
+    (
+        lambda: tf_same_conv_transpose(4, 3, 2, dilation=0),
+        ValueError,
+        r"^dilation must be >= 1, got 0$",
+    ),
+    (
+        lambda: transpose_overlap(0, 3, 2),
+        ValueError,
+        r"^input_size must be >= 1, got 0$",
+    ),
+    (
+        lambda: transpose_overlap(2, 3, 1, padding=2),
+        ValueError,
+        r"^padding 2 crops the whole output: the output length would be 0$",
+    ),
+    (
+        lambda: transpose_overlap(2, 3, 1, padding=-1),
+        ValueError,
+        r"^padding must be >= 0, got -1$",
+    ),
     (lambda: has_uneven_overlap(3, 0), ValueError, r"^stride must be >= 1, got 0$"),
-    (lambda: has_uneven_overlap(3.0, 2), TypeError, r"^kernel_size must be an int, got 3\.0$"),
+    (
+        lambda: has_uneven_overlap(3.0, 2),
+        TypeError,
+        r"^kernel_size must be an int, got 3\.0$",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, exception, pattern", BAD_CALLS, ids=[row[2] for row in BAD_CALLS])
+@pytest.mark.parametrize(
+    "call, exception, pattern", BAD_CALLS, ids=[row[2] for row in BAD_CALLS]
+)
 def test_bad_arguments(call, exception, pattern):
     with pytest.raises(exception, match=pattern):
         call()
@@ -516,8 +722,16 @@ def test_bad_arguments(call, exception, pattern):
 
 def test_new_names_are_exported():
     for name in (
-        "dilated_kernel_size", "receptive_field_coverage", "hdc_max_gap", "satisfies_hdc",
-        "causal_receptive_field", "conv_transpose_output_size", "conv_input_sizes", "TfSameTranspose",
-        "tf_same_conv_transpose", "transpose_overlap", "has_uneven_overlap",
+        "dilated_kernel_size",
+        "receptive_field_coverage",
+        "hdc_max_gap",
+        "satisfies_hdc",
+        "causal_receptive_field",
+        "conv_transpose_output_size",
+        "conv_input_sizes",
+        "TfSameTranspose",
+        "tf_same_conv_transpose",
+        "transpose_overlap",
+        "has_uneven_overlap",
     ):
         assert name in arith.__all__ and hasattr(arith, name)

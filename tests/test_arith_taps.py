@@ -17,20 +17,36 @@ from convref.reference import deform_conv2d
 
 def test_tap_positions_by_hand():
     # stride 2, padding 1, dilation 2: tap (i, j) of output (h, w) reads (2h - 1 + 2i, 2w - 1 + 2j)
-    regular = arith.tap_positions(None, [(0, 0), (3, 1)], 3, stride=2, padding=1, dilation=2)
-    expected = np.array([[(2 * h - 1 + 2 * i, 2 * w - 1 + 2 * j) for i in range(3) for j in range(3)] for h, w in [(0, 0), (3, 1)]])
+    regular = arith.tap_positions(
+        None, [(0, 0), (3, 1)], 3, stride=2, padding=1, dilation=2
+    )
+    expected = np.array(
+        [
+            [(2 * h - 1 + 2 * i, 2 * w - 1 + 2 * j) for i in range(3) for j in range(3)]
+            for h, w in [(0, 0), (3, 1)]
+        ]
+    )
     np.testing.assert_array_equal(regular, expected)
     # channel 2k holds dy and 2k + 1 holds dx of tap k = i * kw + j
     field = np.zeros((18, 4, 5))
-    field[2 * 5, 1, 2], field[2 * 5 + 1, 1, 2] = 0.5, -1.25  # tap 5 = (1, 2) of pixel (1, 2)
+    field[2 * 5, 1, 2], field[2 * 5 + 1, 1, 2] = (
+        0.5,
+        -1.25,
+    )  # tap 5 = (1, 2) of pixel (1, 2)
     moved = arith.tap_positions(field, [(1, 2), (0, 0)], 3, padding=1)
     assert moved.shape == (2, 9, 2)
     np.testing.assert_array_equal(moved[0, 5], [1 - 1 + 1 + 0.5, 2 - 1 + 2 - 1.25])
-    np.testing.assert_array_equal(np.delete(moved[0], 5, axis=0), np.delete(arith.tap_positions(None, [(1, 2)], 3, padding=1)[0], 5, axis=0))
+    np.testing.assert_array_equal(
+        np.delete(moved[0], 5, axis=0),
+        np.delete(arith.tap_positions(None, [(1, 2)], 3, padding=1)[0], 5, axis=0),
+    )
     # per-tap offsets (kh kw, 2) act like the same field at every pixel
     taps = np.random.default_rng(0).normal(size=(6, 2))
     broadcast = np.broadcast_to(taps.reshape(12, 1, 1), (12, 4, 4))
-    np.testing.assert_array_equal(arith.tap_positions(taps, [(2, 3)], (2, 3)), arith.tap_positions(broadcast, [(2, 3)], (2, 3)))
+    np.testing.assert_array_equal(
+        arith.tap_positions(taps, [(2, 3)], (2, 3)),
+        arith.tap_positions(broadcast, [(2, 3)], (2, 3)),
+    )
     with pytest.raises(ValueError):
         arith.tap_positions(np.zeros((10, 4, 4)), [(0, 0)], 3)
 
@@ -53,11 +69,17 @@ def test_tap_positions_are_where_deform_conv2d_reads():
 def test_affine_tap_offsets():
     grid = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
     np.testing.assert_allclose(arith.affine_tap_offsets(3), 0, atol=1e-15)
-    np.testing.assert_allclose(grid + arith.affine_tap_offsets(3, scale=2.5), 2.5 * grid)
-    np.testing.assert_allclose(grid * 2 + arith.affine_tap_offsets(3, dilation=2, scale=1.5), 3 * grid)
+    np.testing.assert_allclose(
+        grid + arith.affine_tap_offsets(3, scale=2.5), 2.5 * grid
+    )
+    np.testing.assert_allclose(
+        grid * 2 + arith.affine_tap_offsets(3, dilation=2, scale=1.5), 3 * grid
+    )
     # a quarter turn counter-clockwise on the screen (y down): right -> up, up -> left
     turned = grid + arith.affine_tap_offsets(3, angle=np.pi / 2)
-    np.testing.assert_allclose(turned[5], [-1, 0], atol=1e-12)  # tap (0, +1) was to the right
+    np.testing.assert_allclose(
+        turned[5], [-1, 0], atol=1e-12
+    )  # tap (0, +1) was to the right
     np.testing.assert_allclose(turned[1], [0, -1], atol=1e-12)  # tap (-1, 0) was above
     stretched = grid + arith.affine_tap_offsets(3, aspect=4.0)
     np.testing.assert_allclose(stretched, grid * [2.0, 0.5])
@@ -65,12 +87,32 @@ def test_affine_tap_offsets():
 
 def test_affine_taps_turn_the_same_way_as_the_shapes():
     # taps scaled, stretched and turned with a rectangle's own parameters land inside it (and the mirror turn does not)
-    images, _, params = data.varied_shapes(20, size=64, seed=5, noise=0.0, scale=(0.25, 0.3), max_aspect=3.0, classes=("square",))
+    images, _, params = data.varied_shapes(
+        20,
+        size=64,
+        seed=5,
+        noise=0.0,
+        scale=(0.25, 0.3),
+        max_aspect=3.0,
+        classes=("square",),
+    )
     inside, mirrored = [], []
-    for image, centre, half, aspect, angle in zip(images[:, 0], params["centre"], params["half_size"], params["aspect"], params["angle"]):
+    for image, centre, half, aspect, angle in zip(
+        images[:, 0],
+        params["centre"],
+        params["half_size"],
+        params["aspect"],
+        params["angle"],
+    ):
         grid = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
         for sign, hits in ((1, inside), (-1, mirrored)):
-            points = centre + grid + arith.affine_tap_offsets(3, scale=0.8 * half, aspect=aspect, angle=sign * angle)
+            points = (
+                centre
+                + grid
+                + arith.affine_tap_offsets(
+                    3, scale=0.8 * half, aspect=aspect, angle=sign * angle
+                )
+            )
             rows, cols = np.clip(np.rint(points), 0, 63).astype(int).T
             hits.append(image[rows, cols].all())
     assert all(inside) and not all(mirrored)

@@ -29,17 +29,34 @@ def _randomise_batch_norms(module: nn.Module, generator: torch.Generator) -> Non
         for bn in module.modules():
             if isinstance(bn, nn.BatchNorm2d):
                 shape, dtype = bn.weight.shape, bn.weight.dtype
-                bn.weight.copy_(torch.rand(shape, generator=generator, dtype=dtype) + 0.5)
+                bn.weight.copy_(
+                    torch.rand(shape, generator=generator, dtype=dtype) + 0.5
+                )
                 bn.bias.copy_(torch.randn(shape, generator=generator, dtype=dtype))
-                bn.running_mean.copy_(torch.randn(shape, generator=generator, dtype=dtype))
-                bn.running_var.copy_(torch.rand(shape, generator=generator, dtype=dtype) + 0.5)
+                bn.running_mean.copy_(
+                    torch.randn(shape, generator=generator, dtype=dtype)
+                )
+                bn.running_var.copy_(
+                    torch.rand(shape, generator=generator, dtype=dtype) + 0.5
+                )
 
 
-def _conv_bn_relu_oracle(x: torch.Tensor, block: nn.Sequential, padding: int, dilation: int) -> torch.Tensor:
+def _conv_bn_relu_oracle(
+    x: torch.Tensor, block: nn.Sequential, padding: int, dilation: int
+) -> torch.Tensor:
     conv, norm = block[0], block[1]
     y = F.conv2d(x, conv.weight, conv.bias, padding=padding, dilation=dilation)
     if isinstance(norm, nn.BatchNorm2d):  # evaluation mode: the running statistics
-        y = F.batch_norm(y, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+        y = F.batch_norm(
+            y,
+            norm.running_mean,
+            norm.running_var,
+            norm.weight,
+            norm.bias,
+            False,
+            0.0,
+            norm.eps,
+        )
     return F.relu(y)
 
 
@@ -49,8 +66,14 @@ def torch_aspp(module: ASPP, x: torch.Tensor) -> torch.Tensor:
     for block, rate in zip(module.branches[1:], module.rates):
         features.append(_conv_bn_relu_oracle(x, block, rate, rate))
     if module.pooling is not None:
-        pooled = _conv_bn_relu_oracle(F.adaptive_avg_pool2d(x, 1), module.pooling.block, 0, 1)
-        features.append(F.interpolate(pooled, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        pooled = _conv_bn_relu_oracle(
+            F.adaptive_avg_pool2d(x, 1), module.pooling.block, 0, 1
+        )
+        features.append(
+            F.interpolate(
+                pooled, size=x.shape[-2:], mode="bilinear", align_corners=False
+            )
+        )
     return _conv_bn_relu_oracle(torch.cat(features, dim=1), module.project, 0, 1)
 
 
@@ -82,7 +105,9 @@ def test_atrous_cascade_keeps_the_feature_map_size(rates, size):
         dict(rates=(6, 12, 18)),
         dict(rates=(1, 2), image_pooling=False),
         dict(rates=(3,), batch_norm=True),
-        dict(rates=(2, 4), batch_norm=True, dropout=0.5),  # evaluation mode: Dropout is the identity
+        dict(
+            rates=(2, 4), batch_norm=True, dropout=0.5
+        ),  # evaluation mode: Dropout is the identity
     ],
     ids=str,
 )
@@ -105,7 +130,9 @@ def test_aspp_layout_is_the_papers():
     assert [c.dilation for c in convs] == [(1, 1), (6, 6), (12, 12), (18, 18)]
     assert [c.padding for c in convs] == [0, 6, 12, 18]
     assert all(c.bias is None for c in convs)  # BN follows every convolution
-    assert module.project[0].in_channels == 5 * 4  # 1x1 + 3 rates + image pooling, concatenated
+    assert (
+        module.project[0].in_channels == 5 * 4
+    )  # 1x1 + 3 rates + image pooling, concatenated
     assert not any(isinstance(m, nn.Dropout) for m in module.modules())
     assert any(isinstance(m, nn.Dropout) for m in ASPP(8, 4, dropout=0.1).modules())
 
@@ -119,9 +146,13 @@ def test_image_pooling_branch_is_constant_over_positions():
     torch.testing.assert_close(y, y[:, :, :1, :1].expand_as(y), rtol=0, atol=0)
     # the constant is the branch applied to the global mean of every channel
     mean = x.mean(dim=(2, 3), keepdim=True)
-    torch.testing.assert_close(y[:, :, :1, :1], module.pooling.block(mean), rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(
+        y[:, :, :1, :1], module.pooling.block(mean), rtol=RTOL, atol=ATOL
+    )
     # ... which is what the paper's bilinear upsampling of the 1x1 map gives, up to rounding
-    upsampled = F.interpolate(module.pooling.block(mean), size=(6, 5), mode="bilinear", align_corners=False)
+    upsampled = F.interpolate(
+        module.pooling.block(mean), size=(6, 5), mode="bilinear", align_corners=False
+    )
     torch.testing.assert_close(y, upsampled, rtol=1e-14, atol=1e-14)
 
 
@@ -133,7 +164,11 @@ def test_image_pooling_sees_the_whole_input():
     x_far[0, :, 0, 0] += 1.0  # 7 pixels from the centre; the widest branch reaches 2
     for image_pooling, expect_change in ((True, True), (False, False)):
         torch.manual_seed(3)
-        module = ASPP(2, 3, rates=(2,), image_pooling=image_pooling, batch_norm=False).double().eval()
+        module = (
+            ASPP(2, 3, rates=(2,), image_pooling=image_pooling, batch_norm=False)
+            .double()
+            .eval()
+        )
         with torch.no_grad():
             for p in module.parameters():
                 p.abs_()  # positive weights keep every ReLU open: no change can be hidden
@@ -149,10 +184,22 @@ def test_image_pooling_sees_the_whole_input():
 
 @pytest.mark.parametrize(
     "in_channels, out_channels, rates, image_pooling, batch_norm",
-    [(3, 4, (6, 12, 18), True, True), (5, 2, (1,), False, False), (4, 6, (2, 4), True, False)],
+    [
+        (3, 4, (6, 12, 18), True, True),
+        (5, 2, (1,), False, False),
+        (4, 6, (2, 4), True, False),
+    ],
 )
-def test_aspp_parameters_match_conv_cost(in_channels, out_channels, rates, image_pooling, batch_norm):
-    module = ASPP(in_channels, out_channels, rates, image_pooling=image_pooling, batch_norm=batch_norm)
+def test_aspp_parameters_match_conv_cost(
+    in_channels, out_channels, rates, image_pooling, batch_norm
+):
+    module = ASPP(
+        in_channels,
+        out_channels,
+        rates,
+        image_pooling=image_pooling,
+        batch_norm=batch_norm,
+    )
     bias = not batch_norm
     branches = 1 + len(rates) + int(image_pooling)
     costs = [conv_cost(in_channels, out_channels, 1, 1, bias=bias)]
@@ -160,8 +207,13 @@ def test_aspp_parameters_match_conv_cost(in_channels, out_channels, rates, image
     if image_pooling:
         costs.append(conv_cost(in_channels, out_channels, 1, 1, bias=bias))
     costs.append(conv_cost(branches * out_channels, out_channels, 1, 1, bias=bias))
-    batch_norms = (branches + 1) * 2 * out_channels if batch_norm else 0  # a scale and a shift per channel
-    assert sum(p.numel() for p in module.parameters()) == sum(c.params for c in costs) + batch_norms
+    batch_norms = (
+        (branches + 1) * 2 * out_channels if batch_norm else 0
+    )  # a scale and a shift per channel
+    assert (
+        sum(p.numel() for p in module.parameters())
+        == sum(c.params for c in costs) + batch_norms
+    )
 
 
 def test_aspp_parameters_of_the_deeplab_v3_head():
@@ -192,7 +244,9 @@ def test_atrous_cascade_parameters():
 
 def _taps(kernel_size: int, dilation: int) -> set[int]:
     """Input offsets one "same"-padded layer reads, relative to its output position (PyTorch's split)."""
-    before = dilation * (kernel_size - 1) // 2  # the odd element of the padding goes after
+    before = (
+        dilation * (kernel_size - 1) // 2
+    )  # the odd element of the padding goes after
     return {-before + dilation * t for t in range(kernel_size)}
 
 
@@ -203,7 +257,9 @@ def _sumset(layers: list[set[int]]) -> set[int]:
     return reached
 
 
-def _gradient_support(module: nn.Module, channels: int, size: int) -> set[tuple[int, int]]:
+def _gradient_support(
+    module: nn.Module, channels: int, size: int
+) -> set[tuple[int, int]]:
     """Input pixels (relative to the centre) whose gradient at the centre output is nonzero."""
     with torch.no_grad():
         for name, p in module.named_parameters():
@@ -230,7 +286,12 @@ def test_aspp_branches_see_exactly_their_dilated_taps(rates, batch_norm):
         expected |= {(rate * i, rate * j) for i in (-1, 0, 1) for j in (-1, 0, 1)}
     assert support == expected
     extent = max(r for r, _ in support) - min(r for r, _ in support) + 1
-    assert extent == 2 * max(rates) + 1 == module.receptive_field == module.conv_receptive_field
+    assert (
+        extent
+        == 2 * max(rates) + 1
+        == module.receptive_field
+        == module.conv_receptive_field
+    )
 
 
 @pytest.mark.parametrize(
@@ -239,13 +300,19 @@ def test_aspp_branches_see_exactly_their_dilated_taps(rates, batch_norm):
     ids=str,
 )
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_atrous_cascade_receptive_field_matches_autograd(rates, kernel_size, batch_norm):
+def test_atrous_cascade_receptive_field_matches_autograd(
+    rates, kernel_size, batch_norm
+):
     torch.manual_seed(5)
     cascade = AtrousCascade(2, rates, kernel_size=kernel_size, batch_norm=batch_norm)
     reach = _sumset([_taps(kernel_size, rate) for rate in rates])
-    size = 2 * max(abs(o) for o in reach) + 5  # the field fits with room: no padding in the way
+    size = (
+        2 * max(abs(o) for o in reach) + 5
+    )  # the field fits with room: no padding in the way
     support = _gradient_support(cascade, 2, size)
-    assert support == set(itertools.product(reach, reach))  # including the gaps of gridding
+    assert support == set(
+        itertools.product(reach, reach)
+    )  # including the gaps of gridding
     assert cascade.receptive_field == max(reach) - min(reach) + 1
 
 
@@ -262,14 +329,18 @@ def test_equal_rates_grid():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(), dict(batch_norm=False), dict(image_pooling=False, dropout=0.2)], ids=str
+    "kwargs",
+    [dict(), dict(batch_norm=False), dict(image_pooling=False, dropout=0.2)],
+    ids=str,
 )
 def test_gradients_reach_every_parameter(kwargs):
     torch.manual_seed(6)
     module = ASPP(3, 4, rates=(1, 2), **kwargs).train()
     x = torch.randn(4, 3, 6, 6)
     y = module(x)
-    (y * torch.randn_like(y)).sum().backward()  # a random projection: BN outputs do not sum to a constant
+    (
+        y * torch.randn_like(y)
+    ).sum().backward()  # a random projection: BN outputs do not sum to a constant
     for name, p in module.named_parameters():
         assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
 
@@ -300,17 +371,61 @@ def test_aspp_gradcheck():
     [
         (dict(in_channels=0), ValueError, r"^in_channels must be >= 1, got 0$"),
         (dict(in_channels=2.0), TypeError, r"^in_channels must be an int, got 2\.0$"),
-        (dict(in_channels=2, out_channels=-1), ValueError, r"^out_channels must be >= 1, got -1$"),
-        (dict(in_channels=2, rates=()), ValueError, r"^rates must be a non-empty sequence of ints, got \(\)$"),
-        (dict(in_channels=2, rates=6), TypeError, r"^rates must be a non-empty sequence of ints, got 6$"),
-        (dict(in_channels=2, rates="6"), TypeError, r"^rates must be a non-empty sequence of ints, got '6'$"),
-        (dict(in_channels=2, rates=(6, 0)), ValueError, r"^rates\[1\] must be >= 1, got 0$"),
-        (dict(in_channels=2, rates=(6, 1.5)), TypeError, r"^rates\[1\] must be an int, got 1\.5$"),
-        (dict(in_channels=2, image_pooling=1), TypeError, r"^image_pooling must be a bool, got 1$"),
-        (dict(in_channels=2, batch_norm=None), TypeError, r"^batch_norm must be a bool, got None$"),
-        (dict(in_channels=2, dropout=1.0), ValueError, r"^dropout must be in \[0, 1\), got 1\.0$"),
-        (dict(in_channels=2, dropout=-0.1), ValueError, r"^dropout must be in \[0, 1\), got -0\.1$"),
-        (dict(in_channels=2, dropout="0.1"), TypeError, r"^dropout must be a number, got '0\.1'$"),
+        (
+            dict(in_channels=2, out_channels=-1),
+            ValueError,
+            r"^out_channels must be >= 1, got -1$",
+        ),
+        (
+            dict(in_channels=2, rates=()),
+            ValueError,
+            r"^rates must be a non-empty sequence of ints, got \(\)$",
+        ),
+        (
+            dict(in_channels=2, rates=6),
+            TypeError,
+            r"^rates must be a non-empty sequence of ints, got 6$",
+        ),
+        (
+            dict(in_channels=2, rates="6"),
+            TypeError,
+            r"^rates must be a non-empty sequence of ints, got '6'$",
+        ),
+        (
+            dict(in_channels=2, rates=(6, 0)),
+            ValueError,
+            r"^rates\[1\] must be >= 1, got 0$",
+        ),
+        (
+            dict(in_channels=2, rates=(6, 1.5)),
+            TypeError,
+            r"^rates\[1\] must be an int, got 1\.5$",
+        ),
+        (
+            dict(in_channels=2, image_pooling=1),
+            TypeError,
+            r"^image_pooling must be a bool, got 1$",
+        ),
+        (
+            dict(in_channels=2, batch_norm=None),
+            TypeError,
+            r"^batch_norm must be a bool, got None$",
+        ),
+        (
+            dict(in_channels=2, dropout=1.0),
+            ValueError,
+            r"^dropout must be in \[0, 1\), got 1\.0$",
+        ),
+        (
+            dict(in_channels=2, dropout=-0.1),
+            ValueError,
+            r"^dropout must be in \[0, 1\), got -0\.1$",
+        ),
+        (
+            dict(in_channels=2, dropout="0.1"),
+            TypeError,
+            r"^dropout must be a number, got '0\.1'$",
+        ),
     ],
     ids=str,
 )
@@ -323,11 +438,31 @@ def test_aspp_bad_arguments(kwargs, exception, pattern):
     "kwargs, exception, pattern",
     [
         (dict(channels=0, rates=(1,)), ValueError, r"^channels must be >= 1, got 0$"),
-        (dict(channels=2, rates=[]), ValueError, r"^rates must be a non-empty sequence of ints, got \[\]$"),
-        (dict(channels=2, rates=(2, -1)), ValueError, r"^rates\[1\] must be >= 1, got -1$"),
-        (dict(channels=2, rates=(2,), kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
-        (dict(channels=2, rates=(2,), kernel_size=(3, 3)), TypeError, r"^kernel_size must be an int"),
-        (dict(channels=2, rates=(2,), batch_norm="yes"), TypeError, r"^batch_norm must be a bool, got 'yes'$"),
+        (
+            dict(channels=2, rates=[]),
+            ValueError,
+            r"^rates must be a non-empty sequence of ints, got \[\]$",
+        ),
+        (
+            dict(channels=2, rates=(2, -1)),
+            ValueError,
+            r"^rates\[1\] must be >= 1, got -1$",
+        ),
+        (
+            dict(channels=2, rates=(2,), kernel_size=0),
+            ValueError,
+            r"^kernel_size must be >= 1, got 0$",
+        ),
+        (
+            dict(channels=2, rates=(2,), kernel_size=(3, 3)),
+            TypeError,
+            r"^kernel_size must be an int",
+        ),
+        (
+            dict(channels=2, rates=(2,), batch_norm="yes"),
+            TypeError,
+            r"^batch_norm must be a bool, got 'yes'$",
+        ),
     ],
     ids=str,
 )
@@ -339,15 +474,29 @@ def test_atrous_cascade_bad_arguments(kwargs, exception, pattern):
 @pytest.mark.parametrize(
     "x, exception, pattern",
     [
-        (torch.zeros(3, 5, 5), ValueError, r"^x must be 4-D with shape \(N, C_in, H, W\), got shape \(3, 5, 5\)$"),
-        (torch.zeros(1, 4, 5, 5), ValueError, r"^x must have 3 channels \(in_channels\), got shape \(1, 4, 5, 5\)$"),
-        (torch.zeros(1, 3, 5, 5, dtype=torch.int64), TypeError, r"^x must have a floating dtype, got int64$"),
+        (
+            torch.zeros(3, 5, 5),
+            ValueError,
+            r"^x must be 4-D with shape \(N, C_in, H, W\), got shape \(3, 5, 5\)$",
+        ),
+        (
+            torch.zeros(1, 4, 5, 5),
+            ValueError,
+            r"^x must have 3 channels \(in_channels\), got shape \(1, 4, 5, 5\)$",
+        ),
+        (
+            torch.zeros(1, 3, 5, 5, dtype=torch.int64),
+            TypeError,
+            r"^x must have a floating dtype, got int64$",
+        ),
         ([[[[0.0]]]], TypeError, r"^x must be a torch\.Tensor, got list$"),
     ],
     ids=["3-D", "channels", "dtype", "list"],
 )
 @pytest.mark.parametrize(
-    "make", [lambda: ASPP(3, 2, (1,)).eval(), lambda: AtrousCascade(3, (1,)).eval()], ids=["ASPP", "cascade"]
+    "make",
+    [lambda: ASPP(3, 2, (1,)).eval(), lambda: AtrousCascade(3, (1,)).eval()],
+    ids=["ASPP", "cascade"],
 )
 def test_bad_inputs(make, x, exception, pattern):
     module = make()
@@ -359,13 +508,22 @@ def test_bad_inputs(make, x, exception, pattern):
 
 def test_aspp_refuses_a_single_sample_in_training():
     module = ASPP(3, 2, (1,)).train()
-    with pytest.raises(ValueError, match=r"^x must hold at least 2 samples in training mode"):
+    with pytest.raises(
+        ValueError, match=r"^x must hold at least 2 samples in training mode"
+    ):
         module(torch.zeros(1, 3, 5, 5))
     module(torch.zeros(2, 3, 5, 5))  # two samples are fine
-    ASPP(3, 2, (1,), image_pooling=False).train()(torch.zeros(1, 3, 5, 5))  # no pooled BN: fine
+    ASPP(3, 2, (1,), image_pooling=False).train()(
+        torch.zeros(1, 3, 5, 5)
+    )  # no pooled BN: fine
 
 
 def test_extra_repr():
     text = repr(ASPP(4, 2, (1, 2), dropout=0.25)).splitlines()[1].strip()
-    assert text == "4, 2, rates=(1, 2), image_pooling=True, batch_norm=True, dropout=0.25"
-    assert repr(AtrousCascade(3, [2, 4])).splitlines()[1].strip() == "3, rates=(2, 4), kernel_size=3, batch_norm=True"
+    assert (
+        text == "4, 2, rates=(1, 2), image_pooling=True, batch_norm=True, dropout=0.25"
+    )
+    assert (
+        repr(AtrousCascade(3, [2, 4])).splitlines()[1].strip()
+        == "3, rates=(2, 4), kernel_size=3, batch_norm=True"
+    )

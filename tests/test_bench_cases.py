@@ -19,7 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from convref import bench, reference
 
 TINY = dict(batch=1, channels=4, size=6, repeat=1, device="cpu")
-HAS_TORCHVISION = bench.torchvision_deform_conv2d() is not None  # the GPU image has torchvision
+HAS_TORCHVISION = (
+    bench.torchvision_deform_conv2d() is not None
+)  # the GPU image has torchvision
 
 
 def _out(size: int, k: int) -> int:
@@ -47,7 +49,9 @@ def test_conv2d_tiny(kernel_size):
     ]
     _check_ratios(timings)
     out = _out(6, kernel_size)
-    assert [t.mult_adds for t in timings] == [4 * 4 * kernel_size**2 * out * out] * 3  # C_out C_in k^2 H_out W_out
+    assert [t.mult_adds for t in timings] == [
+        4 * 4 * kernel_size**2 * out * out
+    ] * 3  # C_out C_in k^2 H_out W_out
     assert [t.mult_adds_ratio for t in timings] == [1.0, 1.0, 1.0]
 
 
@@ -62,12 +66,19 @@ def test_grouped_tiny(groups):
     ]
     _check_ratios(timings)
     assert timings[0].mult_adds == 4 * (4 // groups) * 9 * 6 * 6
-    assert [t.mult_adds_ratio for t in timings] == [1.0, 1.0, 1.0, groups]  # the full conv: groups times the work
+    assert [t.mult_adds_ratio for t in timings] == [
+        1.0,
+        1.0,
+        1.0,
+        groups,
+    ]  # the full conv: groups times the work
 
 
 @pytest.mark.parametrize("channels", [3, 8])
 def test_depthwise_tiny(channels):
-    timings = bench.run_case("depthwise", **{**TINY, "channels": channels}, kernel_size=3)
+    timings = bench.run_case(
+        "depthwise", **{**TINY, "channels": channels}, kernel_size=3
+    )
     assert [t.name for t in timings] == [
         f"torch conv2d (groups={channels})",
         f"convref.functional.conv2d (groups={channels})",
@@ -81,7 +92,9 @@ def test_depthwise_tiny(channels):
 
 @pytest.mark.parametrize("kernel_size", [3, 5, 7])
 def test_separable_tiny(kernel_size):
-    timings = bench.run_case("separable", **{**TINY, "size": 8}, kernel_size=kernel_size)
+    timings = bench.run_case(
+        "separable", **{**TINY, "size": 8}, kernel_size=kernel_size
+    )
     k = kernel_size
     assert [t.name for t in timings] == [
         f"torch conv2d {k}x{k} depthwise",
@@ -91,7 +104,9 @@ def test_separable_tiny(kernel_size):
     ]
     _check_ratios(timings)
     assert timings[0].mult_adds == 4 * k * k * 8 * 8
-    assert [t.mult_adds for t in timings[1:]] == [4 * 2 * k * 8 * 8] * 3  # k + k taps instead of k * k
+    assert [t.mult_adds for t in timings[1:]] == [
+        4 * 2 * k * 8 * 8
+    ] * 3  # k + k taps instead of k * k
     assert [t.mult_adds_ratio for t in timings] == [1.0] + [2 / k] * 3
 
 
@@ -114,8 +129,12 @@ def test_dilated_tiny(dilation):
     ]
     _check_ratios(timings)
     span = 2 * dilation + 1
-    assert timings[0].mult_adds == 4 * 4 * 9 * 6 * 6  # same padding: 6x6 out, 9 taps, whatever the rate
-    assert timings[2].mult_adds == 4 * 4 * span**2 * 6 * 6  # the zero-filled kernel multiplies its zeros
+    assert (
+        timings[0].mult_adds == 4 * 4 * 9 * 6 * 6
+    )  # same padding: 6x6 out, 9 taps, whatever the rate
+    assert (
+        timings[2].mult_adds == 4 * 4 * span**2 * 6 * 6
+    )  # the zero-filled kernel multiplies its zeros
     # padded side 6 + 2d, rounded up to a multiple of d, split into d*d sub-images of side m
     m = -(-(6 + 2 * dilation) // dilation)
     assert timings[3].mult_adds == dilation**2 * 4 * 4 * 9 * (m - 2) ** 2
@@ -123,7 +142,9 @@ def test_dilated_tiny(dilation):
 
 @pytest.mark.parametrize("kernel_size, stride", [(4, 2), (3, 2), (2, 2)])
 def test_transposed_tiny(kernel_size, stride):
-    timings = bench.run_case("transposed", **TINY, kernel_size=kernel_size, stride=stride)
+    timings = bench.run_case(
+        "transposed", **TINY, kernel_size=kernel_size, stride=stride
+    )
     assert [t.name for t in timings] == [
         f"torch conv_transpose2d k={kernel_size} s={stride}",
         "convref.functional.conv_transpose2d",
@@ -133,8 +154,12 @@ def test_transposed_tiny(kernel_size, stride):
     _check_ratios(timings)
     pad = (kernel_size - stride + 1) // 2
     out = (6 - 1) * stride - 2 * pad + kernel_size
-    assert timings[0].mult_adds == 4 * 4 * kernel_size**2 * 6 * 6  # one stamp of the kernel per input pixel
-    assert timings[2].mult_adds == 4 * 4 * kernel_size**2 * out * out  # a full conv over the stuffed image
+    assert (
+        timings[0].mult_adds == 4 * 4 * kernel_size**2 * 6 * 6
+    )  # one stamp of the kernel per input pixel
+    assert (
+        timings[2].mult_adds == 4 * 4 * kernel_size**2 * out * out
+    )  # a full conv over the stuffed image
 
 
 @pytest.mark.parametrize("mode", ["embedded_gaussian", "dot_product"])
@@ -149,14 +174,30 @@ def test_non_local_tiny(mode):
     ]
     _check_ratios(timings)
     c, ci, p = 4, 2, 36  # channels, inter channels, positions (6x6)
-    explicit = 3 * c * ci * p + 2 * p * p * ci  # theta, phi, g; then theta^T phi and A g
-    implicit = explicit if mode == "embedded_gaussian" else 3 * c * ci * p + 2 * p * ci * ci  # theta^T (phi g^T)
-    assert [t.mult_adds for t in timings] == [explicit, implicit, 3 * explicit, 3 * implicit, explicit]
-    assert all(t.peak_bytes is not None for t in timings[:4]) and timings[4].peak_bytes is None  # NumPy: not measured
+    explicit = (
+        3 * c * ci * p + 2 * p * p * ci
+    )  # theta, phi, g; then theta^T phi and A g
+    implicit = (
+        explicit if mode == "embedded_gaussian" else 3 * c * ci * p + 2 * p * ci * ci
+    )  # theta^T (phi g^T)
+    assert [t.mult_adds for t in timings] == [
+        explicit,
+        implicit,
+        3 * explicit,
+        3 * implicit,
+        explicit,
+    ]
+    assert (
+        all(t.peak_bytes is not None for t in timings[:4])
+        and timings[4].peak_bytes is None
+    )  # NumPy: not measured
 
 
 def test_non_local_rejects_other_modes():
-    with pytest.raises(ValueError, match="^mode must be 'embedded_gaussian' or 'dot_product', got 'gaussian'$"):
+    with pytest.raises(
+        ValueError,
+        match="^mode must be 'embedded_gaussian' or 'dot_product', got 'gaussian'$",
+    ):
         bench.run_case("non_local", **TINY, mode="gaussian")
 
 
@@ -173,21 +214,48 @@ def test_shift_tiny():
     ]
     assert timings[0].ratio == 1.0 and all(t.seconds > 0 for t in timings)
     depthwise = 4 * 9 * 6 * 6  # C k^2 H W for one image
-    assert [t.mult_adds for t in timings] == [0, 0, 0, 0, 4 * 4 * 6 * 6, depthwise, 0]  # fractional: 4 weights per value
-    assert [t.mult_adds_ratio for t in timings] == [0.0, 0.0, 0.0, 0.0, 16 / 36, 1.0, 0.0]  # against the depthwise count
+    assert [t.mult_adds for t in timings] == [
+        0,
+        0,
+        0,
+        0,
+        4 * 4 * 6 * 6,
+        depthwise,
+        0,
+    ]  # fractional: 4 weights per value
+    assert [t.mult_adds_ratio for t in timings] == [
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        16 / 36,
+        1.0,
+        0.0,
+    ]  # against the depthwise count
 
 
 def test_shift_rows_agree_where_the_pattern_moves():
     """With 4 channels (fewer than 9 directions) nothing moves; with 18 the pattern row takes its one-copy path."""
-    rows = bench.candidates(bench.CASES["shift"], device="cpu", dtype=torch.float64, batch=2, channels=18, size=6)
+    rows = bench.candidates(
+        bench.CASES["shift"],
+        device="cpu",
+        dtype=torch.float64,
+        batch=2,
+        channels=18,
+        size=6,
+    )
     grouped = [row for row in rows if row.agrees == "grouped"]
     assert [row.name for row in grouped] == [
         "convref.functional.pattern_shift2d (grouped)",
         "convref.functional.shift2d (any table)",
         "convref.reference.shift2d (NumPy)",
     ]
-    (expected,) = _as_numpy(grouped[-1].run())  # the NumPy reference, a loop over channels
-    assert np.count_nonzero(expected == 0) > 0  # some values were moved out and replaced by zeros
+    (expected,) = _as_numpy(
+        grouped[-1].run()
+    )  # the NumPy reference, a loop over channels
+    assert (
+        np.count_nonzero(expected == 0) > 0
+    )  # some values were moved out and replaced by zeros
     for row in grouped[:-1]:
         (got,) = _as_numpy(row.run())
         np.testing.assert_array_equal(got, expected, err_msg=row.name)
@@ -213,8 +281,17 @@ def test_deformable_tiny():
     conv = 4 * 4 * 9 * 6 * 6  # C_out C_in k^2 H W, one image, padding 1
     sampling = 5 * 4 * 9 * 6 * 6  # four bilinear weights and a mask per sampled value
     deform = [conv + sampling] * (len(implementations) - 1)
-    assert [t.mult_adds for t in timings] == [conv, *deform, 3 * conv, *(3 * m for m in deform), conv + sampling]
-    assert all(t.peak_bytes is not None for t in timings[:-1]) and timings[-1].peak_bytes is None
+    assert [t.mult_adds for t in timings] == [
+        conv,
+        *deform,
+        3 * conv,
+        *(3 * m for m in deform),
+        conv + sampling,
+    ]
+    assert (
+        all(t.peak_bytes is not None for t in timings[:-1])
+        and timings[-1].peak_bytes is None
+    )
 
 
 def test_adder_tiny():
@@ -228,15 +305,28 @@ def test_adder_tiny():
     ]
     _check_ratios(timings)
     count = 4 * 4 * 9 * 6 * 6  # C_out C_in k^2 H W, one image, padding 1
-    assert [t.mult_adds for t in timings] == [count, count, 3 * count, 3 * count, count, count]
-    assert all(t.peak_bytes is not None for t in timings[:-1]) and timings[-1].peak_bytes is None
+    assert [t.mult_adds for t in timings] == [
+        count,
+        count,
+        3 * count,
+        3 * count,
+        count,
+        count,
+    ]
+    assert (
+        all(t.peak_bytes is not None for t in timings[:-1])
+        and timings[-1].peak_bytes is None
+    )
 
 
 def test_dynamic_tiny():
     timings = bench.run_case("dynamic", **{**TINY, "batch": 2}, num_kernels=(2, 3))
     rows = ["torch conv2d 3x3, static"]
     for k in (2, 3):
-        rows += [f"convref.functional.dynamic_conv2d, K={k}", f"per-sample conv2d loop, K={k}"]
+        rows += [
+            f"convref.functional.dynamic_conv2d, K={k}",
+            f"per-sample conv2d loop, K={k}",
+        ]
     assert [t.name for t in timings] == [
         *(f"{row} (forward)" for row in rows),
         *(f"{row} (forward+backward)" for row in rows),
@@ -244,9 +334,21 @@ def test_dynamic_tiny():
     ]
     _check_ratios(timings)
     conv = 2 * 4 * 4 * 9 * 6 * 6  # N C_out C_in k^2 H W, padding 1
-    mixing = {k: 2 * k * (4 * 4 * 9 + 4) for k in (2, 3)}  # K multiply-adds per kernel entry and bias, per sample
-    forward = [conv, conv + mixing[2], conv + mixing[2], conv + mixing[3], conv + mixing[3]]
-    assert [t.mult_adds for t in timings] == [*forward, *(3 * m for m in forward), conv + mixing[2]]
+    mixing = {
+        k: 2 * k * (4 * 4 * 9 + 4) for k in (2, 3)
+    }  # K multiply-adds per kernel entry and bias, per sample
+    forward = [
+        conv,
+        conv + mixing[2],
+        conv + mixing[2],
+        conv + mixing[3],
+        conv + mixing[3],
+    ]
+    assert [t.mult_adds for t in timings] == [
+        *forward,
+        *(3 * m for m in forward),
+        conv + mixing[2],
+    ]
 
 
 def test_dynamic_rejects_a_zero_kernel_count():
@@ -269,7 +371,9 @@ def test_deformable_matmul_does_the_convolutions_work(monkeypatch):
     counted: list[int] = []
     monkeypatch.setattr(bench.harness, "time_call", _count_instead_of_timing(counted))
     monkeypatch.setattr(bench.harness, "peak_memory", lambda fn, device: 1)
-    timings = bench.run_case("deformable", **{**TINY, "batch": 2}, include_reference=False)
+    timings = bench.run_case(
+        "deformable", **{**TINY, "batch": 2}, include_reference=False
+    )
     rows = {t.name: flops for t, flops in zip(timings, counted)}
     conv_flops = 2 * 2 * 4 * 4 * 9 * 6 * 6
     assert rows["torch conv2d 3x3 (forward)"] == conv_flops
@@ -286,7 +390,10 @@ FLOP_CASES = [
     ("separable", dict(kernel_size=3)),
     ("separable", dict(kernel_size=4)),
     ("dilated", dict(kernel_size=3, dilation=2)),
-    ("dilated", dict(kernel_size=3, dilation=4)),  # the block (4) does not divide the padded size (14)
+    (
+        "dilated",
+        dict(kernel_size=3, dilation=4),
+    ),  # the block (4) does not divide the padded size (14)
     ("dilated", dict(kernel_size=2, dilation=3)),
     ("transposed", dict(kernel_size=4, stride=2)),
     ("transposed", dict(kernel_size=3, stride=2)),
@@ -299,7 +406,9 @@ def test_mult_adds_match_torch_flop_counter(monkeypatch, name, params):
     """Every PyTorch row does the multiply-adds it reports, as PyTorch's FLOP counter sees them."""
     counted: list[int] = []
     monkeypatch.setattr(bench.harness, "time_call", _count_instead_of_timing(counted))
-    timings = bench.run_case(name, **{**TINY, "batch": 2}, include_reference=False, **params)
+    timings = bench.run_case(
+        name, **{**TINY, "batch": 2}, include_reference=False, **params
+    )
     assert len(counted) == len(timings)
     for t, flops in zip(timings, counted):
         assert flops == 2 * t.mult_adds, t.name
@@ -310,7 +419,9 @@ def test_without_reference_drops_the_numpy_row(name):
     timings = bench.run_case(name, **TINY, include_reference=False)
     with_reference = bench.run_case(name, **TINY)
     assert not any("NumPy" in t.name for t in timings)
-    assert [t.name for t in with_reference if "NumPy" not in t.name] == [t.name for t in timings]
+    assert [t.name for t in with_reference if "NumPy" not in t.name] == [
+        t.name for t in timings
+    ]
     assert len(with_reference) == len(timings) + 1
     assert timings[0].ratio == 1.0
 
@@ -328,22 +439,40 @@ STANDS_ALONE = {
     },
     "deformable": {"torch conv2d 3x3 (forward)", "torch conv2d 3x3 (forward+backward)"}
     # without torchvision, no other row computes the deformable layer's gradients
-    | (set() if HAS_TORCHVISION else {"convref.functional.deform_conv2d (forward+backward)"}),
+    | (
+        set()
+        if HAS_TORCHVISION
+        else {"convref.functional.deform_conv2d (forward+backward)"}
+    ),
     "adder": {"torch conv2d 3x3 (forward)"},
-    "dynamic": {"torch conv2d 3x3, static (forward)", "torch conv2d 3x3, static (forward+backward)"},
+    "dynamic": {
+        "torch conv2d 3x3, static (forward)",
+        "torch conv2d 3x3, static (forward+backward)",
+    },
 }
 
 
 def _as_numpy(output) -> list[np.ndarray]:
     """An output, or a tuple of gradients (None for an input that gets none), as NumPy arrays."""
     outputs = output if isinstance(output, tuple) else (output,)
-    return [np.asarray(o.detach().cpu() if isinstance(o, torch.Tensor) else o) for o in outputs if o is not None]
+    return [
+        np.asarray(o.detach().cpu() if isinstance(o, torch.Tensor) else o)
+        for o in outputs
+        if o is not None
+    ]
 
 
 @pytest.mark.parametrize("name", list(bench.CASES))
 def test_rows_that_compute_the_same_function_agree(name):
     """In float64, every row agrees with the first row (the baseline, where it is one) that computes the same thing."""
-    rows = bench.candidates(bench.CASES[name], device="cpu", dtype=torch.float64, batch=2, channels=4, size=6)
+    rows = bench.candidates(
+        bench.CASES[name],
+        device="cpu",
+        dtype=torch.float64,
+        batch=2,
+        channels=4,
+        size=6,
+    )
     groups: dict[str, list[bench.Candidate]] = {}
     for row in rows:
         groups.setdefault(row.agrees, []).append(row)
@@ -351,7 +480,9 @@ def test_rows_that_compute_the_same_function_agree(name):
     alone |= {group[0].name for group in groups.values() if len(group) == 1}
     assert alone == STANDS_ALONE.get(name, set())
     if rows[0].name not in alone:
-        assert rows[0].agrees is not None  # the baseline is what the others are checked against
+        assert (
+            rows[0].agrees is not None
+        )  # the baseline is what the others are checked against
     for group in groups.values():
         first = _as_numpy(group[0].run())
         for row in group[1:]:
@@ -359,27 +490,47 @@ def test_rows_that_compute_the_same_function_agree(name):
             assert len(got) == len(first), row.name
             for a, b in zip(got, first):
                 assert a.dtype == np.float64, row.name
-                np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-7, err_msg=f"{row.name} vs {group[0].name}")
+                np.testing.assert_allclose(
+                    a, b, rtol=1e-7, atol=1e-7, err_msg=f"{row.name} vs {group[0].name}"
+                )
 
 
 def test_cases_table():
     assert list(bench.CASES) == [
-        "conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder", "dynamic"
+        "conv2d",
+        "grouped",
+        "depthwise",
+        "separable",
+        "dilated",
+        "transposed",
+        "non_local",
+        "shift",
+        "deformable",
+        "adder",
+        "dynamic",
     ]
     for name, case in bench.CASES.items():
         assert case.name == name
-        importlib.import_module(f"convref.functional.{case.family}")  # the family is a module of the package
+        importlib.import_module(
+            f"convref.functional.{case.family}"
+        )  # the family is a module of the package
         assert {"batch", "channels", "size"} <= set(case.params)
     assert bench.get_case("shift") is bench.CASES["shift"]
 
 
 def test_run_case_rejects_an_unknown_case():
-    with pytest.raises(ValueError, match=r"^unknown benchmark case 'deform_conv2d' \(choose from conv2d, grouped, .*, dynamic\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown benchmark case 'deform_conv2d' \(choose from conv2d, grouped, .*, dynamic\)$",
+    ):
         bench.run_case("deform_conv2d", **TINY)
 
 
 def test_run_case_rejects_a_parameter_the_case_lacks():
-    with pytest.raises(TypeError, match=r"^case 'shift' has no parameter 'kernel_size'; its parameters are batch, channels, size$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^case 'shift' has no parameter 'kernel_size'; its parameters are batch, channels, size$",
+    ):
         bench.run_case("shift", **TINY, kernel_size=3)
 
 
@@ -390,7 +541,9 @@ def test_broadcast_adder_baseline_computes_the_adder_layer():
     weight = torch.randn(4, 3, 3, 3, generator=generator, dtype=torch.float64)
     grad = torch.randn(2, 4, 5, 5, generator=generator, dtype=torch.float64)
     expected_y = reference.adder2d(x.numpy(), weight.numpy(), padding=1)
-    expected_grads = reference.adder2d_backward(x.numpy(), weight.numpy(), grad.numpy(), padding=1)
+    expected_grads = reference.adder2d_backward(
+        x.numpy(), weight.numpy(), grad.numpy(), padding=1
+    )
     leaves = [x.clone().requires_grad_(), weight.clone().requires_grad_()]
     y = bench.broadcast_adder2d(*leaves, padding=1)
     np.testing.assert_allclose(y.detach().numpy(), expected_y, rtol=1e-12)
@@ -405,19 +558,32 @@ def test_per_sample_baseline_is_dynamic_convolution():
     weights = torch.randn(4, 3, 2, 3, 3, generator=generator, dtype=torch.float64)
     attention = torch.rand(3, 4, generator=generator, dtype=torch.float64)
     bias = torch.randn(4, 3, generator=generator, dtype=torch.float64)
-    expected = reference.dynamic_conv2d(x.numpy(), weights.numpy(), attention.numpy(), bias.numpy(), padding=1)
+    expected = reference.dynamic_conv2d(
+        x.numpy(), weights.numpy(), attention.numpy(), bias.numpy(), padding=1
+    )
     got = bench.per_sample_dynamic_conv2d(x, weights, attention, bias, padding=1)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
-    no_bias = reference.dynamic_conv2d(x.numpy(), weights.numpy(), attention.numpy(), padding=1)
-    np.testing.assert_allclose(bench.per_sample_dynamic_conv2d(x, weights, attention).numpy(), no_bias, rtol=1e-12, atol=1e-12)
+    no_bias = reference.dynamic_conv2d(
+        x.numpy(), weights.numpy(), attention.numpy(), padding=1
+    )
+    np.testing.assert_allclose(
+        bench.per_sample_dynamic_conv2d(x, weights, attention).numpy(),
+        no_bias,
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("mode", ["embedded_gaussian", "dot_product"])
 def test_explicit_non_local_baseline_is_the_response(mode):
     generator = torch.Generator().manual_seed(3)
     x = torch.randn(2, 4, 3, 5, generator=generator, dtype=torch.float64)
-    theta, phi, g = (torch.randn(2, 4, generator=generator, dtype=torch.float64) for _ in range(3))
-    expected = reference.non_local_response(x.numpy(), theta.numpy(), phi.numpy(), g.numpy(), mode)
+    theta, phi, g = (
+        torch.randn(2, 4, generator=generator, dtype=torch.float64) for _ in range(3)
+    )
+    expected = reference.non_local_response(
+        x.numpy(), theta.numpy(), phi.numpy(), g.numpy(), mode
+    )
     got = bench.explicit_non_local_response(x, theta, phi, g, mode)
     assert got.shape == (2, 2, 3, 5)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
@@ -426,7 +592,9 @@ def test_explicit_non_local_baseline_is_the_response(mode):
 @pytest.mark.cuda
 def test_cases_on_cuda():
     for name in bench.CASES:
-        timings = bench.run_case(name, batch=2, channels=4, size=16, repeat=2, device="cuda")
+        timings = bench.run_case(
+            name, batch=2, channels=4, size=16, repeat=2, device="cuda"
+        )
         assert timings[0].ratio == 1.0
         assert all(t.seconds > 0 for t in timings)
 
@@ -435,7 +603,14 @@ def test_cases_on_cuda():
 @pytest.mark.parametrize("name", list(bench.CASES))
 def test_rows_agree_on_cuda(name):
     """The same float64 agreement on the GPU (where torchvision's deformable op joins the comparison)."""
-    rows = bench.candidates(bench.CASES[name], device="cuda", dtype=torch.float64, batch=2, channels=4, size=6)
+    rows = bench.candidates(
+        bench.CASES[name],
+        device="cuda",
+        dtype=torch.float64,
+        batch=2,
+        channels=4,
+        size=6,
+    )
     groups: dict[str, list[bench.Candidate]] = {}
     for row in rows:
         if row.agrees is not None:
@@ -444,4 +619,6 @@ def test_rows_agree_on_cuda(name):
         first = _as_numpy(group[0].run())
         for row in group[1:]:
             for a, b in zip(_as_numpy(row.run()), first):
-                np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-7, err_msg=f"{row.name} vs {group[0].name}")
+                np.testing.assert_allclose(
+                    a, b, rtol=1e-7, atol=1e-7, err_msg=f"{row.name} vs {group[0].name}"
+                )

@@ -11,8 +11,31 @@ import torch
 
 from convref import bench
 
-MAIN_ARGS = ["--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1", "--device", "cpu"]
-ALL_CASES = ["conv2d", "grouped", "depthwise", "separable", "dilated", "transposed", "non_local", "shift", "deformable", "adder", "dynamic"]
+MAIN_ARGS = [
+    "--repeat",
+    "1",
+    "--size",
+    "8",
+    "--channels",
+    "4",
+    "--batch",
+    "1",
+    "--device",
+    "cpu",
+]
+ALL_CASES = [
+    "conv2d",
+    "grouped",
+    "depthwise",
+    "separable",
+    "dilated",
+    "transposed",
+    "non_local",
+    "shift",
+    "deformable",
+    "adder",
+    "dynamic",
+]
 
 
 def _tables(out: str) -> list[list[str]]:
@@ -24,10 +47,21 @@ def test_main_prints_a_table(capsys):
     (lines,) = _tables(capsys.readouterr().out)
     assert lines[0].startswith("conv2d: N=1, C=4, 8x8, on cpu (torch ")
     assert lines[0].endswith("baseline = first row")
-    assert lines[1].split() == ["implementation", "median", "ms", "x", "baseline", "mult-adds", "x"]
+    assert lines[1].split() == [
+        "implementation",
+        "median",
+        "ms",
+        "x",
+        "baseline",
+        "mult-adds",
+        "x",
+    ]
     assert len(lines) == 5  # title, header, three implementations
     assert lines[2].startswith("torch conv2d (groups=1)")
-    assert lines[2].split()[-2:] == ["1.00", "1.00"]  # the baseline row: x baseline, mult-adds x
+    assert lines[2].split()[-2:] == [
+        "1.00",
+        "1.00",
+    ]  # the baseline row: x baseline, mult-adds x
 
 
 def test_main_runs_every_case_by_default(capsys):
@@ -35,14 +69,28 @@ def test_main_runs_every_case_by_default(capsys):
     tables = _tables(capsys.readouterr().out)
     assert [lines[0].split(":")[0] for lines in tables] == ALL_CASES
     for lines in tables:
-        assert "median ms" in lines[1] and "x baseline" in lines[1] and "mult-adds x" in lines[1]
-        columns = 4 if "peak MiB" in lines[1] else 2  # the memory columns follow when measured
-        baseline = ["1.00", "0.00"] if lines[0].startswith("shift") else ["1.00", "1.00"]  # a copy: no arithmetic
+        assert (
+            "median ms" in lines[1]
+            and "x baseline" in lines[1]
+            and "mult-adds x" in lines[1]
+        )
+        columns = (
+            4 if "peak MiB" in lines[1] else 2
+        )  # the memory columns follow when measured
+        baseline = (
+            ["1.00", "0.00"] if lines[0].startswith("shift") else ["1.00", "1.00"]
+        )  # a copy: no arithmetic
         assert lines[2].split()[-columns:][:2] == baseline
     # the last column, from the formulas: the full conv does groups (4) and channels (4) times the
     # work of the grouped and depthwise ones; 7x1 + 1x7 does 2/7 = 0.29 of the 7x7's
-    assert tables[1][-1].startswith("torch conv2d (groups=1, full)") and tables[1][-1].split()[-1] == "4.00"
-    assert tables[2][-1].startswith("torch conv2d (groups=1, full)") and tables[2][-1].split()[-1] == "4.00"
+    assert (
+        tables[1][-1].startswith("torch conv2d (groups=1, full)")
+        and tables[1][-1].split()[-1] == "4.00"
+    )
+    assert (
+        tables[2][-1].startswith("torch conv2d (groups=1, full)")
+        and tables[2][-1].split()[-1] == "4.00"
+    )
     assert [row.split()[-1] for row in tables[3][3:]] == ["0.29"] * 3
 
 
@@ -53,7 +101,9 @@ def test_main_runs_the_named_cases_in_order(capsys):
 
 
 def test_main_default_device(capsys):
-    bench.main(["conv2d", "--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1"])
+    bench.main(
+        ["conv2d", "--repeat", "1", "--size", "8", "--channels", "4", "--batch", "1"]
+    )
     out = capsys.readouterr().out
     assert "torch conv2d (groups=1)" in out
     assert f"on {'cuda' if torch.cuda.is_available() else 'cpu'} " in out
@@ -62,18 +112,36 @@ def test_main_default_device(capsys):
 def test_main_json_has_the_rows_of_each_case(capsys):
     bench.main(["shift", "grouped", *MAIN_ARGS, "--groups", "2", "--json"])
     document = json.loads(capsys.readouterr().out)
-    assert document["torch"] == torch.__version__ and document["device"] == "cpu" and document["threads"] >= 1
+    assert (
+        document["torch"] == torch.__version__
+        and document["device"] == "cpu"
+        and document["threads"] >= 1
+    )
     assert [case["case"] for case in document["cases"]] == ["shift", "grouped"]
     shift, grouped = document["cases"]
     assert shift["params"] == dict(batch=1, channels=4, size=8)
-    assert grouped["params"] == dict(batch=1, channels=4, size=8, kernel_size=3, groups=2)
+    assert grouped["params"] == dict(
+        batch=1, channels=4, size=8, kernel_size=3, groups=2
+    )
     assert shift["title"].startswith("shift: N=1, C=4, 8x8, on cpu")
     for case in (shift, grouped):
-        expected = bench.run_case(case["case"], repeat=1, device="cpu", **case["params"])
+        expected = bench.run_case(
+            case["case"], repeat=1, device="cpu", **case["params"]
+        )
         assert [row["name"] for row in case["rows"]] == [t.name for t in expected]
-        assert [row["mult_adds"] for row in case["rows"]] == [t.mult_adds for t in expected]
+        assert [row["mult_adds"] for row in case["rows"]] == [
+            t.mult_adds for t in expected
+        ]
         assert case["rows"][0]["ratio"] == 1.0
-        assert set(case["rows"][0]) == {"name", "seconds", "ratio", "mult_adds", "mult_adds_ratio", "peak_bytes", "memory_ratio"}
+        assert set(case["rows"][0]) == {
+            "name",
+            "seconds",
+            "ratio",
+            "mult_adds",
+            "mult_adds_ratio",
+            "peak_bytes",
+            "memory_ratio",
+        }
 
 
 def test_main_rejects_an_unknown_case(capsys):
@@ -88,7 +156,10 @@ def test_main_rejects_an_unknown_case(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["grouped", "--channels", "6"], "--groups must divide --channels, got 4 and 6"),
+        (
+            ["grouped", "--channels", "6"],
+            "--groups must divide --channels, got 4 and 6",
+        ),
         (["conv2d", "--repeat", "0"], "--repeat must be >= 1, got 0"),
         (["conv2d", "--size", "-1"], "--size must be >= 1, got -1"),
         (["conv2d", "--threads", "0"], "--threads must be >= 1, got 0"),
@@ -112,7 +183,23 @@ def test_main_threads_option_sets_and_reports_the_thread_count(capsys):
 
 
 def test_main_grouped_uses_the_groups_option(capsys):
-    bench.main(["grouped", "--repeat", "1", "--size", "6", "--channels", "6", "--batch", "1", "--groups", "3", "--device", "cpu"])
+    bench.main(
+        [
+            "grouped",
+            "--repeat",
+            "1",
+            "--size",
+            "6",
+            "--channels",
+            "6",
+            "--batch",
+            "1",
+            "--groups",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     assert "torch conv2d (groups=3)" in capsys.readouterr().out
 
 
@@ -121,7 +208,16 @@ def test_help_documents_every_option_and_case():
     text = parser.format_help()
     for action in parser._actions:
         assert action.help, action.dest
-    for option in ("--device", "--threads", "--json", "--repeat", "--batch", "--channels", "--size", "--groups"):
+    for option in (
+        "--device",
+        "--threads",
+        "--json",
+        "--repeat",
+        "--batch",
+        "--channels",
+        "--size",
+        "--groups",
+    ):
         assert option in text
     for name, case in bench.CASES.items():
         assert f"  {name}" in text and case.summary in text
@@ -131,7 +227,10 @@ def test_python_dash_m_runs_the_package():
     """``python -m convref.bench`` runs through ``__main__``, here as ``--json`` for one tiny case."""
     result = subprocess.run(
         [sys.executable, "-m", "convref.bench", "conv2d", *MAIN_ARGS, "--json"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     (case,) = json.loads(result.stdout)["cases"]
     assert [row["name"] for row in case["rows"]][0] == "torch conv2d (groups=1)"

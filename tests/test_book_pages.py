@@ -15,12 +15,26 @@ BOOK = ROOT / "book"
 GLOSSARY = (BOOK / "glossary.md").read_text(encoding="utf-8")
 
 #: The Chinese terms the glossary must carry (the source articles' words for the book's topics).
-REQUIRED_TERMS = ["可变形卷积", "空洞卷积", "转置卷积", "深度可分离卷积", "分组卷积", "非局部卷积", "移位网络", "加法网络", "动态卷积", "感受野", "棋盘效应"]
+REQUIRED_TERMS = [
+    "可变形卷积",
+    "空洞卷积",
+    "转置卷积",
+    "深度可分离卷积",
+    "分组卷积",
+    "非局部卷积",
+    "移位网络",
+    "加法网络",
+    "动态卷积",
+    "感受野",
+    "棋盘效应",
+]
 
 
 def _toc_entries() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
 
 
 def _glossary_entries() -> dict[str, str]:
@@ -50,16 +64,24 @@ def test_glossary_carries_the_required_chinese_terms():
 
 def test_every_entry_links_to_an_existing_chapter_and_every_chapter_is_linked():
     entries = _glossary_entries()
-    assert list(entries) == sorted(entries, key=str.lower), "entries are in alphabetical order"
-    chapters = {entry.removeprefix("book/") for entry in _toc_entries() if entry.count("/") == 2}
+    assert list(entries) == sorted(entries, key=str.lower), (
+        "entries are in alphabetical order"
+    )
+    chapters = {
+        entry.removeprefix("book/") for entry in _toc_entries() if entry.count("/") == 2
+    }
     linked = set()
     for term, text in entries.items():
         targets = re.findall(r"\{doc\}`([^`]+)`", text)
         assert targets, f"{term} links to no chapter"
         for target in targets:
-            assert (BOOK / f"{target}.ipynb").exists() or (BOOK / f"{target}.md").exists(), f"{term}: {target}"
+            assert (BOOK / f"{target}.ipynb").exists() or (
+                BOOK / f"{target}.md"
+            ).exists(), f"{term}: {target}"
             linked.add(target)
-    assert chapters <= linked, f"chapters without a glossary entry: {sorted(chapters - linked)}"
+    assert chapters <= linked, (
+        f"chapters without a glossary entry: {sorted(chapters - linked)}"
+    )
 
 
 def test_status_page_uses_the_build_execution_table():
@@ -70,12 +92,16 @@ def test_status_page_uses_the_build_execution_table():
 
 API_PAGE = (BOOK / "api.md").read_text(encoding="utf-8")
 #: A MyST role that names a Python object: {func}`convref.x.y`, {class}`~convref.nn.Conv2d`, {mod}`text <convref.arith>`.
-PY_ROLE = re.compile(r"\{(?:py:)?(?:func|class|mod|meth|data|attr|obj)\}`(?:[^`<]*<)?~?([\w.]+)>?`")
+PY_ROLE = re.compile(
+    r"\{(?:py:)?(?:func|class|mod|meth|data|attr|obj)\}`(?:[^`<]*<)?~?([\w.]+)>?`"
+)
 
 
 def _chapters() -> list[str]:
     """The chapter notebooks of the table of contents, as ``<topic>/<topic>`` relative to book/."""
-    return [entry.removeprefix("book/") for entry in _toc_entries() if entry.count("/") == 2]
+    return [
+        entry.removeprefix("book/") for entry in _toc_entries() if entry.count("/") == 2
+    ]
 
 
 def _documented_modules() -> list[str]:
@@ -96,23 +122,35 @@ def _on_api_page(target: str) -> bool:
 
 def _markdown(chapter: str) -> str:
     cells = json.loads((BOOK / f"{chapter}.ipynb").read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return "\n".join(
+        "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+    )
 
 
 @pytest.mark.parametrize("chapter", _chapters())
 def test_chapter_links_its_operators_on_the_api_page(chapter):
     """A markdown cell names the chapter's operators with roles that resolve to API entries (the build checks them too)."""
-    targets = [t for t in PY_ROLE.findall(_markdown(chapter)) if t.startswith("convref.")]
-    assert targets, f"{chapter} links to no convref API entry (add an 'In convref' line with {{func}}/{{class}} roles)"
+    targets = [
+        t for t in PY_ROLE.findall(_markdown(chapter)) if t.startswith("convref.")
+    ]
+    assert targets, (
+        f"{chapter} links to no convref API entry (add an 'In convref' line with {{func}}/{{class}} roles)"
+    )
     missing = sorted({t for t in targets if not _on_api_page(t)})
-    assert not missing, f"{chapter} links to what the API page does not document: {missing}"
+    assert not missing, (
+        f"{chapter} links to what the API page does not document: {missing}"
+    )
 
 
 def test_api_page_links_every_chapter():
     """The API page says where each operator family is explained: a {doc} link to every chapter."""
-    linked = {target for target in re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", API_PAGE)}
+    linked = {
+        target for target in re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", API_PAGE)
+    }
     for target in linked:
-        assert (BOOK / f"{target}.ipynb").exists() or (BOOK / f"{target}.md").exists(), f"api.md links to {target}"
+        assert (BOOK / f"{target}.ipynb").exists() or (
+            BOOK / f"{target}.md"
+        ).exists(), f"api.md links to {target}"
     missing = [chapter for chapter in _chapters() if chapter not in linked]
     assert not missing, f"api.md does not link these chapters: {missing}"
 

@@ -49,7 +49,11 @@ OBJECT_ADDRESS = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-fA-F]+>")
 
 
 def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     if path:
         return path
     message = "no Chromium found (install Debian's chromium package, or set CHROMIUM to its path)"
@@ -60,7 +64,9 @@ def _chromium() -> str:
 
 def _toc_pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    files = [toc["root"]] + [
+        c["file"] for part in toc["parts"] for c in part["chapters"]
+    ]
     return [f"{f}.html" for f in files]
 
 
@@ -71,7 +77,9 @@ def _chapter_pages() -> list[str]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     if not (HTML / "index.html").exists():
-        pytest.fail(f"{HTML} has no built book: run `make book` (or `make test`, which builds it) first")
+        pytest.fail(
+            f"{HTML} has no built book: run `make book` (or `make test`, which builds it) first"
+        )
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -91,7 +99,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
         yield browser
         browser.close()
 
@@ -114,11 +124,23 @@ def _open(browser, url: str):
             route.abort()
 
     page.route("**/*", route)
-    page.on("response", lambda r: failed_local.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: (
+            failed_local.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        ),
+    )
     page.on("pageerror", lambda error: page.problems["javascript"].append(str(error)))
-    page.on("console", lambda m: page.problems["javascript"].append(m.text) if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            page.problems["javascript"].append(m.text) if m.type == "error" else None
+        ),
+    )
     response = page.goto(url, wait_until="load")
-    assert response is not None and response.ok, f"{url} did not load: {response and response.status}"
+    assert response is not None and response.ok, (
+        f"{url} did not load: {response and response.status}"
+    )
     return page, failed_local
 
 
@@ -132,19 +154,40 @@ def test_page_loads_with_its_figures_and_no_tracebacks(browser, server, page_pat
             ".filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"
         )
         assert not broken, f"{page_path}: images that did not load: {broken}"
-        assert not failed_local, f"{page_path}: requests to the book that failed: {failed_local}"
-        page.wait_for_timeout(500)  # scripts that run after the load event (MathJax, widgets)
-        assert not page.problems["outside"], f"{page_path}: requests that left the machine: {page.problems['outside']}"
-        assert not page.problems["javascript"], f"{page_path}: JavaScript errors: {page.problems['javascript']}"
+        assert not failed_local, (
+            f"{page_path}: requests to the book that failed: {failed_local}"
+        )
+        page.wait_for_timeout(
+            500
+        )  # scripts that run after the load event (MathJax, widgets)
+        assert not page.problems["outside"], (
+            f"{page_path}: requests that left the machine: {page.problems['outside']}"
+        )
+        assert not page.problems["javascript"], (
+            f"{page_path}: JavaScript errors: {page.problems['javascript']}"
+        )
         outputs = page.locator("main .cell_output").all_inner_texts()
-        tracebacks = [o for o in outputs if "Traceback (most recent call last)" in o or "Error:" in o.split("\n")[0]]
-        assert not tracebacks, f"{page_path}: a cell output shows an error:\n{tracebacks[0][:2000]}"
+        tracebacks = [
+            o
+            for o in outputs
+            if "Traceback (most recent call last)" in o or "Error:" in o.split("\n")[0]
+        ]
+        assert not tracebacks, (
+            f"{page_path}: a cell output shows an error:\n{tracebacks[0][:2000]}"
+        )
         addresses = [o for o in outputs if OBJECT_ADDRESS.search(o)]
-        assert not addresses, f"{page_path}: a cell output shows an object's address: {OBJECT_ADDRESS.search(addresses[0])[0]}"
+        assert not addresses, (
+            f"{page_path}: a cell output shows an object's address: {OBJECT_ADDRESS.search(addresses[0])[0]}"
+        )
         stderr = page.locator("main .cell_output .stderr").all_inner_texts()
-        assert not stderr, f"{page_path}: a cell wrote to stderr (a warning?):\n{stderr[0][:2000]}"
+        assert not stderr, (
+            f"{page_path}: a cell wrote to stderr (a warning?):\n{stderr[0][:2000]}"
+        )
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / (page_path.replace("/", "__") + ".png")), full_page=False)
+        page.screenshot(
+            path=str(ARTIFACTS / (page_path.replace("/", "__") + ".png")),
+            full_page=False,
+        )
     finally:
         page.close()
 
@@ -171,7 +214,9 @@ def test_chapter_figures_have_alt_text(browser, server, page_path):
     """
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
-        views = page.locator("main script[type='application/vnd.jupyter.widget-view+json']").count()
+        views = page.locator(
+            "main script[type='application/vnd.jupyter.widget-view+json']"
+        ).count()
         if views:  # wait until every widget is drawn with its figure
             page.wait_for_function(
                 "n => document.querySelectorAll('main .jupyter-widgets').length >= n"
@@ -187,10 +232,19 @@ def test_chapter_figures_have_alt_text(browser, server, page_path):
         assert images, f"{page_path}: no images in the cell outputs"
         missing = [image for image in images if not image["alt"]]
         assert not missing, f"{page_path}: images without alt text: {missing}"
-        generic = [image for image in images if len(image["alt"].split()) < 6 or image["alt"].lower() in ("image", "figure", "png")]
-        assert not generic, f"{page_path}: alt text that does not describe the figure: {generic}"
+        generic = [
+            image
+            for image in images
+            if len(image["alt"].split()) < 6
+            or image["alt"].lower() in ("image", "figure", "png")
+        ]
+        assert not generic, (
+            f"{page_path}: alt text that does not describe the figure: {generic}"
+        )
         if views:
-            assert any(image["widget"] for image in images), f"{page_path}: no widget figure was checked"
+            assert any(image["widget"] for image in images), (
+                f"{page_path}: no widget figure was checked"
+            )
     finally:
         page.close()
 
@@ -206,11 +260,13 @@ def test_index_redirects_to_the_first_page(browser, server):
 def test_chapters_are_in_the_navigation(browser, server):
     page, _ = _open(browser, f"{server}/{_toc_pages()[0]}")
     try:
-        links = page.locator("nav.bd-links a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        links = page.locator("nav.bd-links a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
         for chapter in _chapter_pages():
-            assert any(link and link.endswith(chapter.split("/", 1)[1]) for link in links), (
-                f"{chapter} is missing from the navigation: {links}"
-            )
+            assert any(
+                link and link.endswith(chapter.split("/", 1)[1]) for link in links
+            ), f"{chapter} is missing from the navigation: {links}"
     finally:
         page.close()
 
@@ -219,20 +275,39 @@ def test_chapters_are_numbered_in_order_and_the_appendix_is_not(browser, server)
     """The navigation numbers the chapters 1, 2, ... across the parts; each chapter's title carries its number."""
     page, _ = _open(browser, f"{server}/{_toc_pages()[0]}")
     try:
-        texts = page.locator("nav.bd-links a").evaluate_all("links => links.map(a => [a.getAttribute('href'), a.textContent.trim()])")
+        texts = page.locator("nav.bd-links a").evaluate_all(
+            "links => links.map(a => [a.getAttribute('href'), a.textContent.trim()])"
+        )
     finally:
         page.close()
     chapters = [p.split("/", 1)[1] for p in _chapter_pages()]
-    titles = [next((text for href, text in texts if href and href.split("#")[0].endswith(c)), "") for c in chapters]
+    titles = [
+        next(
+            (text for href, text in texts if href and href.split("#")[0].endswith(c)),
+            "",
+        )
+        for c in chapters
+    ]
     numbers = [re.match(r"(\d+)\.\s", title) for title in titles]
-    assert all(numbers), f"unnumbered chapters in the navigation: {[t for t, n in zip(titles, numbers) if not n]}"
+    assert all(numbers), (
+        f"unnumbered chapters in the navigation: {[t for t, n in zip(titles, numbers) if not n]}"
+    )
     assert [int(n.group(1)) for n in numbers] == list(range(1, len(chapters) + 1))
-    appendix = [text for href, text in texts if href and any(name in href for name in ("glossary", "api", "bibliography", "status"))]
+    appendix = [
+        text
+        for href, text in texts
+        if href
+        and any(name in href for name in ("glossary", "api", "bibliography", "status"))
+    ]
     assert appendix and not any(re.match(r"\d+\.", text) for text in appendix), appendix
     page, _ = _open(browser, f"{server}/{_chapter_pages()[0]}")
     try:
-        title = page.locator("main section h1").first.inner_text()  # (the first h1 is the print-only header)
-        assert re.match(r"1\.\s", title), f"the first chapter's title has no number: {title!r}"
+        title = page.locator(
+            "main section h1"
+        ).first.inner_text()  # (the first h1 is the print-only header)
+        assert re.match(r"1\.\s", title), (
+            f"the first chapter's title has no number: {title!r}"
+        )
     finally:
         page.close()
 
@@ -248,7 +323,9 @@ def test_printed_output_is_one_box_per_cell(browser, server, page_path):
         )
     finally:
         page.close()
-    assert split == 0, f"{page_path}: {split} cell(s) print their output in several boxes"
+    assert split == 0, (
+        f"{page_path}: {split} cell(s) print their output in several boxes"
+    )
 
 
 @pytest.mark.parametrize("page_path", _chapter_pages())
@@ -257,7 +334,9 @@ def test_wide_equations_scroll_instead_of_being_cut(browser, server, page_path):
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
         page.set_viewport_size({"width": 390, "height": 900})
-        page.wait_for_function("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise")
+        page.wait_for_function(
+            "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
+        )
         page.evaluate("() => window.MathJax.startup.promise")
         cut = page.evaluate(
             """() => Array.from(document.querySelectorAll('main mjx-container[display="true"]'))
@@ -279,7 +358,9 @@ def test_status_page_lists_every_chapter_as_run(browser, server):
         by_document = {row[0]: row for row in rows}
         for chapter in _chapter_pages():
             document = chapter.removesuffix(".html")
-            assert document in by_document, f"{document} is missing from the status table: {sorted(by_document)}"
+            assert document in by_document, (
+                f"{document} is missing from the status table: {sorted(by_document)}"
+            )
             row = by_document[document]
             assert "✅" in row[-1], f"{document} did not run cleanly: {row}"
             assert float(row[-2]) > 0, f"{document} has no run time: {row}"
@@ -291,7 +372,9 @@ def test_glossary_terms_link_to_chapters_that_load(browser, server):
     page, _ = _open(browser, f"{server}/book/glossary.html")
     try:
         assert page.locator("main dl.glossary dt").count() >= 20
-        links = page.locator("main dl.glossary dd a.internal").evaluate_all("links => links.map(a => a.href)")
+        links = page.locator("main dl.glossary dd a.internal").evaluate_all(
+            "links => links.map(a => a.href)"
+        )
         chapters = {link.split("#")[0] for link in links}
         assert len(chapters) >= len(_chapter_pages())
         for url in sorted(chapters):
@@ -305,11 +388,17 @@ def test_math_renders_offline(browser, server, page_path):
     """MathJax, served by the book, typesets every formula: no TeX delimiters are left in the text."""
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
-        page.wait_for_function("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise")
+        page.wait_for_function(
+            "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
+        )
         page.evaluate("() => window.MathJax.startup.promise")
-        assert page.locator("main mjx-container").count() >= 1, f"{page_path}: no typeset formula"
+        assert page.locator("main mjx-container").count() >= 1, (
+            f"{page_path}: no typeset formula"
+        )
         text = page.locator("main").inner_text()
-        assert "\\(" not in text and "\\[" not in text, f"{page_path}: raw TeX left on the page"
+        assert "\\(" not in text and "\\[" not in text, (
+            f"{page_path}: raw TeX left on the page"
+        )
     finally:
         page.close()
 
@@ -338,22 +427,37 @@ def test_widgets_render_offline_with_their_initial_figure(browser, server, page_
     """The widget manager, served by the book, draws every embedded widget's controls and its first figure."""
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
-        views = page.locator("main script[type='application/vnd.jupyter.widget-view+json']").count()
+        views = page.locator(
+            "main script[type='application/vnd.jupyter.widget-view+json']"
+        ).count()
         assert views >= 1, f"{page_path}: the build embedded no widget state"
-        page.wait_for_function("n => document.querySelectorAll('main .jupyter-widgets').length >= n", arg=views)
-        controls = page.locator("main .widget-slider, main .widget-dropdown, main .widget-toggle-buttons, main .widget-checkbox")
+        page.wait_for_function(
+            "n => document.querySelectorAll('main .jupyter-widgets').length >= n",
+            arg=views,
+        )
+        controls = page.locator(
+            "main .widget-slider, main .widget-dropdown, main .widget-toggle-buttons, main .widget-checkbox"
+        )
         assert controls.count() >= 1, f"{page_path}: no widget control rendered"
         figures = page.evaluate(
             "() => Array.from(document.querySelectorAll('main .jupyter-widgets img'))"
             ".filter(img => img.complete && img.naturalWidth > 100).length"
         )
         assert figures >= 1, f"{page_path}: the widget shows no figure"
-        assert not page.problems["javascript"], f"{page_path}: JavaScript errors: {page.problems['javascript']}"
+        assert not page.problems["javascript"], (
+            f"{page_path}: JavaScript errors: {page.problems['javascript']}"
+        )
     finally:
         page.close()
 
 
-@pytest.mark.parametrize("word, chapter", [("HardTanh", "book/adder/adder.html"), ("checkerboard", "book/transposed_conv/transposed_conv.html")])
+@pytest.mark.parametrize(
+    "word, chapter",
+    [
+        ("HardTanh", "book/adder/adder.html"),
+        ("checkerboard", "book/transposed_conv/transposed_conv.html"),
+    ],
+)
 def test_search_finds_a_chapter_by_a_word_in_its_text(browser, server, word, chapter):
     """The book's own search (its index is built with the pages) lists the chapter, offline."""
     page, _ = _open(browser, f"{server}/search.html?q={word}")
@@ -361,8 +465,12 @@ def test_search_finds_a_chapter_by_a_word_in_its_text(browser, server, word, cha
         results = page.locator("#search-results ul.search li a")
         results.first.wait_for(timeout=15_000)
         hrefs = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
-        assert any(href.split("?")[0].split("#")[0].endswith(chapter) for href in hrefs), f"{word}: {hrefs}"
-        assert not page.problems["javascript"], f"search: JavaScript errors: {page.problems['javascript']}"
+        assert any(
+            href.split("?")[0].split("#")[0].endswith(chapter) for href in hrefs
+        ), f"{word}: {hrefs}"
+        assert not page.problems["javascript"], (
+            f"search: JavaScript errors: {page.problems['javascript']}"
+        )
     finally:
         page.close()
 
@@ -374,7 +482,12 @@ def _public_constants() -> list[str]:
         module = importlib.import_module(module_name)
         for name in module.__all__:
             value = getattr(module, name)
-            if not (inspect.isfunction(value) or inspect.isclass(value) or inspect.ismodule(value) or name.startswith("__")):
+            if not (
+                inspect.isfunction(value)
+                or inspect.isclass(value)
+                or inspect.ismodule(value)
+                or name.startswith("__")
+            ):
                 found.append(f"{module_name}.{name}")
     return found
 

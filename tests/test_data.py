@@ -15,7 +15,9 @@ def test_ramp_is_linear():
     assert r.shape == (5, 7) and r.dtype == np.float64
     rows, cols = np.indices((5, 7))
     np.testing.assert_array_equal(r, 2.0 * rows - 0.5 * cols)
-    np.testing.assert_array_equal(data.ramp(3, 4), np.repeat(np.arange(3.0)[:, None], 4, axis=1))
+    np.testing.assert_array_equal(
+        data.ramp(3, 4), np.repeat(np.arange(3.0)[:, None], 4, axis=1)
+    )
 
 
 def test_test_image():
@@ -26,7 +28,9 @@ def test_test_image():
     np.testing.assert_array_equal(image, data.test_image(40, seed=1))
     assert not np.array_equal(image, data.test_image(40, seed=2))
     clean = data.test_image(40, noise=0.0)
-    np.testing.assert_array_equal(clean, data.test_image(40, seed=5, noise=0.0))  # the seed only drives the noise
+    np.testing.assert_array_equal(
+        clean, data.test_image(40, seed=5, noise=0.0)
+    )  # the seed only drives the noise
     with pytest.raises(ValueError, match="size must be >= 16, got 8"):
         data.test_image(8)
 
@@ -45,7 +49,9 @@ def test_shapes():
 
 def test_shapes_are_the_named_shapes():
     """Without noise: squares fill their bounding box, disks fill about pi/4 of it."""
-    images, labels = data.shapes(30, size=32, seed=0, noise=0.0, classes=("square", "disk"))
+    images, labels = data.shapes(
+        30, size=32, seed=0, noise=0.0, classes=("square", "disk")
+    )
     assert set(labels) == {0, 1}
     assert set(np.unique(images)) <= {0.0, 1.0}
     for image, label in zip(images[:, 0], labels):
@@ -59,5 +65,7 @@ def test_shapes_are_the_named_shapes():
 
 
 def test_shapes_bad_classes():
-    with pytest.raises(ValueError, match=r"classes must be taken from .*got \['hexagon'\]"):
+    with pytest.raises(
+        ValueError, match=r"classes must be taken from .*got \['hexagon'\]"
+    ):
         data.shapes(4, classes=("square", "hexagon"))

@@ -41,19 +41,32 @@ def _environment_requirements() -> set[tuple[str, str]]:
 
 
 def test_environment_yml_matches_pyproject():
-    in_pyproject, in_environment = _pyproject_requirements(), _environment_requirements()
-    assert in_pyproject - in_environment == set(), "in pyproject.toml but not in environment.yml"
-    assert in_environment - in_pyproject == set(), "in environment.yml but not in pyproject.toml"
+    in_pyproject, in_environment = (
+        _pyproject_requirements(),
+        _environment_requirements(),
+    )
+    assert in_pyproject - in_environment == set(), (
+        "in pyproject.toml but not in environment.yml"
+    )
+    assert in_environment - in_pyproject == set(), (
+        "in environment.yml but not in pyproject.toml"
+    )
 
 
 def test_environment_installs_the_package_itself():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip_section = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
+    pip_section = next(
+        entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)
+    )
     assert "-e ." in pip_section
 
 
 def test_environment_python_matches_requires_python():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pythons = [e for e in environment["dependencies"] if isinstance(e, str) and re.match(r"python\b", e)]
+    pythons = [
+        e
+        for e in environment["dependencies"]
+        if isinstance(e, str) and re.match(r"python\b", e)
+    ]
     assert pythons == ["python" + project["requires-python"]]

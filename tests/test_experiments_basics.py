@@ -29,7 +29,10 @@ WIDE = dict(depth=20, channels=128, size=32, batch=2, seed=0)
 
 @pytest.fixture(scope="module")
 def wide_stds() -> dict[str, list[float]]:
-    return {scheme: experiments.activation_stds(scheme, **WIDE) for scheme in ("he", "xavier", "random")}
+    return {
+        scheme: experiments.activation_stds(scheme, **WIDE)
+        for scheme in ("he", "xavier", "random")
+    }
 
 
 def test_activation_stds_length():
@@ -40,7 +43,10 @@ def test_activation_stds_length():
 
 def test_activation_stds_default_length_and_ordering():
     """At the book's defaults the ordering of the three schemes after 20 layers is He >> Xavier >> random."""
-    final = {scheme: experiments.activation_stds(scheme) for scheme in ("he", "xavier", "random")}
+    final = {
+        scheme: experiments.activation_stds(scheme)
+        for scheme in ("he", "xavier", "random")
+    }
     assert all(len(stds) == 21 for stds in final.values())
     assert final["he"][-1] > 100 * final["xavier"][-1] > 100 * final["random"][-1] > 0
 
@@ -66,7 +72,9 @@ def test_xavier_halves_the_variance_per_layer(wide_stds):
     """Glorot & Bengio (2010): Var(w) = 2 / (fan_in + fan_out) = 1 / fan_in here keeps the
     pre-activation variance, so each ReLU halves E[y^2]: the std falls by 1/sqrt(2) per layer."""
     xavier = wide_stds["xavier"]
-    assert xavier[1] == pytest.approx(math.sqrt(0.5 - 0.5 / math.pi), rel=0.04)  # ReLU of N(0, 1)
+    assert xavier[1] == pytest.approx(
+        math.sqrt(0.5 - 0.5 / math.pi), rel=0.04
+    )  # ReLU of N(0, 1)
     ratios = np.array(xavier[2:]) / np.array(xavier[1:-1])
     assert (ratios < 1).all()  # decays at every layer
     per_layer = (xavier[-1] / xavier[1]) ** (1 / 19)
@@ -84,8 +92,12 @@ def test_random_collapses(wide_stds):
 
 def test_activation_stds_deterministic_per_seed():
     kwargs = dict(depth=4, channels=8, size=8, batch=2)
-    assert experiments.activation_stds("he", seed=3, **kwargs) == experiments.activation_stds("he", seed=3, **kwargs)
-    assert experiments.activation_stds("he", seed=3, **kwargs) != experiments.activation_stds("he", seed=4, **kwargs)
+    assert experiments.activation_stds(
+        "he", seed=3, **kwargs
+    ) == experiments.activation_stds("he", seed=3, **kwargs)
+    assert experiments.activation_stds(
+        "he", seed=3, **kwargs
+    ) != experiments.activation_stds("he", seed=4, **kwargs)
 
 
 def test_activation_stds_bad_scheme():
@@ -137,7 +149,9 @@ def box_matrix(size: int, kernel_size: int, mode: str) -> np.ndarray:
     return matrix
 
 
-def influence_by_matrices(size: int, depth: int, mode: str, kernel_size: int) -> np.ndarray:
+def influence_by_matrices(
+    size: int, depth: int, mode: str, kernel_size: int
+) -> np.ndarray:
     """d(sum of outputs)/d(input) of the separable 2-D stack: the outer product of the 1-D
     row vector ``1^T M_depth ... M_1``, since a box kernel is the product of two 1-D boxes."""
     length = size
@@ -156,37 +170,56 @@ def test_input_influence_one_layer_counts_windows(size, kernel_size):
     pad = (kernel_size - 1) // 2
     valid = experiments.input_influence(size, 1, "valid", kernel_size)
     zeros = experiments.input_influence(size, 1, "zeros", kernel_size)
-    assert valid.shape == zeros.shape == (size, size) and valid.dtype == zeros.dtype == np.float64
+    assert (
+        valid.shape == zeros.shape == (size, size)
+        and valid.dtype == zeros.dtype == np.float64
+    )
     np.testing.assert_array_equal(valid, window_counts(size, kernel_size, pad=0))
     np.testing.assert_array_equal(zeros, window_counts(size, kernel_size, pad=pad))
     # the centre is read by all k * k windows; a corner by one ("valid") or (pad + 1)^2 ("same")
     if size >= 2 * kernel_size - 1:
-        assert valid[size // 2, size // 2] == zeros[size // 2, size // 2] == kernel_size**2
+        assert (
+            valid[size // 2, size // 2] == zeros[size // 2, size // 2] == kernel_size**2
+        )
     assert valid[0, 0] == 1 and zeros[0, 0] == (pad + 1) ** 2
 
 
 @pytest.mark.parametrize("mode", ["valid", "zeros", "circular"])
-@pytest.mark.parametrize("size, depth, kernel_size", [(9, 0, 3), (9, 2, 3), (12, 3, 3), (11, 2, 5), (8, 4, 1)])
+@pytest.mark.parametrize(
+    "size, depth, kernel_size",
+    [(9, 0, 3), (9, 2, 3), (12, 3, 3), (11, 2, 5), (8, 4, 1)],
+)
 def test_input_influence_matches_linear_maps(mode, size, depth, kernel_size):
     influence = experiments.input_influence(size, depth, mode, kernel_size)
-    np.testing.assert_array_equal(influence, influence_by_matrices(size, depth, mode, kernel_size))
+    np.testing.assert_array_equal(
+        influence, influence_by_matrices(size, depth, mode, kernel_size)
+    )
 
 
-@pytest.mark.parametrize("size, depth, kernel_size", [(8, 1, 3), (10, 3, 3), (11, 2, 5)])
+@pytest.mark.parametrize(
+    "size, depth, kernel_size", [(8, 1, 3), (10, 3, 3), (11, 2, 5)]
+)
 def test_input_influence_circular_is_uniform(size, depth, kernel_size):
     """On a torus every pixel has a full neighbourhood at every layer: each of the size^2
     outputs has k^(2 depth) paths back, spread evenly, so each pixel has k^(2 depth)."""
     influence = experiments.input_influence(size, depth, "circular", kernel_size)
-    np.testing.assert_array_equal(influence, np.full((size, size), float(kernel_size ** (2 * depth))))
+    np.testing.assert_array_equal(
+        influence, np.full((size, size), float(kernel_size ** (2 * depth)))
+    )
 
 
-@pytest.mark.parametrize("size, depth, kernel_size", [(10, 2, 3), (13, 3, 3), (12, 1, 5)])
+@pytest.mark.parametrize(
+    "size, depth, kernel_size", [(10, 2, 3), (13, 3, 3), (12, 1, 5)]
+)
 def test_input_influence_totals(size, depth, kernel_size):
     """Summed over the input, the paths are (number of outputs) x k^(2 depth): with "valid" the
     map shrinks by k - 1 per layer; the zero border loses paths, so "zeros" lies in between."""
     paths = kernel_size ** (2 * depth)
     out = size - depth * (kernel_size - 1)
-    assert experiments.input_influence(size, depth, "valid", kernel_size).sum() == out * out * paths
+    assert (
+        experiments.input_influence(size, depth, "valid", kernel_size).sum()
+        == out * out * paths
+    )
     zeros = experiments.input_influence(size, depth, "zeros", kernel_size)
     assert out * out * paths < zeros.sum() < size * size * paths
     assert zeros[size // 2, size // 2] > zeros[0, 0]  # the border is read less
@@ -195,7 +228,10 @@ def test_input_influence_totals(size, depth, kernel_size):
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [
-        (dict(padding_mode="reflect"), r"^padding_mode must be 'valid', 'zeros' or 'circular', got 'reflect'$"),
+        (
+            dict(padding_mode="reflect"),
+            r"^padding_mode must be 'valid', 'zeros' or 'circular', got 'reflect'$",
+        ),
         (dict(kernel_size=2), r"^kernel_size must be a positive odd int, got 2$"),
         (dict(kernel_size=0), r"^kernel_size must be a positive odd int, got 0$"),
     ],
@@ -223,14 +259,20 @@ def _group_mask(channels: int, groups: int) -> np.ndarray:
     return group_of[:, None] == group_of[None, :]
 
 
-@pytest.mark.parametrize("channels, groups", [(8, 2), (12, 3), (12, 4), (16, 4), (6, 6)])
+@pytest.mark.parametrize(
+    "channels, groups", [(8, 2), (12, 3), (12, 4), (16, 4), (6, 6)]
+)
 @pytest.mark.parametrize("shuffle", [False, True], ids=["plain", "shuffled"])
 def test_channel_connectivity_is_the_product_of_masks(channels, groups, shuffle):
     torch.manual_seed(0)
-    layers = [nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64)]
+    layers = [
+        nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64)
+    ]
     if shuffle:
         layers.append(nn.ChannelShuffle(groups))
-    layers.append(nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64))
+    layers.append(
+        nn.Conv2d(channels, channels, 3, padding=1, groups=groups, dtype=torch.float64)
+    )
     measured = experiments.channel_connectivity(nn.Sequential(*layers), channels)
     mask = _group_mask(channels, groups).astype(int)
     permutation = np.eye(channels, dtype=int)

@@ -26,18 +26,29 @@ from convref.nn import CondConv2d, DynamicConv2d, SelectiveKernel2d
 
 def test_source_layer_is_a_convolution_with_softmax_scaled_kernels():
     torch.manual_seed(0)
-    layer = experiments.SourceDynamicConv2d(3, 5, 3, stride=2, padding=1, dilation=2).double()
+    layer = experiments.SourceDynamicConv2d(
+        3, 5, 3, stride=2, padding=1, dilation=2
+    ).double()
     with torch.no_grad():
         layer.attention.normal_(0, 1.5)
         layer.bias.normal_()
     alpha = layer.attention.detach().flatten()
     scales = torch.exp(alpha) / torch.exp(alpha).sum()
     x = torch.randn(4, 3, 9, 8, dtype=torch.float64)
-    expected = F.conv2d(x, layer.weight * scales.view(-1, 1, 1, 1), layer.bias, stride=2, padding=1, dilation=2)
+    expected = F.conv2d(
+        x,
+        layer.weight * scales.view(-1, 1, 1, 1),
+        layer.bias,
+        stride=2,
+        padding=1,
+        dilation=2,
+    )
     torch.testing.assert_close(layer(x), expected)
     torch.testing.assert_close(layer.channel_scales(), scales)
     # the same kernels for every sample: one sample at a time gives the batch's rows
-    torch.testing.assert_close(torch.cat([layer(x[n : n + 1]) for n in range(4)]), layer(x))
+    torch.testing.assert_close(
+        torch.cat([layer(x[n : n + 1]) for n in range(4)]), layer(x)
+    )
 
 
 def test_source_layer_initialisation():
@@ -45,10 +56,18 @@ def test_source_layer_initialisation():
     reference = torch.nn.Conv2d(4, 6, 3)
     torch.manual_seed(3)
     layer = experiments.SourceDynamicConv2d(4, 6, 3)
-    torch.testing.assert_close(layer.weight, reference.weight)  # PyTorch's default draw, draw for draw
+    torch.testing.assert_close(
+        layer.weight, reference.weight
+    )  # PyTorch's default draw, draw for draw
     assert layer.attention.shape == (1, 6, 1, 1) and not layer.attention.any()
-    assert isinstance(layer.bias, torch.nn.Parameter) and layer.bias.shape == (6,) and not layer.bias.any()
-    torch.testing.assert_close(layer.channel_scales(), torch.full((6,), 1 / 6))  # every kernel divided by C_out
+    assert (
+        isinstance(layer.bias, torch.nn.Parameter)
+        and layer.bias.shape == (6,)
+        and not layer.bias.any()
+    )
+    torch.testing.assert_close(
+        layer.channel_scales(), torch.full((6,), 1 / 6)
+    )  # every kernel divided by C_out
     names = {name for name, _ in layer.named_parameters()}
     assert names == {"weight", "attention", "bias"}
 
@@ -72,8 +91,13 @@ def test_batchnorm_turns_the_source_scales_into_an_epsilon():
         z = F.conv2d(x, layer.weight, layer.bias, padding=1)
         s = layer.channel_scales().view(1, -1, 1, 1)
         for eps in (1e-5, 1e-3):
-            after = torch.nn.BatchNorm2d(3, eps=eps).double()(layer(x))  # training mode: batch statistics
-            mean, var = z.mean((0, 2, 3), keepdim=True), z.var((0, 2, 3), unbiased=False, keepdim=True)
+            after = torch.nn.BatchNorm2d(3, eps=eps).double()(
+                layer(x)
+            )  # training mode: batch statistics
+            mean, var = (
+                z.mean((0, 2, 3), keepdim=True),
+                z.var((0, 2, 3), unbiased=False, keepdim=True),
+            )
             torch.testing.assert_close(after, (z - mean) / torch.sqrt(var + eps / s**2))
 
 
@@ -83,25 +107,43 @@ def test_batchnorm_turns_the_source_scales_into_an_epsilon():
 
 
 @pytest.mark.parametrize(
-    "kind, layer_type", [("static", torch.nn.Conv2d), ("dynamic", DynamicConv2d), ("condconv", CondConv2d), ("selective", SelectiveKernel2d)]
+    "kind, layer_type",
+    [
+        ("static", torch.nn.Conv2d),
+        ("dynamic", DynamicConv2d),
+        ("condconv", CondConv2d),
+        ("selective", SelectiveKernel2d),
+    ],
 )
 def test_dynamic_classifier_layout(kind, layer_type):
     torch.manual_seed(0)
     model = experiments.dynamic_classifier(kind, width=4, classes=3, num_kernels=3)
     chosen = [m for m in model if isinstance(m, layer_type)]
     assert len(chosen) == (4 if kind == "static" else 3)
-    assert isinstance(model[0], torch.nn.Conv2d) and model[0].in_channels == 1  # the first layer is always static
+    assert (
+        isinstance(model[0], torch.nn.Conv2d) and model[0].in_channels == 1
+    )  # the first layer is always static
     if kind in ("dynamic", "condconv"):
         assert all(m.num_kernels == 3 and m.bias is None for m in chosen)
-        assert [(m.in_channels, m.out_channels, m.stride) for m in chosen] == [(4, 8, (2, 2)), (8, 8, (1, 1)), (8, 16, (2, 2))]
+        assert [(m.in_channels, m.out_channels, m.stride) for m in chosen] == [
+            (4, 8, (2, 2)),
+            (8, 8, (1, 1)),
+            (8, 16, (2, 2)),
+        ]
     if kind == "dynamic":
         assert all(m.temperature == 1.0 for m in chosen)
     if kind == "selective":
         assert all(m.dilations == (1, 2) for m in chosen)
     x = torch.randn(5, 1, 24, 24)
     assert model(x).shape == (5, 3)
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    assert norms and all(m.running_mean is None and not m.track_running_stats for m in norms)
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    assert norms and all(
+        m.running_mean is None and not m.track_running_stats for m in norms
+    )
     # batch statistics in evaluation too: the same outputs as in training mode
     with torch.no_grad():
         trained_mode = model.train()(x)
@@ -124,11 +166,15 @@ def test_anneal_temperature_follows_the_straight_line_per_step():
     torch.manual_seed(0)
     model = experiments.dynamic_classifier("dynamic", width=2)
     layers = [m for m in model.modules() if isinstance(m, DynamicConv2d)]
-    handle = experiments.anneal_temperature(model, steps_per_epoch=4, start=9.0, end=1.0, epochs=2)
+    handle = experiments.anneal_temperature(
+        model, steps_per_epoch=4, start=9.0, end=1.0, epochs=2
+    )
     assert all(m.temperature == 9.0 for m in layers)
     x = torch.randn(2, 1, 12, 12)
     seen = []
-    recorder = layers[0].register_forward_pre_hook(lambda m, args: seen.append(m.temperature))
+    recorder = layers[0].register_forward_pre_hook(
+        lambda m, args: seen.append(m.temperature)
+    )
     model.train()
     for _ in range(10):
         model(x)
@@ -177,8 +223,19 @@ def test_dynamic_attention_recomputes_each_layers_routing():
         for module in model:
             if isinstance(module, DynamicConv2d):
                 pooled = h.mean((2, 3))
-                logits = F.linear(F.relu(F.linear(pooled, module.squeeze.weight, module.squeeze.bias)), module.excite.weight, module.excite.bias)
-                np.testing.assert_allclose(attention[index], torch.softmax(logits / 0.7, 1).numpy(), rtol=1e-12, atol=1e-12)
+                logits = F.linear(
+                    F.relu(
+                        F.linear(pooled, module.squeeze.weight, module.squeeze.bias)
+                    ),
+                    module.excite.weight,
+                    module.excite.bias,
+                )
+                np.testing.assert_allclose(
+                    attention[index],
+                    torch.softmax(logits / 0.7, 1).numpy(),
+                    rtol=1e-12,
+                    atol=1e-12,
+                )
                 index += 1
             h = module(h)
     assert attention[0].dtype == np.float64
@@ -192,7 +249,9 @@ def test_dynamic_attention_of_condconv_and_selective_layers():
     first = cond[3]  # the first CondConv2d follows conv, BN, ReLU
     with torch.no_grad():
         h = cond[2](cond[1](cond[0](x)))
-        expected = torch.sigmoid(F.linear(h.mean((2, 3)), first.routing.weight, first.routing.bias))
+        expected = torch.sigmoid(
+            F.linear(h.mean((2, 3)), first.routing.weight, first.routing.bias)
+        )
     np.testing.assert_allclose(attention[0], expected.numpy(), rtol=1e-5, atol=1e-6)
     sk = experiments.dynamic_classifier("selective", width=4)
     weights = experiments.dynamic_attention(sk, x)
@@ -217,10 +276,15 @@ def test_model_cost_of_a_dynamic_network_by_hand():
     layers = [(1, w, 24), (w, 2 * w, 12), (2 * w, 2 * w, 12), (2 * w, 4 * w, 6)]
     conv = sum(c_in * c_out * 9 * side**2 for c_in, c_out, side in layers)
     mixing = sum(k * c_in * c_out * 9 for c_in, c_out, _ in layers[1:])
-    attention = sum(c_in * max(4, c_in // 4) + max(4, c_in // 4) * k for c_in, _, _ in layers[1:])
+    attention = sum(
+        c_in * max(4, c_in // 4) + max(4, c_in // 4) * k for c_in, _, _ in layers[1:]
+    )
     classifier = 4 * w * 4
     assert cost["mult_adds"] == conv + mixing + attention + classifier
-    assert cost["dynamic_mult_adds"] == sum(c_in * c_out * 9 * side**2 for c_in, c_out, side in layers[1:]) + mixing
+    assert (
+        cost["dynamic_mult_adds"]
+        == sum(c_in * c_out * 9 * side**2 for c_in, c_out, side in layers[1:]) + mixing
+    )
     assert cost["params"] == sum(p.numel() for p in model.parameters())
 
 
@@ -231,7 +295,9 @@ def test_model_cost_of_dynamic_networks_matches_the_flop_counter(kind):
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(2, 1, 16, 16))
     cost = experiments.model_cost(model, (1, 16, 16))
-    assert cost["mult_adds"] == counter.get_total_flops() // 4  # 2 flops per multiply-add, 2 inputs
+    assert (
+        cost["mult_adds"] == counter.get_total_flops() // 4
+    )  # 2 flops per multiply-add, 2 inputs
     if kind == "static":
         assert cost["dynamic_mult_adds"] == 0
 
@@ -255,8 +321,13 @@ def test_freeze_attention_is_exact_when_the_attention_is_constant():
                     m.routing.bias.normal_()
         x = torch.randn(7, 1, 16, 16, dtype=torch.float64)
         frozen = experiments.freeze_attention(model, x)
-        assert not any(isinstance(m, (DynamicConv2d, CondConv2d)) for m in frozen.modules())
-        assert sum(isinstance(m, (DynamicConv2d, CondConv2d)) for m in model.modules()) == 3  # the original is kept
+        assert not any(
+            isinstance(m, (DynamicConv2d, CondConv2d)) for m in frozen.modules()
+        )
+        assert (
+            sum(isinstance(m, (DynamicConv2d, CondConv2d)) for m in model.modules())
+            == 3
+        )  # the original is kept
         with torch.no_grad():
             torch.testing.assert_close(frozen.eval()(x), model.eval()(x))
 
@@ -267,10 +338,19 @@ def test_freeze_attention_uses_the_mean_mixture():
     model = torch.nn.Sequential(layer)
     x = torch.randn(5, 2, 8, 8, dtype=torch.float64)
     with torch.no_grad():
-        mean = torch.sigmoid(F.linear(x.mean((2, 3)), layer.routing.weight, layer.routing.bias)).mean(0)
+        mean = torch.sigmoid(
+            F.linear(x.mean((2, 3)), layer.routing.weight, layer.routing.bias)
+        ).mean(0)
     frozen = experiments.freeze_attention(model, x)[0]
-    assert isinstance(frozen, torch.nn.Conv2d) and frozen.stride == (2, 2) and frozen.padding == (1, 1)
-    torch.testing.assert_close(frozen.weight.detach(), torch.einsum("k,koihw->oihw", mean, layer.weight.detach()))
+    assert (
+        isinstance(frozen, torch.nn.Conv2d)
+        and frozen.stride == (2, 2)
+        and frozen.padding == (1, 1)
+    )
+    torch.testing.assert_close(
+        frozen.weight.detach(),
+        torch.einsum("k,koihw->oihw", mean, layer.weight.detach()),
+    )
     torch.testing.assert_close(frozen.bias.detach(), mean @ layer.bias.detach())
     assert frozen.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="no DynamicConv2d"):

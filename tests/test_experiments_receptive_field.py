@@ -23,11 +23,20 @@ from convref.experiments import effective_receptive_field, erf_radius
 from convref.nn import ASPP, AtrousCascade
 
 
-def ones_stack(kernel_size: int, dilations: list[int], padding: str, widths: tuple[int, ...] = ()) -> nn.Module:
+def ones_stack(
+    kernel_size: int, dilations: list[int], padding: str, widths: tuple[int, ...] = ()
+) -> nn.Module:
     """torch.nn.Conv2d layers with every weight 1 and no bias; ``widths``: channels in, between, out (all 1)."""
     widths = widths or (1,) * (len(dilations) + 1)
     layers = [
-        nn.Conv2d(widths[i], widths[i + 1], kernel_size, padding=padding, dilation=d, bias=False)
+        nn.Conv2d(
+            widths[i],
+            widths[i + 1],
+            kernel_size,
+            padding=padding,
+            dilation=d,
+            bias=False,
+        )
         for i, d in enumerate(dilations)
     ]
     for layer in layers:
@@ -57,8 +66,12 @@ def path_count_1d(kernel_size: int, dilations: list[int]) -> np.ndarray:
     ],
     ids=str,
 )
-def test_erf_of_all_ones_kernels_is_the_path_count(kernel_size, dilations, padding, size):
-    erf = effective_receptive_field(lambda: ones_stack(kernel_size, dilations, padding), size, trials=2)
+def test_erf_of_all_ones_kernels_is_the_path_count(
+    kernel_size, dilations, padding, size
+):
+    erf = effective_receptive_field(
+        lambda: ones_stack(kernel_size, dilations, padding), size, trials=2
+    )
     counts = path_count_1d(kernel_size, dilations)
     reach = len(counts)
     expected = np.zeros((size, size))
@@ -74,7 +87,9 @@ def test_erf_of_all_ones_kernels_is_the_path_count(kernel_size, dilations, paddi
 
 def test_erf_sums_over_channels():
     """Two input channels and wider middle layers scale every path count alike: the same map."""
-    erf = effective_receptive_field(lambda: ones_stack(3, [1, 1], "same", widths=(2, 3, 2)), 11, in_channels=2)
+    erf = effective_receptive_field(
+        lambda: ones_stack(3, [1, 1], "same", widths=(2, 3, 2)), 11, in_channels=2
+    )
     counts = path_count_1d(3, [1, 1])
     expected = np.zeros((11, 11))
     expected[3:8, 3:8] = np.outer(counts, counts)
@@ -85,7 +100,9 @@ def test_erf_sums_over_channels():
 def test_erf_variance_grows_linearly_with_depth(depth):
     """Luo et al.'s sqrt(n) law, exactly: a 3-box adds an offset uniform on {-1, 0, 1}, variance 2/3."""
     size = 4 * depth + 5
-    erf = effective_receptive_field(lambda: ones_stack(3, [1] * depth, "same"), size, trials=1)
+    erf = effective_receptive_field(
+        lambda: ones_stack(3, [1] * depth, "same"), size, trials=1
+    )
     offsets = np.arange(size) - size // 2
     marginal = erf.sum(axis=0)
     assert marginal @ offsets == pytest.approx(0, abs=1e-12)
@@ -97,7 +114,14 @@ def _relu_stack(specs: list[ConvSpec], channels: int = 3) -> nn.Module:
     width = 1
     for spec in specs:
         layers += [
-            nn.Conv2d(width, channels, spec.kernel_size, spec.stride, spec.padding, spec.dilation),
+            nn.Conv2d(
+                width,
+                channels,
+                spec.kernel_size,
+                spec.stride,
+                spec.padding,
+                spec.dilation,
+            ),
             nn.BatchNorm2d(channels),
             nn.ReLU(),
         ]
@@ -107,8 +131,16 @@ def _relu_stack(specs: list[ConvSpec], channels: int = 3) -> nn.Module:
 
 RANDOM_STACKS = [
     [ConvSpec(3, padding=1)] * 3,
-    [ConvSpec(3, padding=1), ConvSpec(3, padding=2, dilation=2), ConvSpec(5, padding=2)],
-    [ConvSpec(3, stride=2, padding=1), ConvSpec(3, padding=1), ConvSpec(3, stride=2, padding=1)],
+    [
+        ConvSpec(3, padding=1),
+        ConvSpec(3, padding=2, dilation=2),
+        ConvSpec(5, padding=2),
+    ],
+    [
+        ConvSpec(3, stride=2, padding=1),
+        ConvSpec(3, padding=1),
+        ConvSpec(3, stride=2, padding=1),
+    ],
     [ConvSpec(3), ConvSpec(3, dilation=3)],  # valid convolutions
 ]
 
@@ -132,25 +164,37 @@ def test_erf_vanishes_outside_the_theoretical_receptive_field(specs):
 
 
 def test_erf_of_atrous_modules_stays_in_their_receptive_field():
-    cascade = effective_receptive_field(lambda: AtrousCascade(2, (1, 2, 3)), 21, in_channels=2, trials=3)
+    cascade = effective_receptive_field(
+        lambda: AtrousCascade(2, (1, 2, 3)), 21, in_channels=2, trials=3
+    )
     half = (1 + 2 * (1 + 2 + 3) - 1) // 2  # receptive field 13, by hand
     assert np.all(cascade[: 10 - half] == 0) and np.all(cascade[10 + half + 1 :] == 0)
     window = cascade[10 - half : 10 + half + 1, 10 - half : 10 + half + 1]
     assert cascade[10, 10] > 0 and window.sum() == pytest.approx(1)
-    aspp = effective_receptive_field(lambda: ASPP(2, 4, (3,), image_pooling=False), 15, in_channels=2, trials=3)
+    aspp = effective_receptive_field(
+        lambda: ASPP(2, 4, (3,), image_pooling=False), 15, in_channels=2, trials=3
+    )
     taps = {(7 + 3 * i, 7 + 3 * j) for i in (-1, 0, 1) for j in (-1, 0, 1)}
-    assert {tuple(int(v) for v in p) for p in np.argwhere(aspp > 0)} == taps  # only the 9 atrous taps
+    assert {
+        tuple(int(v) for v in p) for p in np.argwhere(aspp > 0)
+    } == taps  # only the 9 atrous taps
 
 
 def test_erf_is_seeded_and_leaves_the_global_rng_alone():
     def build() -> nn.Module:
-        return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.Conv2d(2, 1, 3, padding=1))
+        return nn.Sequential(
+            nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.Conv2d(2, 1, 3, padding=1)
+        )
 
     state = torch.get_rng_state()
     first = effective_receptive_field(build, 9, trials=2, seed=5)
     assert torch.equal(torch.get_rng_state(), state)
-    np.testing.assert_array_equal(first, effective_receptive_field(build, 9, trials=2, seed=5))
-    assert not np.array_equal(first, effective_receptive_field(build, 9, trials=2, seed=6))
+    np.testing.assert_array_equal(
+        first, effective_receptive_field(build, 9, trials=2, seed=5)
+    )
+    assert not np.array_equal(
+        first, effective_receptive_field(build, 9, trials=2, seed=6)
+    )
 
 
 def test_erf_uses_evaluation_mode():
@@ -164,7 +208,10 @@ def test_erf_uses_evaluation_mode():
     expected = np.zeros((9, 9))
     expected[2:7, 2:7] = np.outer(counts, counts)
     np.testing.assert_allclose(
-        effective_receptive_field(build, 9, trials=3), expected / expected.sum(), rtol=1e-12, atol=1e-15
+        effective_receptive_field(build, 9, trials=3),
+        expected / expected.sum(),
+        rtol=1e-12,
+        atol=1e-15,
     )
 
 
@@ -215,7 +262,9 @@ def test_radius_of_a_gaussian_follows_rayleigh(mass):
     sigma, size = 6.0, 81
     offsets = np.arange(size) - size // 2
     gaussian = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma**2))
-    expected = sigma * math.sqrt(-2 * math.log(1 - mass))  # P(R <= r) = 1 - exp(-r^2 / 2 sigma^2)
+    expected = sigma * math.sqrt(
+        -2 * math.log(1 - mass)
+    )  # P(R <= r) = 1 - exp(-r^2 / 2 sigma^2)
     assert erf_radius(gaussian, mass, "euclidean") == pytest.approx(expected, abs=0.6)
 
 
@@ -240,14 +289,44 @@ def _dead() -> nn.Module:
         ((5, 9), {}, TypeError, r"^build_model must be callable, got 5$"),
         ((_tiny, 0), {}, ValueError, r"^size must be >= 1, got 0$"),
         ((_tiny, 9.0), {}, TypeError, r"^size must be an int, got 9\.0$"),
-        ((_tiny, 9), dict(in_channels=0), ValueError, r"^in_channels must be >= 1, got 0$"),
+        (
+            (_tiny, 9),
+            dict(in_channels=0),
+            ValueError,
+            r"^in_channels must be >= 1, got 0$",
+        ),
         ((_tiny, 9), dict(trials=0), ValueError, r"^trials must be >= 1, got 0$"),
         ((_tiny, 9), dict(seed=1.5), TypeError, r"^seed must be an int, got 1\.5$"),
-        ((lambda: "model", 9), {}, TypeError, r"^build_model must return a torch\.nn\.Module, got str$"),
-        ((lambda: nn.Flatten(), 9), {}, ValueError, r"must return a \(1, C_out, H_out, W_out\) tensor, got \(1, 81\)$"),
-        ((_dead, 5), {}, ValueError, r"^the centre output has zero gradient with respect to the input in every trial$"),
+        (
+            (lambda: "model", 9),
+            {},
+            TypeError,
+            r"^build_model must return a torch\.nn\.Module, got str$",
+        ),
+        (
+            (lambda: nn.Flatten(), 9),
+            {},
+            ValueError,
+            r"must return a \(1, C_out, H_out, W_out\) tensor, got \(1, 81\)$",
+        ),
+        (
+            (_dead, 5),
+            {},
+            ValueError,
+            r"^the centre output has zero gradient with respect to the input in every trial$",
+        ),
     ],
-    ids=["not-callable", "size-0", "size-float", "channels", "trials", "seed", "not-module", "not-4d", "zero"],
+    ids=[
+        "not-callable",
+        "size-0",
+        "size-float",
+        "channels",
+        "trials",
+        "seed",
+        "not-module",
+        "not-4d",
+        "zero",
+    ],
 )
 def test_erf_bad_calls(args, kwargs, exception, pattern):
     with pytest.raises(exception, match=pattern):
@@ -258,10 +337,22 @@ def test_erf_bad_calls(args, kwargs, exception, pattern):
     "args, exception, pattern",
     [
         (([[1.0]],), TypeError, r"^erf must be a numpy\.ndarray, got list$"),
-        ((np.ones(5),), ValueError, r"^erf must be 2-D with shape \(H, W\), got shape \(5,\)$"),
-        ((np.ones((3, 3), dtype=int),), TypeError, r"^erf must have a floating dtype, got int64$"),
+        (
+            (np.ones(5),),
+            ValueError,
+            r"^erf must be 2-D with shape \(H, W\), got shape \(5,\)$",
+        ),
+        (
+            (np.ones((3, 3), dtype=int),),
+            TypeError,
+            r"^erf must have a floating dtype, got int64$",
+        ),
         ((-np.ones((3, 3)),), ValueError, r"^erf must be finite and non-negative$"),
-        ((np.full((3, 3), np.nan),), ValueError, r"^erf must be finite and non-negative$"),
+        (
+            (np.full((3, 3), np.nan),),
+            ValueError,
+            r"^erf must be finite and non-negative$",
+        ),
         ((np.zeros((3, 3)),), ValueError, r"^erf must have a positive sum$"),
         ((np.ones((3, 3)), 0), ValueError, r"^mass must be in \(0, 1\], got 0$"),
         ((np.ones((3, 3)), 1.5), ValueError, r"^mass must be in \(0, 1\], got 1\.5$"),
@@ -272,7 +363,18 @@ def test_erf_bad_calls(args, kwargs, exception, pattern):
             r"^metric must be 'chebyshev' or 'euclidean', got 'manhattan'$",
         ),
     ],
-    ids=["list", "1-D", "int", "negative", "nan", "zero", "mass-0", "mass-big", "mass-str", "metric"],
+    ids=[
+        "list",
+        "1-D",
+        "int",
+        "negative",
+        "nan",
+        "zero",
+        "mass-0",
+        "mass-big",
+        "mass-str",
+        "metric",
+    ],
 )
 def test_erf_radius_bad_calls(args, exception, pattern):
     with pytest.raises(exception, match=pattern):

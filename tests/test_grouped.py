@@ -22,8 +22,21 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import convref.nn
 from convref import functional, reference
-from convref.arith import Cost, conv_cost, depthwise_separable_cost, depthwise_separable_ratio
-from harness import Case, Operator, assert_both_refuse, bad_calls, case_id, refusal, versions
+from convref.arith import (
+    Cost,
+    conv_cost,
+    depthwise_separable_cost,
+    depthwise_separable_ratio,
+)
+from harness import (
+    Case,
+    Operator,
+    assert_both_refuse,
+    bad_calls,
+    case_id,
+    refusal,
+    versions,
+)
 
 # ---------------------------------------------------------------------------
 # channel_shuffle
@@ -72,8 +85,12 @@ def _random(shape, seed=0, dtype=np.float64) -> np.ndarray:
 @pytest.mark.parametrize("case", SHUFFLE_CASES, ids=case_id)
 def test_channel_shuffle_matches_torch(case):
     (x,), groups = case.tensors(), case.options["groups"]
-    torch.testing.assert_close(F.channel_shuffle(x, groups), nn.ChannelShuffle(groups)(x), rtol=0, atol=0)
-    CHANNEL_SHUFFLE.check(case, rtol=0, atol=0)  # each version, in float64, of x's shape
+    torch.testing.assert_close(
+        F.channel_shuffle(x, groups), nn.ChannelShuffle(groups)(x), rtol=0, atol=0
+    )
+    CHANNEL_SHUFFLE.check(
+        case, rtol=0, atol=0
+    )  # each version, in float64, of x's shape
 
 
 @pytest.mark.parametrize("case", SHUFFLE_CASES, ids=case_id)
@@ -83,7 +100,9 @@ def test_channel_shuffle_is_the_analytic_permutation(case):
     source = analytic_shuffle_index(shape[1], groups)
     expected = x[:, source]
     np.testing.assert_array_equal(reference.channel_shuffle(x, groups), expected)
-    np.testing.assert_array_equal(functional.channel_shuffle(torch.from_numpy(x), groups).numpy(), expected)
+    np.testing.assert_array_equal(
+        functional.channel_shuffle(torch.from_numpy(x), groups).numpy(), expected
+    )
     if groups in (1, shape[1]):  # the identity-like cases
         np.testing.assert_array_equal(reference.channel_shuffle(x, groups), x)
 
@@ -92,22 +111,48 @@ def test_channel_shuffle_example_from_the_definition():
     """Six channels a0 a1 | b0 b1 | c0 c1 in three groups come out a0 b0 c0 a1 b1 c1."""
     x = np.arange(6, dtype=np.float64).reshape(1, 6, 1, 1)
     assert reference.channel_shuffle(x, 3).ravel().tolist() == [0, 2, 4, 1, 3, 5]
-    assert functional.channel_shuffle(torch.from_numpy(x), 3).flatten().tolist() == [0, 2, 4, 1, 3, 5]
+    assert functional.channel_shuffle(torch.from_numpy(x), 3).flatten().tolist() == [
+        0,
+        2,
+        4,
+        1,
+        3,
+        5,
+    ]
     # and with two groups a0 a1 a2 | b0 b1 b2 -> a0 b0 a1 b1 a2 b2
     assert reference.channel_shuffle(x, 2).ravel().tolist() == [0, 3, 1, 4, 2, 5]
 
 
 @settings(max_examples=40, deadline=None)
-@given(groups=st.integers(1, 6), per_group=st.integers(1, 6), batch=st.integers(0, 2), seed=st.integers(0, 2**16))
-def test_shuffle_twice_with_groups_then_c_over_groups_is_identity(groups, per_group, batch, seed):
+@given(
+    groups=st.integers(1, 6),
+    per_group=st.integers(1, 6),
+    batch=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_shuffle_twice_with_groups_then_c_over_groups_is_identity(
+    groups, per_group, batch, seed
+):
     """Shuffling is transposing a G x (C/G) matrix of channels; transposing back is a shuffle with C/G groups."""
     channels = groups * per_group
     x = _random((batch, channels, 2, 3), seed)
-    np.testing.assert_array_equal(reference.channel_shuffle(reference.channel_shuffle(x, groups), per_group), x)
+    np.testing.assert_array_equal(
+        reference.channel_shuffle(reference.channel_shuffle(x, groups), per_group), x
+    )
     t = torch.from_numpy(x)
-    torch.testing.assert_close(functional.channel_shuffle(functional.channel_shuffle(t, groups), per_group), t, rtol=0, atol=0)
+    torch.testing.assert_close(
+        functional.channel_shuffle(functional.channel_shuffle(t, groups), per_group),
+        t,
+        rtol=0,
+        atol=0,
+    )
     # and each shuffle is torch's
-    torch.testing.assert_close(functional.channel_shuffle(t, groups), F.channel_shuffle(t, groups), rtol=0, atol=0)
+    torch.testing.assert_close(
+        functional.channel_shuffle(t, groups),
+        F.channel_shuffle(t, groups),
+        rtol=0,
+        atol=0,
+    )
 
 
 @pytest.mark.parametrize("layout", ["transposed", "sliced", "channels_last"])
@@ -125,16 +170,24 @@ def test_channel_shuffle_non_contiguous(layout):
         view_np = view_t.numpy()  # the same strides as a NumPy view
     assert not view_t.is_contiguous()
     expected = F.channel_shuffle(view_t.contiguous(), 3)
-    torch.testing.assert_close(functional.channel_shuffle(view_t, 3), expected, rtol=0, atol=0)
-    np.testing.assert_array_equal(reference.channel_shuffle(view_np, 3), expected.numpy())
+    torch.testing.assert_close(
+        functional.channel_shuffle(view_t, 3), expected, rtol=0, atol=0
+    )
+    np.testing.assert_array_equal(
+        reference.channel_shuffle(view_np, 3), expected.numpy()
+    )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str
+)
 def test_functional_channel_shuffle_dtypes(dtype):
     x = torch.from_numpy(_random((2, 8, 3, 3), seed=3)).to(dtype)
     y = functional.channel_shuffle(x, 4)
     assert y.dtype == dtype
-    torch.testing.assert_close(y, F.channel_shuffle(x, 4), rtol=0, atol=0)  # a permutation is exact
+    torch.testing.assert_close(
+        y, F.channel_shuffle(x, 4), rtol=0, atol=0
+    )  # a permutation is exact
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -145,7 +198,9 @@ def test_reference_channel_shuffle_keeps_dtype(dtype):
     np.testing.assert_array_equal(y, F.channel_shuffle(torch.from_numpy(x), 2).numpy())
 
 
-@pytest.mark.parametrize("shape, groups", [((2, 6, 3, 4), 3), ((1, 12, 2, 2), 4), ((2, 4, 2, 2), 1)], ids=str)
+@pytest.mark.parametrize(
+    "shape, groups", [((2, 6, 3, 4), 3), ((1, 12, 2, 2), 4), ((2, 4, 2, 2), 1)], ids=str
+)
 def test_channel_shuffle_gradient_is_the_inverse_permutation(shape, groups):
     x_ours = torch.from_numpy(_random(shape, seed=5)).requires_grad_()
     x_theirs = x_ours.detach().clone().requires_grad_()
@@ -157,7 +212,10 @@ def test_channel_shuffle_gradient_is_the_inverse_permutation(shape, groups):
     source = analytic_shuffle_index(shape[1], groups)
     inverse = [source.index(c) for c in range(shape[1])]
     torch.testing.assert_close(x_ours.grad, grad_out[:, inverse], rtol=0, atol=0)
-    assert torch.autograd.gradcheck(lambda x: functional.channel_shuffle(x, groups), (x_ours.detach().requires_grad_(),))
+    assert torch.autograd.gradcheck(
+        lambda x: functional.channel_shuffle(x, groups),
+        (x_ours.detach().requires_grad_(),),
+    )
 
 
 def test_channel_shuffle_layer_matches_torch_layer():
@@ -174,38 +232,81 @@ def _f32(*shape):
 
 
 SHUFFLE_BAD_CALLS = [
-    ("groups does not divide C", dict(groups=4), ValueError, r"^groups must divide the channels: x has 6 channels, groups=4$"),
-    ("groups larger than C", dict(groups=12), ValueError, r"^groups must divide the channels: x has 6 channels, groups=12$"),
+    (
+        "groups does not divide C",
+        dict(groups=4),
+        ValueError,
+        r"^groups must divide the channels: x has 6 channels, groups=4$",
+    ),
+    (
+        "groups larger than C",
+        dict(groups=12),
+        ValueError,
+        r"^groups must divide the channels: x has 6 channels, groups=12$",
+    ),
     ("groups 0", dict(groups=0), ValueError, r"^groups must be >= 1, got 0$"),
     ("groups negative", dict(groups=-3), ValueError, r"^groups must be >= 1, got -3$"),
     ("groups float", dict(groups=2.0), TypeError, r"^groups must be an int, got 2\.0$"),
     ("groups bool", dict(groups=True), TypeError, r"^groups must be an int, got True$"),
-    ("x 3-D", dict(x=_f32(6, 3, 3)), ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(6, 3, 3\)$"),
-    ("x 5-D", dict(x=_f32(1, 6, 1, 3, 3)), ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(1, 6, 1, 3, 3\)$"),
-    ("integer x", dict(x=np.zeros((1, 6, 2, 2), dtype=np.int64)), TypeError, r"^x must have a floating dtype, got int64$"),
+    (
+        "x 3-D",
+        dict(x=_f32(6, 3, 3)),
+        ValueError,
+        r"^x must be 4-D with shape \(N, C, H, W\), got shape \(6, 3, 3\)$",
+    ),
+    (
+        "x 5-D",
+        dict(x=_f32(1, 6, 1, 3, 3)),
+        ValueError,
+        r"^x must be 4-D with shape \(N, C, H, W\), got shape \(1, 6, 1, 3, 3\)$",
+    ),
+    (
+        "integer x",
+        dict(x=np.zeros((1, 6, 2, 2), dtype=np.int64)),
+        TypeError,
+        r"^x must have a floating dtype, got int64$",
+    ),
 ]
 
 
 @pytest.mark.parametrize("overrides, exception, pattern", bad_calls(SHUFFLE_BAD_CALLS))
 def test_channel_shuffle_bad_calls(overrides, exception, pattern):
-    messages = assert_both_refuse("channel_shuffle", {"x": _f32(2, 6, 3, 3), "groups": 3, **overrides}, exception, pattern)
+    messages = assert_both_refuse(
+        "channel_shuffle",
+        {"x": _f32(2, 6, 3, 3), "groups": 3, **overrides},
+        exception,
+        pattern,
+    )
     message = messages["reference.channel_shuffle"]
-    if "divide" not in message and "groups" in overrides:  # the layer refuses a bad value of groups itself
-        assert refusal(convref.nn.ChannelShuffle, dict(groups=overrides["groups"]), exception) == message
+    if (
+        "divide" not in message and "groups" in overrides
+    ):  # the layer refuses a bad value of groups itself
+        assert (
+            refusal(
+                convref.nn.ChannelShuffle, dict(groups=overrides["groups"]), exception
+            )
+            == message
+        )
 
 
 def test_channel_shuffle_wrong_type():
-    assert refusal(reference.channel_shuffle, dict(x=[[[[1.0]]]], groups=1), TypeError) == "x must be a numpy.ndarray, got list"
-    assert refusal(functional.channel_shuffle, dict(x=np.zeros((1, 2, 1, 1)), groups=1), TypeError) == (
-        "x must be a torch.Tensor, got numpy.ndarray"
+    assert (
+        refusal(reference.channel_shuffle, dict(x=[[[[1.0]]]], groups=1), TypeError)
+        == "x must be a numpy.ndarray, got list"
     )
-    assert refusal(reference.channel_shuffle, dict(x=torch.zeros(1, 2, 1, 1), groups=1), TypeError) == (
-        "x must be a numpy.ndarray, got torch.Tensor"
-    )
+    assert refusal(
+        functional.channel_shuffle, dict(x=np.zeros((1, 2, 1, 1)), groups=1), TypeError
+    ) == ("x must be a torch.Tensor, got numpy.ndarray")
+    assert refusal(
+        reference.channel_shuffle, dict(x=torch.zeros(1, 2, 1, 1), groups=1), TypeError
+    ) == ("x must be a numpy.ndarray, got torch.Tensor")
 
 
 def test_channel_shuffle_layer_refuses_groups_that_do_not_divide():
-    with pytest.raises(ValueError, match=r"^groups must divide the channels: x has 6 channels, groups=4$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^groups must divide the channels: x has 6 channels, groups=4$",
+    ):
         convref.nn.ChannelShuffle(4)(torch.zeros(1, 6, 2, 2))
 
 
@@ -215,11 +316,30 @@ def test_channel_shuffle_layer_refuses_groups_that_do_not_divide():
 
 
 def torch_depthwise_separable(
-    in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, depth_multiplier=1,
-    bias=True, batch_norm=False, activation=None,
+    in_channels,
+    out_channels,
+    kernel_size,
+    stride=1,
+    padding=0,
+    dilation=1,
+    depth_multiplier=1,
+    bias=True,
+    batch_norm=False,
+    activation=None,
 ) -> nn.Sequential:
     middle = in_channels * depth_multiplier
-    layers = [nn.Conv2d(in_channels, middle, kernel_size, stride, padding, dilation, groups=in_channels, bias=False)]
+    layers = [
+        nn.Conv2d(
+            in_channels,
+            middle,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            bias=False,
+        )
+    ]
     if batch_norm:
         layers.append(nn.BatchNorm2d(middle))
     if activation is not None:
@@ -232,7 +352,9 @@ def torch_depthwise_separable(
     return nn.Sequential(*layers)
 
 
-def copy_into_torch(ours: convref.nn.DepthwiseSeparableConv2d, theirs: nn.Sequential) -> None:
+def copy_into_torch(
+    ours: convref.nn.DepthwiseSeparableConv2d, theirs: nn.Sequential
+) -> None:
     """Copy our parameters into torch's modules, stage by stage (BatchNorm parameters too, perturbed)."""
     convs = [m for m in theirs if isinstance(m, nn.Conv2d)]
     norms = [m for m in theirs if isinstance(m, nn.BatchNorm2d)]
@@ -245,22 +367,86 @@ def copy_into_torch(ours: convref.nn.DepthwiseSeparableConv2d, theirs: nn.Sequen
             if other.bias is not None:
                 other.bias.copy_(mine.bias)
         for mine, other in zip((ours.depthwise_norm, ours.pointwise_norm), norms):
-            mine.weight.copy_(1 + 0.1 * torch.randn(mine.weight.shape, generator=generator, dtype=mine.weight.dtype))
-            mine.bias.copy_(0.1 * torch.randn(mine.bias.shape, generator=generator, dtype=mine.bias.dtype))
+            mine.weight.copy_(
+                1
+                + 0.1
+                * torch.randn(
+                    mine.weight.shape, generator=generator, dtype=mine.weight.dtype
+                )
+            )
+            mine.bias.copy_(
+                0.1
+                * torch.randn(
+                    mine.bias.shape, generator=generator, dtype=mine.bias.dtype
+                )
+            )
             other.load_state_dict(mine.state_dict())
 
 
 LAYER_CASES = [
     dict(in_channels=3, out_channels=5, kernel_size=3, padding=1),
     dict(in_channels=3, out_channels=5, kernel_size=3, padding=1, bias=False),
-    dict(in_channels=4, out_channels=6, kernel_size=3, stride=2, padding=1, depth_multiplier=2),
-    dict(in_channels=2, out_channels=3, kernel_size=(3, 2), stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
-    dict(in_channels=3, out_channels=4, kernel_size=4, padding="same", depth_multiplier=2),
-    dict(in_channels=4, out_channels=4, kernel_size=(5, 3), padding="valid", dilation=(1, 3), bias=False),
-    dict(in_channels=3, out_channels=8, kernel_size=3, padding=1, batch_norm=True, bias=False),
-    dict(in_channels=3, out_channels=4, kernel_size=3, stride=2, padding=1, batch_norm=True, activation="relu"),
-    dict(in_channels=2, out_channels=6, kernel_size=3, padding=1, depth_multiplier=2, activation="relu6"),
-    dict(in_channels=4, out_channels=4, kernel_size=3, padding="same", depth_multiplier=2, batch_norm=True, activation="relu"),
+    dict(
+        in_channels=4,
+        out_channels=6,
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        depth_multiplier=2,
+    ),
+    dict(
+        in_channels=2,
+        out_channels=3,
+        kernel_size=(3, 2),
+        stride=(1, 2),
+        padding=(2, 0),
+        dilation=(2, 1),
+    ),
+    dict(
+        in_channels=3, out_channels=4, kernel_size=4, padding="same", depth_multiplier=2
+    ),
+    dict(
+        in_channels=4,
+        out_channels=4,
+        kernel_size=(5, 3),
+        padding="valid",
+        dilation=(1, 3),
+        bias=False,
+    ),
+    dict(
+        in_channels=3,
+        out_channels=8,
+        kernel_size=3,
+        padding=1,
+        batch_norm=True,
+        bias=False,
+    ),
+    dict(
+        in_channels=3,
+        out_channels=4,
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        batch_norm=True,
+        activation="relu",
+    ),
+    dict(
+        in_channels=2,
+        out_channels=6,
+        kernel_size=3,
+        padding=1,
+        depth_multiplier=2,
+        activation="relu6",
+    ),
+    dict(
+        in_channels=4,
+        out_channels=4,
+        kernel_size=3,
+        padding="same",
+        depth_multiplier=2,
+        batch_norm=True,
+        activation="relu",
+    ),
 ]
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
@@ -272,7 +458,9 @@ def _make(kwargs):
     activation = None if name is None else ACTIVATIONS[name]()
     torch.manual_seed(0)
     ours = convref.nn.DepthwiseSeparableConv2d(**kwargs, activation=activation).double()
-    theirs = torch_depthwise_separable(**kwargs, activation=None if name is None else ACTIVATIONS[name]()).double()
+    theirs = torch_depthwise_separable(
+        **kwargs, activation=None if name is None else ACTIVATIONS[name]()
+    ).double()
     copy_into_torch(ours, theirs)
     return ours, theirs
 
@@ -282,7 +470,10 @@ def test_depthwise_separable_layer_matches_torch(kwargs):
     ours, theirs = _make(kwargs)
     x = torch.from_numpy(_random((2, kwargs["in_channels"], 9, 8), seed=8))
     x_ours, x_theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y_ours, y_theirs = ours(x_ours), theirs(x_theirs)  # training mode: BatchNorm uses the batch's statistics
+    y_ours, y_theirs = (
+        ours(x_ours),
+        theirs(x_theirs),
+    )  # training mode: BatchNorm uses the batch's statistics
     assert y_ours.shape == y_theirs.shape
     torch.testing.assert_close(y_ours, y_theirs, rtol=1e-10, atol=1e-10)
     grad = torch.from_numpy(_random(tuple(y_theirs.shape), seed=9))
@@ -292,14 +483,30 @@ def test_depthwise_separable_layer_matches_torch(kwargs):
     ours_params = dict(ours.named_parameters())
     convs = [m for m in theirs if isinstance(m, nn.Conv2d)]
     for stage, conv in zip(("depthwise", "pointwise"), convs):
-        torch.testing.assert_close(ours_params[f"{stage}.weight"].grad, conv.weight.grad, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(
+            ours_params[f"{stage}.weight"].grad,
+            conv.weight.grad,
+            rtol=1e-10,
+            atol=1e-10,
+        )
         if conv.bias is not None:
-            torch.testing.assert_close(ours_params[f"{stage}.bias"].grad, conv.bias.grad, rtol=1e-10, atol=1e-10)
-    if kwargs.get("batch_norm"):  # the running statistics moved the same way; evaluation mode agrees too
+            torch.testing.assert_close(
+                ours_params[f"{stage}.bias"].grad,
+                conv.bias.grad,
+                rtol=1e-10,
+                atol=1e-10,
+            )
+    if kwargs.get(
+        "batch_norm"
+    ):  # the running statistics moved the same way; evaluation mode agrees too
         norms = [m for m in theirs if isinstance(m, nn.BatchNorm2d)]
         for mine, other in zip((ours.depthwise_norm, ours.pointwise_norm), norms):
-            torch.testing.assert_close(mine.running_mean, other.running_mean, rtol=1e-10, atol=1e-10)
-            torch.testing.assert_close(mine.running_var, other.running_var, rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(
+                mine.running_mean, other.running_mean, rtol=1e-10, atol=1e-10
+            )
+            torch.testing.assert_close(
+                mine.running_var, other.running_var, rtol=1e-10, atol=1e-10
+            )
         ours.eval()
         theirs.eval()
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-10)
@@ -307,14 +514,18 @@ def test_depthwise_separable_layer_matches_torch(kwargs):
 
 def test_depthwise_stage_is_depthwise():
     """Every middle channel sees one input channel only: the input gradient of one middle channel is one channel."""
-    layer = convref.nn.DepthwiseSeparableConv2d(4, 3, 3, padding=1, depth_multiplier=2).double()
+    layer = convref.nn.DepthwiseSeparableConv2d(
+        4, 3, 3, padding=1, depth_multiplier=2
+    ).double()
     x = torch.from_numpy(_random((1, 4, 6, 6), seed=10)).requires_grad_()
     middle = layer.depthwise(x)
     assert middle.shape[1] == 8
     for channel in range(8):
         (grad,) = torch.autograd.grad(middle[:, channel].sum(), x, retain_graph=True)
         touched = [c for c in range(4) if grad[0, c].abs().sum() > 0]
-        assert touched == [channel // 2]  # torch's rule: output channel j of a depthwise conv reads input j // multiplier
+        assert (
+            touched == [channel // 2]
+        )  # torch's rule: output channel j of a depthwise conv reads input j // multiplier
 
 
 def _torch_param_count(module: nn.Module) -> int:
@@ -326,30 +537,87 @@ def test_depthwise_separable_parameter_count(kwargs):
     ours, theirs = _make(kwargs)
     middle = kwargs["in_channels"] * kwargs.get("depth_multiplier", 1)
     cost = depthwise_separable_cost(
-        kwargs["in_channels"], kwargs["out_channels"], kwargs["kernel_size"], 1,
-        depth_multiplier=kwargs.get("depth_multiplier", 1), bias=kwargs.get("bias", True),
+        kwargs["in_channels"],
+        kwargs["out_channels"],
+        kwargs["kernel_size"],
+        1,
+        depth_multiplier=kwargs.get("depth_multiplier", 1),
+        bias=kwargs.get("bias", True),
     )
-    norm_params = 2 * (middle + kwargs["out_channels"]) if kwargs.get("batch_norm") else 0  # a scale and a shift per channel
-    assert _torch_param_count(ours) == _torch_param_count(theirs) == cost.params + norm_params
+    norm_params = (
+        2 * (middle + kwargs["out_channels"]) if kwargs.get("batch_norm") else 0
+    )  # a scale and a shift per channel
+    assert (
+        _torch_param_count(ours)
+        == _torch_param_count(theirs)
+        == cost.params + norm_params
+    )
 
 
 LAYER_BAD_ARGS = [
-    (dict(in_channels=0, out_channels=4, kernel_size=3), ValueError, r"^in_channels must be >= 1, got 0$"),
-    (dict(in_channels=2.0, out_channels=4, kernel_size=3), TypeError, r"^in_channels must be an int, got 2\.0$"),
-    (dict(in_channels=2, out_channels=0, kernel_size=3), ValueError, r"^out_channels must be >= 1, got 0$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, depth_multiplier=0), ValueError, r"^depth_multiplier must be >= 1, got 0$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, depth_multiplier=1.5), TypeError, r"^depth_multiplier must be an int, got 1\.5$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, stride=0), ValueError, r"^stride must be >= 1, got 0$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, dilation=(1, 0)), ValueError, r"^dilation must be >= 1, got \(1, 0\)$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding=-1), ValueError, r"^padding must be >= 0, got -1$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, padding="full"), ValueError, r"'valid' or 'same', got 'full'$"),
-    (dict(in_channels=2, out_channels=4, kernel_size=3, stride=2, padding="same"), ValueError,
-     r"^padding='same' needs stride=1, got stride=\(2, 2\)$"),
+    (
+        dict(in_channels=0, out_channels=4, kernel_size=3),
+        ValueError,
+        r"^in_channels must be >= 1, got 0$",
+    ),
+    (
+        dict(in_channels=2.0, out_channels=4, kernel_size=3),
+        TypeError,
+        r"^in_channels must be an int, got 2\.0$",
+    ),
+    (
+        dict(in_channels=2, out_channels=0, kernel_size=3),
+        ValueError,
+        r"^out_channels must be >= 1, got 0$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, depth_multiplier=0),
+        ValueError,
+        r"^depth_multiplier must be >= 1, got 0$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, depth_multiplier=1.5),
+        TypeError,
+        r"^depth_multiplier must be an int, got 1\.5$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=0),
+        ValueError,
+        r"^kernel_size must be >= 1, got 0$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, stride=0),
+        ValueError,
+        r"^stride must be >= 1, got 0$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, dilation=(1, 0)),
+        ValueError,
+        r"^dilation must be >= 1, got \(1, 0\)$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, padding=-1),
+        ValueError,
+        r"^padding must be >= 0, got -1$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, padding="full"),
+        ValueError,
+        r"'valid' or 'same', got 'full'$",
+    ),
+    (
+        dict(in_channels=2, out_channels=4, kernel_size=3, stride=2, padding="same"),
+        ValueError,
+        r"^padding='same' needs stride=1, got stride=\(2, 2\)$",
+    ),
 ]
 
 
-@pytest.mark.parametrize("kwargs, exception, pattern", LAYER_BAD_ARGS, ids=[str(row[0]) for row in LAYER_BAD_ARGS])
+@pytest.mark.parametrize(
+    "kwargs, exception, pattern",
+    LAYER_BAD_ARGS,
+    ids=[str(row[0]) for row in LAYER_BAD_ARGS],
+)
 def test_depthwise_separable_layer_bad_args(kwargs, exception, pattern):
     with pytest.raises(exception, match=pattern):
         convref.nn.DepthwiseSeparableConv2d(**kwargs)
@@ -357,9 +625,15 @@ def test_depthwise_separable_layer_bad_args(kwargs, exception, pattern):
 
 def test_depthwise_separable_layer_bad_input():
     layer = convref.nn.DepthwiseSeparableConv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"^groups must divide the input channels: x has 4 channels, groups=3$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^groups must divide the input channels: x has 4 channels, groups=3$",
+    ):
         layer(torch.zeros(1, 4, 5, 5))
-    with pytest.raises(ValueError, match=r"^conv2d: x is too small: padded height 2 is less than the dilated kernel height 3$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^conv2d: x is too small: padded height 2 is less than the dilated kernel height 3$",
+    ):
         layer(torch.zeros(1, 3, 2, 5))
 
 
@@ -388,13 +662,21 @@ COST_CASES = [
 ]
 
 
-@pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, multiplier, bias, size", COST_CASES)
-def test_depthwise_separable_cost_matches_torch(c_in, c_out, kernel, stride, padding, multiplier, bias, size):
-    module = torch_depthwise_separable(c_in, c_out, kernel, stride, padding, depth_multiplier=multiplier, bias=bias)
+@pytest.mark.parametrize(
+    "c_in, c_out, kernel, stride, padding, multiplier, bias, size", COST_CASES
+)
+def test_depthwise_separable_cost_matches_torch(
+    c_in, c_out, kernel, stride, padding, multiplier, bias, size
+):
+    module = torch_depthwise_separable(
+        c_in, c_out, kernel, stride, padding, depth_multiplier=multiplier, bias=bias
+    )
     module = module.to("meta")
     x = torch.zeros(1, c_in, *size, device="meta")
     out_size = tuple(module(x).shape[-2:])
-    cost = depthwise_separable_cost(c_in, c_out, kernel, out_size, depth_multiplier=multiplier, bias=bias)
+    cost = depthwise_separable_cost(
+        c_in, c_out, kernel, out_size, depth_multiplier=multiplier, bias=bias
+    )
     assert cost.params == _torch_param_count(module)
     assert cost.mult_adds == torch_mult_adds(module, x)
     # and by hand: M D_K^2 D_F^2 + M N D_F^2 (Howard et al. 2017, eq. 5), M counting the multiplier
@@ -404,7 +686,12 @@ def test_depthwise_separable_cost_matches_torch(c_in, c_out, kernel, stride, pad
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 2048), kernel=st.integers(1, 11), m=st.integers(1, 64), size=st.integers(1, 64))
+@given(
+    n=st.integers(1, 2048),
+    kernel=st.integers(1, 11),
+    m=st.integers(1, 64),
+    size=st.integers(1, 64),
+)
 def test_ratio_is_cost_ratio_and_closed_form(n, kernel, m, size):
     separable = depthwise_separable_cost(m, n, kernel, size)
     full = conv_cost(m, n, kernel, size)
@@ -419,20 +706,29 @@ def test_ratio_is_cost_ratio_and_closed_form(n, kernel, m, size):
 def test_ratio_non_square_kernel(kernel):
     kh, kw = kernel
     for n in (8, 100):
-        exact = Fraction(depthwise_separable_cost(16, n, kernel, 7).mult_adds, conv_cost(16, n, kernel, 7).mult_adds)
+        exact = Fraction(
+            depthwise_separable_cost(16, n, kernel, 7).mult_adds,
+            conv_cost(16, n, kernel, 7).mult_adds,
+        )
         assert exact == Fraction(1, n) + Fraction(1, kh * kw)
-        assert math.isclose(depthwise_separable_ratio(n, kernel), float(exact), rel_tol=1e-15)
+        assert math.isclose(
+            depthwise_separable_ratio(n, kernel), float(exact), rel_tol=1e-15
+        )
 
 
 def test_ratio_against_torch_flop_counter():
     """Ratio of the FLOPs PyTorch counts in the two modules, for MobileNet's channel counts."""
     x = torch.zeros(1, 32, 14, 14, device="meta")
     for n in (64, 128, 256, 512, 1024):
-        separable = torch_depthwise_separable(32, n, 3, padding=1, bias=False).to("meta")
+        separable = torch_depthwise_separable(32, n, 3, padding=1, bias=False).to(
+            "meta"
+        )
         full = nn.Conv2d(32, n, 3, padding=1, bias=False).to("meta")
         counted = Fraction(torch_mult_adds(separable, x), torch_mult_adds(full, x))
         assert counted == Fraction(1, n) + Fraction(1, 9)
-        assert math.isclose(depthwise_separable_ratio(n, 3), float(counted), rel_tol=1e-15)
+        assert math.isclose(
+            depthwise_separable_ratio(n, 3), float(counted), rel_tol=1e-15
+        )
 
 
 def test_mobilenet_8_to_9_times_less_computation():
@@ -455,18 +751,66 @@ def test_mobilenet_8_to_9_times_less_computation():
 
 
 COST_BAD_ARGS = [
-    (lambda: depthwise_separable_cost(0, 4, 3, 5), ValueError, r"^in_channels must be >= 1, got 0$"),
-    (lambda: depthwise_separable_cost(4.0, 4, 3, 5), TypeError, r"^in_channels must be an int, got 4\.0$"),
-    (lambda: depthwise_separable_cost(4, 0, 3, 5), ValueError, r"^out_channels must be >= 1, got 0$"),
-    (lambda: depthwise_separable_cost(4, 4, 0, 5), ValueError, r"^kernel_size must be >= 1, got 0$"),
-    (lambda: depthwise_separable_cost(4, 4, 3, (5, 0)), ValueError, r"^output_size must be >= 1, got \(5, 0\)$"),
-    (lambda: depthwise_separable_cost(4, 4, 3, 5, depth_multiplier=0), ValueError, r"^depth_multiplier must be >= 1, got 0$"),
-    (lambda: depthwise_separable_cost(4, 4, 3, 5, depth_multiplier=True), TypeError, r"^depth_multiplier must be an int, got True$"),
-    (lambda: depthwise_separable_cost(4, 4, 3, 5, bias=1), TypeError, r"^bias must be a bool, got 1$"),
-    (lambda: depthwise_separable_ratio(0, 3), ValueError, r"^out_channels must be >= 1, got 0$"),
-    (lambda: depthwise_separable_ratio(2.5, 3), TypeError, r"^out_channels must be an int, got 2\.5$"),
-    (lambda: depthwise_separable_ratio(4, 0), ValueError, r"^kernel_size must be >= 1, got 0$"),
-    (lambda: depthwise_separable_ratio(4, (3, 3, 3)), TypeError, r"^kernel_size must be an int or a pair of ints"),
+    (
+        lambda: depthwise_separable_cost(0, 4, 3, 5),
+        ValueError,
+        r"^in_channels must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4.0, 4, 3, 5),
+        TypeError,
+        r"^in_channels must be an int, got 4\.0$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 0, 3, 5),
+        ValueError,
+        r"^out_channels must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 4, 0, 5),
+        ValueError,
+        r"^kernel_size must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 4, 3, (5, 0)),
+        ValueError,
+        r"^output_size must be >= 1, got \(5, 0\)$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 4, 3, 5, depth_multiplier=0),
+        ValueError,
+        r"^depth_multiplier must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 4, 3, 5, depth_multiplier=True),
+        TypeError,
+        r"^depth_multiplier must be an int, got True$",
+    ),
+    (
+        lambda: depthwise_separable_cost(4, 4, 3, 5, bias=1),
+        TypeError,
+        r"^bias must be a bool, got 1$",
+    ),
+    (
+        lambda: depthwise_separable_ratio(0, 3),
+        ValueError,
+        r"^out_channels must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_ratio(2.5, 3),
+        TypeError,
+        r"^out_channels must be an int, got 2\.5$",
+    ),
+    (
+        lambda: depthwise_separable_ratio(4, 0),
+        ValueError,
+        r"^kernel_size must be >= 1, got 0$",
+    ),
+    (
+        lambda: depthwise_separable_ratio(4, (3, 3, 3)),
+        TypeError,
+        r"^kernel_size must be an int or a pair of ints",
+    ),
 ]
 
 
@@ -479,4 +823,6 @@ def test_cost_bad_arguments(call, exception, pattern):
 def test_cost_adds_to_its_stages():
     """The cost is the sum of a depthwise conv_cost and a pointwise one (PyTorch counts each module above)."""
     cost = depthwise_separable_cost(8, 16, 3, 10, depth_multiplier=2, bias=True)
-    assert cost == Cost(params=16 * 9 + 16 * 16 + 16, mult_adds=(16 * 9 + 16 * 16) * 100)
+    assert cost == Cost(
+        params=16 * 9 + 16 * 16 + 16, mult_adds=(16 * 9 + 16 * 16) * 100
+    )

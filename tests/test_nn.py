@@ -20,8 +20,23 @@ from convref.nn import Conv1x1, Conv2d, init
 
 LAYER_CASES = [
     dict(in_channels=3, out_channels=5, kernel_size=3, padding=1),
-    dict(in_channels=4, out_channels=6, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
-    dict(in_channels=4, out_channels=4, kernel_size=3, padding="same", groups=4, bias=False),
+    dict(
+        in_channels=4,
+        out_channels=6,
+        kernel_size=(3, 2),
+        stride=(2, 1),
+        padding=(1, 0),
+        dilation=(1, 2),
+        groups=2,
+    ),
+    dict(
+        in_channels=4,
+        out_channels=4,
+        kernel_size=3,
+        padding="same",
+        groups=4,
+        bias=False,
+    ),
     dict(in_channels=2, out_channels=3, kernel_size=4, padding="same"),
     dict(in_channels=3, out_channels=2, kernel_size=2, padding="valid", stride=2),
 ]
@@ -32,7 +47,9 @@ def test_conv2d_layer_matches_torch(kwargs):
     torch.manual_seed(0)
     theirs = nn.Conv2d(**kwargs).double()
     ours = Conv2d(**kwargs).double()
-    assert [(n, p.shape) for n, p in ours.named_parameters()] == [(n, p.shape) for n, p in theirs.named_parameters()]
+    assert [(n, p.shape) for n, p in ours.named_parameters()] == [
+        (n, p.shape) for n, p in theirs.named_parameters()
+    ]
     with torch.no_grad():
         for mine, other in zip(ours.parameters(), theirs.parameters()):
             mine.copy_(other)
@@ -62,14 +79,20 @@ def test_pytorch_init_is_torchs_default():
 def test_pytorch_init_bounds():
     """... and so lies in torch's documented U(-1/sqrt(fan_in), 1/sqrt(fan_in)), filling it."""
     layer = Conv2d(64, 128, 3, groups=2)
-    bound = 1 / math.sqrt(32 * 3 * 3)  # k = groups / (C_in * kh * kw), bound sqrt(k) (torch.nn.Conv2d docs)
+    bound = 1 / math.sqrt(
+        32 * 3 * 3
+    )  # k = groups / (C_in * kh * kw), bound sqrt(k) (torch.nn.Conv2d docs)
     for p in (layer.weight, layer.bias):
         assert p.abs().max().item() <= bound
         assert p.abs().max().item() > 0.95 * bound
-    assert abs(layer.weight.std().item() - bound / math.sqrt(3)) < 0.02 * bound  # std of U(-b, b) is b / sqrt(3)
+    assert (
+        abs(layer.weight.std().item() - bound / math.sqrt(3)) < 0.02 * bound
+    )  # std of U(-b, b) is b / sqrt(3)
 
 
-@pytest.mark.parametrize("shape", [(64, 32, 3, 3), (10, 3, 5, 5), (16, 1, 3, 3), (100, 50), (8, 4, 1, 7)])
+@pytest.mark.parametrize(
+    "shape", [(64, 32, 3, 3), (10, 3, 5, 5), (16, 1, 3, 3), (100, 50), (8, 4, 1, 7)]
+)
 def test_fans_match_torch(shape):
     assert init.fans(shape) == nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
 
@@ -99,7 +122,9 @@ def test_xavier_std_matches_torch(shape):
 
 @pytest.mark.parametrize("shape", INIT_SHAPES, ids=str)
 def test_he_std_matches_torch(shape):
-    expected = _empirical_std(lambda w: nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu"), shape)
+    expected = _empirical_std(
+        lambda w: nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu"), shape
+    )
     assert init.init_std(shape, "he") == pytest.approx(expected, rel=0.01)
 
 
@@ -111,10 +136,14 @@ def test_random_std_is_krizhevsky():
 @pytest.mark.parametrize("scheme", ["random", "xavier", "he"])
 def test_init_weight_draws_the_std(scheme):
     shape = (256, 128, 3, 3)
-    weight = init.init_weight_(torch.empty(shape), scheme, generator=torch.Generator().manual_seed(3))
+    weight = init.init_weight_(
+        torch.empty(shape), scheme, generator=torch.Generator().manual_seed(3)
+    )
     analytic = {
         "random": 0.01,
-        "xavier": math.sqrt(2 / (128 * 9 + 256 * 9)),  # Glorot & Bengio (2010), eq. 16 in its normal form
+        "xavier": math.sqrt(
+            2 / (128 * 9 + 256 * 9)
+        ),  # Glorot & Bengio (2010), eq. 16 in its normal form
         "he": math.sqrt(2 / (128 * 9)),  # He et al. (2015), eq. 10
     }[scheme]
     assert weight.std().item() == pytest.approx(analytic, rel=0.01)
@@ -124,24 +153,47 @@ def test_init_weight_draws_the_std(scheme):
 @pytest.mark.parametrize("scheme", ["random", "xavier", "he"])
 def test_layer_with_named_init(scheme):
     layer = Conv2d(128, 256, 3, init=scheme)
-    assert torch.count_nonzero(layer.bias) == 0  # biases start at zero outside "pytorch"
-    assert layer.weight.std().item() == pytest.approx(init.init_std((256, 128, 3, 3), scheme), rel=0.02)
+    assert (
+        torch.count_nonzero(layer.bias) == 0
+    )  # biases start at zero outside "pytorch"
+    assert layer.weight.std().item() == pytest.approx(
+        init.init_std((256, 128, 3, 3), scheme), rel=0.02
+    )
 
 
 def test_bad_init_name():
     with pytest.raises(ValueError, match=r"'glorot'"):
         Conv2d(3, 4, 3, init="glorot")
-    with pytest.raises(ValueError, match=r"^scheme must be one of \['he', 'random', 'xavier'\], got 'kaiming'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^scheme must be one of \['he', 'random', 'xavier'\], got 'kaiming'$",
+    ):
         init.init_std((4, 3, 3, 3), "kaiming")
 
 
 @pytest.mark.parametrize(
     "kwargs, exception, pattern",
     [
-        (dict(in_channels=0, out_channels=4, kernel_size=3), ValueError, r"^in_channels must be >= 1, got 0$"),
-        (dict(in_channels=3, out_channels=4.0, kernel_size=3), TypeError, r"^out_channels must be an int, got 4\.0$"),
-        (dict(in_channels=4, out_channels=6, kernel_size=3, groups=4), ValueError, r"groups must divide in_channels and out_channels"),
-        (dict(in_channels=3, out_channels=4, kernel_size=0), ValueError, r"^kernel_size must be >= 1, got 0$"),
+        (
+            dict(in_channels=0, out_channels=4, kernel_size=3),
+            ValueError,
+            r"^in_channels must be >= 1, got 0$",
+        ),
+        (
+            dict(in_channels=3, out_channels=4.0, kernel_size=3),
+            TypeError,
+            r"^out_channels must be an int, got 4\.0$",
+        ),
+        (
+            dict(in_channels=4, out_channels=6, kernel_size=3, groups=4),
+            ValueError,
+            r"groups must divide in_channels and out_channels",
+        ),
+        (
+            dict(in_channels=3, out_channels=4, kernel_size=0),
+            ValueError,
+            r"^kernel_size must be >= 1, got 0$",
+        ),
     ],
 )
 def test_conv2d_layer_bad_arguments(kwargs, exception, pattern):
@@ -196,7 +248,9 @@ def test_conv1x1_is_linear_over_channels(groups, bias):
         if bias:
             conv.bias.copy_(linear.bias)
     x = torch.randn(3, 6, 4, 7, dtype=torch.float64)
-    expected = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # the same Linear at every pixel
+    expected = linear(x.permute(0, 2, 3, 1)).permute(
+        0, 3, 1, 2
+    )  # the same Linear at every pixel
     torch.testing.assert_close(conv(x), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -219,14 +273,38 @@ def test_grouped_conv1x1_is_block_diagonal_linear():
 CONV_LAYERS = {
     "Conv2d": (lambda: cnn.Conv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
     "Conv1x1": (lambda: cnn.Conv1x1(4, 6, groups=2), (6, 2, 1, 1)),
-    "ConvTranspose2d": (lambda: cnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2), (4, 3, 3, 3)),
-    "CondConv2d": (lambda: cnn.CondConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3), (3, 6, 2, 3, 3)),
-    "DynamicConv2d": (lambda: cnn.DynamicConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3), (3, 6, 2, 3, 3)),
-    "DeformConv2d": (lambda: cnn.DeformConv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
-    "DCN2d": (lambda: cnn.DCN2d(4, 6, 3, padding=1, groups=2, offset_groups=2), (6, 2, 3, 3)),
-    "ActiveConv2d": (lambda: cnn.ActiveConv2d(4, 6, 3, padding=1, groups=2), (6, 2, 3, 3)),
-    "DclsConv2d": (lambda: cnn.DclsConv2d(4, 6, 3, 5, padding=2, groups=2), (6, 2, 3, 3)),
-    "Adder2d": (lambda: cnn.Adder2d(4, 6, 3, padding=1, groups=2, bias=True), (6, 2, 3, 3)),
+    "ConvTranspose2d": (
+        lambda: cnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2),
+        (4, 3, 3, 3),
+    ),
+    "CondConv2d": (
+        lambda: cnn.CondConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3),
+        (3, 6, 2, 3, 3),
+    ),
+    "DynamicConv2d": (
+        lambda: cnn.DynamicConv2d(4, 6, 3, padding=1, groups=2, num_kernels=3),
+        (3, 6, 2, 3, 3),
+    ),
+    "DeformConv2d": (
+        lambda: cnn.DeformConv2d(4, 6, 3, padding=1, groups=2),
+        (6, 2, 3, 3),
+    ),
+    "DCN2d": (
+        lambda: cnn.DCN2d(4, 6, 3, padding=1, groups=2, offset_groups=2),
+        (6, 2, 3, 3),
+    ),
+    "ActiveConv2d": (
+        lambda: cnn.ActiveConv2d(4, 6, 3, padding=1, groups=2),
+        (6, 2, 3, 3),
+    ),
+    "DclsConv2d": (
+        lambda: cnn.DclsConv2d(4, 6, 3, 5, padding=2, groups=2),
+        (6, 2, 3, 3),
+    ),
+    "Adder2d": (
+        lambda: cnn.Adder2d(4, 6, 3, padding=1, groups=2, bias=True),
+        (6, 2, 3, 3),
+    ),
 }
 
 
@@ -236,7 +314,9 @@ def test_every_conv_layer_is_built_on_the_base(name):
     layer = make()
     assert isinstance(layer, cnn.ConvLayer2d)
     assert tuple(layer.weight.shape) == weight_shape
-    assert tuple(layer.bias.shape) == ((weight_shape[0], 6) if len(weight_shape) == 5 else (6,))
+    assert tuple(layer.bias.shape) == (
+        (weight_shape[0], 6) if len(weight_shape) == 5 else (6,)
+    )
     assert (layer.in_channels, layer.out_channels, layer.groups) == (4, 6, 2)
 
 
@@ -260,11 +340,18 @@ def test_reset_parameters_redraws_weight_and_bias(name):
     layer.reset_parameters()
     torch.manual_seed(5)
     if name == "Adder2d":
-        expected_weight, expected_bias = torch.empty(weight_shape).normal_(0.0, 1.0), torch.zeros(6)
+        expected_weight, expected_bias = (
+            torch.empty(weight_shape).normal_(0.0, 1.0),
+            torch.zeros(6),
+        )
     else:
         theirs = _torch_draws(name, weight_shape[0] if len(weight_shape) == 5 else 1)
-        expected_weight = torch.stack([t.weight.detach() for t in theirs]).reshape(weight_shape)
-        expected_bias = torch.stack([t.bias.detach() for t in theirs]).reshape(layer.bias.shape)
+        expected_weight = torch.stack([t.weight.detach() for t in theirs]).reshape(
+            weight_shape
+        )
+        expected_bias = torch.stack([t.bias.detach() for t in theirs]).reshape(
+            layer.bias.shape
+        )
     torch.testing.assert_close(layer.weight.detach(), expected_weight, rtol=0, atol=0)
     torch.testing.assert_close(layer.bias.detach(), expected_bias, rtol=0, atol=0)
 
@@ -276,7 +363,9 @@ TORCH_SCHEMES = {
 
 
 @pytest.mark.parametrize("scheme", TORCH_SCHEMES)
-@pytest.mark.parametrize("name", [n for n in CONV_LAYERS if n != "DeformConv2d"])  # torchvision's has no init
+@pytest.mark.parametrize(
+    "name", [n for n in CONV_LAYERS if n != "DeformConv2d"]
+)  # torchvision's has no init
 def test_init_scheme_is_shared(name, scheme):
     """Every layer with an ``init`` draws each kernel as torch.nn.init does, and starts its bias at zero."""
     make, weight_shape = CONV_LAYERS[name]
@@ -286,11 +375,19 @@ def test_init_scheme_is_shared(name, scheme):
     layer.reset_parameters()
     assert layer.init == scheme and not layer.bias.any()
     torch.manual_seed(6)
-    kernels = [torch.empty(weight_shape[-4:]) for _ in range(weight_shape[0] if len(weight_shape) == 5 else 1)]
+    kernels = [
+        torch.empty(weight_shape[-4:])
+        for _ in range(weight_shape[0] if len(weight_shape) == 5 else 1)
+    ]
     for kernel in kernels:
         TORCH_SCHEMES[scheme](kernel)
     # the same normal draws; the standard deviations may differ in the last bit (sqrt(2/n) vs sqrt(2)/sqrt(n))
-    torch.testing.assert_close(layer.weight.detach(), torch.stack(kernels).reshape(weight_shape), rtol=1e-6, atol=0)
+    torch.testing.assert_close(
+        layer.weight.detach(),
+        torch.stack(kernels).reshape(weight_shape),
+        rtol=1e-6,
+        atol=0,
+    )
 
 
 EXPECTED_REPRS = {
@@ -360,20 +457,34 @@ KEYWORD_ONLY = {
 
 
 def _kinds(function) -> dict[str, object]:
-    return {name: p.kind for name, p in inspect.signature(function).parameters.items() if name != "self"}
+    return {
+        name: p.kind
+        for name, p in inspect.signature(function).parameters.items()
+        if name != "self"
+    }
 
 
 @pytest.mark.parametrize("layer", list(TORCH_ORDER), ids=lambda c: c.__name__)
 def test_pytorchs_arguments_keep_pytorchs_order(layer):
-    theirs = [name for name in _kinds(TORCH_ORDER[layer].__init__) if name not in ("padding_mode", "device", "dtype")]
-    positional = [n for n, kind in _kinds(layer.__init__).items() if kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    theirs = [
+        name
+        for name in _kinds(TORCH_ORDER[layer].__init__)
+        if name not in ("padding_mode", "device", "dtype")
+    ]
+    positional = [
+        n
+        for n, kind in _kinds(layer.__init__).items()
+        if kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
     assert positional == theirs
 
 
 @pytest.mark.parametrize("function", list(KEYWORD_ONLY), ids=lambda c: c.__name__)
 def test_options_beyond_pytorchs_are_keyword_only(function):
     kinds = _kinds(function)
-    assert [n for n, kind in kinds.items() if kind is inspect.Parameter.KEYWORD_ONLY] == KEYWORD_ONLY[function]
+    assert [
+        n for n, kind in kinds.items() if kind is inspect.Parameter.KEYWORD_ONLY
+    ] == KEYWORD_ONLY[function]
 
 
 @pytest.mark.parametrize(
@@ -393,7 +504,10 @@ def test_options_beyond_pytorchs_are_keyword_only(function):
     ],
 )
 def test_options_passed_positionally_are_refused(call):
-    with pytest.raises(TypeError, match=r"takes from \d+ to \d+ positional arguments but \d+ were given"):
+    with pytest.raises(
+        TypeError,
+        match=r"takes from \d+ to \d+ positional arguments but \d+ were given",
+    ):
         call()
 
 
@@ -405,7 +519,11 @@ def test_pytorchs_arguments_still_work_positionally():
     x = torch.randn(2, 4, 7, 8, dtype=torch.float64)
     torch.testing.assert_close(ours(x), theirs(x), rtol=1e-12, atol=1e-12)
     transposed = cnn.ConvTranspose2d(4, 6, 3, 2, 1, 1, 2, False, 1)
-    assert (transposed.output_padding, transposed.groups, transposed.bias) == ((1, 1), 2, None)
+    assert (transposed.output_padding, transposed.groups, transposed.bias) == (
+        (1, 1),
+        2,
+        None,
+    )
 
 
 #: Constructor arguments every layer needs, and a bad value per shared argument.
@@ -424,13 +542,28 @@ NEEDED = {
 BAD_SHARED = [
     ("in_channels", 0, ValueError, r"^in_channels must be >= 1, got 0$"),
     ("out_channels", 6.0, TypeError, r"^out_channels must be an int, got 6\.0$"),
-    ("groups", 4, ValueError, r"^groups must divide in_channels and out_channels, got groups=4 for 4 -> 6 channels$"),
+    (
+        "groups",
+        4,
+        ValueError,
+        r"^groups must divide in_channels and out_channels, got groups=4 for 4 -> 6 channels$",
+    ),
     ("kernel_size", 0, ValueError, r"^kernel_size must be >= 1, got 0$"),
     ("stride", (1, 0), ValueError, r"^stride must be >= 1, got \(1, 0\)$"),
     ("padding", -1, ValueError, r"^padding must be >= 0, got -1$"),
-    ("dilation", 1.0, TypeError, r"^dilation must be an int or a pair of ints, got 1\.0$"),
+    (
+        "dilation",
+        1.0,
+        TypeError,
+        r"^dilation must be an int or a pair of ints, got 1\.0$",
+    ),
     ("bias", 1, TypeError, r"^bias must be a bool, got 1$"),
-    ("init", "glorot", ValueError, r"^init must be one of \['\w+'(, '\w+')*\], got 'glorot'$"),
+    (
+        "init",
+        "glorot",
+        ValueError,
+        r"^init must be one of \['\w+'(, '\w+')*\], got 'glorot'$",
+    ),
     ("num_kernels", 0, ValueError, r"^num_kernels must be >= 1, got 0$"),
 ]
 BAD_CASES = [
@@ -442,14 +575,18 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize("layer, name, value, error, pattern", BAD_CASES)
-def test_bad_shared_arguments_are_refused_by_every_layer(layer, name, value, error, pattern):
+def test_bad_shared_arguments_are_refused_by_every_layer(
+    layer, name, value, error, pattern
+):
     with pytest.raises(error, match=pattern):
         layer(**{"in_channels": 4, "out_channels": 6, **NEEDED[layer], name: value})
 
 
 def test_setting_a_bad_init_is_refused():
     layer = cnn.Conv2d(3, 4, 3)
-    message = r"^init must be one of \['pytorch', 'he', 'random', 'xavier'\], got 'normal'$"
+    message = (
+        r"^init must be one of \['pytorch', 'he', 'random', 'xavier'\], got 'normal'$"
+    )
     with pytest.raises(ValueError, match=message):
         layer.init = "normal"
     assert layer.init == "pytorch"

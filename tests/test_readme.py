@@ -21,7 +21,9 @@ def test_readme_commands_are_makefile_targets():
     commands = re.findall(r"^make (\w+)", README, flags=re.M)
     assert {"book", "test"} <= set(commands)
     for target in commands:
-        assert re.search(rf"^{target}:", makefile, flags=re.M), f"README mentions `make {target}`, the Makefile lacks it"
+        assert re.search(rf"^{target}:", makefile, flags=re.M), (
+            f"README mentions `make {target}`, the Makefile lacks it"
+        )
 
 
 def test_ci_runs_the_readme_test_command():
@@ -39,4 +41,6 @@ def test_readme_lists_every_chapter():
             if not path.exists():
                 continue
             title = re.search(r'"# (.+?)\\n', path.read_text()).group(1)
-            assert title in README, f"chapter {title!r} is missing from the README's chapter list"
+            assert title in README, (
+                f"chapter {title!r} is missing from the README's chapter list"
+            )

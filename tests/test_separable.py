@@ -20,7 +20,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convref import functional, reference
-from harness import Case, Operator, assert_both_refuse, bad_calls, case_id, refusal, to_torch, versions
+from harness import (
+    Case,
+    Operator,
+    assert_both_refuse,
+    bad_calls,
+    case_id,
+    refusal,
+    to_torch,
+    versions,
+)
 
 RTOL, ATOL = 1e-10, 1e-10  # float64 against float64
 
@@ -31,7 +40,9 @@ def _pair(value: IntPair) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
-def torch_two_pass(x, column_weight, row_weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def torch_two_pass(
+    x, column_weight, row_weight, bias=None, stride=1, padding=0, dilation=1, groups=1
+):
     """Oracle 1: PyTorch's conv2d twice, ``kh x 1`` along the height, then ``1 x kw`` along the width."""
     (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
     if isinstance(padding, str):
@@ -46,23 +57,58 @@ def torch_two_pass(x, column_weight, row_weight, bias=None, stride=1, padding=0,
 CASES = [
     Case.separable_conv2d("3x3", 2, 3, 4, 5, (7, 7), (3, 3)),
     Case.separable_conv2d("3x3-no-bias", 2, 3, 4, 5, (7, 7), (3, 3), bias=False),
-    Case.separable_conv2d("stride2-pad1", 2, 3, 3, 4, (8, 9), (3, 3), stride=2, padding=1),
-    Case.separable_conv2d("stride-pair-pad-pair", 1, 2, 3, 2, (9, 8), (3, 2), stride=(1, 2), padding=(2, 0)),
+    Case.separable_conv2d(
+        "stride2-pad1", 2, 3, 3, 4, (8, 9), (3, 3), stride=2, padding=1
+    ),
+    Case.separable_conv2d(
+        "stride-pair-pad-pair",
+        1,
+        2,
+        3,
+        2,
+        (9, 8),
+        (3, 2),
+        stride=(1, 2),
+        padding=(2, 0),
+    ),
     Case.separable_conv2d("stride3-kernel2", 1, 2, 2, 3, (10, 11), (2, 2), stride=3),
     Case.separable_conv2d("valid", 2, 3, 2, 2, (6, 7), (3, 3), padding="valid"),
     Case.separable_conv2d("same-odd", 2, 3, 3, 2, (6, 7), (3, 5), padding="same"),
     Case.separable_conv2d("same-even-4x4", 1, 2, 3, 3, (7, 6), (4, 4), padding="same"),
-    Case.separable_conv2d("same-even-2x3", 2, 2, 2, 2, (5, 6), (2, 3), padding="same", bias=False),
-    Case.separable_conv2d("same-even-dilated", 1, 2, 2, 2, (9, 8), (2, 4), padding="same", dilation=(3, 1)),
-    Case.separable_conv2d("same-dilated-odd", 1, 3, 3, 2, (9, 9), (3, 3), padding="same", dilation=2),
+    Case.separable_conv2d(
+        "same-even-2x3", 2, 2, 2, 2, (5, 6), (2, 3), padding="same", bias=False
+    ),
+    Case.separable_conv2d(
+        "same-even-dilated", 1, 2, 2, 2, (9, 8), (2, 4), padding="same", dilation=(3, 1)
+    ),
+    Case.separable_conv2d(
+        "same-dilated-odd", 1, 3, 3, 2, (9, 9), (3, 3), padding="same", dilation=2
+    ),
     Case.separable_conv2d("dilation2", 2, 3, 4, 4, (9, 9), (3, 3), dilation=2),
-    Case.separable_conv2d("dilation-pair-stride", 1, 2, 3, 3, (11, 10), (3, 2), stride=(2, 1), padding=1, dilation=(2, 3)),
+    Case.separable_conv2d(
+        "dilation-pair-stride",
+        1,
+        2,
+        3,
+        3,
+        (11, 10),
+        (3, 2),
+        stride=(2, 1),
+        padding=1,
+        dilation=(2, 3),
+    ),
     Case.separable_conv2d("groups2", 2, 4, 6, 4, (6, 6), (3, 3), padding=1, groups=2),
-    Case.separable_conv2d("groups3-stride2", 1, 6, 3, 9, (8, 7), (3, 3), stride=2, groups=3, bias=False),
+    Case.separable_conv2d(
+        "groups3-stride2", 1, 6, 3, 9, (8, 7), (3, 3), stride=2, groups=3, bias=False
+    ),
     Case.separable_conv2d("depthwise", 2, 4, 4, 4, (7, 7), (3, 3), padding=1, groups=4),
-    Case.separable_conv2d("depthwise-multiplier", 1, 3, 6, 6, (6, 8), (3, 3), padding="same", groups=3),
+    Case.separable_conv2d(
+        "depthwise-multiplier", 1, 3, 6, 6, (6, 8), (3, 3), padding="same", groups=3
+    ),
     Case.separable_conv2d("non-square", 2, 3, 2, 2, (5, 11), (2, 5), padding=(1, 2)),
-    Case.separable_conv2d("tall-kernel-7x1-and-1x7", 1, 2, 3, 2, (9, 9), (7, 7), padding=3),  # Inception v3's 7x1, 1x7
+    Case.separable_conv2d(
+        "tall-kernel-7x1-and-1x7", 1, 2, 3, 2, (9, 9), (7, 7), padding=3
+    ),  # Inception v3's 7x1, 1x7
     Case.separable_conv2d("1x1", 3, 5, 4, 6, (4, 6), (1, 1)),
     Case.separable_conv2d("kernel-equals-input", 2, 3, 2, 4, (5, 5), (5, 5)),
     Case.separable_conv2d("single-channel", 1, 1, 1, 1, (6, 6), (3, 3), padding=1),
@@ -76,7 +122,11 @@ SEPARABLE = Operator(versions("separable_conv2d"), oracle=torch_two_pass)
 
 def channels(case: Case) -> tuple[int, int, int]:
     """``(C_in, C_mid, C_out)`` of a separable case."""
-    return case.shape("x")[1], case.shape("column_weight")[0], case.shape("row_weight")[0]
+    return (
+        case.shape("x")[1],
+        case.shape("column_weight")[0],
+        case.shape("row_weight")[0],
+    )
 
 
 @pytest.mark.parametrize("version", SEPARABLE.versions)
@@ -92,8 +142,12 @@ def test_output_shape_is_that_of_the_kh_x_kw_convolution(case: Case):
     x = torch.zeros(case.shape("x"))
     weight = torch.zeros(channels(case)[2], case.shape("column_weight")[1], kh, kw)
     expected = F.conv2d(x, weight, **case.kwargs()).shape
-    assert functional.separable_conv2d(*case.tensors(), **case.kwargs()).shape == expected
-    assert reference.separable_conv2d(*case.arrays(), **case.kwargs()).shape == tuple(expected)
+    assert (
+        functional.separable_conv2d(*case.tensors(), **case.kwargs()).shape == expected
+    )
+    assert reference.separable_conv2d(*case.arrays(), **case.kwargs()).shape == tuple(
+        expected
+    )
 
 
 @st.composite
@@ -118,12 +172,21 @@ def geometries(draw):
         pad_totals = (2 * padding[0], 2 * padding[1])
     size = []
     for k, d, total in zip(kernel, dilation, pad_totals):
-        smallest = max(1, d * (k - 1) + 1 - total)  # the padded input must hold the dilated kernel
+        smallest = max(
+            1, d * (k - 1) + 1 - total
+        )  # the padded input must hold the dilated kernel
         size.append(draw(st.integers(smallest, smallest + 6)))
     return Case.separable_conv2d(
-        "property", draw(st.integers(1, 2)), *channels, tuple(size), kernel,
+        "property",
+        draw(st.integers(1, 2)),
+        *channels,
+        tuple(size),
+        kernel,
         stride=stride[0] if stride[0] == stride[1] and draw(st.booleans()) else stride,
-        padding=padding, dilation=dilation, groups=groups, bias=draw(st.booleans()),
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
     ), draw(st.integers(0, 2**16))
 
 
@@ -134,9 +197,17 @@ def test_property_both_versions_match_torch_two_pass(case_and_seed):
     tensors = case.tensors(seed)
     expected = torch_two_pass(*tensors, **case.kwargs())
     np.testing.assert_allclose(
-        reference.separable_conv2d(*case.arrays(seed), **case.kwargs()), expected.numpy(), rtol=RTOL, atol=ATOL
+        reference.separable_conv2d(*case.arrays(seed), **case.kwargs()),
+        expected.numpy(),
+        rtol=RTOL,
+        atol=ATOL,
     )
-    torch.testing.assert_close(functional.separable_conv2d(*tensors, **case.kwargs()), expected, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(
+        functional.separable_conv2d(*tensors, **case.kwargs()),
+        expected,
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -144,9 +215,34 @@ def test_property_both_versions_match_torch_two_pass(case_and_seed):
 # ---------------------------------------------------------------------------
 
 DEPTHWISE_CASES = [c for c in CASES if channels(c) == (c.options["groups"],) * 3] + [
-    Case.separable_conv2d("dw-stride-dilation", 2, 3, 3, 3, (11, 9), (3, 2), stride=(2, 3), padding=(1, 2), dilation=(2, 1), groups=3),
-    Case.separable_conv2d("dw-same-even", 1, 5, 5, 5, (6, 7), (4, 2), padding="same", dilation=(1, 2), groups=5),
-    Case.separable_conv2d("dw-valid", 2, 2, 2, 2, (6, 5), (5, 3), padding="valid", groups=2, bias=False),
+    Case.separable_conv2d(
+        "dw-stride-dilation",
+        2,
+        3,
+        3,
+        3,
+        (11, 9),
+        (3, 2),
+        stride=(2, 3),
+        padding=(1, 2),
+        dilation=(2, 1),
+        groups=3,
+    ),
+    Case.separable_conv2d(
+        "dw-same-even",
+        1,
+        5,
+        5,
+        5,
+        (6, 7),
+        (4, 2),
+        padding="same",
+        dilation=(1, 2),
+        groups=5,
+    ),
+    Case.separable_conv2d(
+        "dw-valid", 2, 2, 2, 2, (6, 5), (5, 3), padding="valid", groups=2, bias=False
+    ),
 ]
 
 
@@ -155,12 +251,28 @@ def test_depthwise_equals_conv_with_rank1_kernels(case: Case):
     """groups = C_in = C_mid = C_out: one convolution with kernel column ⊗ row for each channel."""
     assert channels(case) == (case.options["groups"],) * 3
     x, column, row, bias = case.tensors(seed=1)
-    kernels = torch.einsum("ci,cj->cij", column[:, 0, :, 0], row[:, 0, 0, :]).unsqueeze(1)  # (C, 1, kh, kw)
+    kernels = torch.einsum("ci,cj->cij", column[:, 0, :, 0], row[:, 0, 0, :]).unsqueeze(
+        1
+    )  # (C, 1, kh, kw)
     assert all(torch.linalg.matrix_rank(k[0]) == 1 for k in kernels)
-    expected = F.conv2d(x, kernels, bias, groups=case.options["groups"], **{k: v for k, v in case.kwargs().items() if k != "groups"})
-    torch.testing.assert_close(functional.separable_conv2d(x, column, row, bias, **case.kwargs()), expected, rtol=RTOL, atol=ATOL)
+    expected = F.conv2d(
+        x,
+        kernels,
+        bias,
+        groups=case.options["groups"],
+        **{k: v for k, v in case.kwargs().items() if k != "groups"},
+    )
+    torch.testing.assert_close(
+        functional.separable_conv2d(x, column, row, bias, **case.kwargs()),
+        expected,
+        rtol=RTOL,
+        atol=ATOL,
+    )
     np.testing.assert_allclose(
-        reference.separable_conv2d(*case.arrays(seed=1), **case.kwargs()), expected.numpy(), rtol=RTOL, atol=ATOL
+        reference.separable_conv2d(*case.arrays(seed=1), **case.kwargs()),
+        expected.numpy(),
+        rtol=RTOL,
+        atol=ATOL,
     )
 
 
@@ -184,15 +296,24 @@ def test_sum_of_outer_products(rank, kernel_size, kwargs):
     kernel = sum(np.outer(columns[i], rows[i]) for i in range(rank))
     assert np.linalg.matrix_rank(kernel) == rank
     bias = rng.standard_normal(1)
-    expected = F.conv2d(*(torch.from_numpy(a) for a in (x, kernel[None, None], bias)), **kwargs)
-    column_weight, row_weight = columns[:, None, :, None], rows[None, :, None, :]  # (r, 1, kh, 1), (1, r, 1, kw)
+    expected = F.conv2d(
+        *(torch.from_numpy(a) for a in (x, kernel[None, None], bias)), **kwargs
+    )
+    column_weight, row_weight = (
+        columns[:, None, :, None],
+        rows[None, :, None, :],
+    )  # (r, 1, kh, 1), (1, r, 1, kw)
     y = reference.separable_conv2d(x, column_weight, row_weight, bias, **kwargs)
     np.testing.assert_allclose(y, expected.numpy(), rtol=RTOL, atol=ATOL)
-    y = functional.separable_conv2d(*(torch.from_numpy(a) for a in (x, column_weight, row_weight, bias)), **kwargs)
+    y = functional.separable_conv2d(
+        *(torch.from_numpy(a) for a in (x, column_weight, row_weight, bias)), **kwargs
+    )
     torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL)
 
 
-SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])  # as printed (Sobel & Feldman)
+SOBEL_X = np.array(
+    [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
+)  # as printed (Sobel & Feldman)
 
 
 def test_sobel_as_column_then_row():
@@ -200,9 +321,18 @@ def test_sobel_as_column_then_row():
     x = np.random.default_rng(3).standard_normal((1, 1, 8, 9))
     column = np.array([1.0, 2.0, 1.0]).reshape(1, 1, 3, 1)
     row = np.array([-1.0, 0.0, 1.0]).reshape(1, 1, 1, 3)
-    expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(SOBEL_X)[None, None], padding=1)
-    np.testing.assert_allclose(reference.separable_conv2d(x, column, row, padding=1), expected.numpy(), rtol=RTOL, atol=ATOL)
-    y = functional.separable_conv2d(*(torch.from_numpy(a) for a in (x, column, row)), padding=1)
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(SOBEL_X)[None, None], padding=1
+    )
+    np.testing.assert_allclose(
+        reference.separable_conv2d(x, column, row, padding=1),
+        expected.numpy(),
+        rtol=RTOL,
+        atol=ATOL,
+    )
+    y = functional.separable_conv2d(
+        *(torch.from_numpy(a) for a in (x, column, row)), padding=1
+    )
     torch.testing.assert_close(y, expected, rtol=RTOL, atol=ATOL)
 
 
@@ -212,12 +342,21 @@ def test_factorized_kernel_drives_separable_conv(kernel_size):
     rng = np.random.default_rng(4)
     kernel = rng.standard_normal(kernel_size)
     x = rng.standard_normal((2, 1, 7, 8))
-    expected = F.conv2d(torch.from_numpy(x), torch.from_numpy(kernel)[None, None], padding="same")
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(kernel)[None, None], padding="same"
+    )
     columns, rows = reference.factorize_kernel(kernel)
-    y = reference.separable_conv2d(x, columns[:, None, :, None], rows[None, :, None, :], padding="same")
+    y = reference.separable_conv2d(
+        x, columns[:, None, :, None], rows[None, :, None, :], padding="same"
+    )
     np.testing.assert_allclose(y, expected.numpy(), rtol=1e-9, atol=1e-9)
     columns, rows = functional.factorize_kernel(torch.from_numpy(kernel))
-    y = functional.separable_conv2d(torch.from_numpy(x), columns[:, None, :, None], rows[None, :, None, :], padding="same")
+    y = functional.separable_conv2d(
+        torch.from_numpy(x),
+        columns[:, None, :, None],
+        rows[None, :, None, :],
+        padding="same",
+    )
     torch.testing.assert_close(y, expected, rtol=1e-9, atol=1e-9)
 
 
@@ -227,10 +366,16 @@ def test_factorized_kernel_drives_separable_conv(kernel_size):
 
 GRAD_CASES = [
     Case.separable_conv2d("3x3", 1, 2, 3, 2, (4, 4), (3, 3), padding=1),
-    Case.separable_conv2d("groups-stride", 1, 4, 2, 4, (4, 4), (3, 2), stride=2, groups=2),
-    Case.separable_conv2d("dilation", 1, 2, 2, 3, (4, 5), (2, 3), dilation=(2, 1), padding=(1, 0)),
+    Case.separable_conv2d(
+        "groups-stride", 1, 4, 2, 4, (4, 4), (3, 2), stride=2, groups=2
+    ),
+    Case.separable_conv2d(
+        "dilation", 1, 2, 2, 3, (4, 5), (2, 3), dilation=(2, 1), padding=(1, 0)
+    ),
     Case.separable_conv2d("same-even", 1, 2, 2, 2, (4, 4), (2, 4), padding="same"),
-    Case.separable_conv2d("depthwise", 1, 3, 3, 3, (4, 4), (3, 3), groups=3, stride=(1, 2)),
+    Case.separable_conv2d(
+        "depthwise", 1, 3, 3, 3, (4, 4), (3, 3), groups=3, stride=(1, 2)
+    ),
 ]
 
 
@@ -238,7 +383,10 @@ GRAD_CASES = [
 def test_gradcheck(case: Case):
     inputs = tuple(a.requires_grad_() for a in case.tensors(seed=5))
     assert torch.autograd.gradcheck(
-        lambda x, c, r, b: functional.separable_conv2d(x, c, r, b, **case.kwargs()), inputs, eps=1e-6, atol=1e-7
+        lambda x, c, r, b: functional.separable_conv2d(x, c, r, b, **case.kwargs()),
+        inputs,
+        eps=1e-6,
+        atol=1e-7,
     )
 
 
@@ -248,14 +396,21 @@ def test_gradients_match_torch_two_pass(case: Case):
     ours = [a.clone().requires_grad_() for a in tensors]
     theirs = [a.clone().requires_grad_() for a in tensors]
     expected = torch_two_pass(*theirs, **case.kwargs())
-    grad_out = torch.from_numpy(np.random.default_rng(7).standard_normal(tuple(expected.shape)))
+    grad_out = torch.from_numpy(
+        np.random.default_rng(7).standard_normal(tuple(expected.shape))
+    )
     functional.separable_conv2d(*ours, **case.kwargs()).backward(grad_out)
     expected.backward(grad_out)
     for name, a, b in zip(("x", "column_weight", "row_weight", "bias"), ours, theirs):
         torch.testing.assert_close(a.grad, b.grad, rtol=RTOL, atol=ATOL, msg=name)
 
 
-F32_CASES = [CASES[2], CASES[7], CASES[13], CASES[16]]  # stride, same-even, groups, depthwise multiplier
+F32_CASES = [
+    CASES[2],
+    CASES[7],
+    CASES[13],
+    CASES[16],
+]  # stride, same-even, groups, depthwise multiplier
 
 
 @pytest.mark.parametrize("case", F32_CASES, ids=case_id)
@@ -272,7 +427,9 @@ def test_functional_float32_matches_torch_float32(case: Case):
     tensors = case.tensors(seed=9, dtype=np.float32)
     y = functional.separable_conv2d(*tensors, **case.kwargs())
     assert y.dtype == torch.float32
-    torch.testing.assert_close(y, torch_two_pass(*tensors, **case.kwargs()), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        y, torch_two_pass(*tensors, **case.kwargs()), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_non_contiguous_inputs():
@@ -283,13 +440,20 @@ def test_non_contiguous_inputs():
     assert not x_view.is_contiguous()
     expected = torch_two_pass(x, column, row, bias, **case.kwargs())
     torch.testing.assert_close(
-        functional.separable_conv2d(x_view, column_view, row, bias, **case.kwargs()), expected, rtol=RTOL, atol=ATOL
+        functional.separable_conv2d(x_view, column_view, row, bias, **case.kwargs()),
+        expected,
+        rtol=RTOL,
+        atol=ATOL,
     )
     x_np = x_view.numpy()
     assert not x_np.flags.c_contiguous
     np.testing.assert_allclose(
-        reference.separable_conv2d(x_np, column.numpy(), row.numpy(), bias.numpy(), **case.kwargs()),
-        expected.numpy(), rtol=RTOL, atol=ATOL,
+        reference.separable_conv2d(
+            x_np, column.numpy(), row.numpy(), bias.numpy(), **case.kwargs()
+        ),
+        expected.numpy(),
+        rtol=RTOL,
+        atol=ATOL,
     )
 
 
@@ -315,79 +479,228 @@ def _base_arrays() -> dict:
 
 BAD_CALLS = [
     # (description, overrides of the base call, exception, regex of the message)
-    ("column_weight last dim != 1", dict(column_weight=_f32(6, 4, 3, 2)), ValueError,
-     r"^column_weight must have shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 3, 2\)$"),
-    ("column_weight empty kernel", dict(column_weight=_f32(6, 4, 0, 1)), ValueError,
-     r"^column_weight must have shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 0, 1\)$"),
-    ("row_weight third dim != 1", dict(row_weight=_f32(8, 6, 3, 3)), ValueError,
-     r"^row_weight must have shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6, 3, 3\)$"),
-    ("row_weight empty kernel", dict(row_weight=_f32(8, 6, 1, 0)), ValueError,
-     r"^row_weight must have shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6, 1, 0\)$"),
-    ("row_weight.shape[1] != C_mid / groups", dict(row_weight=_f32(8, 4, 1, 3)), ValueError,
-     r"^row_weight\.shape\[1\] must be C_mid / groups = 6 / 1 = 6, got row_weight of shape \(8, 4, 1, 3\)$"),
-    ("row_weight.shape[1] != C_mid / groups with groups", dict(column_weight=_f32(6, 2, 3, 1), groups=2), ValueError,
-     r"^row_weight\.shape\[1\] must be C_mid / groups = 6 / 2 = 3, got row_weight of shape \(8, 6, 1, 3\)$"),
-    ("column_weight.shape[1] != C_in / groups", dict(column_weight=_f32(6, 3, 3, 1)), ValueError,
-     r"^column_weight\.shape\[1\] must be C_in / groups = 4 / 1 = 4, got column_weight of shape \(6, 3, 3, 1\)$"),
-    ("column_weight.shape[1] != C_in / groups with groups", dict(groups=2), ValueError,
-     r"^column_weight\.shape\[1\] must be C_in / groups = 4 / 2 = 2, got column_weight of shape \(6, 4, 3, 1\)$"),
-    ("groups does not divide C_in", dict(groups=3), ValueError,
-     r"^groups must divide the input channels: 4 channels, groups=3$"),
-    ("groups does not divide C_mid", dict(column_weight=_f32(5, 2, 3, 1), row_weight=_f32(8, 2, 1, 3), groups=2),
-     ValueError, r"^groups must divide the middle channels: 5 channels, groups=2$"),
-    ("groups does not divide C_out", dict(column_weight=_f32(6, 2, 3, 1), row_weight=_f32(7, 3, 1, 3), groups=2),
-     ValueError, r"^groups must divide the output channels: 7 channels, groups=2$"),
+    (
+        "column_weight last dim != 1",
+        dict(column_weight=_f32(6, 4, 3, 2)),
+        ValueError,
+        r"^column_weight must have shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 3, 2\)$",
+    ),
+    (
+        "column_weight empty kernel",
+        dict(column_weight=_f32(6, 4, 0, 1)),
+        ValueError,
+        r"^column_weight must have shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 0, 1\)$",
+    ),
+    (
+        "row_weight third dim != 1",
+        dict(row_weight=_f32(8, 6, 3, 3)),
+        ValueError,
+        r"^row_weight must have shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6, 3, 3\)$",
+    ),
+    (
+        "row_weight empty kernel",
+        dict(row_weight=_f32(8, 6, 1, 0)),
+        ValueError,
+        r"^row_weight must have shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6, 1, 0\)$",
+    ),
+    (
+        "row_weight.shape[1] != C_mid / groups",
+        dict(row_weight=_f32(8, 4, 1, 3)),
+        ValueError,
+        r"^row_weight\.shape\[1\] must be C_mid / groups = 6 / 1 = 6, got row_weight of shape \(8, 4, 1, 3\)$",
+    ),
+    (
+        "row_weight.shape[1] != C_mid / groups with groups",
+        dict(column_weight=_f32(6, 2, 3, 1), groups=2),
+        ValueError,
+        r"^row_weight\.shape\[1\] must be C_mid / groups = 6 / 2 = 3, got row_weight of shape \(8, 6, 1, 3\)$",
+    ),
+    (
+        "column_weight.shape[1] != C_in / groups",
+        dict(column_weight=_f32(6, 3, 3, 1)),
+        ValueError,
+        r"^column_weight\.shape\[1\] must be C_in / groups = 4 / 1 = 4, got column_weight of shape \(6, 3, 3, 1\)$",
+    ),
+    (
+        "column_weight.shape[1] != C_in / groups with groups",
+        dict(groups=2),
+        ValueError,
+        r"^column_weight\.shape\[1\] must be C_in / groups = 4 / 2 = 2, got column_weight of shape \(6, 4, 3, 1\)$",
+    ),
+    (
+        "groups does not divide C_in",
+        dict(groups=3),
+        ValueError,
+        r"^groups must divide the input channels: 4 channels, groups=3$",
+    ),
+    (
+        "groups does not divide C_mid",
+        dict(column_weight=_f32(5, 2, 3, 1), row_weight=_f32(8, 2, 1, 3), groups=2),
+        ValueError,
+        r"^groups must divide the middle channels: 5 channels, groups=2$",
+    ),
+    (
+        "groups does not divide C_out",
+        dict(column_weight=_f32(6, 2, 3, 1), row_weight=_f32(7, 3, 1, 3), groups=2),
+        ValueError,
+        r"^groups must divide the output channels: 7 channels, groups=2$",
+    ),
     ("groups 0", dict(groups=0), ValueError, r"^groups must be >= 1, got 0$"),
     ("groups float", dict(groups=2.0), TypeError, r"^groups must be an int, got 2\.0$"),
-    ("bias wrong length", dict(bias=_f32(6)), ValueError, r"^bias must have shape \(8,\), got shape \(6,\)$"),
-    ("bias 2-D", dict(bias=_f32(8, 1)), ValueError, r"^bias must be 1-D with shape \(C_out,\), got shape \(8, 1\)$"),
-    ("bias other dtype", dict(bias=np.zeros(8)), TypeError, r"^bias must have the same dtype as x \(float32\), got float64$"),
-    ("column_weight other dtype", dict(column_weight=np.zeros((6, 4, 3, 1))), TypeError,
-     r"^column_weight must have the same dtype as x \(float32\), got float64$"),
-    ("row_weight other dtype", dict(row_weight=np.zeros((8, 6, 1, 3))), TypeError,
-     r"^row_weight must have the same dtype as x \(float32\), got float64$"),
-    ("column_weight 3-D", dict(column_weight=_f32(6, 4, 3)), ValueError,
-     r"^column_weight must be 4-D with shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 3\)$"),
-    ("row_weight 2-D", dict(row_weight=_f32(8, 6)), ValueError,
-     r"^row_weight must be 4-D with shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6\)$"),
-    ("row_weight 5-D", dict(row_weight=_f32(8, 6, 1, 1, 3)), ValueError,
-     r"^row_weight must be 4-D with shape .*got shape \(8, 6, 1, 1, 3\)$"),
-    ("x not 4-D", dict(x=_f32(4, 6, 6)), ValueError, r"^x must be 4-D with shape \(N, C_in, H, W\), got shape \(4, 6, 6\)$"),
-    ("integer x", dict(x=np.zeros((2, 4, 6, 6), dtype=np.int64)), TypeError, r"^x must have a floating dtype, got int64$"),
-    ("integer column_weight", dict(column_weight=np.zeros((6, 4, 3, 1), dtype=np.int32)), TypeError,
-     r"^column_weight must have a floating dtype, got int32$"),
+    (
+        "bias wrong length",
+        dict(bias=_f32(6)),
+        ValueError,
+        r"^bias must have shape \(8,\), got shape \(6,\)$",
+    ),
+    (
+        "bias 2-D",
+        dict(bias=_f32(8, 1)),
+        ValueError,
+        r"^bias must be 1-D with shape \(C_out,\), got shape \(8, 1\)$",
+    ),
+    (
+        "bias other dtype",
+        dict(bias=np.zeros(8)),
+        TypeError,
+        r"^bias must have the same dtype as x \(float32\), got float64$",
+    ),
+    (
+        "column_weight other dtype",
+        dict(column_weight=np.zeros((6, 4, 3, 1))),
+        TypeError,
+        r"^column_weight must have the same dtype as x \(float32\), got float64$",
+    ),
+    (
+        "row_weight other dtype",
+        dict(row_weight=np.zeros((8, 6, 1, 3))),
+        TypeError,
+        r"^row_weight must have the same dtype as x \(float32\), got float64$",
+    ),
+    (
+        "column_weight 3-D",
+        dict(column_weight=_f32(6, 4, 3)),
+        ValueError,
+        r"^column_weight must be 4-D with shape \(C_mid, C_in / groups, kh, 1\), got shape \(6, 4, 3\)$",
+    ),
+    (
+        "row_weight 2-D",
+        dict(row_weight=_f32(8, 6)),
+        ValueError,
+        r"^row_weight must be 4-D with shape \(C_out, C_mid / groups, 1, kw\), got shape \(8, 6\)$",
+    ),
+    (
+        "row_weight 5-D",
+        dict(row_weight=_f32(8, 6, 1, 1, 3)),
+        ValueError,
+        r"^row_weight must be 4-D with shape .*got shape \(8, 6, 1, 1, 3\)$",
+    ),
+    (
+        "x not 4-D",
+        dict(x=_f32(4, 6, 6)),
+        ValueError,
+        r"^x must be 4-D with shape \(N, C_in, H, W\), got shape \(4, 6, 6\)$",
+    ),
+    (
+        "integer x",
+        dict(x=np.zeros((2, 4, 6, 6), dtype=np.int64)),
+        TypeError,
+        r"^x must have a floating dtype, got int64$",
+    ),
+    (
+        "integer column_weight",
+        dict(column_weight=np.zeros((6, 4, 3, 1), dtype=np.int32)),
+        TypeError,
+        r"^column_weight must have a floating dtype, got int32$",
+    ),
     ("stride 0", dict(stride=0), ValueError, r"^stride must be >= 1, got 0$"),
-    ("stride pair with 0", dict(stride=(1, 0)), ValueError, r"^stride must be >= 1, got \(1, 0\)$"),
-    ("stride float", dict(stride=1.0), TypeError, r"^stride must be an int or a pair of ints, got 1\.0$"),
-    ("dilation 0", dict(dilation=(0, 1)), ValueError, r"^dilation must be >= 1, got \(0, 1\)$"),
-    ("negative padding", dict(padding=(0, -1)), ValueError, r"^padding must be >= 0, got \(0, -1\)$"),
-    ("padding unknown string", dict(padding="full"), ValueError,
-     r"^padding must be an int, a pair of ints, 'valid' or 'same', got 'full'$"),
-    ("padding float", dict(padding=0.5), TypeError,
-     r"^padding must be an int, a pair of ints, 'valid' or 'same', got 0\.5$"),
-    ("padding same with stride 2", dict(padding="same", stride=2), ValueError,
-     r"^padding='same' needs stride=1, got stride=\(2, 2\)$"),
-    ("padding same with stride pair", dict(padding="same", stride=(1, 2)), ValueError,
-     r"^padding='same' needs stride=1, got stride=\(1, 2\)$"),
-    ("x too small in height", dict(x=_f32(2, 4, 2, 6)), ValueError,
-     r"^separable_conv2d: x is too small: padded height 2 is less than the dilated kernel height 3$"),
-    ("x too small for the dilated row", dict(dilation=(1, 3)), ValueError,
-     r"^separable_conv2d: x is too small: padded width 6 is less than the dilated kernel width 7$"),
+    (
+        "stride pair with 0",
+        dict(stride=(1, 0)),
+        ValueError,
+        r"^stride must be >= 1, got \(1, 0\)$",
+    ),
+    (
+        "stride float",
+        dict(stride=1.0),
+        TypeError,
+        r"^stride must be an int or a pair of ints, got 1\.0$",
+    ),
+    (
+        "dilation 0",
+        dict(dilation=(0, 1)),
+        ValueError,
+        r"^dilation must be >= 1, got \(0, 1\)$",
+    ),
+    (
+        "negative padding",
+        dict(padding=(0, -1)),
+        ValueError,
+        r"^padding must be >= 0, got \(0, -1\)$",
+    ),
+    (
+        "padding unknown string",
+        dict(padding="full"),
+        ValueError,
+        r"^padding must be an int, a pair of ints, 'valid' or 'same', got 'full'$",
+    ),
+    (
+        "padding float",
+        dict(padding=0.5),
+        TypeError,
+        r"^padding must be an int, a pair of ints, 'valid' or 'same', got 0\.5$",
+    ),
+    (
+        "padding same with stride 2",
+        dict(padding="same", stride=2),
+        ValueError,
+        r"^padding='same' needs stride=1, got stride=\(2, 2\)$",
+    ),
+    (
+        "padding same with stride pair",
+        dict(padding="same", stride=(1, 2)),
+        ValueError,
+        r"^padding='same' needs stride=1, got stride=\(1, 2\)$",
+    ),
+    (
+        "x too small in height",
+        dict(x=_f32(2, 4, 2, 6)),
+        ValueError,
+        r"^separable_conv2d: x is too small: padded height 2 is less than the dilated kernel height 3$",
+    ),
+    (
+        "x too small for the dilated row",
+        dict(dilation=(1, 3)),
+        ValueError,
+        r"^separable_conv2d: x is too small: padded width 6 is less than the dilated kernel width 7$",
+    ),
 ]
+
 
 @pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_CALLS))
 def test_bad_calls(overrides, exception, pattern):
-    assert_both_refuse(SEPARABLE.versions, {**_base_arrays(), **overrides}, exception, pattern)
+    assert_both_refuse(
+        SEPARABLE.versions, {**_base_arrays(), **overrides}, exception, pattern
+    )
 
 
 def test_bad_call_rows_are_good_without_override():
     """The base call of the table is valid (and right), so each row fails for its own reason only."""
     kwargs = _base_arrays()
     expected = torch_two_pass(**to_torch(kwargs))
-    np.testing.assert_allclose(reference.separable_conv2d(**kwargs), expected.numpy(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(functional.separable_conv2d(**to_torch(kwargs)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        reference.separable_conv2d(**kwargs), expected.numpy(), rtol=1e-5, atol=1e-5
+    )
+    torch.testing.assert_close(
+        functional.separable_conv2d(**to_torch(kwargs)), expected, rtol=1e-5, atol=1e-5
+    )
     # and the rows that change groups are valid once every shape agrees
-    grouped = {**kwargs, "column_weight": _f32(6, 2, 3, 1), "row_weight": _f32(8, 3, 1, 3), "groups": 2}
+    grouped = {
+        **kwargs,
+        "column_weight": _f32(6, 2, 3, 1),
+        "row_weight": _f32(8, 3, 1, 3),
+        "groups": 2,
+    }
     assert reference.separable_conv2d(**grouped).shape == (2, 8, 4, 4)
 
 
@@ -454,13 +767,18 @@ def test_factorize_random_kernel_at_full_rank(shape, version):
     kernel = np.random.default_rng(12).standard_normal(shape)
     factorize = FACTORIZE_VERSIONS[version]
     columns, rows = factorize(kernel)
-    assert columns.shape == (min(shape), shape[0]) and rows.shape == (min(shape), shape[1])
+    assert columns.shape == (min(shape), shape[0]) and rows.shape == (
+        min(shape),
+        shape[1],
+    )
     np.testing.assert_allclose(columns.T @ rows, kernel, rtol=1e-12, atol=1e-12)
 
 
 def _singular_values(kernel: np.ndarray) -> np.ndarray:
     """Singular values, largest first, as square roots of the eigenvalues of K^T K (or K K^T), not an SVD."""
-    gram = kernel.T @ kernel if kernel.shape[1] <= kernel.shape[0] else kernel @ kernel.T
+    gram = (
+        kernel.T @ kernel if kernel.shape[1] <= kernel.shape[0] else kernel @ kernel.T
+    )
     return np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None))[::-1]
 
 
@@ -470,7 +788,9 @@ def test_factorize_truncated_is_eckart_young_optimal(shape, version):
     rng = np.random.default_rng(13)
     kernel = rng.standard_normal(shape)
     sigma = _singular_values(kernel)
-    np.testing.assert_allclose(sigma, np.linalg.svd(kernel, compute_uv=False), rtol=1e-10)
+    np.testing.assert_allclose(
+        sigma, np.linalg.svd(kernel, compute_uv=False), rtol=1e-10
+    )
     factorize = FACTORIZE_VERSIONS[version]
     for rank in range(1, min(shape) + 1):
         columns, rows = factorize(kernel, rank)
@@ -479,16 +799,26 @@ def test_factorize_truncated_is_eckart_young_optimal(shape, version):
         assert np.linalg.matrix_rank(approximation) == rank
         error = np.linalg.norm(kernel - approximation)
         optimum = math.sqrt(float(np.sum(sigma[rank:] ** 2)))
-        assert math.isclose(error, optimum, rel_tol=1e-9, abs_tol=1e-12), (rank, error, optimum)
+        assert math.isclose(error, optimum, rel_tol=1e-9, abs_tol=1e-12), (
+            rank,
+            error,
+            optimum,
+        )
         # no other rank-r matrix does better: random ones, and random small moves from ours
         for _ in range(5):
-            other = rng.standard_normal((shape[0], rank)) @ rng.standard_normal((rank, shape[1]))
+            other = rng.standard_normal((shape[0], rank)) @ rng.standard_normal(
+                (rank, shape[1])
+            )
             assert np.linalg.norm(kernel - other) >= optimum
-            moved = (columns + 1e-3 * rng.standard_normal(columns.shape)).T @ (rows + 1e-3 * rng.standard_normal(rows.shape))
+            moved = (columns + 1e-3 * rng.standard_normal(columns.shape)).T @ (
+                rows + 1e-3 * rng.standard_normal(rows.shape)
+            )
             assert np.linalg.norm(kernel - moved) >= optimum - 1e-12
 
 
-def _kernel_of_rank(rng: np.random.Generator, shape: tuple[int, int], rank: int) -> np.ndarray:
+def _kernel_of_rank(
+    rng: np.random.Generator, shape: tuple[int, int], rank: int
+) -> np.ndarray:
     if rank == 0:
         return np.zeros(shape)
     return rng.standard_normal((shape[0], rank)) @ rng.standard_normal((rank, shape[1]))
@@ -507,7 +837,9 @@ def test_factorize_default_rank_is_matrix_rank(shape, version):
             columns, rows = factorize(kernel)
             assert columns.shape[0] == rows.shape[0] == expected, (rank, dtype)
             tol = 1e-10 if dtype == np.float64 else 1e-4
-            np.testing.assert_allclose(columns.T @ rows, kernel, rtol=tol, atol=tol * np.abs(kernel).max())
+            np.testing.assert_allclose(
+                columns.T @ rows, kernel, rtol=tol, atol=tol * np.abs(kernel).max()
+            )
 
 
 @pytest.mark.parametrize("version", list(FACTORIZE_VERSIONS))
@@ -532,7 +864,9 @@ def _well_conditioned_kernel(shape: tuple[int, int], singular_values) -> np.ndar
 
 @pytest.mark.parametrize("shape", [(3, 3), (3, 5), (4, 2)])
 def test_factorize_functional_gradcheck_full_rank(shape):
-    kernel = torch.from_numpy(_well_conditioned_kernel(shape, [4.0, 2.5, 1.0][: min(shape)])).requires_grad_()
+    kernel = torch.from_numpy(
+        _well_conditioned_kernel(shape, [4.0, 2.5, 1.0][: min(shape)])
+    ).requires_grad_()
 
     def reconstruction(k):
         columns, rows = functional.factorize_kernel(k, rank=min(shape))
@@ -547,37 +881,93 @@ def test_factorize_functional_gradcheck_full_rank(shape):
 
 def test_factorize_functional_gradcheck_truncated():
     """Below full rank the gradient is that of the best rank-r approximation (finite differences agree)."""
-    kernel = torch.from_numpy(_well_conditioned_kernel((4, 5), [5.0, 3.0, 1.5, 0.5])).requires_grad_()
+    kernel = torch.from_numpy(
+        _well_conditioned_kernel((4, 5), [5.0, 3.0, 1.5, 0.5])
+    ).requires_grad_()
     for rank in (1, 2, 3):
         assert torch.autograd.gradcheck(
-            lambda k: (lambda c, r: c.T @ r)(*functional.factorize_kernel(k, rank=rank)), (kernel,), eps=1e-6, atol=1e-7
+            lambda k: (lambda c, r: c.T @ r)(
+                *functional.factorize_kernel(k, rank=rank)
+            ),
+            (kernel,),
+            eps=1e-6,
+            atol=1e-7,
         )
 
 
 FACTORIZE_BAD_CALLS = [
-    ("1-D kernel", _f32(3), None, ValueError, r"^kernel must be 2-D with shape \(kh, kw\), got shape \(3,\)$"),
-    ("3-D kernel", _f32(1, 3, 3), None, ValueError, r"^kernel must be 2-D with shape \(kh, kw\), got shape \(1, 3, 3\)$"),
-    ("empty kernel", _f32(0, 3), None, ValueError, r"^kernel must be at least 1x1, got shape \(0, 3\)$"),
-    ("empty kernel with rank", _f32(2, 0), 1, ValueError, r"^kernel must be at least 1x1, got shape \(2, 0\)$"),
+    (
+        "1-D kernel",
+        _f32(3),
+        None,
+        ValueError,
+        r"^kernel must be 2-D with shape \(kh, kw\), got shape \(3,\)$",
+    ),
+    (
+        "3-D kernel",
+        _f32(1, 3, 3),
+        None,
+        ValueError,
+        r"^kernel must be 2-D with shape \(kh, kw\), got shape \(1, 3, 3\)$",
+    ),
+    (
+        "empty kernel",
+        _f32(0, 3),
+        None,
+        ValueError,
+        r"^kernel must be at least 1x1, got shape \(0, 3\)$",
+    ),
+    (
+        "empty kernel with rank",
+        _f32(2, 0),
+        1,
+        ValueError,
+        r"^kernel must be at least 1x1, got shape \(2, 0\)$",
+    ),
     ("rank 0", _f32(3, 3), 0, ValueError, r"^rank must be >= 1, got 0$"),
     ("rank negative", _f32(3, 3), -1, ValueError, r"^rank must be >= 1, got -1$"),
-    ("rank > min(kh, kw)", _f32(3, 5), 4, ValueError, r"^rank must be <= min\(kh, kw\) = 3, got 4$"),
+    (
+        "rank > min(kh, kw)",
+        _f32(3, 5),
+        4,
+        ValueError,
+        r"^rank must be <= min\(kh, kw\) = 3, got 4$",
+    ),
     ("rank float", _f32(3, 3), 1.0, TypeError, r"^rank must be an int, got 1\.0$"),
     ("rank bool", _f32(3, 3), True, TypeError, r"^rank must be an int, got True$"),
-    ("integer kernel", np.ones((3, 3), dtype=np.int64), None, TypeError, r"^kernel must have a floating dtype, got int64$"),
-    ("float16 kernel", np.ones((3, 3), dtype=np.float16), None, TypeError, r"^kernel must be float32 or float64, got float16$"),
+    (
+        "integer kernel",
+        np.ones((3, 3), dtype=np.int64),
+        None,
+        TypeError,
+        r"^kernel must have a floating dtype, got int64$",
+    ),
+    (
+        "float16 kernel",
+        np.ones((3, 3), dtype=np.float16),
+        None,
+        TypeError,
+        r"^kernel must be float32 or float64, got float16$",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    "description, kernel, rank, exception, pattern", FACTORIZE_BAD_CALLS, ids=[row[0] for row in FACTORIZE_BAD_CALLS]
+    "description, kernel, rank, exception, pattern",
+    FACTORIZE_BAD_CALLS,
+    ids=[row[0] for row in FACTORIZE_BAD_CALLS],
 )
 def test_factorize_bad_calls(description, kernel, rank, exception, pattern):
-    assert_both_refuse(FACTORIZE_VERSIONS, dict(kernel=kernel, rank=rank), exception, pattern)
+    assert_both_refuse(
+        FACTORIZE_VERSIONS, dict(kernel=kernel, rank=rank), exception, pattern
+    )
 
 
 def test_factorize_wrong_array_type():
-    assert refusal(reference.factorize_kernel, dict(kernel=[[1.0]]), TypeError) == "kernel must be a numpy.ndarray, got list"
-    assert refusal(functional.factorize_kernel, dict(kernel=np.ones((2, 2))), TypeError) == (
-        "kernel must be a torch.Tensor, got numpy.ndarray"
+    assert (
+        refusal(reference.factorize_kernel, dict(kernel=[[1.0]]), TypeError)
+        == "kernel must be a numpy.ndarray, got list"
     )
+    assert refusal(
+        functional.factorize_kernel, dict(kernel=np.ones((2, 2))), TypeError
+    ) == ("kernel must be a torch.Tensor, got numpy.ndarray")

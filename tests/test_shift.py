@@ -39,18 +39,26 @@ def loop_shift(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
-def shift_of_pattern(x: np.ndarray, kernel_size: int, dilation: int, layout: str) -> np.ndarray:
+def shift_of_pattern(
+    x: np.ndarray, kernel_size: int, dilation: int, layout: str
+) -> np.ndarray:
     return pattern_shift2d(torch.from_numpy(x), kernel_size, dilation, layout).numpy()
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-@pytest.mark.parametrize("channels, kernel_size, dilation", [(18, 3, 1), (20, 3, 2), (27, 3, 1), (50, 5, 1), (4, 3, 1), (6, 1, 2)])
+@pytest.mark.parametrize(
+    "channels, kernel_size, dilation",
+    [(18, 3, 1), (20, 3, 2), (27, 3, 1), (50, 5, 1), (4, 3, 1), (6, 1, 2)],
+)
 def test_pattern_shift_matches_the_loop(layout, channels, kernel_size, dilation):
     x = np.random.default_rng(0).standard_normal((2, channels, 7, 6))
     shifts = reference.shift_pattern(channels, kernel_size, dilation, layout)
     expected = loop_shift(x, shifts)
     layer = cnn.Shift2d(channels, kernel_size, dilation, layout)
-    pattern_y, layer_y = shift_of_pattern(x, kernel_size, dilation, layout), layer(torch.from_numpy(x)).numpy()
+    pattern_y, layer_y = (
+        shift_of_pattern(x, kernel_size, dilation, layout),
+        layer(torch.from_numpy(x)).numpy(),
+    )
     for y in (*run_both("shift2d", x, shifts).values(), pattern_y, layer_y):
         np.testing.assert_array_equal(y, expected)
 
@@ -70,11 +78,20 @@ def test_pattern_layouts():
     grouped = reference.shift_pattern(20, 3, layout="grouped")
     interleaved = reference.shift_pattern(20, 3, layout="interleaved")
     directions = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    assert [tuple(v) for v in grouped[:18:2]] == directions  # 2 channels per direction, in row-major order
+    assert [
+        tuple(v) for v in grouped[:18:2]
+    ] == directions  # 2 channels per direction, in row-major order
     assert [tuple(v) for v in interleaved[:9]] == directions
-    assert not grouped[18:].any() and not interleaved[18:].any()  # 20 = 2 * 9 + 2 leftover channels, unshifted
-    np.testing.assert_array_equal(reference.shift_pattern(9, 3, dilation=3)[0], [-3, -3])
-    torch.testing.assert_close(functional.shift_pattern(20, 3, layout="interleaved"), torch.from_numpy(interleaved))
+    assert (
+        not grouped[18:].any() and not interleaved[18:].any()
+    )  # 20 = 2 * 9 + 2 leftover channels, unshifted
+    np.testing.assert_array_equal(
+        reference.shift_pattern(9, 3, dilation=3)[0], [-3, -3]
+    )
+    torch.testing.assert_close(
+        functional.shift_pattern(20, 3, layout="interleaved"),
+        torch.from_numpy(interleaved),
+    )
 
 
 @pytest.mark.parametrize("channels", [9, 18, 23])
@@ -83,14 +100,20 @@ def test_layouts_differ_by_a_channel_permutation(channels):
     interleaved = reference.shift_pattern(channels, 3, layout="interleaved")
     per = channels // 9
     # grouped channel d * per + i holds direction d; interleaved channel i * 9 + d holds it too
-    permutation = np.array([(c % per) * 9 + c // per if c < 9 * per else c for c in range(channels)])
+    permutation = np.array(
+        [(c % per) * 9 + c // per if c < 9 * per else c for c in range(channels)]
+    )
     np.testing.assert_array_equal(grouped, interleaved[permutation])
     x = np.random.default_rng(2).standard_normal((1, channels, 6, 6))
     # channel permutation[c] of the interleaved layer must receive x[c]: feed x[:, inverse], read [:, permutation]
     inverse = np.argsort(permutation)
-    np.testing.assert_array_equal(reference.shift2d(x, grouped), reference.shift2d(x[:, inverse], interleaved)[:, permutation])
     np.testing.assert_array_equal(
-        shift_of_pattern(x, 3, 1, "grouped"), shift_of_pattern(x[:, inverse], 3, 1, "interleaved")[:, permutation]
+        reference.shift2d(x, grouped),
+        reference.shift2d(x[:, inverse], interleaved)[:, permutation],
+    )
+    np.testing.assert_array_equal(
+        shift_of_pattern(x, 3, 1, "grouped"),
+        shift_of_pattern(x[:, inverse], 3, 1, "interleaved")[:, permutation],
     )
 
 
@@ -104,10 +127,24 @@ def test_shift_then_1x1_equals_one_hot_depthwise_then_1x1(layout):
     shifts = functional.shift_pattern(channels, k, layout=layout)
     one_hot = torch.zeros(channels, 1, k, k, dtype=torch.float64)
     for c, (dy, dx) in enumerate(shifts.tolist()):
-        one_hot[c, 0, k // 2 - dy, k // 2 - dx] = 1  # cross-correlation reads x[h + u - r]: u = r - dy
-    expected = F.conv2d(F.conv2d(x, one_hot, padding=k // 2, groups=channels), pointwise)
-    torch.testing.assert_close(F.conv2d(functional.shift2d(x, shifts), pointwise), expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(F.conv2d(pattern_shift2d(x, k, 1, layout), pointwise), expected, rtol=1e-12, atol=1e-12)
+        one_hot[c, 0, k // 2 - dy, k // 2 - dx] = (
+            1  # cross-correlation reads x[h + u - r]: u = r - dy
+        )
+    expected = F.conv2d(
+        F.conv2d(x, one_hot, padding=k // 2, groups=channels), pointwise
+    )
+    torch.testing.assert_close(
+        F.conv2d(functional.shift2d(x, shifts), pointwise),
+        expected,
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    torch.testing.assert_close(
+        F.conv2d(pattern_shift2d(x, k, 1, layout), pointwise),
+        expected,
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_fractional_shift_of_a_ramp_is_exact():
@@ -120,8 +157,15 @@ def test_fractional_shift_of_a_ramp_is_exact():
     for y in run_both("shift2d", x, shifts).values():
         for c, (dy, dx) in enumerate(shifts):
             expected = ramp[0, 0] + 0.7 * (h - dy) - 0.3 * (w - dx)
-            inside = (h - dy >= 0) & (h - dy <= height - 1) & (w - dx >= 0) & (w - dx <= width - 1)
-            np.testing.assert_allclose(y[0, c][inside], expected[inside], rtol=1e-12, atol=1e-12)
+            inside = (
+                (h - dy >= 0)
+                & (h - dy <= height - 1)
+                & (w - dx >= 0)
+                & (w - dx <= width - 1)
+            )
+            np.testing.assert_allclose(
+                y[0, c][inside], expected[inside], rtol=1e-12, atol=1e-12
+            )
 
 
 def test_integer_valued_float_shifts_equal_integer_shifts():
@@ -146,13 +190,19 @@ def test_fractional_moves_past_the_image_give_zeros():
     shifts = np.array([[5.5, 0.25], [-6.75, 0.5], [0.5, 7.5], [-1.0, -6.5]])
     for y in run_both("shift2d", x, shifts).values():
         np.testing.assert_array_equal(y, 0)
-    huge = torch.tensor([[0.5, 1e30], [-1e30, -2.5], [1e30, 1e30], [-1e30, 0.0]], dtype=torch.float64)
-    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), huge).numpy(), 0)
+    huge = torch.tensor(
+        [[0.5, 1e30], [-1e30, -2.5], [1e30, 1e30], [-1e30, 0.0]], dtype=torch.float64
+    )
+    np.testing.assert_array_equal(
+        functional.shift2d(torch.from_numpy(x), huge).numpy(), 0
+    )
 
 
 def test_gradcheck_active_shift():
     x = torch.randn(1, 3, 5, 6, dtype=torch.float64, requires_grad=True)
-    shifts = torch.tensor([[0.3, -0.6], [1.2, 0.4], [-0.7, -1.9]], dtype=torch.float64, requires_grad=True)
+    shifts = torch.tensor(
+        [[0.3, -0.6], [1.2, 0.4], [-0.7, -1.9]], dtype=torch.float64, requires_grad=True
+    )
     assert torch.autograd.gradcheck(functional.shift2d, (x, shifts))
     assert torch.autograd.gradgradcheck(functional.shift2d, (x, shifts))
 
@@ -172,7 +222,11 @@ def test_integer_shift_backward_is_the_opposite_shift():
     shifts = functional.shift_pattern(9, 3)
     grad_out = torch.randn(2, 9, 6, 6, dtype=torch.float64)
     expected = torch.from_numpy(loop_shift(grad_out.numpy(), -shifts.numpy()))
-    for shift in (lambda t: functional.shift2d(t, shifts), pattern_shift2d, cnn.Shift2d(9)):
+    for shift in (
+        lambda t: functional.shift2d(t, shifts),
+        pattern_shift2d,
+        cnn.Shift2d(9),
+    ):
         x = torch.randn(2, 9, 6, 6, dtype=torch.float64, requires_grad=True)
         shift(x).backward(grad_out)
         torch.testing.assert_close(x.grad, expected, rtol=0, atol=0)
@@ -183,14 +237,25 @@ def test_functional_keeps_dtypes():
     assert functional.shift2d(x, functional.shift_pattern(9)).dtype == torch.bfloat16
     assert pattern_shift2d(x).dtype == torch.bfloat16
     for dtype in (torch.float16, torch.bfloat16):
-        assert functional.shift2d(x.to(dtype), torch.full((9, 2), 0.5, dtype=dtype)).dtype == dtype
-    assert reference.shift2d(np.ones((1, 9, 4, 4), np.float32), reference.shift_pattern(9)).dtype == np.float32
+        assert (
+            functional.shift2d(x.to(dtype), torch.full((9, 2), 0.5, dtype=dtype)).dtype
+            == dtype
+        )
+    assert (
+        reference.shift2d(
+            np.ones((1, 9, 4, 4), np.float32), reference.shift_pattern(9)
+        ).dtype
+        == np.float32
+    )
 
 
 def test_shifts_read_no_value_back_from_the_tables():
     """On the meta device there are no values to read: no ``.tolist()``, so no device sync and no graph break."""
     x = torch.empty(2, 18, 6, 7, device="meta", requires_grad=True)
-    for table in (functional.shift_pattern(18, 3).to("meta"), torch.empty(18, 2, device="meta", requires_grad=True)):
+    for table in (
+        functional.shift_pattern(18, 3).to("meta"),
+        torch.empty(18, 2, device="meta", requires_grad=True),
+    ):
         y = functional.shift2d(x, table)
         y.sum().backward()
         assert y.shape == x.shape and x.grad.shape == x.shape
@@ -208,11 +273,15 @@ def test_integer_shift_tables_match_the_loop(pattern):
     rng = np.random.default_rng(3)
     channels = 20
     if pattern == "runs":  # two offsets, each in two contiguous runs
-        offsets = np.array([(1, -2)] * 5 + [(-1, 1)] * 5 + [(1, -2)] * 5 + [(-1, 1)] * 5)
+        offsets = np.array(
+            [(1, -2)] * 5 + [(-1, 1)] * 5 + [(1, -2)] * 5 + [(-1, 1)] * 5
+        )
     elif pattern == "scattered":
         offsets = np.array([(2, 1), (0, -1)])[rng.integers(0, 2, channels)]
     else:  # every third channel, then an unshifted tail (ShiftNet's leftover channels)
-        offsets = np.array([(1, 1) if c % 3 == 0 and c < 15 else (0, 0) for c in range(channels)])
+        offsets = np.array(
+            [(1, 1) if c % 3 == 0 and c < 15 else (0, 0) for c in range(channels)]
+        )
     x = rng.standard_normal((2, channels, 5, 6))
     expected = loop_shift(x, offsets)
     out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(offsets))
@@ -224,7 +293,9 @@ def test_integer_shift_tables_match_the_loop(pattern):
 def test_large_moves_match_the_loop(layout, size):
     """Moves past the edge (whole planes of zeros) and as far as int64 allows, on small and large planes."""
     rng = np.random.default_rng(4)
-    shifts = reference.shift_pattern(22, 3, dilation=2, layout=layout)  # 4 unshifted leftover channels
+    shifts = reference.shift_pattern(
+        22, 3, dilation=2, layout=layout
+    )  # 4 unshifted leftover channels
     shifts[:4] = [(7, 0), (0, -9), (-3, 40), (2**62, -(2**62))]
     x = rng.standard_normal((2, 22, *size))
     out = functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts))
@@ -246,9 +317,13 @@ def test_a_table_changed_in_place_is_seen():
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-@pytest.mark.parametrize("kernel_size, dilation, channels", [(3, 1, 22), (3, 2, 18), (5, 1, 53), (3, 4, 9)])
+@pytest.mark.parametrize(
+    "kernel_size, dilation, channels", [(3, 1, 22), (3, 2, 18), (5, 1, 53), (3, 4, 9)]
+)
 @pytest.mark.parametrize("batch", [1, 2, 4])
-def test_pattern_moves_as_one_lattice_and_matches_the_loop(monkeypatch, layout, kernel_size, dilation, channels, batch):
+def test_pattern_moves_as_one_lattice_and_matches_the_loop(
+    monkeypatch, layout, kernel_size, dilation, channels, batch
+):
     """ShiftNet's pattern (forward) and its negation (backward) never go through the gather, and match the loop.
 
     In the backward pass the first and the last image would read outside the input: they read
@@ -283,8 +358,12 @@ def test_shifts_never_leak_values_from_outside_or_from_wrapped_rows(layout):
     x[:, :, 0] = float("inf")
     for sign in (1, -1):
         expected = loop_shift(x.numpy(), sign * shifts)
-        np.testing.assert_array_equal(functional.shift2d(x, torch.from_numpy(sign * shifts)).numpy(), expected)
-    np.testing.assert_array_equal(pattern_shift2d(x, 3, 1, layout).numpy(), loop_shift(x.numpy(), shifts))
+        np.testing.assert_array_equal(
+            functional.shift2d(x, torch.from_numpy(sign * shifts)).numpy(), expected
+        )
+    np.testing.assert_array_equal(
+        pattern_shift2d(x, 3, 1, layout).numpy(), loop_shift(x.numpy(), shifts)
+    )
     # the backward pass shifts by the negated pattern: its gradient, too, sits between NaNs
     grad_storage = storage.clone()
     grad_out = grad_storage[1:3]
@@ -295,7 +374,15 @@ def test_shifts_never_leak_values_from_outside_or_from_wrapped_rows(layout):
     assert not x_req.grad.isnan().any()
 
 
-@pytest.mark.parametrize("change", ["one_channel_moved", "moves_as_large_as_the_image", "no_moves", "fewer_channels_than_directions"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "one_channel_moved",
+        "moves_as_large_as_the_image",
+        "no_moves",
+        "fewer_channels_than_directions",
+    ],
+)
 def test_tables_that_are_not_a_usable_lattice_still_match_the_loop(change):
     rng = np.random.default_rng(8)
     height, channels, dilation = 6, 20, 1
@@ -310,9 +397,14 @@ def test_tables_that_are_not_a_usable_lattice_still_match_the_loop(change):
         shifts[:] = 0
     x = rng.standard_normal((3, channels, height, 6))
     expected = loop_shift(x, shifts)
-    np.testing.assert_array_equal(functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts)).numpy(), expected)
+    np.testing.assert_array_equal(
+        functional.shift2d(torch.from_numpy(x), torch.from_numpy(shifts)).numpy(),
+        expected,
+    )
     if change in ("moves_as_large_as_the_image", "fewer_channels_than_directions"):
-        np.testing.assert_array_equal(shift_of_pattern(x, 3, dilation, "interleaved"), expected)
+        np.testing.assert_array_equal(
+            shift_of_pattern(x, 3, dilation, "interleaved"), expected
+        )
 
 
 def test_empty_inputs():
@@ -333,7 +425,9 @@ def test_shift_layer_has_no_parameters_and_no_cost():
     assert sum(p.numel() for p in layer.parameters()) == 0
     assert arith.shift_cost(18, 32) == arith.Cost(0, 0)
     x = torch.randn(1, 18, 5, 5, dtype=torch.float64)
-    np.testing.assert_array_equal(layer(x).numpy(), loop_shift(x.numpy(), layer.shifts.numpy()))
+    np.testing.assert_array_equal(
+        layer(x).numpy(), loop_shift(x.numpy(), layer.shifts.numpy())
+    )
 
 
 def test_active_shift_learns_its_offsets():
@@ -349,14 +443,26 @@ def test_active_shift_learns_its_offsets():
         loss = (layer(x) - target).pow(2).mean()
         loss.backward()
         optimiser.step()
-    torch.testing.assert_close(layer.shifts.detach(), torch.tensor([[1.0, -1.0]], dtype=torch.float64), atol=0.05, rtol=0)
+    torch.testing.assert_close(
+        layer.shifts.detach(),
+        torch.tensor([[1.0, -1.0]], dtype=torch.float64),
+        atol=0.05,
+        rtol=0,
+    )
 
 
 def test_shift_block_parameters_and_residual():
     block = cnn.ShiftBlock(16, 16, expansion=2)
     # two 1x1 convolutions without bias and two BatchNorms; the shift adds nothing
-    assert sum(p.numel() for p in block.parameters()) == 16 * 32 + 32 * 16 + 2 * 32 + 2 * 16
-    assert block.residual and not cnn.ShiftBlock(16, 32).residual and not cnn.ShiftBlock(16, 16, stride=2).residual
+    assert (
+        sum(p.numel() for p in block.parameters())
+        == 16 * 32 + 32 * 16 + 2 * 32 + 2 * 16
+    )
+    assert (
+        block.residual
+        and not cnn.ShiftBlock(16, 32).residual
+        and not cnn.ShiftBlock(16, 16, stride=2).residual
+    )
     x = torch.randn(2, 16, 8, 8)
     assert block(x).shape == (2, 16, 8, 8)
     assert cnn.ShiftBlock(16, 32, stride=2)(x).shape == (2, 32, 4, 4)
@@ -364,9 +470,15 @@ def test_shift_block_parameters_and_residual():
 
 def test_shift_layers_with_different_patterns_keep_their_plans():
     """Two layers (k = 3 and k = 5) alternating in training: each plan is built once, never per call."""
-    model = nn.Sequential(cnn.Shift2d(50, 3), nn.Conv2d(50, 50, 1), cnn.Shift2d(50, 5, layout="interleaved"))
+    model = nn.Sequential(
+        cnn.Shift2d(50, 3),
+        nn.Conv2d(50, 50, 1),
+        cnn.Shift2d(50, 5, layout="interleaved"),
+    )
     x = torch.randn(2, 50, 9, 9, requires_grad=True)
-    model(x).sum().backward()  # builds at most four plans: two layers, forward and backward
+    model(
+        x
+    ).sum().backward()  # builds at most four plans: two layers, forward and backward
     before = functional_shift._lattice_plan.cache_info()
     for _ in range(3):
         model(x).sum().backward()
@@ -384,7 +496,9 @@ class _AllShiftLayers(nn.Module):
         self.active = cnn.ActiveShift2d(9)
         self.block = cnn.ShiftBlock(9, 9, expansion=2)
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         return self.shift(a), self.active(b), self.block(c)
 
 
@@ -396,9 +510,17 @@ def test_shift_layers_compile_without_graph_breaks():
     torch.manual_seed(0)
     eager = _AllShiftLayers().double()
     with torch.no_grad():
-        eager.active.shifts.add_(torch.rand(9, 2, dtype=torch.float64) - 0.5)  # fractional offsets
-    compiled = torch.compile(copy.deepcopy(eager), fullgraph=True)  # its own BatchNorm statistics
-    inputs = [torch.randn(2, 20, 6, 7), torch.randn(2, 9, 6, 7), torch.randn(2, 9, 6, 7)]
+        eager.active.shifts.add_(
+            torch.rand(9, 2, dtype=torch.float64) - 0.5
+        )  # fractional offsets
+    compiled = torch.compile(
+        copy.deepcopy(eager), fullgraph=True
+    )  # its own BatchNorm statistics
+    inputs = [
+        torch.randn(2, 20, 6, 7),
+        torch.randn(2, 9, 6, 7),
+        torch.randn(2, 9, 6, 7),
+    ]
     inputs = [t.double().requires_grad_() for t in inputs]
     copies = [t.detach().clone().requires_grad_() for t in inputs]
     outputs, expected = compiled(*inputs), eager(*copies)
@@ -407,11 +529,23 @@ def test_shift_layers_compile_without_graph_breaks():
     torch.autograd.backward(expected, grads)
     # the shifts against their oracles, the block against its eager run (checked above part by part)
     pattern = eager.shift.shifts.numpy()
-    np.testing.assert_array_equal(outputs[0].detach().numpy(), loop_shift(inputs[0].detach().numpy(), pattern))
-    np.testing.assert_array_equal(inputs[0].grad.numpy(), loop_shift(grads[0].numpy(), -pattern))
+    np.testing.assert_array_equal(
+        outputs[0].detach().numpy(), loop_shift(inputs[0].detach().numpy(), pattern)
+    )
+    np.testing.assert_array_equal(
+        inputs[0].grad.numpy(), loop_shift(grads[0].numpy(), -pattern)
+    )
     offsets = eager.active.shifts.detach().numpy()
-    np.testing.assert_allclose(outputs[1].detach().numpy(), reference.shift2d(inputs[1].detach().numpy(), offsets), rtol=1e-12, atol=1e-12)
-    for got, want in zip([*outputs[1:], *(t.grad for t in inputs[1:])], [*expected[1:], *(t.grad for t in copies[1:])]):
+    np.testing.assert_allclose(
+        outputs[1].detach().numpy(),
+        reference.shift2d(inputs[1].detach().numpy(), offsets),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    for got, want in zip(
+        [*outputs[1:], *(t.grad for t in inputs[1:])],
+        [*expected[1:], *(t.grad for t in copies[1:])],
+    ):
         torch.testing.assert_close(got, want)
     for (name, got), want in zip(compiled.named_parameters(), eager.parameters()):
         torch.testing.assert_close(got.grad, want.grad, msg=name)
@@ -422,20 +556,51 @@ def test_shift_layers_compile_without_graph_breaks():
 # ---------------------------------------------------------------------------
 
 BAD_SHIFTS = [
-    ("shifts for 3 channels", dict(shifts=np.zeros((3, 2), dtype=np.int64)), ValueError,
-     r"^shifts must have shape \(4, 2\) \(one \(dy, dx\) per channel\), got shape \(3, 2\)$"),
-    ("shifts of 3 coordinates", dict(shifts=np.zeros((4, 3), dtype=np.int64)), ValueError, r"^shifts must have shape \(4, 2\)"),
-    ("bool shifts", dict(shifts=np.zeros((4, 2), dtype=bool)), TypeError, r"^shifts must be integer or floating, got bool$"),
-    ("float32 shifts on float64 x", dict(shifts=np.zeros((4, 2), dtype=np.float32)), TypeError,
-     r"^shifts must have the same dtype as x \(float64\), got float32$"),
-    ("x not 4-D", dict(x=np.zeros((4, 5, 5))), ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(4, 5, 5\)$"),
-    ("integer x", dict(x=np.zeros((1, 4, 5, 5), dtype=np.int64)), TypeError, r"^x must have a floating dtype, got int64$"),
+    (
+        "shifts for 3 channels",
+        dict(shifts=np.zeros((3, 2), dtype=np.int64)),
+        ValueError,
+        r"^shifts must have shape \(4, 2\) \(one \(dy, dx\) per channel\), got shape \(3, 2\)$",
+    ),
+    (
+        "shifts of 3 coordinates",
+        dict(shifts=np.zeros((4, 3), dtype=np.int64)),
+        ValueError,
+        r"^shifts must have shape \(4, 2\)",
+    ),
+    (
+        "bool shifts",
+        dict(shifts=np.zeros((4, 2), dtype=bool)),
+        TypeError,
+        r"^shifts must be integer or floating, got bool$",
+    ),
+    (
+        "float32 shifts on float64 x",
+        dict(shifts=np.zeros((4, 2), dtype=np.float32)),
+        TypeError,
+        r"^shifts must have the same dtype as x \(float64\), got float32$",
+    ),
+    (
+        "x not 4-D",
+        dict(x=np.zeros((4, 5, 5))),
+        ValueError,
+        r"^x must be 4-D with shape \(N, C, H, W\), got shape \(4, 5, 5\)$",
+    ),
+    (
+        "integer x",
+        dict(x=np.zeros((1, 4, 5, 5), dtype=np.int64)),
+        TypeError,
+        r"^x must have a floating dtype, got int64$",
+    ),
 ]
 
 
 @pytest.mark.parametrize("overrides, exception, pattern", bad_calls(BAD_SHIFTS))
 def test_shift2d_bad_calls(overrides, exception, pattern):
-    kwargs = {**dict(x=np.zeros((1, 4, 5, 5)), shifts=np.zeros((4, 2), dtype=np.int64)), **overrides}
+    kwargs = {
+        **dict(x=np.zeros((1, 4, 5, 5)), shifts=np.zeros((4, 2), dtype=np.int64)),
+        **overrides,
+    }
     assert_both_refuse("shift2d", kwargs, exception, pattern)
     if "x" in overrides:  # pattern_shift2d checks x with the same words
         with pytest.raises(exception, match=pattern):
@@ -443,7 +608,10 @@ def test_shift2d_bad_calls(overrides, exception, pattern):
 
 
 def test_shift_layer_refuses_other_channel_counts():
-    with pytest.raises(ValueError, match=r"^shifts must have shape \(20, 2\) \(one \(dy, dx\) per channel\), got shape \(18, 2\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^shifts must have shape \(20, 2\) \(one \(dy, dx\) per channel\), got shape \(18, 2\)$",
+    ):
         cnn.Shift2d(18)(torch.zeros(1, 20, 5, 5))
 
 
@@ -452,7 +620,9 @@ def test_shift2d_wrong_shifts_type():
         reference.shift2d(np.zeros((1, 2, 3, 3)), [[0, 0], [0, 0]])
     with pytest.raises(TypeError, match=r"^shifts must be a torch.Tensor, got list$"):
         functional.shift2d(torch.zeros(1, 2, 3, 3), [[0, 0], [0, 0]])
-    with pytest.raises(TypeError, match=r"^x must be a torch.Tensor, got numpy.ndarray$"):
+    with pytest.raises(
+        TypeError, match=r"^x must be a torch.Tensor, got numpy.ndarray$"
+    ):
         pattern_shift2d(np.zeros((1, 9, 3, 3)))
 
 
@@ -460,9 +630,17 @@ def test_shift2d_wrong_shifts_type():
     "kwargs, exception, pattern",
     [
         (dict(channels=0), ValueError, r"^channels must be >= 1, got 0$"),
-        (dict(channels=9, kernel_size=4), ValueError, r"^kernel_size must be odd \(the directions are centred\), got 4$"),
+        (
+            dict(channels=9, kernel_size=4),
+            ValueError,
+            r"^kernel_size must be odd \(the directions are centred\), got 4$",
+        ),
         (dict(channels=9, dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
-        (dict(channels=9, layout="random"), ValueError, r"^layout must be 'grouped' or 'interleaved', got 'random'$"),
+        (
+            dict(channels=9, layout="random"),
+            ValueError,
+            r"^layout must be 'grouped' or 'interleaved', got 'random'$",
+        ),
         (dict(channels=9.0), TypeError, r"^channels must be an int, got 9\.0$"),
     ],
 )
@@ -470,7 +648,9 @@ def test_shift_pattern_bad_calls(kwargs, exception, pattern):
     assert_both_refuse("shift_pattern", kwargs, exception, pattern)
     with pytest.raises(exception, match=pattern):
         cnn.Shift2d(**kwargs)
-    if type(kwargs["channels"]) is int:  # the same pattern arguments, with the channels taken from x
+    if (
+        type(kwargs["channels"]) is int
+    ):  # the same pattern arguments, with the channels taken from x
         options = {k: v for k, v in kwargs.items() if k != "channels"}
         with pytest.raises(exception, match=pattern):
             pattern_shift2d(torch.zeros(1, kwargs["channels"], 4, 4), **options)
@@ -479,28 +659,44 @@ def test_shift_pattern_bad_calls(kwargs, exception, pattern):
 @pytest.mark.cuda
 def test_functional_on_cuda_without_a_device_sync():
     x = torch.randn(2, 18, 7, 7, dtype=torch.float64, device="cuda", requires_grad=True)
-    tables = (functional.shift_pattern(18, 3, device="cuda"), torch.rand(18, 2, dtype=torch.float64, device="cuda") * 4 - 2)
-    expected = [reference.shift2d(x.detach().cpu().numpy(), table.cpu().numpy()) for table in tables]
+    tables = (
+        functional.shift_pattern(18, 3, device="cuda"),
+        torch.rand(18, 2, dtype=torch.float64, device="cuda") * 4 - 2,
+    )
+    expected = [
+        reference.shift2d(x.detach().cpu().numpy(), table.cpu().numpy())
+        for table in tables
+    ]
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")  # any host-device synchronisation raises
     try:
-        outputs = [functional.shift2d(x, table) for table in tables] + [pattern_shift2d(x)]
+        outputs = [functional.shift2d(x, table) for table in tables] + [
+            pattern_shift2d(x)
+        ]
         torch.autograd.grad(sum(y.sum() for y in outputs), x)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     for y, want in zip(outputs, [*expected, expected[0]]):
         assert y.device.type == "cuda"
-        np.testing.assert_allclose(y.detach().cpu().numpy(), want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            y.detach().cpu().numpy(), want, rtol=1e-12, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("layout", ["grouped", "interleaved"])
-@pytest.mark.parametrize("channels, kernel_size, dilation", [(20, 3, 1), (18, 3, 2), (53, 5, 1)])
-def test_pattern_shift2d_in_both_fronts_matches_the_loop(layout, channels, kernel_size, dilation):
+@pytest.mark.parametrize(
+    "channels, kernel_size, dilation", [(20, 3, 1), (18, 3, 2), (53, 5, 1)]
+)
+def test_pattern_shift2d_in_both_fronts_matches_the_loop(
+    layout, channels, kernel_size, dilation
+):
     x = np.random.default_rng(1).standard_normal((2, channels, 7, 6))
     table = reference.shift_pattern(channels, kernel_size, dilation, layout)
     expected = loop_shift(x, table)  # the definition, pixel by pixel
     np.testing.assert_array_equal(reference.shift2d(x, table), expected)
-    np.testing.assert_array_equal(reference.pattern_shift2d(x, kernel_size, dilation, layout), expected)
+    np.testing.assert_array_equal(
+        reference.pattern_shift2d(x, kernel_size, dilation, layout), expected
+    )
     y = functional.pattern_shift2d(torch.from_numpy(x), kernel_size, dilation, layout)
     np.testing.assert_array_equal(y.numpy(), expected)
 
@@ -508,11 +704,36 @@ def test_pattern_shift2d_in_both_fronts_matches_the_loop(layout, channels, kerne
 @pytest.mark.parametrize(
     "x, options, exception, pattern",
     [
-        (np.zeros((9, 3, 3)), {}, ValueError, r"^x must be 4-D with shape \(N, C, H, W\), got shape \(9, 3, 3\)$"),
-        (np.zeros((1, 9, 3, 3), dtype=np.int64), {}, TypeError, r"^x must have a floating dtype, got int64$"),
-        (np.zeros((1, 9, 3, 3)), dict(kernel_size=2), ValueError, r"^kernel_size must be odd \(the directions are centred\), got 2$"),
-        (np.zeros((1, 9, 3, 3)), dict(dilation=0), ValueError, r"^dilation must be >= 1, got 0$"),
-        (np.zeros((1, 9, 3, 3)), dict(layout="random"), ValueError, r"^layout must be 'grouped' or 'interleaved', got 'random'$"),
+        (
+            np.zeros((9, 3, 3)),
+            {},
+            ValueError,
+            r"^x must be 4-D with shape \(N, C, H, W\), got shape \(9, 3, 3\)$",
+        ),
+        (
+            np.zeros((1, 9, 3, 3), dtype=np.int64),
+            {},
+            TypeError,
+            r"^x must have a floating dtype, got int64$",
+        ),
+        (
+            np.zeros((1, 9, 3, 3)),
+            dict(kernel_size=2),
+            ValueError,
+            r"^kernel_size must be odd \(the directions are centred\), got 2$",
+        ),
+        (
+            np.zeros((1, 9, 3, 3)),
+            dict(dilation=0),
+            ValueError,
+            r"^dilation must be >= 1, got 0$",
+        ),
+        (
+            np.zeros((1, 9, 3, 3)),
+            dict(layout="random"),
+            ValueError,
+            r"^layout must be 'grouped' or 'interleaved', got 'random'$",
+        ),
     ],
 )
 def test_pattern_shift2d_bad_calls_in_both_fronts(x, options, exception, pattern):

@@ -25,10 +25,14 @@ from convref import data, viz, widgets
 
 
 def _best(title):
-    return tuple(int(v) for v in re.search(r"best window at \((\d+), (\d+)\)", title).groups())
+    return tuple(
+        int(v) for v in re.search(r"best window at \((\d+), (\d+)\)", title).groups()
+    )
 
 
-def test_template_matching_figure_shows_the_scores_and_their_best_windows(scores_by_loops):
+def test_template_matching_figure_shows_the_scores_and_their_best_windows(
+    scores_by_loops,
+):
     image = data.test_image(24, seed=3)
     corner, size = (5, 9), 5
     fig = viz.plot_template_matching(image, corner, size, title="t")
@@ -40,7 +44,10 @@ def test_template_matching_figure_shows_the_scores_and_their_best_windows(scores
         best = np.unravel_index(scores.argmax(), scores.shape)
         assert _best(ax.get_title()) == best
         (marker,) = ax.lines
-        assert (marker.get_ydata()[0], marker.get_xdata()[0]) == (best[0] + 2, best[1] + 2)  # the window's centre
+        assert (marker.get_ydata()[0], marker.get_xdata()[0]) == (
+            best[0] + 2,
+            best[1] + 2,
+        )  # the window's centre
         assert ax.get_xlim() == (-0.5, 23.5)  # image coordinates: the panels line up
     assert _best(l1_ax.get_title()) == corner
     template_box = image_ax.patches[0]
@@ -61,7 +68,10 @@ def test_template_matching_rejects_templates_outside_the_image(corner, size):
 
 
 def test_value_histograms_show_shares_and_statistics():
-    samples = {"left": np.array([-3.0, -1.0, -1.0, 2.0]), "right": -np.arange(1.0, 11.0)}
+    samples = {
+        "left": np.array([-3.0, -1.0, -1.0, 2.0]),
+        "right": -np.arange(1.0, 11.0),
+    }
     fig = viz.plot_value_histograms(samples, xlabel="out", title="T", bins=5)
     assert [ax.get_title() for ax in fig.axes] == ["left", "right"]
     for ax, values in zip(fig.axes, samples.values()):
@@ -72,16 +82,24 @@ def test_value_histograms_show_shares_and_statistics():
         assert f"> 0: {np.mean(values > 0):.0%}" in text
         assert ax.get_xlabel() == "out"
         assert any(line.get_xdata()[0] == 0 for line in ax.lines)  # zero is marked
-    assert "> 0: 25%" in fig.axes[0].texts[0].get_text() and "> 0: 0%" in fig.axes[1].texts[0].get_text()
+    assert (
+        "> 0: 25%" in fig.axes[0].texts[0].get_text()
+        and "> 0: 0%" in fig.axes[1].texts[0].get_text()
+    )
     plt.close(fig)
     centred = viz.plot_value_histograms({"z": np.array([-1.0, 1.0]) + 1e-9})
-    assert "mean 0\n" in centred.axes[0].texts[0].get_text()  # a rounding-level mean shows as zero
+    assert (
+        "mean 0\n" in centred.axes[0].texts[0].get_text()
+    )  # a rounding-level mean shows as zero
     plt.close(centred)
 
 
 def test_weight_distributions_compare_shapes_against_the_two_densities():
     rng = np.random.default_rng(0)
-    weights = {"two points": np.array([-2.0, 2.0] * 50), "laplace": 5 + 3 * rng.laplace(size=4000)}
+    weights = {
+        "two points": np.array([-2.0, 2.0] * 50),
+        "laplace": 5 + 3 * rng.laplace(size=4000),
+    }
     fig = viz.plot_weight_distributions(weights, title="W", ncols=2)
     axes = fig.axes
     assert axes[0].get_title() == "two points\nexcess kurtosis -2.00"
@@ -90,14 +108,22 @@ def test_weight_distributions_compare_shapes_against_the_two_densities():
         assert ax.get_yscale() == "log"
         widths = np.array([bar.get_width() for bar in ax.patches])
         heights = np.array([bar.get_height() for bar in ax.patches])
-        assert (widths * heights).sum() == pytest.approx(1.0)  # a density of the standardised weights
+        assert (widths * heights).sum() == pytest.approx(
+            1.0
+        )  # a density of the standardised weights
         gaussian, laplace = (line for line in ax.lines)
         middle = len(gaussian.get_xdata()) // 2
         assert gaussian.get_xdata()[middle] == 0
         assert gaussian.get_ydata()[middle] == pytest.approx(1 / math.sqrt(2 * math.pi))
-        assert laplace.get_ydata()[middle] == pytest.approx(1 / math.sqrt(2))  # unit variance: 1 / (2 b), b = 1 / sqrt(2)
-        assert laplace.get_ydata()[0] / laplace.get_ydata()[middle] == pytest.approx(math.exp(-math.sqrt(2) * abs(laplace.get_xdata()[0])))
-    assert axes[0].patches[0].get_x() == axes[1].patches[0].get_x()  # one range for every panel
+        assert laplace.get_ydata()[middle] == pytest.approx(
+            1 / math.sqrt(2)
+        )  # unit variance: 1 / (2 b), b = 1 / sqrt(2)
+        assert laplace.get_ydata()[0] / laplace.get_ydata()[middle] == pytest.approx(
+            math.exp(-math.sqrt(2) * abs(laplace.get_xdata()[0]))
+        )
+    assert (
+        axes[0].patches[0].get_x() == axes[1].patches[0].get_x()
+    )  # one range for every panel
     plt.close(fig)
 
 
@@ -118,17 +144,24 @@ def test_template_widget_follows_its_sliders():
     def correlation_best(r, c, k):
         t = torch.from_numpy(image[r : r + k, c : c + k])[None, None]
         scores = F.conv2d(torch.from_numpy(image)[None, None], t)[0, 0]
-        return tuple(int(v) for v in np.unravel_index(scores.argmax().item(), scores.shape))
+        return tuple(
+            int(v) for v in np.unravel_index(scores.argmax().item(), scores.shape)
+        )
 
     titles = latest_titles()
     assert _best(titles[3]) == (4, 6) and _best(titles[2]) == correlation_best(4, 6, 5)
     row.value, column.value = 20, 11
     titles = latest_titles()
-    assert _best(titles[3]) == (20, 11) and _best(titles[2]) == correlation_best(20, 11, 5)
+    assert _best(titles[3]) == (20, 11) and _best(titles[2]) == correlation_best(
+        20, 11, 5
+    )
     size.value = 15  # the ranges shrink, and the template must still fit
     assert (row.max, column.max) == (17, 17) and row.value <= 17
     titles = latest_titles()
-    assert titles[1].startswith("template (15x15)") and _best(titles[3]) == (row.value, column.value)
+    assert titles[1].startswith("template (15x15)") and _best(titles[3]) == (
+        row.value,
+        column.value,
+    )
     plt.close("all")
     default = widgets.template_widget()
     assert [c.value for c in default.children[0].children] == [7, 22, 10]

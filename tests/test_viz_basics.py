@@ -28,7 +28,13 @@ def _rectangles(ax, color=None):
 
 @pytest.mark.parametrize(
     "i, k, s, p, d, o",
-    [(4, 3, 1, 0, 1, 2), (5, 4, 1, 2, 1, 6), (5, 3, 2, 1, 1, 3), (6, 3, 2, 1, 1, 3), (7, 3, 1, 0, 2, 3)],
+    [
+        (4, 3, 1, 0, 1, 2),
+        (5, 4, 1, 2, 1, 6),
+        (5, 3, 2, 1, 1, 3),
+        (6, 3, 2, 1, 1, 3),
+        (7, 3, 1, 0, 2, 3),
+    ],
 )
 def test_plot_conv_arithmetic(i, k, s, p, d, o):
     """The drawn grids have the guide's sizes (Dumoulin & Visin 2016) and k * k taps."""
@@ -57,19 +63,28 @@ def test_plot_conv_steps():
     fig = viz.plot_conv_steps(5, 3, stride=2, padding=1, steps=(0, 1, 2, 8))
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4
-    assert viz.plot_conv_steps(4, 3, steps=(0,)).axes[0].get_title() == "output position 0"
+    assert (
+        viz.plot_conv_steps(4, 3, steps=(0,)).axes[0].get_title() == "output position 0"
+    )
 
 
 def test_plot_images():
     image = data.test_image(32)
     kernel = np.array([[1.0, 0.0, -1.0]] * 3)
-    fig = viz.plot_images([image, kernel, image - 0.5], ["image", "kernel", "centred"], symmetric=[False, True, True], ncols=2)
+    fig = viz.plot_images(
+        [image, kernel, image - 0.5],
+        ["image", "kernel", "centred"],
+        symmetric=[False, True, True],
+        ncols=2,
+    )
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # 2 x 2 grid, the last panel left empty
     assert [ax.get_title() for ax in fig.axes[:3]] == ["image", "kernel", "centred"]
     signed = fig.axes[1].images[0]
     assert signed.get_clim() == (-1.0, 1.0)  # centred on zero
-    assert isinstance(viz.plot_images([np.zeros((3, 3))]), Figure)  # all-zero symmetric-safe
+    assert isinstance(
+        viz.plot_images([np.zeros((3, 3))]), Figure
+    )  # all-zero symmetric-safe
 
 
 def test_plot_matrix():
@@ -80,7 +95,13 @@ def test_plot_matrix():
 
 
 def test_plot_curves():
-    fig = viz.plot_curves({"a": [1.0, 0.5, 0.25], "b": [1.0, 1.0, 1.0]}, "layer", "std", title="t", logy=True)
+    fig = viz.plot_curves(
+        {"a": [1.0, 0.5, 0.25], "b": [1.0, 1.0, 1.0]},
+        "layer",
+        "std",
+        title="t",
+        logy=True,
+    )
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
@@ -91,7 +112,10 @@ def test_plot_cost_shares():
     kinds = zoo.cost_by_kind(zoo.mobilenet_v1())
     total_params = sum(c.params for c in kinds.values())
     total_mult_adds = sum(c.mult_adds for c in kinds.values())
-    shares = {k: (100 * c.params / total_params, 100 * c.mult_adds / total_mult_adds) for k, c in kinds.items()}
+    shares = {
+        k: (100 * c.params / total_params, 100 * c.mult_adds / total_mult_adds)
+        for k, c in kinds.items()
+    }
     fig = viz.plot_cost_shares(shares, title="MobileNet v1")
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].patches) == 2 * len(shares)
@@ -110,7 +134,9 @@ def _sliders(widget):
 def test_conv_arithmetic_widget(capsys):
     widget = widgets.conv_arithmetic_widget(5, 3, stride=2, padding=1)
     sliders = _sliders(widget)
-    assert {"input", "kernel", "stride", "padding", "dilation", "output #"} <= set(sliders)
+    assert {"input", "kernel", "stride", "padding", "dilation", "output #"} <= set(
+        sliders
+    )
     before = len(plt.get_fignums())
     sliders["input"].value = 7
     sliders["output #"].value = 4
@@ -124,7 +150,11 @@ def test_conv_arithmetic_widget(capsys):
 
 def test_kernel_widget():
     image = data.test_image(24)
-    kernels = {"identity": np.pad([[1.0]], 1), "box": np.full((3, 3), 1 / 9), "edge": np.array([[1.0, -1.0]])}
+    kernels = {
+        "identity": np.pad([[1.0]], 1),
+        "box": np.full((3, 3), 1 / 9),
+        "edge": np.array([[1.0, -1.0]]),
+    }
     widget = widgets.kernel_widget(image, kernels)
     dropdown = widget.children[0]
     assert list(dropdown.options) == list(kernels)
@@ -151,9 +181,17 @@ def torch_taps(geometry: dict, step: int) -> tuple[int, set[tuple[int, int]]]:
     Found by autograd: with an all-ones kernel, output ``step``'s gradient is nonzero exactly at the taps.
     """
     i, k = geometry["input_size"], geometry["kernel_size"]
-    s, p, d = geometry.get("stride", 1), geometry.get("padding", 0), geometry.get("dilation", 1)
-    padded = torch.ones(1, 1, i + 2 * p, i + 2 * p, dtype=torch.float64, requires_grad=True)
-    y = F.conv2d(padded, torch.ones(1, 1, k, k, dtype=torch.float64), stride=s, dilation=d)
+    s, p, d = (
+        geometry.get("stride", 1),
+        geometry.get("padding", 0),
+        geometry.get("dilation", 1),
+    )
+    padded = torch.ones(
+        1, 1, i + 2 * p, i + 2 * p, dtype=torch.float64, requires_grad=True
+    )
+    y = F.conv2d(
+        padded, torch.ones(1, 1, k, k, dtype=torch.float64), stride=s, dilation=d
+    )
     out = y.shape[-1]
     row, col = divmod(step % (out * out), out)
     (grad,) = torch.autograd.grad(y[0, 0, row, col], padded)
@@ -173,7 +211,10 @@ def test_plot_conv_cases():
             assert len(_rectangles(ax)) == padded * padded + out * out
             # the orange cells are the pixels PyTorch's output `step` reads; the grid's top-left
             # cell is at (0, padded - 1), rows going down
-            drawn = {(round(padded - 1 - r.get_y()), round(r.get_x())) for r in _rectangles(ax, viz.TAP_COLOR)}
+            drawn = {
+                (round(padded - 1 - r.get_y()), round(r.get_x()))
+                for r in _rectangles(ax, viz.TAP_COLOR)
+            }
             assert drawn == taps, (name, step)
         title = row.get_suptitle()
         assert title.startswith(f"{name}:") and title.endswith(f"o={out}")
@@ -184,12 +225,16 @@ def test_plot_conv_cases_invalid_geometry():
         viz.plot_conv_cases({"too small": dict(input_size=3, kernel_size=5)})
 
 
-def torch_connections(in_channels: int, out_channels: int, groups: int) -> set[tuple[int, int]]:
+def torch_connections(
+    in_channels: int, out_channels: int, groups: int
+) -> set[tuple[int, int]]:
     """(input, output) channel pairs that a grouped nn.Conv2d connects: where d output / d input != 0."""
     conv = nn.Conv2d(in_channels, out_channels, 1, groups=groups, bias=False)
     with torch.no_grad():
         conv.weight.fill_(1.0)
-    jacobian = torch.autograd.functional.jacobian(lambda x: conv(x).flatten(), torch.zeros(1, in_channels, 1, 1))
+    jacobian = torch.autograd.functional.jacobian(
+        lambda x: conv(x).flatten(), torch.zeros(1, in_channels, 1, 1)
+    )
     jacobian = jacobian.reshape(out_channels, in_channels)
     return {(c, o) for o, c in torch.nonzero(jacobian).tolist()}
 
@@ -216,13 +261,18 @@ def drawn_connections(ax) -> tuple[set[tuple[int, int]], int, int, int]:
         (x0, x1), (y0, y1) = line.get_xdata(), line.get_ydata()
         assert x0 < x1
         c, o = index(inputs, y0), index(outputs, y1)
-        assert to_rgb(line.get_color()) == to_rgb(inputs[c].get_facecolor()) == to_rgb(outputs[o].get_facecolor())
+        assert (
+            to_rgb(line.get_color())
+            == to_rgb(inputs[c].get_facecolor())
+            == to_rgb(outputs[o].get_facecolor())
+        )
         pairs.add((c, o))
     return pairs, len(ax.lines), len(inputs), len(outputs)
 
 
 @pytest.mark.parametrize(
-    "in_channels, out_channels, groups", [(4, 8, (1, 2, 4)), (6, 3, (1, 3)), (4, 4, (4,)), (8, 4, (2,))]
+    "in_channels, out_channels, groups",
+    [(4, 8, (1, 2, 4)), (6, 3, (1, 3)), (4, 4, (4,)), (8, 4, (2,))],
 )
 def test_plot_channel_groups_connections_match_torch(in_channels, out_channels, groups):
     fig = viz.plot_channel_groups(in_channels, out_channels, groups)
@@ -235,7 +285,9 @@ def test_plot_channel_groups_connections_match_torch(in_channels, out_channels, 
         # one line per 2-D kernel slice of the grouped weight
         weight_shape = nn.Conv2d(in_channels, out_channels, 3, groups=g).weight.shape
         assert lines == len(pairs) == weight_shape[0] * weight_shape[1]
-        assert f"weight ({weight_shape[0]}, {weight_shape[1]}, kh, kw)" in ax.get_title()
+        assert (
+            f"weight ({weight_shape[0]}, {weight_shape[1]}, kh, kw)" in ax.get_title()
+        )
         assert f"groups={g}" in ax.get_title()
 
 
@@ -244,6 +296,9 @@ def test_plot_channel_groups_rejects_groups_not_dividing(groups):
     bad = [g for g in groups if g < 1 or 6 % g or 4 % g]
     with pytest.raises(ValueError):  # PyTorch refuses such a layer too
         nn.Conv2d(6, 4, 1, groups=bad[0])
-    with pytest.raises(ValueError, match=rf"^groups must divide in_channels and out_channels, got groups={bad[0]} for 6 -> 4"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^groups must divide in_channels and out_channels, got groups={bad[0]} for 6 -> 4",
+    ):
         viz.plot_channel_groups(6, 4, groups)
     assert plt.get_fignums() == []  # refused before drawing anything

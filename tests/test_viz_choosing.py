@@ -10,27 +10,51 @@ from convref import experiments, viz, widgets
 def _rows() -> list[dict]:
     rows = []
     for index, (name, choice) in enumerate(list(experiments.CHOICES.items())[:4]):
-        rows.append(dict(name=name, label=choice.label, chapter=choice.chapter, params=1000 * (index + 1),
-                         mult_adds=1e6 * (index + 1), cpu_ratio=1.0 + index, peak_mib=5.0 + index,
-                         gpu_ratio=None, train_accuracy=0.5 + index / 10, test_accuracy=0.4 + index / 10))
+        rows.append(
+            dict(
+                name=name,
+                label=choice.label,
+                chapter=choice.chapter,
+                params=1000 * (index + 1),
+                mult_adds=1e6 * (index + 1),
+                cpu_ratio=1.0 + index,
+                peak_mib=5.0 + index,
+                gpu_ratio=None,
+                train_accuracy=0.5 + index / 10,
+                test_accuracy=0.4 + index / 10,
+            )
+        )
     return rows
 
 
 def test_plot_operator_choices_draws_one_point_per_row_and_panel():
-    fig = viz.plot_operator_choices(_rows(), costs=("mult_adds", "cpu_ratio", "peak_mib"), noise=0.05)
+    fig = viz.plot_operator_choices(
+        _rows(), costs=("mult_adds", "cpu_ratio", "peak_mib"), noise=0.05
+    )
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        points = [collection for collection in ax.collections if len(collection.get_offsets()) == 1]
+        points = [
+            collection
+            for collection in ax.collections
+            if len(collection.get_offsets()) == 1
+        ]
         assert len(points) == 4
         assert ax.get_xscale() == "log"
         assert [text.get_text() for text in ax.texts] and len(ax.texts) == 4
-    offsets = sorted(float(c.get_offsets()[0][0]) for c in fig.axes[0].collections if len(c.get_offsets()) == 1)
+    offsets = sorted(
+        float(c.get_offsets()[0][0])
+        for c in fig.axes[0].collections
+        if len(c.get_offsets()) == 1
+    )
     assert offsets == [1.0, 2.0, 3.0, 4.0]  # multiply-adds in millions
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"costs": ("flops",)}, "costs must be a non-empty selection"), ({"costs": ("gpu_ratio",)}, "gpu_ratio exists only")],
+    [
+        ({"costs": ("flops",)}, "costs must be a non-empty selection"),
+        ({"costs": ("gpu_ratio",)}, "gpu_ratio exists only"),
+    ],
 )
 def test_plot_operator_choices_bad_calls(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -28,18 +28,29 @@ def test_varied_shapes_is_deterministic_and_well_formed():
     again = data.varied_shapes(40, size=20, seed=5)
     other = data.varied_shapes(40, size=20, seed=6)
     assert images.shape == (40, 1, 20, 20) and images.dtype == np.float32
-    assert labels.shape == (40,) and labels.dtype == np.int64 and set(labels) <= {0, 1, 2, 3}
+    assert (
+        labels.shape == (40,)
+        and labels.dtype == np.int64
+        and set(labels) <= {0, 1, 2, 3}
+    )
     np.testing.assert_array_equal(images, again[0])
     np.testing.assert_array_equal(labels, again[1])
     assert not np.array_equal(images, other[0])
-    assert params["centre"].shape == (40, 2) and params["half_size"].shape == params["aspect"].shape == (40,)
+    assert params["centre"].shape == (40, 2) and params["half_size"].shape == params[
+        "aspect"
+    ].shape == (40,)
 
 
 def test_drawn_area_matches_the_shape_and_size():
     # the area of a shape is SHAPE_AREAS[shape] * s**2 whatever its aspect and angle (large objects: little pixel error)
-    images, labels, params = data.varied_shapes(60, size=64, seed=1, noise=0.0, scale=(0.2, 0.3))
+    images, labels, params = data.varied_shapes(
+        60, size=64, seed=1, noise=0.0, scale=(0.2, 0.3)
+    )
     areas = images[:, 0].sum(axis=(1, 2))
-    expected = np.array([data.SHAPE_AREAS[data.SHAPE_CLASSES[label]] for label in labels]) * params["half_size"] ** 2
+    expected = (
+        np.array([data.SHAPE_AREAS[data.SHAPE_CLASSES[label]] for label in labels])
+        * params["half_size"] ** 2
+    )
     np.testing.assert_allclose(areas, expected, rtol=0.08)
     # clean images are exactly 0 / 1, and nothing touches the border (the object fits)
     assert set(np.unique(images)) <= {0.0, 1.0}
@@ -47,10 +58,17 @@ def test_drawn_area_matches_the_shape_and_size():
 
 
 def test_centroid_is_the_centre_for_symmetric_shapes_and_a_third_of_the_height_for_triangles():
-    images, labels, params = data.varied_shapes(60, size=64, seed=2, noise=0.0, scale=(0.2, 0.3))
+    images, labels, params = data.varied_shapes(
+        60, size=64, seed=2, noise=0.0, scale=(0.2, 0.3)
+    )
     rows, cols = np.mgrid[0:64, 0:64]
     for image, label, centre, half, aspect, angle in zip(
-        images[:, 0], labels, params["centre"], params["half_size"], params["aspect"], params["angle"]
+        images[:, 0],
+        labels,
+        params["centre"],
+        params["half_size"],
+        params["aspect"],
+        params["angle"],
     ):
         centroid = np.array([(rows * image).sum(), (cols * image).sum()]) / image.sum()
         if data.SHAPE_CLASSES[label] == "triangle":
@@ -63,12 +81,16 @@ def test_centroid_is_the_centre_for_symmetric_shapes_and_a_third_of_the_height_f
 
 def test_labels_match_what_is_drawn():
     # upright, unstretched objects: tell the shapes apart from the pixels alone, by bounding-box fill and symmetry
-    images, labels, _ = data.varied_shapes(80, size=48, seed=3, noise=0.0, scale=(0.25, 0.35), max_aspect=1.0, rotate=False)
+    images, labels, _ = data.varied_shapes(
+        80, size=48, seed=3, noise=0.0, scale=(0.25, 0.35), max_aspect=1.0, rotate=False
+    )
     for image, label in zip(images[:, 0], labels):
         rows, cols = np.nonzero(image)
         box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         fill = box.mean()
-        asymmetry = np.abs(box - box[::-1]).sum() / box.sum()  # pixels that differ when flipped upside down
+        asymmetry = (
+            np.abs(box - box[::-1]).sum() / box.sum()
+        )  # pixels that differ when flipped upside down
         if asymmetry > 0.3:
             guess = "triangle"  # the only shape that is not symmetric top to bottom (about 2/3 differ)
         elif fill > 0.93:
@@ -82,22 +104,47 @@ def test_labels_match_what_is_drawn():
 
 def test_scale_aspect_and_angle_follow_the_arguments():
     images, labels, params = data.varied_shapes(
-        50, size=64, seed=4, noise=0.0, scale=(0.1, 0.2), max_aspect=3.0, rotate=False, classes=("square",)
+        50,
+        size=64,
+        seed=4,
+        noise=0.0,
+        scale=(0.1, 0.2),
+        max_aspect=3.0,
+        rotate=False,
+        classes=("square",),
     )
     assert np.all(labels == 0) and np.all(params["angle"] == 0)
-    assert np.all(params["half_size"] >= 0.1 * 64 - 1e-9) and np.all(params["half_size"] <= 0.2 * 64 + 1e-9)
-    assert np.all(params["aspect"] >= 1 / 3) and np.all(params["aspect"] <= 3) and np.ptp(params["aspect"]) > 1
+    assert np.all(params["half_size"] >= 0.1 * 64 - 1e-9) and np.all(
+        params["half_size"] <= 0.2 * 64 + 1e-9
+    )
+    assert (
+        np.all(params["aspect"] >= 1 / 3)
+        and np.all(params["aspect"] <= 3)
+        and np.ptp(params["aspect"]) > 1
+    )
     # an upright rectangle: height / width of the drawn box is the aspect ratio
     for image, half, aspect in zip(images[:, 0], params["half_size"], params["aspect"]):
         rows, cols = np.nonzero(image)
-        np.testing.assert_allclose(np.ptp(rows) + 1, 2 * half * np.sqrt(aspect), atol=1.01)
-        np.testing.assert_allclose(np.ptp(cols) + 1, 2 * half / np.sqrt(aspect), atol=1.01)
+        np.testing.assert_allclose(
+            np.ptp(rows) + 1, 2 * half * np.sqrt(aspect), atol=1.01
+        )
+        np.testing.assert_allclose(
+            np.ptp(cols) + 1, 2 * half / np.sqrt(aspect), atol=1.01
+        )
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n": 0}, {"size": 4}, {"scale": (0.3, 0.2)}, {"scale": (0.1, 0.7)}, {"max_aspect": 0.5}, {"noise": -1.0},
-     {"classes": ("hexagon",)}, {"classes": ()}],
+    [
+        {"n": 0},
+        {"size": 4},
+        {"scale": (0.3, 0.2)},
+        {"scale": (0.1, 0.7)},
+        {"max_aspect": 0.5},
+        {"noise": -1.0},
+        {"classes": ("hexagon",)},
+        {"classes": ()},
+    ],
 )
 def test_varied_shapes_rejects_bad_arguments(kwargs):
     arguments = {"n": 4, **kwargs}
@@ -111,7 +158,9 @@ def test_varied_shapes_rejects_bad_arguments(kwargs):
 
 
 def _points(ax, gid):
-    return [a for a in ax.get_children() if getattr(a, "get_gid", lambda: None)() == gid]
+    return [
+        a for a in ax.get_children() if getattr(a, "get_gid", lambda: None)() == gid
+    ]
 
 
 def test_sampling_grid_draws_the_computed_positions():
@@ -119,16 +168,25 @@ def test_sampling_grid_draws_the_computed_positions():
     field = np.random.default_rng(2).normal(0, 1, size=(18, 20, 20))
     taps = arith.affine_tap_offsets(3, scale=2.0)
     mask = np.linspace(0, 1, 9)
-    fig = viz.plot_sampling_grid(image, {"regular": None, "free": field, "scaled": taps}, [(5, 6), (12, 14)], padding=1,
-                                 masks={"scaled": mask})
+    fig = viz.plot_sampling_grid(
+        image,
+        {"regular": None, "free": field, "scaled": taps},
+        [(5, 6), (12, 14)],
+        padding=1,
+        masks={"scaled": mask},
+    )
     axes = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title() for ax in axes] == ["regular", "free", "scaled"]
     for ax, offset in zip(axes, (None, field, taps)):
         regular = _points(ax, "regular")
         assert len(regular) == 2
         for line, (h, w) in zip(regular, [(5, 6), (12, 14)]):
-            hand = np.array([(h - 1 + i, w - 1 + j) for i in range(3) for j in range(3)])
-            np.testing.assert_array_equal(np.c_[line.get_ydata(), line.get_xdata()], hand)
+            hand = np.array(
+                [(h - 1 + i, w - 1 + j) for i in range(3) for j in range(3)]
+            )
+            np.testing.assert_array_equal(
+                np.c_[line.get_ydata(), line.get_xdata()], hand
+            )
         deformed = _points(ax, "deformed")
         if offset is None:
             assert not deformed
@@ -149,7 +207,11 @@ def _bilinear_by_loops(image, y, x):
     value = 0.0
     for row in range(image.shape[0]):
         for col in range(image.shape[1]):
-            value += max(0.0, 1 - abs(row - y)) * max(0.0, 1 - abs(col - x)) * image[row, col]
+            value += (
+                max(0.0, 1 - abs(row - y))
+                * max(0.0, 1 - abs(col - x))
+                * image[row, col]
+            )
     return value
 
 
@@ -164,16 +226,27 @@ def test_deformed_sampling_reads_and_sums_like_the_equation():
     taps = rng.uniform(-2, 2, size=(9, 2))
     mask = rng.uniform(size=9)
     for dilation, m in [(1, None), (2, mask)]:
-        fig = viz.plot_deformed_sampling(image, weight, (4, 6), taps, dilation=dilation, mask=m)
+        fig = viz.plot_deformed_sampling(
+            image, weight, (4, 6), taps, dilation=dilation, mask=m
+        )
         shown = fig.axes[1].images[0].get_array()
-        reads = np.array([
-            _bilinear_by_loops(image, 4 - dilation + dilation * i + taps[3 * i + j, 0], 6 - dilation + dilation * j + taps[3 * i + j, 1])
-            for i in range(3) for j in range(3)
-        ])
+        reads = np.array(
+            [
+                _bilinear_by_loops(
+                    image,
+                    4 - dilation + dilation * i + taps[3 * i + j, 0],
+                    6 - dilation + dilation * j + taps[3 * i + j, 1],
+                )
+                for i in range(3)
+                for j in range(3)
+            ]
+        )
         if m is not None:
             reads = reads * m
         np.testing.assert_allclose(shown.ravel(), reads, atol=1e-12)
-        np.testing.assert_allclose(_title_value(fig), (weight.ravel() * reads).sum(), atol=1e-4)
+        np.testing.assert_allclose(
+            _title_value(fig), (weight.ravel() * reads).sum(), atol=1e-4
+        )
         plt.close(fig)
     with pytest.raises(ValueError):
         viz.plot_deformed_sampling(image, np.ones((2, 2)), (0, 0), np.zeros((4, 2)))
@@ -186,7 +259,9 @@ def test_learned_taps_and_spread_figures():
     taps = [np.array([[1.0, 2.0], [3.5, 4.0]]), np.array([[0.0, 0.0]])]
     fig = viz.plot_learned_taps(images, taps, [(2, 3), (4, 4)], ["a", "b"])
     for ax, points in zip([ax for ax in fig.axes if ax.images], taps):
-        np.testing.assert_array_equal(_points(ax, "taps")[0].get_offsets()[:, ::-1], points)
+        np.testing.assert_array_equal(
+            _points(ax, "taps")[0].get_offsets()[:, ::-1], points
+        )
     plt.close(fig)
     with pytest.raises(ValueError):
         viz.plot_learned_taps(images, taps[:1], [(0, 0)])
@@ -220,7 +295,9 @@ def test_deform_widget_outputs_match_conv2d():
         return _title_value(plt.figure(plt.get_fignums()[-1]))
 
     # regular taps: an ordinary 3x3 convolution
-    np.testing.assert_allclose(latest(), F.conv2d(x, w, padding=1)[0, 0, 5, 6].item(), atol=1e-4)
+    np.testing.assert_allclose(
+        latest(), F.conv2d(x, w, padding=1)[0, 0, 5, 6].item(), atol=1e-4
+    )
     # scale 2 moves every tap to twice its distance: exactly a dilated convolution
     scale.value = 2.0
     dilated = F.conv2d(x, w, padding=2, dilation=2)[0, 0]
@@ -235,7 +312,9 @@ def test_deform_widget_outputs_match_conv2d():
     # each tap keeps its own offset: another tap starts at zero, and coming back restores (1, 0)
     tap.value = 0
     assert (dy.value, dx.value) == (0.0, 0.0)
-    np.testing.assert_allclose(latest(), expected, atol=1e-4)  # switching taps changes nothing
+    np.testing.assert_allclose(
+        latest(), expected, atol=1e-4
+    )  # switching taps changes nothing
     tap.value = 4
     assert (dy.value, dx.value) == (1.0, 0.0)
     plt.close("all")

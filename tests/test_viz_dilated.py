@@ -43,7 +43,11 @@ def ones_stack_gradient(rates, kernel_size: int) -> np.ndarray:
     x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
     y = x
     for d in rates:
-        y = F.conv2d(y, torch.ones(1, 1, kernel_size, kernel_size, dtype=torch.float64), dilation=d)
+        y = F.conv2d(
+            y,
+            torch.ones(1, 1, kernel_size, kernel_size, dtype=torch.float64),
+            dilation=d,
+        )
     y.sum().backward()
     return x.grad[0, 0].numpy()
 
@@ -53,7 +57,11 @@ def causal_support(rates, kernel_size: int, length: int, output: int) -> list[in
     x = torch.zeros(1, 1, length, dtype=torch.float64, requires_grad=True)
     y = x
     for d in rates:
-        y = F.conv1d(F.pad(y, (d * (kernel_size - 1), 0)), torch.ones(1, 1, kernel_size, dtype=torch.float64), dilation=d)
+        y = F.conv1d(
+            F.pad(y, (d * (kernel_size - 1), 0)),
+            torch.ones(1, 1, kernel_size, dtype=torch.float64),
+            dilation=d,
+        )
     y[0, 0, output].backward()
     return torch.nonzero(x.grad[0, 0]).flatten().tolist()
 
@@ -62,7 +70,9 @@ def brute_force_side(erf: np.ndarray, mass: float) -> int:
     """Side of the smallest centred square holding ``mass`` of ``erf``'s total."""
     c = erf.shape[0] // 2
     for r in range(c + 1):
-        if erf[c - r : c + r + 1, c - r : c + r + 1].sum() >= mass * erf.sum() * (1 - 1e-12):
+        if erf[c - r : c + r + 1, c - r : c + r + 1].sum() >= mass * erf.sum() * (
+            1 - 1e-12
+        ):
             return 2 * r + 1
     raise AssertionError("unreachable")
 
@@ -91,7 +101,10 @@ def test_plot_dilated_kernel_shows_the_zero_inserted_kernel(shape, rng):
 def test_plot_dilated_kernel_source_example():
     """The source's example: a 3x3 kernel at rate 2 covers 5x5 with 16 zeros."""
     fig = viz.plot_dilated_kernel(np.ones((3, 3)), (2,))
-    assert "3x3 taps span 5x5" in fig.axes[0].get_title() and "16 zeros" in fig.axes[0].get_title()
+    assert (
+        "3x3 taps span 5x5" in fig.axes[0].get_title()
+        and "16 zeros" in fig.axes[0].get_title()
+    )
 
 
 def test_plot_dilated_kernel_rejects_a_vector():
@@ -115,7 +128,9 @@ def test_plot_space_to_batch_without_kernel(d, rng):
             ax = fig.axes[1 + a * d + b]
             np.testing.assert_array_equal(ax.images[0].get_array(), image[a::d, b::d])
             assert ax.get_title() == f"x[{a}::{d}, {b}::{d}]"
-            assert to_rgba(ax.spines["top"].get_edgecolor()) == to_rgba(plt.get_cmap("tab10")(a * d + b))
+            assert to_rgba(ax.spines["top"].get_edgecolor()) == to_rgba(
+                plt.get_cmap("tab10")(a * d + b)
+            )
 
 
 def test_plot_space_to_batch_phase_dots(rng):
@@ -137,13 +152,17 @@ def test_plot_space_to_batch_with_kernel_matches_torch(rng):
     x, w = torch.from_numpy(image)[None, None], torch.from_numpy(kernel)[None, None]
     dilated = F.conv2d(x, w, dilation=d)[0, 0].numpy()
     bottom = fig.axes[1 + d * d :]
-    np.testing.assert_allclose(bottom[0].images[0].get_array(), dilated, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        bottom[0].images[0].get_array(), dilated, rtol=1e-12, atol=1e-12
+    )
     for a in range(d):
         for b in range(d):
             sub = F.conv2d(x[..., a::d, b::d], w)[0, 0].numpy()
             shown = bottom[1 + a * d + b].images[0].get_array()
             np.testing.assert_allclose(shown, sub, rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(dilated[a::d, b::d], shown, rtol=1e-12, atol=1e-12)  # the interleaving
+            np.testing.assert_allclose(
+                dilated[a::d, b::d], shown, rtol=1e-12, atol=1e-12
+            )  # the interleaving
 
 
 def test_plot_space_to_batch_rejects_an_indivisible_image():
@@ -181,8 +200,12 @@ def test_plot_coverage_gridding_and_hdc_verdicts():
     """Wang et al. (2018): (2, 2, 2) reaches a quarter of its field; (1, 2, 5) passes HDC, (1, 2, 9) does not."""
     fig = viz.plot_coverage([(2, 2, 2), (1, 2, 5), (1, 2, 9)])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles[0].startswith("rates 2, 2, 2: 49 of 169 reached") and titles[0].endswith("HDC rule not met")
-    assert titles[1].startswith("rates 1, 2, 5: 289 of 289 reached") and titles[1].endswith("HDC rule met")
+    assert titles[0].startswith("rates 2, 2, 2: 49 of 169 reached") and titles[
+        0
+    ].endswith("HDC rule not met")
+    assert titles[1].startswith("rates 1, 2, 5: 289 of 289 reached") and titles[
+        1
+    ].endswith("HDC rule met")
     assert titles[2].endswith("HDC rule not met")
 
 
@@ -193,9 +216,16 @@ def test_plot_coverage_gridding_and_hdc_verdicts():
 
 @pytest.mark.parametrize(
     "rates, kernel_size, length, highlight",
-    [((1, 2, 4, 8), 2, None, None), ((1, 2, 4), 3, 30, 20), ((1, 1, 1), 2, 10, 1), ((2, 4), 2, 12, 11)],
+    [
+        ((1, 2, 4, 8), 2, None, None),
+        ((1, 2, 4), 3, 30, 20),
+        ((1, 1, 1), 2, 10, 1),
+        ((2, 4), 2, 12, 11),
+    ],
 )
-def test_plot_causal_stack_receptive_field_matches_autograd(rates, kernel_size, length, highlight):
+def test_plot_causal_stack_receptive_field_matches_autograd(
+    rates, kernel_size, length, highlight
+):
     fig = viz.plot_causal_stack(rates, kernel_size, length, highlight)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
@@ -209,7 +239,13 @@ def test_plot_causal_stack_receptive_field_matches_autograd(rates, kernel_size, 
     assert max(steps) == highlight  # never the future
     assert f"(receptive field {field})" in ax.get_title()
     # one edge per (layer, step, tap) whose source lies inside the sequence
-    edges = sum(1 for d in rates for t in range(length) for j in range(kernel_size) if t - d * j >= 0)
+    edges = sum(
+        1
+        for d in rates
+        for t in range(length)
+        for j in range(kernel_size)
+        if t - d * j >= 0
+    )
     assert len(ax.lines) == edges
 
 
@@ -219,7 +255,11 @@ def test_plot_causal_stack_wavenet_figure():
     inside = [c for c in ax.collections if c.get_gid() == "receptive-field"][0]
     assert len(inside.get_offsets()) == 16
     assert [label.get_text() for label in ax.get_yticklabels()] == [
-        "input", "hidden, rate 1", "hidden, rate 2", "hidden, rate 4", "output, rate 8"
+        "input",
+        "hidden, rate 1",
+        "hidden, rate 2",
+        "hidden, rate 4",
+        "output, rate 8",
     ]
 
 
@@ -239,7 +279,8 @@ def test_plot_effective_receptive_fields_squares_and_profiles(rng):
     erfs = {
         "gaussian": np.exp(-(rows**2 + cols**2) / (2 * 2.0**2)),
         "uniform 9": ((np.abs(rows) <= 4) & (np.abs(cols) <= 4)).astype(float),
-        "noisy": rng.random((size, size)) * (np.maximum(np.abs(rows), np.abs(cols)) <= 6),
+        "noisy": rng.random((size, size))
+        * (np.maximum(np.abs(rows), np.abs(cols)) <= 6),
     }
     erfs = {name: erf / erf.sum() for name, erf in erfs.items()}
     theoretical = {"gaussian": 21, "uniform 9": 9, "noisy": 13}
@@ -251,15 +292,24 @@ def test_plot_effective_receptive_fields_squares_and_profiles(rng):
             squares = {p.get_gid(): p for p in ax.patches if isinstance(p, Rectangle)}
             assert squares["theoretical"].get_width() == theoretical[name]
             side = brute_force_side(erf, mass)
-            assert squares["effective"].get_width() == squares["effective"].get_height() == side
+            assert (
+                squares["effective"].get_width()
+                == squares["effective"].get_height()
+                == side
+            )
             # centred on the centre pixel
             assert squares["effective"].get_x() + side / 2 == pytest.approx(size // 2)
-            assert f"theoretical {theoretical[name]}, {mass:.0%} in {side}" in ax.get_title()
+            assert (
+                f"theoretical {theoretical[name]}, {mass:.0%} in {side}"
+                in ax.get_title()
+            )
         profiles = fig.axes[-1].get_lines()
         assert len(profiles) == len(erfs)
         for line, erf in zip(profiles, erfs.values()):
             column_sums = erf.sum(axis=0)
-            np.testing.assert_allclose(line.get_ydata(), column_sums / column_sums.max())
+            np.testing.assert_allclose(
+                line.get_ydata(), column_sums / column_sums.max()
+            )
     assert brute_force_side(erfs["uniform 9"], 1.0) == 9
 
 
@@ -282,9 +332,19 @@ def test_dilation_widget_redraws_the_coverage():
     sliders["rate 1"].value = 1
     sliders["rate 3"].value = 5
     assert len(plt.get_fignums()) == before + 2  # one new figure per change
-    titles = [ax.get_title() for ax in plt.figure(plt.get_fignums()[-1]).axes if ax.get_title()]
+    titles = [
+        ax.get_title()
+        for ax in plt.figure(plt.get_fignums()[-1]).axes
+        if ax.get_title()
+    ]
     assert titles == ["rates 1, 2, 5: 289 of 289 reached (100%)\nHDC rule met"]
     sliders["kernel"].value = 2  # no HDC verdict for 2-tap kernels, and no error
-    titles = [ax.get_title() for ax in plt.figure(plt.get_fignums()[-1]).axes if ax.get_title()]
+    titles = [
+        ax.get_title()
+        for ax in plt.figure(plt.get_fignums()[-1]).axes
+        if ax.get_title()
+    ]
     counts = ones_stack_gradient((1, 2, 5), 2)
-    assert titles == [f"rates 1, 2, 5: {int((counts > 0).sum())} of {counts.size} reached ({(counts > 0).mean():.0%})"]
+    assert titles == [
+        f"rates 1, 2, 5: {int((counts > 0).sum())} of {counts.size} reached ({(counts > 0).mean():.0%})"
+    ]

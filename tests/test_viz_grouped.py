@@ -13,14 +13,20 @@ from convref import viz, widgets
 def test_plot_shuffle_connectivity_draws_and_validates():
     fig = viz.plot_shuffle_connectivity(8, 2)
     assert isinstance(fig, Figure) and len(fig.axes) >= 4
-    with pytest.raises(ValueError, match=r"^groups must divide channels, got groups=3 for 8 channels$"):
+    with pytest.raises(
+        ValueError, match=r"^groups must divide channels, got groups=3 for 8 channels$"
+    ):
         viz.plot_shuffle_connectivity(8, 3)
-    with pytest.raises(ValueError, match=r"^highlight must be an output channel in \[0, 8\), got 8$"):
+    with pytest.raises(
+        ValueError, match=r"^highlight must be an output channel in \[0, 8\), got 8$"
+    ):
         viz.plot_shuffle_connectivity(8, 2, highlight=8)
 
 
 def test_plot_roofline_draws_the_roof_as_the_lower_ceiling():
-    fig = viz.plot_roofline({"depthwise": (1.0, 5.0), "dense": (50.0, 80.0)}, peak=100.0, bandwidth=20.0)
+    fig = viz.plot_roofline(
+        {"depthwise": (1.0, 5.0), "dense": (50.0, 80.0)}, peak=100.0, bandwidth=20.0
+    )
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
@@ -39,9 +45,13 @@ def test_shuffle_widget_redraws_with_the_measured_maps():
         block = (group[:, None] == group[None, :]).astype(int)
         return {False: block, True: np.ones((6, 6), dtype=int)}
 
-    widget = widgets.shuffle_widget(connectivity, channels=6, groups=(1, 2, 3), group_count=2)
+    widget = widgets.shuffle_widget(
+        connectivity, channels=6, groups=(1, 2, 3), group_count=2
+    )
     choice, highlight = widget.children[0].children
-    assert list(choice.options) == [1, 2, 3] and choice.value == 2 and highlight.max == 5
+    assert (
+        list(choice.options) == [1, 2, 3] and choice.value == 2 and highlight.max == 5
+    )
     before = len(plt.get_fignums())
     choice.value = 3
     highlight.value = 4

@@ -30,12 +30,16 @@ def panels(fig):
 
 def test_panels_show_each_channel_shifted_by_loops():
     image = data.test_image(16, seed=3)
-    shifts = np.array([[-2, -2], [-2, 0], [-2, 2], [0, -2], [0, 0], [0, 2], [2, -2], [2, 0], [2, 2]])
+    shifts = np.array(
+        [[-2, -2], [-2, 0], [-2, 2], [0, -2], [0, 0], [0, 2], [2, -2], [2, 0], [2, 2]]
+    )
     fig = viz.plot_shifted_channels(image, shifts)
     axes = panels(fig)
     assert len(axes) == 9
     for ax, (dy, dx) in zip(axes, shifts):
-        np.testing.assert_allclose(ax.images[0].get_array(), shift_by_loops(image, dy, dx), atol=1e-12)
+        np.testing.assert_allclose(
+            ax.images[0].get_array(), shift_by_loops(image, dy, dx), atol=1e-12
+        )
         assert ax.get_title().endswith(f"({dy}, {dx})")
     # a square number of channels lies out like the k x k kernel: 3 rows of 3
     rows = sorted({round(ax.get_position().y0, 3) for ax in axes})
@@ -50,14 +54,23 @@ def test_arrows_point_where_the_content_moves():
     axes = panels(fig)
     centre = (np.array(image.shape) - 1) / 2
     for ax, (dy, dx) in zip(axes, shifts):
-        marks = [a for a in ax.texts if a.get_gid() == "shift"] + [l for l in ax.get_lines() if l.get_gid() == "shift"]
+        marks = [a for a in ax.texts if a.get_gid() == "shift"] + [
+            l for l in ax.get_lines() if l.get_gid() == "shift"
+        ]
         assert len(marks) == 1
         if dy == 0 and dx == 0:
-            assert marks[0].get_xdata()[0] == centre[1] and marks[0].get_ydata()[0] == centre[0]
+            assert (
+                marks[0].get_xdata()[0] == centre[1]
+                and marks[0].get_ydata()[0] == centre[0]
+            )
             continue
-        tip = np.array(marks[0].xy) - centre[::-1]  # (x, y) of the tip relative to the centre
+        tip = (
+            np.array(marks[0].xy) - centre[::-1]
+        )  # (x, y) of the tip relative to the centre
         assert np.sign(tip[0]) == np.sign(dx) and np.sign(tip[1]) == np.sign(dy)
-        np.testing.assert_allclose(tip[1] * dx, tip[0] * dy, atol=1e-9)  # parallel to (dx, dy)
+        np.testing.assert_allclose(
+            tip[1] * dx, tip[0] * dy, atol=1e-9
+        )  # parallel to (dx, dy)
     plt.close(fig)
 
 
@@ -66,14 +79,20 @@ def test_fractional_shift_of_a_ramp_is_the_ramp_moved():
     image = data.ramp(12, 12, slope_y=0.5, slope_x=0.25)
     fig = viz.plot_shifted_channels(image, np.array([[0.5, -1.25]]))
     shown = panels(fig)[0].images[0].get_array()
-    expected = 0.5 * (np.arange(12)[:, None] - 0.5) + 0.25 * (np.arange(12)[None, :] + 1.25)
+    expected = 0.5 * (np.arange(12)[:, None] - 0.5) + 0.25 * (
+        np.arange(12)[None, :] + 1.25
+    )
     np.testing.assert_allclose(shown[1:, :10], expected[1:, :10], atol=1e-12)
     plt.close(fig)
 
 
 @pytest.mark.parametrize(
     "image, shifts",
-    [(np.zeros((2, 4, 4)), np.zeros((1, 2))), (np.zeros((4, 4)), np.zeros((3,))), (np.zeros((4, 4)), np.zeros((0, 2)))],
+    [
+        (np.zeros((2, 4, 4)), np.zeros((1, 2))),
+        (np.zeros((4, 4)), np.zeros((3,))),
+        (np.zeros((4, 4)), np.zeros((0, 2))),
+    ],
 )
 def test_bad_arguments_raise(image, shifts):
     with pytest.raises(ValueError):
@@ -93,5 +112,7 @@ def test_shift_widget_redraws_on_change():
     fig = plt.figure(plt.get_fignums()[-1])
     unshifted, shifted = panels(fig)
     np.testing.assert_allclose(unshifted.images[0].get_array(), image, atol=1e-12)
-    np.testing.assert_allclose(shifted.images[0].get_array(), shift_by_loops(image, 2, -3), atol=1e-12)
+    np.testing.assert_allclose(
+        shifted.images[0].get_array(), shift_by_loops(image, 2, -3), atol=1e-12
+    )
     plt.close("all")

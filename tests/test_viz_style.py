@@ -13,7 +13,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.rcsetup import cycler
 
-from convref import reference, viz, widgets
+from convref import viz, widgets
 
 #: Global settings as unlike the book's style as possible: if one of them shows up in a
 #: figure drawn by ``viz``, the style was not applied.
@@ -39,7 +39,9 @@ def _first_colour() -> tuple:
 
 
 def _rc_snapshot() -> dict:
-    return {key: matplotlib.rcParams[key] for key in matplotlib.rcParams if key != "backend"}
+    return {
+        key: matplotlib.rcParams[key] for key in matplotlib.rcParams if key != "backend"
+    }
 
 
 def _tick_label_sizes(fig) -> tuple[set, set]:
@@ -54,10 +56,17 @@ def _tick_label_sizes(fig) -> tuple[set, set]:
 # Representative functions: lines, a heat map with ticks, a diagram of grids, a log-log plot.
 # The first two leave the tick labels to the style; the others set some sizes themselves.
 CASES = {
-    "plot_curves": lambda: viz.plot_curves({"a": [1.0, 2.0, 4.0], "b": [3.0, 2.0, 1.0]}, "layer", "value"),
+    "plot_curves": lambda: viz.plot_curves(
+        {"a": [1.0, 2.0, 4.0], "b": [3.0, 2.0, 1.0]}, "layer", "value"
+    ),
     "plot_matrix": lambda: viz.plot_matrix(np.arange(12.0).reshape(3, 4), title="m"),
     "plot_coverage": lambda: viz.plot_coverage([(1, 2, 5), (2, 2, 2)]),
-    "plot_scaling": lambda: viz.plot_scaling([8, 16, 32], {"explicit": [1.0, 4.0, 16.0], "implicit": [1.0, 2.0, 4.0]}, "side", "MiB"),
+    "plot_scaling": lambda: viz.plot_scaling(
+        [8, 16, 32],
+        {"explicit": [1.0, 4.0, 16.0], "implicit": [1.0, 2.0, 4.0]},
+        "side",
+        "MiB",
+    ),
 }
 
 
@@ -66,14 +75,21 @@ def test_plot_draws_in_the_book_style_under_foreign_global_settings(name):
     with matplotlib.rc_context(FOREIGN):
         before = _rc_snapshot()
         fig = CASES[name]()
-        assert _rc_snapshot() == before, "the plotting function changed the global rcParams"
+        assert _rc_snapshot() == before, (
+            "the plotting function changed the global rcParams"
+        )
         x_sizes, y_sizes = _tick_label_sizes(fig)
     assert fig.dpi == viz.STYLE["figure.dpi"]
     assert to_rgba(fig.get_facecolor()) == _colour("figure.facecolor")
     assert x_sizes or y_sizes, "no tick labels to check"
-    assert FOREIGN["xtick.labelsize"] not in x_sizes and FOREIGN["ytick.labelsize"] not in y_sizes
+    assert (
+        FOREIGN["xtick.labelsize"] not in x_sizes
+        and FOREIGN["ytick.labelsize"] not in y_sizes
+    )
     if name in ("plot_curves", "plot_matrix"):
-        assert x_sizes == {viz.STYLE["xtick.labelsize"]} and y_sizes == {viz.STYLE["ytick.labelsize"]}
+        assert x_sizes == {viz.STYLE["xtick.labelsize"]} and y_sizes == {
+            viz.STYLE["ytick.labelsize"]
+        }
     titles = [ax.title for ax in fig.axes if ax.get_title()]
     assert all(t.get_fontsize() != FOREIGN["axes.titlesize"] for t in titles)
 
@@ -83,7 +99,9 @@ def test_lines_take_the_style_colour_cycle_and_width():
         fig = viz.plot_curves({"a": [1.0, 2.0], "b": [2.0, 1.0]}, "x", "y")
     first, second = fig.axes[0].get_lines()[:2]
     assert to_rgba(first.get_color()) == _first_colour()
-    assert to_rgba(second.get_color()) == to_rgba(viz.STYLE["axes.prop_cycle"].by_key()["color"][1])
+    assert to_rgba(second.get_color()) == to_rgba(
+        viz.STYLE["axes.prop_cycle"].by_key()["color"][1]
+    )
     assert first.get_linewidth() == viz.STYLE["lines.linewidth"]
     assert to_rgba(fig.axes[0].get_facecolor()) == _colour("axes.facecolor")
 
@@ -91,19 +109,33 @@ def test_lines_take_the_style_colour_cycle_and_width():
 def test_every_public_plot_function_is_styled():
     plots = [name for name in viz.__all__ if name.startswith("plot_")]
     assert len(plots) > 30
-    unstyled = [name for name in plots if not getattr(getattr(viz, name), "_convref_styled", False)]
-    assert not unstyled, f"plot functions not wrapped in the book style (decorate them with @_styled): {unstyled}"
+    unstyled = [
+        name
+        for name in plots
+        if not getattr(getattr(viz, name), "_convref_styled", False)
+    ]
+    assert not unstyled, (
+        f"plot functions not wrapped in the book style (decorate them with @_styled): {unstyled}"
+    )
     # the wrapper keeps the signature and the docstring that the API page shows
-    assert "images" in inspect.signature(viz.plot_images).parameters and viz.plot_images.__doc__
+    assert (
+        "images" in inspect.signature(viz.plot_images).parameters
+        and viz.plot_images.__doc__
+    )
 
 
 def test_widgets_draw_through_the_styled_functions():
     with matplotlib.rc_context(FOREIGN):
         before = _rc_snapshot()
-        widgets.kernel_widget(np.eye(8), {"identity": np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])})
+        widgets.kernel_widget(
+            np.eye(8),
+            {"identity": np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])},
+        )
         assert _rc_snapshot() == before
     fig = plt.gcf()
-    assert fig.dpi == viz.STYLE["figure.dpi"] and to_rgba(fig.get_facecolor()) == _colour("figure.facecolor")
+    assert fig.dpi == viz.STYLE["figure.dpi"] and to_rgba(
+        fig.get_facecolor()
+    ) == _colour("figure.facecolor")
 
 
 def test_importing_convref_leaves_the_global_style_alone():
@@ -123,7 +155,9 @@ def test_importing_convref_leaves_the_global_style_alone():
 def test_use_style_and_style_apply_the_style_globally_or_for_a_block():
     with matplotlib.rc_context(FOREIGN):
         with viz.style():
-            assert matplotlib.rcParams["xtick.labelsize"] == viz.STYLE["xtick.labelsize"]
+            assert (
+                matplotlib.rcParams["xtick.labelsize"] == viz.STYLE["xtick.labelsize"]
+            )
         assert matplotlib.rcParams["xtick.labelsize"] == FOREIGN["xtick.labelsize"]
         viz.use_style()
         validated = matplotlib.RcParams(viz.STYLE)  # the values as rcParams stores them
@@ -131,9 +165,3 @@ def test_use_style_and_style_apply_the_style_globally_or_for_a_block():
             assert matplotlib.rcParams[key] == validated[key], key
     # rc_context restored the settings from before the test, use_style included
     assert matplotlib.rcParams["xtick.labelsize"] != FOREIGN["xtick.labelsize"]
-
-
-def test_show_source():
-    code = viz.show_source(reference.conv2d)
-    assert "def conv2d" in code.data
-    assert "einsum" in code.data

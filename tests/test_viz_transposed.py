@@ -21,11 +21,17 @@ from convref import experiments, viz, widgets
 from convref.viz.transposed import _constant_kernel_upsampling
 
 
-def torch_overlap(input_size: int, kernel_size: int, stride: int, padding: int = 0) -> np.ndarray:
+def torch_overlap(
+    input_size: int, kernel_size: int, stride: int, padding: int = 0
+) -> np.ndarray:
     """Taps landing on each output pixel, counted by PyTorch: an all-ones input and kernel."""
     ones = torch.ones(1, 1, input_size, input_size, dtype=torch.float64)
     kernel = torch.ones(1, 1, kernel_size, kernel_size, dtype=torch.float64)
-    return F.conv_transpose2d(ones, kernel, stride=stride, padding=padding)[0, 0].numpy().astype(int)
+    return (
+        F.conv_transpose2d(ones, kernel, stride=stride, padding=padding)[0, 0]
+        .numpy()
+        .astype(int)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -37,22 +43,36 @@ def _count_texts(ax) -> list[int]:
     return [int(t.get_text()) for t in ax.texts if t.get_text().isdigit()]
 
 
-@pytest.mark.parametrize("i, k, s, p", [(3, 3, 2, 0), (3, 3, 2, 1), (4, 4, 2, 1), (2, 5, 3, 2)])
+@pytest.mark.parametrize(
+    "i, k, s, p", [(3, 3, 2, 0), (3, 3, 2, 1), (4, 4, 2, 1), (2, 5, 3, 2)]
+)
 def test_plot_transpose_scatter_counts_match_torch(i, k, s, p):
     fig = viz.plot_transpose_scatter(i, k, s, p, pixels=((0, 0), (i - 1, i - 1)))
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     full = (i - 1) * s + k
     counts = np.array(_count_texts(fig.axes[1])).reshape(full, full)
-    np.testing.assert_array_equal(counts, torch_overlap(i, k, s))  # the full output, before cropping
+    np.testing.assert_array_equal(
+        counts, torch_overlap(i, k, s)
+    )  # the full output, before cropping
     # The kept region (thick outline) has PyTorch's output size.
-    outlines = [r for r in fig.axes[1].patches if isinstance(r, Rectangle) and not r.get_fill()]
-    assert [(r.get_width(), r.get_height()) for r in outlines] == [(torch_overlap(i, k, s, p).shape[0],) * 2]
-    stamps = [r for r in fig.axes[1].patches if r.get_width() == k and r.get_fill() and r.get_linewidth() == 2]
+    outlines = [
+        r for r in fig.axes[1].patches if isinstance(r, Rectangle) and not r.get_fill()
+    ]
+    assert [(r.get_width(), r.get_height()) for r in outlines] == [
+        (torch_overlap(i, k, s, p).shape[0],) * 2
+    ]
+    stamps = [
+        r
+        for r in fig.axes[1].patches
+        if r.get_width() == k and r.get_fill() and r.get_linewidth() == 2
+    ]
     assert len(stamps) == 2
 
 
 def test_plot_transpose_scatter_bad_pixels():
-    with pytest.raises(ValueError, match=r"^pixels must lie inside the 3x3 input, got \(3, 0\)$"):
+    with pytest.raises(
+        ValueError, match=r"^pixels must lie inside the 3x3 input, got \(3, 0\)$"
+    ):
         viz.plot_transpose_scatter(3, 3, 2, pixels=((3, 0),))
     with pytest.raises(ValueError, match=r"^pixels must hold 1 to 4"):
         viz.plot_transpose_scatter(3, 3, 2, pixels=())
@@ -61,13 +81,19 @@ def test_plot_transpose_scatter_bad_pixels():
 def _cells(ax, color: str) -> int:
     target = plt.matplotlib.colors.to_rgb(color)
     return sum(
-        1 for r in ax.patches
-        if isinstance(r, Rectangle) and r.get_width() == 1 and r.get_fill()
+        1
+        for r in ax.patches
+        if isinstance(r, Rectangle)
+        and r.get_width() == 1
+        and r.get_fill()
         and np.allclose(r.get_facecolor()[:3], target)
     )
 
 
-@pytest.mark.parametrize("i, k, s, p, step", [(3, 3, 2, 0, 0), (3, 3, 2, 1, 1), (4, 4, 2, 1, 7), (3, 2, 3, 0, 4)])
+@pytest.mark.parametrize(
+    "i, k, s, p, step",
+    [(3, 3, 2, 0, 0), (3, 3, 2, 1, 1), (4, 4, 2, 1, 7), (3, 2, 3, 0, 4)],
+)
 def test_plot_zero_stuffed_cells_and_window(i, k, s, p, step):
     fig = viz.plot_zero_stuffed(i, k, s, p, step=step)
     ax = fig.axes[0]
@@ -85,7 +111,9 @@ def test_plot_zero_stuffed_cells_and_window(i, k, s, p, step):
 
 
 def test_plot_zero_stuffed_padding_range():
-    with pytest.raises(ValueError, match=r"^padding must be between 0 and kernel_size - 1 = 2, got 3$"):
+    with pytest.raises(
+        ValueError, match=r"^padding must be between 0 and kernel_size - 1 = 2, got 3$"
+    ):
         viz.plot_zero_stuffed(3, 3, 2, padding=3)
 
 
@@ -93,17 +121,23 @@ def test_plot_overlap_maps_match_torch():
     image = experiments.smooth_image(16)
     cases = [(3, 2), (4, 2), (5, 3)]
     fig = viz.plot_overlap(cases, input_size=5, image=image)
-    maps = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "viridis"]
+    maps = [
+        ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "viridis"
+    ]
     assert len(maps) == 3
     for ax, (k, s) in zip(maps, cases):
         np.testing.assert_array_equal(ax.images[0].get_array(), torch_overlap(5, k, s))
         assert ("uneven" in ax.get_title()) == (k % s != 0)
-    pictures = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "gray"]
+    pictures = [
+        ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "gray"
+    ]
     assert len(pictures) == 3
     for ax in pictures:
         assert all(n % 2 == 0 for n in ax.images[0].get_array().shape)
         assert re.search(r"checkerboard energy \d\.\d{3}", ax.get_title())
-    assert len(viz.plot_overlap([(3, 2)]).axes) == 2  # no image: the map and its colour bar
+    assert (
+        len(viz.plot_overlap([(3, 2)]).axes) == 2
+    )  # no image: the map and its colour bar
 
 
 def test_plot_overlap_upsampled_constant_image_shows_the_counts():
@@ -112,7 +146,9 @@ def test_plot_overlap_upsampled_constant_image_shows_the_counts():
     even = _constant_kernel_upsampling(constant, 4, 2)
     np.testing.assert_allclose(even, 1.0, rtol=1e-12)
     uneven = _constant_kernel_upsampling(constant, 3, 2)
-    np.testing.assert_allclose(uneven * 9 / 4, torch_overlap(10, 3, 2)[2:19, 2:19], rtol=1e-12)
+    np.testing.assert_allclose(
+        uneven * 9 / 4, torch_overlap(10, 3, 2)[2:19, 2:19], rtol=1e-12
+    )
 
 
 def test_plot_overlap_needs_cases():
@@ -128,7 +164,9 @@ def test_plot_upsampling_comparison():
     spectra = [ax for ax in fig.axes if ax.get_title().startswith("log power spectrum")]
     assert [float(ax.get_title().split()[-1]) for ax in spectra] == [1.0, 0.0]
     crops = [ax for ax in fig.axes if "crop" in ax.get_title()]
-    np.testing.assert_array_equal(crops[0].images[0].get_array(), outputs["checkerboard"][2:10, 3:11])
+    np.testing.assert_array_equal(
+        crops[0].images[0].get_array(), outputs["checkerboard"][2:10, 3:11]
+    )
     with pytest.raises(ValueError, match=r"^outputs must hold at least one image$"):
         viz.plot_upsampling_comparison({})
 
@@ -139,7 +177,9 @@ def test_plot_upsampling_comparison():
 
 
 def test_overlap_widget_redraws():
-    widget = widgets.overlap_widget(experiments.smooth_image(16), kernel_size=3, stride=2)
+    widget = widgets.overlap_widget(
+        experiments.smooth_image(16), kernel_size=3, stride=2
+    )
     sliders = {s.description: s for s in widget.children[0].children}
     assert set(sliders) == {"kernel", "stride"}
     before = len(plt.get_fignums())

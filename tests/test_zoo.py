@@ -30,10 +30,17 @@ def total(layers) -> Cost:
 
 def conv_params(module: nn.Module) -> int:
     """Parameters of the convolutions in ``module`` (BatchNorm's scale and shift left out, as the zoo does)."""
-    return sum(p.numel() for m in module.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
+    return sum(
+        p.numel()
+        for m in module.modules()
+        if isinstance(m, nn.Conv2d)
+        for p in m.parameters()
+    )
 
 
-def run_counted(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, FlopCounterMode]:
+def run_counted(
+    module: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, FlopCounterMode]:
     """``module(x)`` on the meta device under PyTorch's FLOP counter (2 FLOPs per multiply-add)."""
     module = module.to("meta")
     with FlopCounterMode(display=False) as counter:
@@ -57,7 +64,9 @@ def layer_costs_match(layers, convs, size) -> None:
     """Each zoo layer costs what the torch convolution in the same position costs."""
     assert len(layers) == len(convs)
     for layer, conv in zip(layers, convs):
-        assert layer.cost.params == sum(p.numel() for p in conv.parameters()), layer.name
+        assert layer.cost.params == sum(p.numel() for p in conv.parameters()), (
+            layer.name
+        )
         assert layer.cost.mult_adds == layer_mult_adds(conv, size), layer.name
 
 
@@ -111,8 +120,10 @@ class ResNeXtPaths(nn.Module):
         super().__init__()
         self.paths = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(channels, path_width, 1, bias=False), nn.ReLU(),
-                nn.Conv2d(path_width, path_width, 3, padding=1, bias=False), nn.ReLU(),
+                nn.Conv2d(channels, path_width, 1, bias=False),
+                nn.ReLU(),
+                nn.Conv2d(path_width, path_width, 3, padding=1, bias=False),
+                nn.ReLU(),
                 nn.Conv2d(path_width, channels, 1, bias=False),
             )
             for _ in range(cardinality)
@@ -135,7 +146,14 @@ def test_basic_block_against_torch(channels, size):
 
 @pytest.mark.parametrize(
     "channels, width, groups, size",
-    [(256, 64, 1, 56), (1024, 256, 1, 14), (256, 128, 32, 56), (2048, 1024, 32, 7), (64, 16, 4, 9), (8, 6, 6, 5)],
+    [
+        (256, 64, 1, 56),
+        (1024, 256, 1, 14),
+        (256, 128, 32, 56),
+        (2048, 1024, 32, 7),
+        (64, 16, 4, 9),
+        (8, 6, 6, 5),
+    ],
 )
 def test_bottleneck_against_torch(channels, width, groups, size):
     block = Bottleneck(channels, width, groups)
@@ -168,7 +186,10 @@ def test_resnext_block_against_paper():
     cost = total(grouped)
     assert cost.params == 32 * (256 * 4 + 3 * 3 * 4 * 4 + 4 * 256) == 70_144
     assert round(cost.params / 1000) == 70
-    assert abs(cost.params - total(zoo.resnet_bottleneck(256, 64, 56)).params) / 69_632 < 0.01
+    assert (
+        abs(cost.params - total(zoo.resnet_bottleneck(256, 64, 56)).params) / 69_632
+        < 0.01
+    )
     # figure 3: the 32 separate paths (a) and the grouped convolution (c) are the same block
     paths = ResNeXtPaths(256, cardinality=32, path_width=4)
     y, counter = run_counted(paths, torch.zeros(1, 256, 56, 56))
@@ -190,7 +211,14 @@ def test_bottleneck_groups_must_divide_width():
 
 
 class Fire(nn.Module):
-    def __init__(self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        squeeze: int,
+        expand1x1: int,
+        expand3x3: int,
+        bias: bool = True,
+    ):
         super().__init__()
         self.squeeze = nn.Conv2d(in_channels, squeeze, 1, bias=bias)
         self.expand1x1 = nn.Conv2d(squeeze, expand1x1, 1, bias=bias)
@@ -226,7 +254,9 @@ def test_fire_module_against_torch(name, bias):
     layer_costs_match(layers, module.convs(), size)
     y, counter = run_counted(module, torch.zeros(1, in_channels, size, size))
     assert y.shape == (1, e1 + e3, size, size)
-    assert total(layers) == Cost(sum(p.numel() for p in module.parameters()), mult_adds(counter))
+    assert total(layers) == Cost(
+        sum(p.numel() for p in module.parameters()), mult_adds(counter)
+    )
     assert [layer.kind for layer in layers] == ["conv 1x1", "conv 1x1", "conv 3x3"]
 
 
@@ -235,8 +265,14 @@ def test_fire2_against_table1():
     11,920 parameters before pruning, biases included."""
     layers = zoo.fire_module(96, 16, 64, 64, 55)
     assert total(layers).params == 11_920
-    assert [layer.cost.params for layer in layers] == [96 * 16 + 16, 16 * 64 + 64, 16 * 9 * 64 + 64]
-    assert total(zoo.fire_module(96, 16, 64, 64, 55, bias=False)).params == 11_920 - (16 + 64 + 64)
+    assert [layer.cost.params for layer in layers] == [
+        96 * 16 + 16,
+        16 * 64 + 64,
+        16 * 9 * 64 + 64,
+    ]
+    assert total(zoo.fire_module(96, 16, 64, 64, 55, bias=False)).params == 11_920 - (
+        16 + 64 + 64
+    )
 
 
 def test_fire_module_default_counts_biases():
@@ -251,18 +287,41 @@ def test_fire_module_default_counts_biases():
 # ---------------------------------------------------------------------------
 
 
-def mobilenet_v1_torch(num_classes: int = 1000, classifier_bias: bool = True) -> nn.Sequential:
+def mobilenet_v1_torch(
+    num_classes: int = 1000, classifier_bias: bool = True
+) -> nn.Sequential:
     """MobileNet v1 (Howard et al. 2017, Table 1) without BatchNorm; last depthwise layer stride 1."""
-    blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
-    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.ReLU()]
+    blocks = (
+        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)]
+        + [(512, 1)] * 5
+        + [(1024, 2), (1024, 1)]
+    )
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),
+        nn.ReLU(),
+    ]
     channels = 32
     for out, stride in blocks:
         layers += [
-            nn.Conv2d(channels, channels, 3, stride=stride, padding=1, groups=channels, bias=False), nn.ReLU(),
-            nn.Conv2d(channels, out, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(
+                channels,
+                channels,
+                3,
+                stride=stride,
+                padding=1,
+                groups=channels,
+                bias=False,
+            ),
+            nn.ReLU(),
+            nn.Conv2d(channels, out, 1, bias=False),
+            nn.ReLU(),
         ]
         channels = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes, bias=classifier_bias)]
+    layers += [
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, num_classes, bias=classifier_bias),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -291,27 +350,38 @@ def mobilenet_torch_counts() -> dict[bool, dict[str, Cost]]:
             flops = sum(per_module[f"Sequential.{index}"].values())
             cost = Cost(sum(p.numel() for p in module.parameters()), flops // 2)
             kinds[torch_kind(module)] = kinds.get(torch_kind(module), Cost()) + cost
-        assert sum(kinds.values(), Cost()).mult_adds == mult_adds(counter)  # nothing else was counted
+        assert sum(kinds.values(), Cost()).mult_adds == mult_adds(
+            counter
+        )  # nothing else was counted
         counts[bias] = kinds
     return counts
 
 
 @pytest.mark.parametrize("classifier_bias", [True, False])
-def test_mobilenet_classifier_bias_against_torch(mobilenet_torch_counts, classifier_bias):
+def test_mobilenet_classifier_bias_against_torch(
+    mobilenet_torch_counts, classifier_bias
+):
     layers = zoo.mobilenet_v1(classifier_bias=classifier_bias)
     assert zoo.cost_by_kind(layers) == mobilenet_torch_counts[classifier_bias]
     fc = layers[-1]
     assert fc.kind == "fc"
-    assert fc.cost.params == sum(p.numel() for p in nn.Linear(1024, 1000, bias=classifier_bias).parameters())
+    assert fc.cost.params == sum(
+        p.numel() for p in nn.Linear(1024, 1000, bias=classifier_bias).parameters()
+    )
 
 
 def test_mobilenet_classifier_bias_changes_only_the_biases():
-    with_bias, without = total(zoo.mobilenet_v1()), total(zoo.mobilenet_v1(classifier_bias=False))
+    with_bias, without = (
+        total(zoo.mobilenet_v1()),
+        total(zoo.mobilenet_v1(classifier_bias=False)),
+    )
     assert with_bias.params - without.params == 1000
     assert with_bias.mult_adds == without.mult_adds  # bias adds are not multiply-adds
-    assert total(zoo.mobilenet_v1(num_classes=10)).params - total(
-        zoo.mobilenet_v1(num_classes=10, classifier_bias=False)
-    ).params == 10
+    assert (
+        total(zoo.mobilenet_v1(num_classes=10)).params
+        - total(zoo.mobilenet_v1(num_classes=10, classifier_bias=False)).params
+        == 10
+    )
     # the totals of Howard et al. (2017), Table 8, either way: 4.2M parameters, 569M mult-adds
     assert round(without.params / 1e5) == round(with_bias.params / 1e5) == 42
     assert round(without.mult_adds / 1e6) == 569
@@ -322,12 +392,23 @@ def test_cost_shares_against_torch(mobilenet_torch_counts, classifier_bias):
     kinds = mobilenet_torch_counts[classifier_bias]
     params = sum(c.params for c in kinds.values())
     ops = sum(c.mult_adds for c in kinds.values())
-    expected = {kind: (100 * c.params / params, 100 * c.mult_adds / ops) for kind, c in kinds.items()}
+    expected = {
+        kind: (100 * c.params / params, 100 * c.mult_adds / ops)
+        for kind, c in kinds.items()
+    }
     shares = zoo.cost_shares(zoo.mobilenet_v1(classifier_bias=classifier_bias))
-    assert list(shares) == ["conv 3x3", "conv dw 3x3", "conv 1x1", "fc"]  # order of first appearance
+    assert list(shares) == [
+        "conv 3x3",
+        "conv dw 3x3",
+        "conv 1x1",
+        "fc",
+    ]  # order of first appearance
     assert set(shares) == set(expected)
     for kind, (p, m) in expected.items():
-        assert shares[kind] == (pytest.approx(p, rel=1e-12), pytest.approx(m, rel=1e-12)), kind
+        assert shares[kind] == (
+            pytest.approx(p, rel=1e-12),
+            pytest.approx(m, rel=1e-12),
+        ), kind
 
 
 def test_cost_shares_against_table2():
@@ -360,15 +441,23 @@ def test_cost_shares_of_a_block():
     and with every map the same size the mult-add shares equal the parameter shares."""
     shares = zoo.cost_shares(zoo.resnet_bottleneck(256, 64, 56))
     assert list(shares) == ["conv 1x1", "conv 3x3"]
-    assert shares["conv 1x1"] == (pytest.approx(100 * 2 * 16_384 / 69_632), pytest.approx(100 * 2 * 16_384 / 69_632))
-    assert shares["conv 3x3"] == (pytest.approx(100 * 36_864 / 69_632), pytest.approx(100 * 36_864 / 69_632))
+    assert shares["conv 1x1"] == (
+        pytest.approx(100 * 2 * 16_384 / 69_632),
+        pytest.approx(100 * 2 * 16_384 / 69_632),
+    )
+    assert shares["conv 3x3"] == (
+        pytest.approx(100 * 36_864 / 69_632),
+        pytest.approx(100 * 36_864 / 69_632),
+    )
 
 
 def test_cost_shares_degenerate():
     assert zoo.cost_shares([]) == {}
     free = zoo.Layer("pool", "pool", Cost())
     assert zoo.cost_shares([free]) == {"pool": (0.0, 0.0)}
-    shares = zoo.cost_shares([free, zoo.Layer("fc", "fc", Cost(params=10, mult_adds=0))])
+    shares = zoo.cost_shares(
+        [free, zoo.Layer("fc", "fc", Cost(params=10, mult_adds=0))]
+    )
     assert shares == {"pool": (0.0, 0.0), "fc": (100.0, 0.0)}
 
 
@@ -403,12 +492,21 @@ def test_layer_table_mobilenet():
     assert len(lines) == len(layers) + 2
     for line, layer in zip(lines[1:-1], layers):
         assert line.startswith(layer.name) and layer.kind in line
-        assert line.split()[-2:] == [f"{layer.cost.params:,}", f"{layer.cost.mult_adds:,}"]
+        assert line.split()[-2:] == [
+            f"{layer.cost.params:,}",
+            f"{layer.cost.mult_adds:,}",
+        ]
     model = mobilenet_v1_torch()
     _, counter = run_counted(model, torch.zeros(1, 3, 224, 224))
-    assert lines[-1].split() == ["total", f"{sum(p.numel() for p in model.parameters()):,}", f"{mult_adds(counter):,}"]
+    assert lines[-1].split() == [
+        "total",
+        f"{sum(p.numel() for p in model.parameters()):,}",
+        f"{mult_adds(counter):,}",
+    ]
     assert len({len(line) for line in lines}) == 1
-    assert math.isclose(float(lines[-1].split()[-1].replace(",", "")) / 1e6, 569, abs_tol=1)
+    assert math.isclose(
+        float(lines[-1].split()[-1].replace(",", "")) / 1e6, 569, abs_tol=1
+    )
 
 
 def test_layer_table_empty():

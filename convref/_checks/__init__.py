@@ -33,7 +33,11 @@ from .core import (
     positive_int,
     positive_number,
 )
-from .deformable import DeformConv2dArgs, check_dcls_kernel_args, check_deform_conv2d_args
+from .deformable import (
+    DeformConv2dArgs,
+    check_dcls_kernel_args,
+    check_deform_conv2d_args,
+)
 from .dilated import (
     CausalConv1dArgs,
     check_batch_to_space_args,

@@ -17,13 +17,17 @@ def check_adder_gradient(gradient: Any) -> str:
     return gradient
 
 
-def check_grad_output(grad_output: Any, x: Any, args: Conv2dArgs, array_type: type) -> None:
+def check_grad_output(
+    grad_output: Any, x: Any, args: Conv2dArgs, array_type: type
+) -> None:
     """Validate the gradient of an output ``(N, C_out, H_out, W_out)`` against the call that produced it."""
     check_array("grad_output", grad_output, array_type, 4, "(N, C_out, H_out, W_out)")
     check_same_dtype("grad_output", grad_output, x)
     expected = (args.batch, args.out_channels, *args.out_size)
     if tuple(int(s) for s in grad_output.shape) != expected:
-        raise ValueError(f"grad_output must have the output's shape {expected}, got shape {tuple(grad_output.shape)}")
+        raise ValueError(
+            f"grad_output must have the output's shape {expected}, got shape {tuple(grad_output.shape)}"
+        )
 
 
 def check_eta(eta: Any) -> float:

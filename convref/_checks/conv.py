@@ -5,13 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .core import IntPair, Padding, check_array, check_bias, check_same_dtype, int_pair, positive_int
+from .core import (
+    IntPair,
+    Padding,
+    check_array,
+    check_bias,
+    check_same_dtype,
+    int_pair,
+    positive_int,
+)
 
 PADDING_MODES = ("valid", "same")
 
 
 def padding_amounts(
-    padding: Padding, kernel_size: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]
+    padding: Padding,
+    kernel_size: tuple[int, int],
+    dilation: tuple[int, int],
+    stride: tuple[int, int],
 ) -> tuple[int, int, int, int]:
     """Resolve ``padding`` to ``(top, bottom, left, right)``.
 
@@ -20,7 +31,9 @@ def padding_amounts(
     """
     if isinstance(padding, str):
         if padding not in PADDING_MODES:
-            raise ValueError(f"padding must be an int, a pair of ints, 'valid' or 'same', got {padding!r}")
+            raise ValueError(
+                f"padding must be an int, a pair of ints, 'valid' or 'same', got {padding!r}"
+            )
         if padding == "valid":
             return (0, 0, 0, 0)
         if stride != (1, 1):
@@ -39,9 +52,18 @@ def padding_amounts(
     return (ph, ph, pw, pw)
 
 
-def output_length(size: int, kernel_size: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
+def output_length(
+    size: int,
+    kernel_size: int,
+    stride: int,
+    pad_before: int,
+    pad_after: int,
+    dilation: int,
+) -> int:
     """Number of output positions along one axis (floor division, as every framework does)."""
-    return (size + pad_before + pad_after - dilation * (kernel_size - 1) - 1) // stride + 1
+    return (
+        size + pad_before + pad_after - dilation * (kernel_size - 1) - 1
+    ) // stride + 1
 
 
 @dataclass(frozen=True)
@@ -67,7 +89,13 @@ def check_window_args(
     stride: IntPair,
     padding: Padding,
     dilation: IntPair,
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int], tuple[int, int]]:
+) -> tuple[
+    tuple[int, int],
+    tuple[int, int],
+    tuple[int, int, int, int],
+    tuple[int, int],
+    tuple[int, int],
+]:
     """Validate the sliding-window arguments; return kernel, stride, padding, dilation, output size."""
     kernel = int_pair("kernel_size", kernel_size, minimum=1)
     stride_hw = int_pair("stride", stride, minimum=1)
@@ -123,7 +151,9 @@ def check_conv2d_args(
     batch, in_channels, height, width = (int(s) for s in x.shape)
     out_channels, group_channels, kh, kw = (int(s) for s in weight.shape)
     if in_channels % groups:
-        raise ValueError(f"groups must divide the input channels: x has {in_channels} channels, groups={groups}")
+        raise ValueError(
+            f"groups must divide the input channels: x has {in_channels} channels, groups={groups}"
+        )
     if out_channels % groups:
         raise ValueError(
             f"groups must divide the output channels: {weight_name} has {out_channels} output channels, groups={groups}"

@@ -13,7 +13,11 @@ Padding = Union[int, Sequence[int], str]
 def _type_name(value: Any) -> str:
     cls = type(value)
     module = cls.__module__
-    return cls.__name__ if module == "builtins" else f"{module.split('.')[0]}.{cls.__name__}"
+    return (
+        cls.__name__
+        if module == "builtins"
+        else f"{module.split('.')[0]}.{cls.__name__}"
+    )
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -29,7 +33,11 @@ def int_pair(name: str, value: IntPair, *, minimum: int) -> tuple[int, int]:
     """Return ``value`` as ``(height, width)``; raise if it is not an int or a pair of ints >= ``minimum``."""
     if _is_int(value):
         pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(_is_int(v) for v in value)
+    ):
         pair = (int(value[0]), int(value[1]))
     else:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
@@ -63,7 +71,9 @@ def positive_number(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_layer_channels(in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
+def check_layer_channels(
+    in_channels: Any, out_channels: Any, groups: Any
+) -> tuple[int, int, int]:
     """Validate a layer's ``in_channels``, ``out_channels`` and ``groups`` (ints >= 1, groups dividing both)."""
     in_channels = positive_int("in_channels", in_channels)
     out_channels = positive_int("out_channels", out_channels)
@@ -84,10 +94,14 @@ def _check_array_type(name: str, value: Any, array_type: type) -> None:
 
 def _check_floating_dtype(name: str, value: Any) -> None:
     if not _is_floating(value):
-        raise TypeError(f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}")
+        raise TypeError(
+            f"{name} must have a floating dtype, got {_dtype_name(value.dtype)}"
+        )
 
 
-def check_array(name: str, value: Any, array_type: type, ndim: int, layout: str) -> None:
+def check_array(
+    name: str, value: Any, array_type: type, ndim: int, layout: str
+) -> None:
     """Check that ``value`` is an array of ``array_type`` with ``ndim`` dimensions and a floating dtype."""
     _check_array_type(name, value, array_type)
     if value.ndim != ndim:
@@ -126,4 +140,6 @@ def check_bias(bias: Any, x: Any, out_channels: int, array_type: type) -> None:
     check_array("bias", bias, array_type, 1, "(C_out,)")
     check_same_dtype("bias", bias, x)
     if bias.shape[0] != out_channels:
-        raise ValueError(f"bias must have shape ({out_channels},), got shape {tuple(bias.shape)}")
+        raise ValueError(
+            f"bias must have shape ({out_channels},), got shape {tuple(bias.shape)}"
+        )

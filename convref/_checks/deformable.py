@@ -17,19 +17,31 @@ class DeformConv2dArgs:
     offset_groups: int
 
 
-def _check_sampling_map(name: str, value: Any, x: Any, per_group: int, layout: str, args: Conv2dArgs, array_type: type) -> int:
+def _check_sampling_map(
+    name: str,
+    value: Any,
+    x: Any,
+    per_group: int,
+    layout: str,
+    args: Conv2dArgs,
+    array_type: type,
+) -> int:
     """Check an offset or mask map ``(N, G * per_group, H_out, W_out)``; return its group count ``G``."""
     check_array(name, value, array_type, 4, layout)
     check_same_dtype(name, value, x)
     batch, channels, height, width = (int(s) for s in value.shape)
     if batch != args.batch:
-        raise ValueError(f"{name} must have the batch size of x ({args.batch}), got shape {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must have the batch size of x ({args.batch}), got shape {tuple(value.shape)}"
+        )
     if (height, width) != args.out_size:
         raise ValueError(
             f"{name} must cover the output, {args.out_size[0]}x{args.out_size[1]} pixels, got shape {tuple(value.shape)}"
         )
     if channels == 0 or channels % per_group:
-        raise ValueError(f"{name} must have a positive multiple of {per_group} channels {layout}, got {channels}")
+        raise ValueError(
+            f"{name} must have a positive multiple of {per_group} channels {layout}, got {channels}"
+        )
     return channels // per_group
 
 
@@ -60,11 +72,25 @@ def check_deform_conv2d_args(
             f"channels, weight has shape {tuple(weight.shape)}"
         )
     conv = check_conv2d_args(
-        x, weight, bias, stride, padding, dilation, in_channels // group_channels, array_type=array_type, op="deform_conv2d"
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        in_channels // group_channels,
+        array_type=array_type,
+        op="deform_conv2d",
     )
     taps = conv.kernel_size[0] * conv.kernel_size[1]
     offset_groups = _check_sampling_map(
-        "offset", offset, x, 2 * taps, "(N, 2 * offset_groups * kh * kw, H_out, W_out)", conv, array_type
+        "offset",
+        offset,
+        x,
+        2 * taps,
+        "(N, 2 * offset_groups * kh * kw, H_out, W_out)",
+        conv,
+        array_type,
     )
     if in_channels % offset_groups:
         raise ValueError(
@@ -72,7 +98,15 @@ def check_deform_conv2d_args(
             f"({int(offset.shape[1])} channels), x has {in_channels} channels"
         )
     if mask is not None:
-        mask_groups = _check_sampling_map("mask", mask, x, taps, "(N, offset_groups * kh * kw, H_out, W_out)", conv, array_type)
+        mask_groups = _check_sampling_map(
+            "mask",
+            mask,
+            x,
+            taps,
+            "(N, offset_groups * kh * kw, H_out, W_out)",
+            conv,
+            array_type,
+        )
         if mask_groups != offset_groups:
             raise ValueError(
                 f"mask must have offset_groups * kh * kw = {offset_groups * taps} channels (one per offset), "
@@ -81,12 +115,18 @@ def check_deform_conv2d_args(
     return DeformConv2dArgs(conv, offset_groups)
 
 
-def check_dcls_kernel_args(weight: Any, positions: Any, size: IntPair, *, array_type: type) -> tuple[int, int]:
+def check_dcls_kernel_args(
+    weight: Any, positions: Any, size: IntPair, *, array_type: type
+) -> tuple[int, int]:
     """Validate ``dcls_kernel``: ``weight (C_out, C_in / g, kh, kw)``, ``positions (2, *weight.shape)``, dense ``size``."""
     check_array("weight", weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
-    check_array("positions", positions, array_type, 5, "(2, C_out, C_in / groups, kh, kw)")
+    check_array(
+        "positions", positions, array_type, 5, "(2, C_out, C_in / groups, kh, kw)"
+    )
     check_same_dtype("positions", positions, weight, "weight")
     expected = (2, *(int(s) for s in weight.shape))
     if tuple(int(s) for s in positions.shape) != expected:
-        raise ValueError(f"positions must have shape {expected} (a (y, x) per weight), got shape {tuple(positions.shape)}")
+        raise ValueError(
+            f"positions must have shape {expected} (a (y, x) per weight), got shape {tuple(positions.shape)}"
+        )
     return int_pair("size", size, minimum=1)

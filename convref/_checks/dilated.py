@@ -5,14 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .core import IntPair, check_array, check_bias, check_same_dtype, int_pair, positive_int
+from .core import (
+    IntPair,
+    check_array,
+    check_bias,
+    check_same_dtype,
+    int_pair,
+    positive_int,
+)
 
 
-def check_dilate_kernel_args(weight: Any, dilation: IntPair, *, array_type: type) -> tuple[int, int]:
+def check_dilate_kernel_args(
+    weight: Any, dilation: IntPair, *, array_type: type
+) -> tuple[int, int]:
     """Validate ``dilate_kernel``: a 4-D floating weight ``(C_out, C_in / groups, kh, kw)`` and a dilation >= 1."""
     check_array("weight", weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
     if min(int(s) for s in weight.shape[2:]) < 1:
-        raise ValueError(f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}"
+        )
     return int_pair("dilation", dilation, minimum=1)
 
 
@@ -22,11 +33,15 @@ def check_block_args(x: Any, block: IntPair, *, array_type: type) -> tuple[int, 
     bh, bw = int_pair("block", block, minimum=1)
     height, width = int(x.shape[2]), int(x.shape[3])
     if height % bh or width % bw:
-        raise ValueError(f"block must divide the height and width of x ({height}, {width}), got block={(bh, bw)}")
+        raise ValueError(
+            f"block must divide the height and width of x ({height}, {width}), got block={(bh, bw)}"
+        )
     return bh, bw
 
 
-def check_batch_to_space_args(y: Any, block: IntPair, *, array_type: type) -> tuple[int, int]:
+def check_batch_to_space_args(
+    y: Any, block: IntPair, *, array_type: type
+) -> tuple[int, int]:
     """Validate ``batch_to_space``: ``y (bh * bw * N, C, H, W)``."""
     check_array("y", y, array_type, 4, "(block_h * block_w * N, C, H, W)")
     bh, bw = int_pair("block", block, minimum=1)
@@ -68,6 +83,8 @@ def check_causal_conv1d_args(
             f"got weight of shape {tuple(weight.shape)}"
         )
     if k < 1:
-        raise ValueError(f"weight must have a kernel of at least 1 tap, got weight of shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must have a kernel of at least 1 tap, got weight of shape {tuple(weight.shape)}"
+        )
     check_bias(bias, x, out_channels, array_type)
     return CausalConv1dArgs(kernel_size=k, dilation=dilation, groups=groups)

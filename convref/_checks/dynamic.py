@@ -26,9 +26,19 @@ def check_dynamic_conv2d_args(
     check_array("weights", weights, array_type, 5, "(K, C_out, C_in / groups, kh, kw)")
     kernels = int(weights.shape[0])
     if kernels < 1:
-        raise ValueError(f"weights must hold at least one kernel (K >= 1), got shape {tuple(weights.shape)}")
+        raise ValueError(
+            f"weights must hold at least one kernel (K >= 1), got shape {tuple(weights.shape)}"
+        )
     args = check_conv2d_args(
-        x, weights[0], None, stride, padding, dilation, groups, array_type=array_type, op="dynamic_conv2d",
+        x,
+        weights[0],
+        None,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=array_type,
+        op="dynamic_conv2d",
         weight_name="weights[k]",
     )
     check_array("attention", attention, array_type, 2, "(N, K)")
@@ -42,5 +52,7 @@ def check_dynamic_conv2d_args(
         check_array("bias", bias, array_type, 2, "(K, C_out)")
         check_same_dtype("bias", bias, x)
         if tuple(int(s) for s in bias.shape) != (kernels, args.out_channels):
-            raise ValueError(f"bias must have shape ({kernels}, {args.out_channels}), got shape {tuple(bias.shape)}")
+            raise ValueError(
+                f"bias must have shape ({kernels}, {args.out_channels}), got shape {tuple(bias.shape)}"
+            )
     return args, kernels

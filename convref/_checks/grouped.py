@@ -12,5 +12,7 @@ def check_channel_shuffle_args(x: Any, groups: int, *, array_type: type) -> int:
     check_array("x", x, array_type, 4, "(N, C, H, W)")
     groups = positive_int("groups", groups)
     if x.shape[1] % groups:
-        raise ValueError(f"groups must divide the channels: x has {int(x.shape[1])} channels, groups={groups}")
+        raise ValueError(
+            f"groups must divide the channels: x has {int(x.shape[1])} channels, groups={groups}"
+        )
     return groups

@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conv import check_window_args
-from .core import IntPair, Padding, _dtype_name, check_array, check_bias, check_same_dtype, int_pair, positive_int
+from .core import (
+    IntPair,
+    Padding,
+    _dtype_name,
+    check_array,
+    check_bias,
+    check_same_dtype,
+    int_pair,
+    positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,12 @@ def check_separable_conv2d_args(
     ``row_weight (C_out, C_mid / groups, 1, kw)``, ``bias (C_out,)``.
     """
     check_array("x", x, array_type, 4, "(N, C_in, H, W)")
-    check_array("column_weight", column_weight, array_type, 4, "(C_mid, C_in / groups, kh, 1)")
-    check_array("row_weight", row_weight, array_type, 4, "(C_out, C_mid / groups, 1, kw)")
+    check_array(
+        "column_weight", column_weight, array_type, 4, "(C_mid, C_in / groups, kh, 1)"
+    )
+    check_array(
+        "row_weight", row_weight, array_type, 4, "(C_out, C_mid / groups, 1, kw)"
+    )
     check_same_dtype("column_weight", column_weight, x)
     check_same_dtype("row_weight", row_weight, x)
     groups = positive_int("groups", groups)
@@ -51,10 +64,18 @@ def check_separable_conv2d_args(
             f"column_weight must have shape (C_mid, C_in / groups, kh, 1), got shape {tuple(column_weight.shape)}"
         )
     if row_height != 1 or kw < 1:
-        raise ValueError(f"row_weight must have shape (C_out, C_mid / groups, 1, kw), got shape {tuple(row_weight.shape)}")
-    for name, channels in (("input", in_channels), ("middle", mid_channels), ("output", out_channels)):
+        raise ValueError(
+            f"row_weight must have shape (C_out, C_mid / groups, 1, kw), got shape {tuple(row_weight.shape)}"
+        )
+    for name, channels in (
+        ("input", in_channels),
+        ("middle", mid_channels),
+        ("output", out_channels),
+    ):
         if channels % groups:
-            raise ValueError(f"groups must divide the {name} channels: {channels} channels, groups={groups}")
+            raise ValueError(
+                f"groups must divide the {name} channels: {channels} channels, groups={groups}"
+            )
     if column_in != in_channels // groups:
         raise ValueError(
             f"column_weight.shape[1] must be C_in / groups = {in_channels} / {groups} = {in_channels // groups}, "
@@ -67,9 +88,16 @@ def check_separable_conv2d_args(
         )
     check_bias(bias, x, out_channels, array_type)
     _, stride_hw, _, dilation_hw, _ = check_window_args(
-        "separable_conv2d", (int(x.shape[2]), int(x.shape[3])), (kh, kw), stride, padding, dilation
+        "separable_conv2d",
+        (int(x.shape[2]), int(x.shape[3])),
+        (kh, kw),
+        stride,
+        padding,
+        dilation,
     )
-    if isinstance(padding, str):  # "same"/"valid" apply to each 1-D stage along its own axis
+    if isinstance(
+        padding, str
+    ):  # "same"/"valid" apply to each 1-D stage along its own axis
         column_padding: Padding = padding
         row_padding: Padding = padding
     else:
@@ -82,10 +110,19 @@ def check_kernel_matrix(kernel: Any, array_type: type, rank: Any) -> None:
     """Validate ``factorize_kernel``: a 2-D floating kernel of at least 1x1 and an optional rank >= 1."""
     check_array("kernel", kernel, array_type, 2, "(kh, kw)")
     if min(kernel.shape) < 1:  # an empty kernel has no rank-1 term to return
-        raise ValueError(f"kernel must be at least 1x1, got shape {tuple(kernel.shape)}")
-    if _dtype_name(kernel.dtype) not in ("float32", "float64"):  # what both SVDs support
-        raise TypeError(f"kernel must be float32 or float64, got {_dtype_name(kernel.dtype)}")
+        raise ValueError(
+            f"kernel must be at least 1x1, got shape {tuple(kernel.shape)}"
+        )
+    if _dtype_name(kernel.dtype) not in (
+        "float32",
+        "float64",
+    ):  # what both SVDs support
+        raise TypeError(
+            f"kernel must be float32 or float64, got {_dtype_name(kernel.dtype)}"
+        )
     if rank is not None:
         rank = positive_int("rank", rank)
         if rank > min(kernel.shape):
-            raise ValueError(f"rank must be <= min(kh, kw) = {min(kernel.shape)}, got {rank}")
+            raise ValueError(
+                f"rank must be <= min(kh, kw) = {min(kernel.shape)}, got {rank}"
+            )

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .core import IntPair, check_array, check_bias, check_same_dtype, int_pair, positive_int
+from .core import (
+    IntPair,
+    check_array,
+    check_bias,
+    check_same_dtype,
+    int_pair,
+    positive_int,
+)
 
 
 def check_output_padding(
@@ -20,7 +27,9 @@ def check_output_padding(
             )
 
 
-def check_stuff_zeros_args(x: Any, stride: IntPair, *, array_type: type) -> tuple[int, int]:
+def check_stuff_zeros_args(
+    x: Any, stride: IntPair, *, array_type: type
+) -> tuple[int, int]:
     """Validate ``stuff_zeros``: ``x (N, C, H, W)`` and a stride >= 1."""
     check_array("x", x, array_type, 4, "(N, C, H, W)")
     return int_pair("stride", stride, minimum=1)
@@ -47,15 +56,28 @@ class ConvTranspose2dArgs:
         """Size of the uncropped output, ``(H - 1) s + d (k - 1) + 1``: every position some tap reaches."""
         return tuple(  # type: ignore[return-value]
             (i - 1) * s + d * (k - 1) + 1
-            for i, s, d, k in zip(self.in_size, self.stride, self.dilation, self.kernel_size)
+            for i, s, d, k in zip(
+                self.in_size, self.stride, self.dilation, self.kernel_size
+            )
         )
 
 
 def conv_transpose_length(
-    size: int, kernel_size: int, stride: int, padding: int, output_padding: int, dilation: int
+    size: int,
+    kernel_size: int,
+    stride: int,
+    padding: int,
+    output_padding: int,
+    dilation: int,
 ) -> int:
     """Output length of a transposed convolution along one axis (PyTorch's formula)."""
-    return (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    return (
+        (size - 1) * stride
+        - 2 * padding
+        + dilation * (kernel_size - 1)
+        + output_padding
+        + 1
+    )
 
 
 def check_conv_transpose2d_args(
@@ -90,14 +112,18 @@ def check_conv_transpose2d_args(
     batch, in_channels, height, width = (int(s) for s in x.shape)
     weight_in, group_out, kh, kw = (int(s) for s in weight.shape)
     if height < 1 or width < 1:
-        raise ValueError(f"x must have a height and width of at least 1, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have a height and width of at least 1, got shape {tuple(x.shape)}"
+        )
     if weight_in != in_channels:
         raise ValueError(
             f"weight.shape[0] must equal the input channels C_in = {in_channels}, got weight of shape "
             f"{tuple(weight.shape)}"
         )
     if in_channels % groups:
-        raise ValueError(f"groups must divide the input channels: x has {in_channels} channels, groups={groups}")
+        raise ValueError(
+            f"groups must divide the input channels: x has {in_channels} channels, groups={groups}"
+        )
     if kh < 1 or kw < 1 or group_out < 1:
         raise ValueError(
             f"weight must have at least one output channel and a 1x1 kernel, got weight of shape {tuple(weight.shape)}"
@@ -107,14 +133,25 @@ def check_conv_transpose2d_args(
     stride_hw = int_pair("stride", stride, minimum=1)
     try:
         padding_hw = int_pair("padding", padding, minimum=0)
-    except TypeError:  # strings are conv2d's; a transposed convolution takes explicit amounts
-        raise TypeError(f"padding must be an int or a pair of ints, got {padding!r}") from None
+    except (
+        TypeError
+    ):  # strings are conv2d's; a transposed convolution takes explicit amounts
+        raise TypeError(
+            f"padding must be an int or a pair of ints, got {padding!r}"
+        ) from None
     output_padding_hw = int_pair("output_padding", output_padding, minimum=0)
     dilation_hw = int_pair("dilation", dilation, minimum=1)
     check_output_padding(output_padding_hw, stride_hw, dilation_hw)
     out_size = tuple(
         conv_transpose_length(i, k, s, p, op, d)
-        for i, k, s, p, op, d in zip((height, width), (kh, kw), stride_hw, padding_hw, output_padding_hw, dilation_hw)
+        for i, k, s, p, op, d in zip(
+            (height, width),
+            (kh, kw),
+            stride_hw,
+            padding_hw,
+            output_padding_hw,
+            dilation_hw,
+        )
     )
     if min(out_size) < 1:
         raise ValueError(

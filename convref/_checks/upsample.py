@@ -8,7 +8,15 @@ from .conv import check_window_args
 from .core import IntPair, Padding, check_array, check_bias, check_same_dtype, int_pair
 
 
-def check_resize_conv2d_args(x: Any, weight: Any, bias: Any, scale_factor: IntPair, padding: Padding, *, array_type: type) -> tuple[int, int]:
+def check_resize_conv2d_args(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    scale_factor: IntPair,
+    padding: Padding,
+    *,
+    array_type: type,
+) -> tuple[int, int]:
     """Validate ``resize_conv2d``'s arguments (shared by the NumPy and the PyTorch version).
 
     Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in, kh, kw)``, ``bias (C_out,)`` or None;
@@ -26,8 +34,17 @@ def check_resize_conv2d_args(x: Any, weight: Any, bias: Any, scale_factor: IntPa
             f"{tuple(weight.shape)}"
         )
     if kh < 1 or kw < 1:
-        raise ValueError(f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}"
+        )
     check_bias(bias, x, out_channels, array_type)
     # The convolution runs on the upsampled input: check padding and kernel against that size.
-    check_window_args("resize_conv2d", (int(x.shape[2]) * sh, int(x.shape[3]) * sw), (kh, kw), 1, padding, 1)
+    check_window_args(
+        "resize_conv2d",
+        (int(x.shape[2]) * sh, int(x.shape[3]) * sw),
+        (kh, kw),
+        1,
+        padding,
+        1,
+    )
     return sh, sw

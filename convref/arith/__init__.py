@@ -54,7 +54,13 @@ from .energy import ENERGY_45NM_PJ, OpCount, adder_op_count, conv_op_count
 from .layer_ops import Ops, tensor_bytes
 from .memory import arithmetic_intensity, conv_memory_traffic
 from .report import Count, LayerCount
-from .sizes import ConvSpec, ReceptiveField, conv_output_size, receptive_field, stack_specs
+from .sizes import (
+    ConvSpec,
+    ReceptiveField,
+    conv_output_size,
+    receptive_field,
+    stack_specs,
+)
 from .taps import affine_tap_offsets, tap_positions
 from .transposed import (
     TfSameTranspose,

@@ -15,11 +15,16 @@ def _int_at_least(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-def _int_sequence(name: str, values: Sequence[int], minimum: int, *, allow_empty: bool = False) -> list[int]:
+def _int_sequence(
+    name: str, values: Sequence[int], minimum: int, *, allow_empty: bool = False
+) -> list[int]:
     # A bare int or a string is a common slip for a one-element list: say so rather than iterate it.
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a sequence of ints, got {values!r}")
-    items = [_int_at_least(f"{name}[{index}]", value, minimum) for index, value in enumerate(values)]
+    items = [
+        _int_at_least(f"{name}[{index}]", value, minimum)
+        for index, value in enumerate(values)
+    ]
     if not items and not allow_empty:
         raise ValueError(f"{name} must not be empty")
     return items

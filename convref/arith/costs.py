@@ -85,7 +85,9 @@ def conv_cost(
         )
     check_bool("bias", bias)
     weights = out_channels * (in_channels // groups) * kh * kw
-    return Cost(params=weights + (out_channels if bias else 0), mult_adds=weights * oh * ow)
+    return Cost(
+        params=weights + (out_channels if bias else 0), mult_adds=weights * oh * ow
+    )
 
 
 def linear_cost(in_features: int, out_features: int, bias: bool = True) -> Cost:
@@ -143,7 +145,9 @@ def depthwise_separable_cost(
     """
     depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
     middle = positive_int("in_channels", in_channels) * depth_multiplier
-    depthwise = conv_cost(in_channels, middle, kernel_size, output_size, groups=in_channels)
+    depthwise = conv_cost(
+        in_channels, middle, kernel_size, output_size, groups=in_channels
+    )
     return depthwise + conv_cost(middle, out_channels, 1, output_size, bias=bias)
 
 
@@ -238,7 +242,9 @@ def deform_conv_cost(
     conv = conv_cost(in_channels, out_channels, kernel_size, output_size, groups, bias)
     offset_groups = positive_int("offset_groups", offset_groups)
     if in_channels % offset_groups:
-        raise ValueError(f"offset_groups must divide in_channels, got offset_groups={offset_groups} for {in_channels} channels")
+        raise ValueError(
+            f"offset_groups must divide in_channels, got offset_groups={offset_groups} for {in_channels} channels"
+        )
     check_bool("modulated", modulated)
     kh, kw = int_pair("kernel_size", kernel_size, minimum=1)
     oh, ow = int_pair("output_size", output_size, minimum=1)
@@ -246,7 +252,12 @@ def deform_conv_cost(
     offsets = conv_cost(in_channels, predicted, kernel_size, output_size, bias=True)
     sampled_values = in_channels * kh * kw * oh * ow
     sampling = Cost(params=0, mult_adds=(5 if modulated else 4) * sampled_values)
-    return {"conv": conv, "offsets": offsets, "sampling": sampling, "total": conv + offsets + sampling}
+    return {
+        "conv": conv,
+        "offsets": offsets,
+        "sampling": sampling,
+        "total": conv + offsets + sampling,
+    }
 
 
 def dynamic_conv_cost(
@@ -286,7 +297,9 @@ def dynamic_conv_cost(
     dict[str, Cost]
         ``"conv"``, ``"attention"``, ``"aggregation"`` and ``"total"``.
     """
-    single = conv_cost(in_channels, out_channels, kernel_size, output_size, groups, bias)
+    single = conv_cost(
+        in_channels, out_channels, kernel_size, output_size, groups, bias
+    )
     kernels = positive_int("num_kernels", num_kernels)
     conv = Cost(params=kernels * single.params, mult_adds=single.mult_adds)
     if hidden is None:
@@ -295,4 +308,9 @@ def dynamic_conv_cost(
         hidden = positive_int("hidden", hidden)
         attention = linear_cost(in_channels, hidden) + linear_cost(hidden, kernels)
     aggregation = Cost(params=0, mult_adds=kernels * single.params)
-    return {"conv": conv, "attention": attention, "aggregation": aggregation, "total": conv + attention + aggregation}
+    return {
+        "conv": conv,
+        "attention": attention,
+        "aggregation": aggregation,
+        "total": conv + attention + aggregation,
+    }

@@ -90,8 +90,12 @@ class _Walk:
     fold_batch_norm: bool
     names: dict[int, str]
     rows: list[Optional[LayerCount]] = field(default_factory=list)
-    slots: dict[int, list[int]] = field(default_factory=dict)  # id(module) -> slots of its calls in progress
-    counted_params: set[int] = field(default_factory=set)  # ids of parameters in a row already (shared ones once)
+    slots: dict[int, list[int]] = field(
+        default_factory=dict
+    )  # id(module) -> slots of its calls in progress
+    counted_params: set[int] = field(
+        default_factory=set
+    )  # ids of parameters in a row already (shared ones once)
     last_affine_output: Optional[torch.Tensor] = None
 
     def new_params(self, module: nn.Module) -> tuple[int, int]:
@@ -108,7 +112,10 @@ class _Walk:
 
     def after(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         slot = self.slots[id(module)].pop()
-        inputs = (*args, *kwargs.values())  # an argument passed by keyword is read all the same
+        inputs = (
+            *args,
+            *kwargs.values(),
+        )  # an argument passed by keyword is read all the same
         own, params = self.new_params(module)
         rule = _rule_for(module)
         if rule is None and own == 0:
@@ -117,22 +124,44 @@ class _Walk:
         shape = tuple(first.shape) if first is not None else ()
         name = self.names.get(id(module), type(module).__name__)
         if rule is None:
-            self.rows[slot] = LayerCount(name, type(module), shape, params, 0, 0, 0, 0, counted=False,
-                                         note="no rule for this layer type: operations not counted")
+            self.rows[slot] = LayerCount(
+                name,
+                type(module),
+                shape,
+                params,
+                0,
+                0,
+                0,
+                0,
+                counted=False,
+                note="no rule for this layer type: operations not counted",
+            )
             return
         ops = rule(module, inputs, output)
         if not isinstance(ops, Ops):
-            raise TypeError(f"{type(module).__name__}.count_ops must return an arith.Ops, got {type(ops).__name__}")
+            raise TypeError(
+                f"{type(module).__name__}.count_ops must return an arith.Ops, got {type(ops).__name__}"
+            )
         note = ""
         if self.fold_batch_norm and isinstance(module, nn.modules.batchnorm._BatchNorm):
             # as deployed: stored statistics, a scale and shift that fold into an affine layer before it
             ops = Ops.io(inputs, output, mult_adds=output.numel())
-            if self.last_affine_output is not None and _first(inputs) is self.last_affine_output:
+            if (
+                self.last_affine_output is not None
+                and _first(inputs) is self.last_affine_output
+            ):
                 ops, note = Ops(), "folded into the layer before"
         # only the very next layer may fold into an affine one (an in-place ReLU returns the same tensor)
         self.last_affine_output = first if ops.affine else None
         self.rows[slot] = LayerCount(
-            name, type(module), shape, params, ops.mult_adds, ops.additions, ops.bytes_read, ops.bytes_written,
+            name,
+            type(module),
+            shape,
+            params,
+            ops.mult_adds,
+            ops.additions,
+            ops.bytes_read,
+            ops.bytes_written,
             note=note,
         )
 
@@ -142,8 +171,20 @@ class _Walk:
         for name, module in model.named_modules():
             _, params = self.new_params(module)
             if params:
-                rows.append(LayerCount(name, type(module), (), params, 0, 0, 0, 0, counted=False,
-                                       note="not called in the forward pass: parameters only"))
+                rows.append(
+                    LayerCount(
+                        name,
+                        type(module),
+                        (),
+                        params,
+                        0,
+                        0,
+                        0,
+                        0,
+                        counted=False,
+                        note="not called in the forward pass: parameters only",
+                    )
+                )
         return rows
 
 
@@ -190,15 +231,25 @@ def count(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_bool("fold_batch_norm", fold_batch_norm)
-    args = (x,) if isinstance(x, torch.Tensor) else tuple(x) if isinstance(x, (tuple, list)) else ()
+    args = (
+        (x,)
+        if isinstance(x, torch.Tensor)
+        else tuple(x)
+        if isinstance(x, (tuple, list))
+        else ()
+    )
     if not _tensors(args):
-        raise TypeError(f"x must be a torch.Tensor or a sequence of them, got {type(x).__name__}")
+        raise TypeError(
+            f"x must be a torch.Tensor or a sequence of them, got {type(x).__name__}"
+        )
     walk = _Walk(fold_batch_norm, {id(m): name for name, m in model.named_modules()})
     modes = [(module, module.training) for module in model.modules()]
     handles = []
     try:
         for module in model.modules():
-            handles.append(module.register_forward_pre_hook(walk.before, with_kwargs=True))
+            handles.append(
+                module.register_forward_pre_hook(walk.before, with_kwargs=True)
+            )
             handles.append(module.register_forward_hook(walk.after, with_kwargs=True))
         model.eval()
         with torch.no_grad():

@@ -39,7 +39,9 @@ def dilated_kernel_size(kernel_size: int, dilation: int) -> int:
     return dilation * (kernel_size - 1) + 1
 
 
-def receptive_field_coverage(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> np.ndarray:
+def receptive_field_coverage(
+    kernel_sizes: Sequence[int], dilations: Sequence[int]
+) -> np.ndarray:
     r"""How often each input position reaches one output of a stack of dilated convolutions.
 
     For a single-path stack of stride-1 2-D convolutions with square :math:`k_l \times k_l`
@@ -93,7 +95,9 @@ def receptive_field_coverage(kernel_sizes: Sequence[int], dilations: Sequence[in
     for kernel_size, dilation in zip(kernel_sizes, dilations):
         box = np.zeros(dilation * (kernel_size - 1) + 1, dtype=np.int64)
         box[::dilation] = 1
-        counts = np.convolve(counts, box)  # full convolution: the field grows by d (k - 1)
+        counts = np.convolve(
+            counts, box
+        )  # full convolution: the field grows by d (k - 1)
     return np.outer(counts, counts)
 
 

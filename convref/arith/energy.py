@@ -50,7 +50,9 @@ class OpCount:
         """
         formats = sorted({fmt for _, fmt in ENERGY_45NM_PJ})
         if number_format not in formats:
-            raise ValueError(f"number_format must be one of {formats}, got {number_format!r}")
+            raise ValueError(
+                f"number_format must be one of {formats}, got {number_format!r}"
+            )
         return (
             self.multiplications * ENERGY_45NM_PJ[("mult", number_format)]
             + self.additions * ENERGY_45NM_PJ[("add", number_format)]
@@ -58,7 +60,11 @@ class OpCount:
 
 
 def conv_op_count(
-    in_channels: int, out_channels: int, kernel_size: IntPair, output_size: IntPair, groups: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    output_size: IntPair,
+    groups: int = 1,
 ) -> OpCount:
     """Multiplications and additions of a convolution: one of each per weight per output position.
 
@@ -75,11 +81,17 @@ def conv_op_count(
     OpCount
     """
     cost = conv_cost(in_channels, out_channels, kernel_size, output_size, groups)
-    return OpCount(params=cost.params, multiplications=cost.mult_adds, additions=cost.mult_adds)
+    return OpCount(
+        params=cost.params, multiplications=cost.mult_adds, additions=cost.mult_adds
+    )
 
 
 def adder_op_count(
-    in_channels: int, out_channels: int, kernel_size: IntPair, output_size: IntPair, groups: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntPair,
+    output_size: IntPair,
+    groups: int = 1,
 ) -> OpCount:
     r"""Multiplications and additions of an AdderNet layer: none of the first, two of the second per term.
 

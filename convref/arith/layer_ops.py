@@ -69,7 +69,14 @@ class Ops:
     affine: bool = False
 
     @classmethod
-    def io(cls, inputs: Any, output: Any, mult_adds: int = 0, additions: int = 0, affine: bool = False) -> "Ops":
+    def io(
+        cls,
+        inputs: Any,
+        output: Any,
+        mult_adds: int = 0,
+        additions: int = 0,
+        affine: bool = False,
+    ) -> "Ops":
         """``Ops`` of a layer that reads all its tensor inputs once and writes its output once.
 
         Parameters
@@ -86,4 +93,10 @@ class Ops:
         Ops
             With ``bytes_read = tensor_bytes(inputs)``, ``bytes_written = tensor_bytes(output)``.
         """
-        return cls(int(mult_adds), int(additions), tensor_bytes(inputs), tensor_bytes(output), affine)
+        return cls(
+            int(mult_adds),
+            int(additions),
+            tensor_bytes(inputs),
+            tensor_bytes(output),
+            affine,
+        )

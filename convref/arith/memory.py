@@ -63,9 +63,17 @@ def conv_memory_traffic(
     batch = positive_int("batch", batch)
     bytes_per_element = positive_int("bytes_per_element", bytes_per_element)
     h, w = int_pair("input_size", input_size, minimum=1)
-    oh, ow = (h, w) if output_size is None else int_pair("output_size", output_size, minimum=1)
-    weights = conv_cost(in_channels, out_channels, kernel_size, (oh, ow), groups=groups, bias=bias).params
-    return bytes_per_element * (batch * in_channels * h * w + weights + batch * out_channels * oh * ow)
+    oh, ow = (
+        (h, w)
+        if output_size is None
+        else int_pair("output_size", output_size, minimum=1)
+    )
+    weights = conv_cost(
+        in_channels, out_channels, kernel_size, (oh, ow), groups=groups, bias=bias
+    ).params
+    return bytes_per_element * (
+        batch * in_channels * h * w + weights + batch * out_channels * oh * ow
+    )
 
 
 def arithmetic_intensity(
@@ -105,7 +113,21 @@ def arithmetic_intensity(
         Multiply-adds per byte.
     """
     traffic = conv_memory_traffic(
-        in_channels, out_channels, kernel_size, input_size, output_size, groups, batch, False, bytes_per_element
+        in_channels,
+        out_channels,
+        kernel_size,
+        input_size,
+        output_size,
+        groups,
+        batch,
+        False,
+        bytes_per_element,
     )
     out = input_size if output_size is None else output_size
-    return batch * conv_cost(in_channels, out_channels, kernel_size, out, groups=groups).mult_adds / traffic
+    return (
+        batch
+        * conv_cost(
+            in_channels, out_channels, kernel_size, out, groups=groups
+        ).mult_adds
+        / traffic
+    )

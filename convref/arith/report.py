@@ -111,7 +111,10 @@ class Count:
         Count
             Same batch, only those rows.
         """
-        return Count(tuple(row for row in self.rows if issubclass(row.module_type, types)), self.batch)
+        return Count(
+            tuple(row for row in self.rows if issubclass(row.module_type, types)),
+            self.batch,
+        )
 
     def format(self, exact: bool = False) -> str:
         """A table of the rows and the total.
@@ -127,7 +130,16 @@ class Count:
         """
         number = (lambda n: f"{n:,}") if exact else _si
         size = (lambda n: f"{n:,}") if exact else _binary
-        header = ("layer", "type", "output", "params", "mult-adds", "additions", "read", "written")
+        header = (
+            "layer",
+            "type",
+            "output",
+            "params",
+            "mult-adds",
+            "additions",
+            "read",
+            "written",
+        )
         body = [
             (
                 row.name or "(model)",
@@ -141,9 +153,20 @@ class Count:
             )
             for row in self.rows
         ]
-        total = ("total", "", f"batch {self.batch}", number(self.params), number(self.mult_adds),
-                 number(self.additions), size(self.bytes_read), size(self.bytes_written))
-        widths = [max(len(line[i]) for line in (header, *body, total)) for i in range(len(header))]
+        total = (
+            "total",
+            "",
+            f"batch {self.batch}",
+            number(self.params),
+            number(self.mult_adds),
+            number(self.additions),
+            size(self.bytes_read),
+            size(self.bytes_written),
+        )
+        widths = [
+            max(len(line[i]) for line in (header, *body, total))
+            for i in range(len(header))
+        ]
 
         def line(cells: Sequence[str]) -> str:
             left = [cell.ljust(width) for cell, width in zip(cells[:3], widths[:3])]
@@ -151,8 +174,12 @@ class Count:
             return "  ".join(left + right).rstrip()
 
         rule = "-" * len(line(header))
-        notes = [f"{row.name or '(model)'}: {row.note}" for row in self.rows if row.note]
-        return "\n".join([line(header), rule, *map(line, body), rule, line(total), *notes])
+        notes = [
+            f"{row.name or '(model)'}: {row.note}" for row in self.rows if row.note
+        ]
+        return "\n".join(
+            [line(header), rule, *map(line, body), rule, line(total), *notes]
+        )
 
     def __str__(self) -> str:
         return self.format()
@@ -168,7 +195,12 @@ def _si(n: int) -> str:
 
 def _binary(n: int) -> str:
     """``4_816_896 -> '4.59MiB'``: bytes with binary prefixes."""
-    for factor, prefix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+    for factor, prefix in (
+        (2**40, "TiB"),
+        (2**30, "GiB"),
+        (2**20, "MiB"),
+        (2**10, "KiB"),
+    ):
         if abs(n) >= factor:
             return f"{n / factor:.3g}{prefix}"
     return f"{n}B"

@@ -49,7 +49,9 @@ def conv_output_size(
     if isinstance(padding, str):
         if padding == "same" and stride != 1:
             raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
-        before, after, _, _ = padding_amounts(padding, (kernel_size, 1), (dilation, 1), (1, 1))
+        before, after, _, _ = padding_amounts(
+            padding, (kernel_size, 1), (dilation, 1), (1, 1)
+        )
     else:
         before = after = _int_at_least("padding", padding, 0)
     span = dilation * (kernel_size - 1) + 1
@@ -144,14 +146,20 @@ def receptive_field(specs: Iterable[ConvSpec]) -> ReceptiveField:
     size, jump, start = 1, 1, 0
     for index, spec in enumerate(specs):
         if not isinstance(spec, ConvSpec):
-            raise TypeError(f"specs[{index}] must be a ConvSpec, got {type(spec).__name__}")
+            raise TypeError(
+                f"specs[{index}] must be a ConvSpec, got {type(spec).__name__}"
+            )
         size += (spec.span - 1) * jump
         start -= spec.padding * jump
         jump *= spec.stride
     return ReceptiveField(size=size, stride=jump, start=start)
 
 
-def stack_specs(kernel_sizes: Sequence[int], strides: Sequence[int] = (), dilations: Sequence[int] = ()) -> list[ConvSpec]:
+def stack_specs(
+    kernel_sizes: Sequence[int],
+    strides: Sequence[int] = (),
+    dilations: Sequence[int] = (),
+) -> list[ConvSpec]:
     """Build :class:`ConvSpec` layers from parallel lists (missing strides and dilations are 1).
 
     Parameters
@@ -173,4 +181,7 @@ def stack_specs(kernel_sizes: Sequence[int], strides: Sequence[int] = (), dilati
             f"kernel_sizes, strides and dilations must have the same length, got "
             f"{len(kernel_sizes)}, {len(strides)} and {len(dilations)}"
         )
-    return [ConvSpec(k, stride=s, dilation=d) for k, s, d in zip(kernel_sizes, strides, dilations)]
+    return [
+        ConvSpec(k, stride=s, dilation=d)
+        for k, s, d in zip(kernel_sizes, strides, dilations)
+    ]

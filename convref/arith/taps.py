@@ -44,11 +44,17 @@ def tap_positions(
     numpy.ndarray
         ``(len(pixels), kh kw, 2)``: the ``(y, x)`` input coordinates of every tap.
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(v) for v in (kernel_size, stride, padding, dilation))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
+        _pair(v) for v in (kernel_size, stride, padding, dilation)
+    )
     taps = kh * kw
     pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
-    grid = np.stack(np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij"), -1).reshape(taps, 2)
-    base = pixels * np.array([sh, sw]) - np.array([ph, pw])  # p_0: the top-left tap of each window
+    grid = np.stack(
+        np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij"), -1
+    ).reshape(taps, 2)
+    base = pixels * np.array([sh, sw]) - np.array(
+        [ph, pw]
+    )  # p_0: the top-left tap of each window
     positions = base[:, None, :] + grid[None].astype(np.float64)
     if offset is None:
         return positions
@@ -56,8 +62,12 @@ def tap_positions(
     if offset.shape == (taps, 2):
         return positions + offset[None]
     if offset.ndim != 3 or offset.shape[0] != 2 * taps:
-        raise ValueError(f"offset must be (2 kh kw, H_out, W_out) = ({2 * taps}, ., .) or ({taps}, 2), got {offset.shape}")
-    per_pixel = offset[:, pixels[:, 0], pixels[:, 1]].reshape(taps, 2, len(pixels))  # channel 2k: dy, 2k + 1: dx
+        raise ValueError(
+            f"offset must be (2 kh kw, H_out, W_out) = ({2 * taps}, ., .) or ({taps}, 2), got {offset.shape}"
+        )
+    per_pixel = offset[:, pixels[:, 0], pixels[:, 1]].reshape(
+        taps, 2, len(pixels)
+    )  # channel 2k: dy, 2k + 1: dx
     return positions + per_pixel.transpose(2, 0, 1)
 
 
@@ -95,9 +105,13 @@ def affine_tap_offsets(
         ``(kernel_size**2, 2)``, ``(dy, dx)`` per tap in row-major order.
     """
     radius = (kernel_size - 1) / 2
-    grid = np.stack(np.meshgrid(np.arange(kernel_size), np.arange(kernel_size), indexing="ij"), -1).reshape(-1, 2)
+    grid = np.stack(
+        np.meshgrid(np.arange(kernel_size), np.arange(kernel_size), indexing="ij"), -1
+    ).reshape(-1, 2)
     grid = (grid - radius) * dilation
     cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.array([[cos, -sin], [sin, cos]])  # on (y, x) with y down: counter-clockwise on screen
+    rotation = np.array(
+        [[cos, -sin], [sin, cos]]
+    )  # on (y, x) with y down: counter-clockwise on screen
     matrix = scale * rotation @ np.diag([np.sqrt(aspect), 1 / np.sqrt(aspect)])
     return grid @ matrix.T - grid

@@ -64,9 +64,13 @@ def conv_transpose_output_size(
             f"output_padding must be smaller than stride or dilation, got output_padding={output_padding} "
             f"with stride={stride} and dilation={dilation}"
         )
-    out = conv_transpose_length(size, kernel_size, stride, padding, output_padding, dilation)
+    out = conv_transpose_length(
+        size, kernel_size, stride, padding, output_padding, dilation
+    )
     if out < 1:
-        raise ValueError(f"padding {padding} crops the whole output: the output length would be {out}")
+        raise ValueError(
+            f"padding {padding} crops the whole output: the output length would be {out}"
+        )
     return out
 
 
@@ -151,7 +155,9 @@ class TfSameTranspose:
     trim_end: int
 
 
-def tf_same_conv_transpose(size: int, kernel_size: int, stride: int, dilation: int = 1) -> TfSameTranspose:
+def tf_same_conv_transpose(
+    size: int, kernel_size: int, stride: int, dilation: int = 1
+) -> TfSameTranspose:
     r"""TensorFlow's ``padding="same"`` for a transposed convolution, in PyTorch's arguments.
 
     TensorFlow defines ``conv*_transpose(..., padding="SAME")`` as the gradient (adjoint) of
@@ -203,18 +209,28 @@ def tf_same_conv_transpose(size: int, kernel_size: int, stride: int, dilation: i
     span = dilation * (kernel_size - 1) + 1
     if span < stride:
         return TfSameTranspose(
-            output_size=size * stride, crop_before=0, crop_after=span - stride,
-            padding=0, output_padding=stride - span, trim_end=0,
+            output_size=size * stride,
+            crop_before=0,
+            crop_after=span - stride,
+            padding=0,
+            output_padding=stride - span,
+            trim_end=0,
         )
     total = span - stride
     before = total // 2
     return TfSameTranspose(
-        output_size=size * stride, crop_before=before, crop_after=total - before,
-        padding=before, output_padding=0, trim_end=total % 2,
+        output_size=size * stride,
+        crop_before=before,
+        crop_after=total - before,
+        padding=before,
+        output_padding=0,
+        trim_end=total % 2,
     )
 
 
-def transpose_overlap(input_size: int, kernel_size: int, stride: int, padding: int = 0) -> np.ndarray:
+def transpose_overlap(
+    input_size: int, kernel_size: int, stride: int, padding: int = 0
+) -> np.ndarray:
     r"""How many kernel taps land on each output position of a transposed convolution (1-D).
 
     Output position :math:`j` (before cropping) receives input :math:`m` through tap
@@ -256,7 +272,9 @@ def transpose_overlap(input_size: int, kernel_size: int, stride: int, padding: i
     out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
     full = np.zeros((input_size - 1) * stride + kernel_size, dtype=np.int64)
     for tap in range(kernel_size):
-        full[tap : tap + (input_size - 1) * stride + 1 : stride] += 1  # tap t of every input
+        full[tap : tap + (input_size - 1) * stride + 1 : stride] += (
+            1  # tap t of every input
+        )
     return full[padding : padding + out]
 
 

@@ -13,13 +13,21 @@ harness
     Timing, peak memory, a case's rows run against its baseline, the table and ``--json`` rows.
 cases
     The table of cases, one per operator: parameters, inputs, multiply-adds, rows.
+conv_rows
+    The inputs, costs and rows of conv2d, grouped, separable, dilated and transposed.
+operator_rows
+    The inputs, costs and rows of non-local, shift, deformable, adder and dynamic.
 baselines
     The authors' formulations that some cases use as their baseline.
 cli
     The command line (``--help`` documents every option).
 """
 
-from .baselines import broadcast_adder2d, explicit_non_local_response, per_sample_dynamic_conv2d
+from .baselines import (
+    broadcast_adder2d,
+    explicit_non_local_response,
+    per_sample_dynamic_conv2d,
+)
 from .cases import CASES, get_case, run_case, torchvision_deform_conv2d
 from .cli import main
 from .harness import (

@@ -14,7 +14,11 @@ import torch.nn.functional as F
 
 from .. import functional
 
-__all__ = ["broadcast_adder2d", "per_sample_dynamic_conv2d", "explicit_non_local_response"]
+__all__ = [
+    "broadcast_adder2d",
+    "per_sample_dynamic_conv2d",
+    "explicit_non_local_response",
+]
 
 
 class _BroadcastAdder(torch.autograd.Function):
@@ -32,12 +36,19 @@ class _BroadcastAdder(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         filters, columns = ctx.saved_tensors
-        grad_filters = ((columns.unsqueeze(0) - filters.unsqueeze(2)) * grad.unsqueeze(1)).sum(2)
-        grad_columns = ((filters.unsqueeze(2) - columns.unsqueeze(0)).clamp(-1, 1) * grad.unsqueeze(1)).sum(0)
+        grad_filters = (
+            (columns.unsqueeze(0) - filters.unsqueeze(2)) * grad.unsqueeze(1)
+        ).sum(2)
+        grad_columns = (
+            (filters.unsqueeze(2) - columns.unsqueeze(0)).clamp(-1, 1)
+            * grad.unsqueeze(1)
+        ).sum(0)
         return grad_filters, grad_columns
 
 
-def broadcast_adder2d(x: torch.Tensor, weight: torch.Tensor, padding: int = 1) -> torch.Tensor:
+def broadcast_adder2d(
+    x: torch.Tensor, weight: torch.Tensor, padding: int = 1
+) -> torch.Tensor:
     """AdderNet's layer (stride 1, no groups) computed the way the paper's code does it: unfold, broadcast, sum.
 
     The baseline of the ``adder`` case: it holds the ``C_out x C_in k^2 x N H W`` difference
@@ -61,13 +72,19 @@ def broadcast_adder2d(x: torch.Tensor, weight: torch.Tensor, padding: int = 1) -
     out_channels, _, kh, kw = weight.shape
     columns = F.unfold(x, (kh, kw), padding=padding)  # (N, C k^2, L)
     columns = columns.permute(1, 0, 2).reshape(columns.shape[1], -1)  # (C k^2, N L)
-    distances = _BroadcastAdder.apply(weight.reshape(out_channels, -1), columns)  # (C_out, N L)
+    distances = _BroadcastAdder.apply(
+        weight.reshape(out_channels, -1), columns
+    )  # (C_out, N L)
     h_out, w_out = height + 2 * padding - kh + 1, width + 2 * padding - kw + 1
     return distances.reshape(out_channels, n, h_out, w_out).transpose(0, 1)
 
 
 def per_sample_dynamic_conv2d(
-    x: torch.Tensor, weights: torch.Tensor, attention: torch.Tensor, bias: Optional[torch.Tensor] = None, padding: int = 1
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    attention: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    padding: int = 1,
 ) -> torch.Tensor:
     """Dynamic convolution with one ``conv2d`` call per sample: the loop the batching trick replaces.
 
@@ -89,13 +106,24 @@ def per_sample_dynamic_conv2d(
     torch.Tensor
         ``(N, C_out, H + 2 padding - kh + 1, W + 2 padding - kw + 1)``.
     """
-    kernels = torch.matmul(attention, weights.flatten(1)).reshape(-1, *weights.shape[1:])  # (N, C_out, ...)
+    kernels = torch.matmul(attention, weights.flatten(1)).reshape(
+        -1, *weights.shape[1:]
+    )  # (N, C_out, ...)
     biases = [None] * len(x) if bias is None else torch.matmul(attention, bias)
-    return torch.cat([F.conv2d(x[n : n + 1], kernels[n], biases[n], padding=padding) for n in range(len(x))])
+    return torch.cat(
+        [
+            F.conv2d(x[n : n + 1], kernels[n], biases[n], padding=padding)
+            for n in range(len(x))
+        ]
+    )
 
 
 def explicit_non_local_response(
-    x: torch.Tensor, theta_weight: torch.Tensor, phi_weight: torch.Tensor, g_weight: torch.Tensor, mode: str
+    x: torch.Tensor,
+    theta_weight: torch.Tensor,
+    phi_weight: torch.Tensor,
+    g_weight: torch.Tensor,
+    mode: str,
 ) -> torch.Tensor:
     """A non-local response with its affinity matrix stored: ``A = non_local_affinity(...)``, then ``A g``.
 
@@ -119,6 +147,10 @@ def explicit_non_local_response(
     torch.Tensor
         ``(N, C_i, H, W)``, a view of the ``(N, H W, C_i)`` product (no copy).
     """
-    affinity = functional.non_local_affinity(x, theta_weight, phi_weight, mode)  # (N, HW, HW)
-    response = torch.matmul(affinity, torch.matmul(g_weight, x.flatten(2)).transpose(1, 2))  # (N, HW, C_i)
+    affinity = functional.non_local_affinity(
+        x, theta_weight, phi_weight, mode
+    )  # (N, HW, HW)
+    response = torch.matmul(
+        affinity, torch.matmul(g_weight, x.flatten(2)).transpose(1, 2)
+    )  # (N, HW, C_i)
     return response.transpose(1, 2).unflatten(2, x.shape[2:])

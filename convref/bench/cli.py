@@ -25,7 +25,9 @@ _CASE_OPTIONS = ("batch", "channels", "size", "groups")
 def _case_list() -> str:
     """The epilog of ``--help``: every case with its one-line summary."""
     width = max(map(len, CASES))
-    return "cases:\n" + "\n".join(f"  {name:<{width}}  {case.summary}" for name, case in CASES.items())
+    return "cases:\n" + "\n".join(
+        f"  {name:<{width}}  {case.summary}" for name, case in CASES.items()
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,19 +49,56 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # No argparse `choices` here: with nargs="*" it rejects an empty list on Python 3.11.
-    parser.add_argument("cases", nargs="*", metavar="case", help=f"any of {', '.join(CASES)} (default: all, in that order)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
-    parser.add_argument("--repeat", type=int, default=10, help="timed runs per row; the median is reported (default: 10)")
-    parser.add_argument("--batch", type=int, default=8, help="N of the (N, C, H, W) input of every case (default: 8)")
-    parser.add_argument("--channels", type=int, default=32, help="C of the input of every case (default: 32)")
-    parser.add_argument("--size", type=int, default=32, help="H = W of the input of every case (default: 32)")
-    parser.add_argument("--groups", type=int, default=4, help="groups of the grouped case; must divide --channels (default: 4)")
     parser.add_argument(
-        "--threads", type=int, default=None,
+        "cases",
+        nargs="*",
+        metavar="case",
+        help=f"any of {', '.join(CASES)} (default: all, in that order)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cpu or cuda (default: cuda when available, else cpu)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=10,
+        help="timed runs per row; the median is reported (default: 10)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=8,
+        help="N of the (N, C, H, W) input of every case (default: 8)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=32,
+        help="C of the input of every case (default: 32)",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=32,
+        help="H = W of the input of every case (default: 32)",
+    )
+    parser.add_argument(
+        "--groups",
+        type=int,
+        default=4,
+        help="groups of the grouped case; must divide --channels (default: 4)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
         help="CPU threads for PyTorch (default: its own choice); 1 gives the steadiest ratios",
     )
     parser.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print one JSON document (torch version, device, threads, and per case its parameters and rows) instead of tables",
     )
     return parser
@@ -80,17 +119,25 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     unknown = [name for name in args.cases if name not in CASES]
     if unknown:
-        parser.error(f"invalid choice: {', '.join(unknown)} (choose from {', '.join(CASES)})")
+        parser.error(
+            f"invalid choice: {', '.join(unknown)} (choose from {', '.join(CASES)})"
+        )
     names = args.cases or list(CASES)
     if "grouped" in names and args.channels % args.groups:
-        parser.error(f"--groups must divide --channels, got {args.groups} and {args.channels}")
+        parser.error(
+            f"--groups must divide --channels, got {args.groups} and {args.channels}"
+        )
     device = default_device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     results: list[dict[str, Any]] = []
     for name in names:
         case = CASES[name]
-        params = {option: getattr(args, option) for option in _CASE_OPTIONS if option in case.params}
+        params = {
+            option: getattr(args, option)
+            for option in _CASE_OPTIONS
+            if option in case.params
+        }
         timings = measure(case, repeat=args.repeat, device=str(device), **params)
         title = (
             f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, on {device} "
@@ -98,10 +145,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         )
         if args.json:
             results.append(
-                dict(case=name, family=case.family, params={**case.params, **params}, title=title, rows=timing_records(timings))
+                dict(
+                    case=name,
+                    family=case.family,
+                    params={**case.params, **params},
+                    title=title,
+                    rows=timing_records(timings),
+                )
             )
         else:
             print(format_table(title, timings), end="\n\n", flush=True)
     if args.json:
-        document = dict(torch=torch.__version__, device=str(device), threads=torch.get_num_threads(), cases=results)
+        document = dict(
+            torch=torch.__version__,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            cases=results,
+        )
         print(json.dumps(document, indent=1))

@@ -39,6 +39,7 @@ __all__ = [
     "measure",
     "format_table",
     "timing_records",
+    "seeded_tensors",
 ]
 
 
@@ -173,7 +174,9 @@ class Candidate:
     agrees: Optional[str] = None
 
 
-def time_call(fn: Callable[[], object], repeat: int, device: torch.device, warmup: int = 2) -> float:
+def time_call(
+    fn: Callable[[], object], repeat: int, device: torch.device, warmup: int = 2
+) -> float:
     """Median wall time of ``fn()`` over ``repeat`` runs, synchronising the GPU around each.
 
     Parameters
@@ -272,7 +275,10 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
         fn()
         torch.cuda.synchronize(device)
         return int(torch.cuda.max_memory_allocated(device) - before)
-    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with (
+        _stderr_silenced(),
+        profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof,
+    ):
         fn()
     held = peak = 0
     for _, change in sorted(_memory_steps(prof)):
@@ -310,8 +316,13 @@ def with_backward(*rows: Row) -> tuple[Row, ...]:
     tuple of Row
         ``"<name> (forward)"`` for every row, then ``"<name> (forward+backward)"`` for every row.
     """
-    forward = tuple(dataclasses.replace(row, name=f"{row.name} (forward)") for row in rows)
-    both = tuple(dataclasses.replace(row, name=f"{row.name} (forward+backward)", backward=True) for row in rows)
+    forward = tuple(
+        dataclasses.replace(row, name=f"{row.name} (forward)") for row in rows
+    )
+    both = tuple(
+        dataclasses.replace(row, name=f"{row.name} (forward+backward)", backward=True)
+        for row in rows
+    )
     return forward + both
 
 
@@ -353,13 +364,20 @@ def case_parameters(case: Case, params: Mapping[str, Any]) -> dict[str, Any]:
 def _numpy_inputs(inputs: SimpleNamespace) -> SimpleNamespace:
     """The inputs with every tensor as a NumPy array on the CPU (what a reference row receives)."""
     return SimpleNamespace(
-        **{k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in vars(inputs).items()}
+        **{
+            k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
+            for k, v in vars(inputs).items()
+        }
     )
 
 
-def _forward_backward(row: Row, inputs: SimpleNamespace) -> Callable[[], tuple[torch.Tensor, ...]]:
+def _forward_backward(
+    row: Row, inputs: SimpleNamespace
+) -> Callable[[], tuple[torch.Tensor, ...]]:
     """A step that clears the leaves' gradients, runs the row, backpropagates its sum and returns the gradients."""
-    leaves = {name: getattr(inputs, name).clone().requires_grad_() for name in row.grad_inputs}
+    leaves = {
+        name: getattr(inputs, name).clone().requires_grad_() for name in row.grad_inputs
+    }
     with_leaves = SimpleNamespace(**{**vars(inputs), **leaves})
 
     def step() -> tuple[torch.Tensor, ...]:
@@ -402,10 +420,16 @@ def candidates(
     dev = default_device(device)
     p = SimpleNamespace(**case_parameters(case, params))
     made = case.setup(p, dev, dtype or torch.float32)
-    inputs = SimpleNamespace(**{**vars(p), **made})  # a derived value may restate a parameter (groups)
+    inputs = SimpleNamespace(
+        **{**vars(p), **made}
+    )  # a derived value may restate a parameter (groups)
     counts = case.costs(inputs)
     rows = case.rows(p) if callable(case.rows) else case.rows
-    numpy_inputs = _numpy_inputs(inputs) if include_reference and any(row.numpy for row in rows) else None
+    numpy_inputs = (
+        _numpy_inputs(inputs)
+        if include_reference and any(row.numpy for row in rows)
+        else None
+    )
     made_rows = []
     for row in rows:
         if row.numpy and not include_reference:
@@ -414,9 +438,19 @@ def candidates(
             run = _forward_backward(row, inputs)
         else:
             run = functools.partial(row.call, numpy_inputs if row.numpy else inputs)
-        agrees = None if row.agrees is None else row.agrees + (" (gradients)" if row.backward else "")
-        mult_adds = (3 if row.backward else 1) * counts[row.cost]  # backward: twice the forward's
-        made_rows.append(Candidate(row.name.format(**vars(inputs)), run, mult_adds, row.numpy, agrees))
+        agrees = (
+            None
+            if row.agrees is None
+            else row.agrees + (" (gradients)" if row.backward else "")
+        )
+        mult_adds = (3 if row.backward else 1) * counts[
+            row.cost
+        ]  # backward: twice the forward's
+        made_rows.append(
+            Candidate(
+                row.name.format(**vars(inputs)), run, mult_adds, row.numpy, agrees
+            )
+        )
     return made_rows
 
 
@@ -449,17 +483,26 @@ def measure(
         One row per implementation, the baseline first; ratios are relative to it.
     """
     dev = default_device(device)
-    ready = candidates(case, device=str(dev), include_reference=include_reference, **params)
+    ready = candidates(
+        case, device=str(dev), include_reference=include_reference, **params
+    )
     cpu = torch.device("cpu")
     seconds = [time_call(c.run, repeat, cpu if c.numpy else dev) for c in ready]
-    peaks = [None if c.numpy or not case.memory else peak_memory(c.run, dev) for c in ready]
+    peaks = [
+        None if c.numpy or not case.memory else peak_memory(c.run, dev) for c in ready
+    ]
     base_seconds, base_peak = seconds[0], peaks[0]
     # a baseline without arithmetic (a copy) compares mult-adds with the largest count instead
     base_mult_adds = ready[0].mult_adds or max(c.mult_adds for c in ready) or 1
     return [
         Timing(
-            c.name, s, s / base_seconds, c.mult_adds, c.mult_adds / base_mult_adds,
-            peak, None if peak is None or not base_peak else peak / base_peak,
+            c.name,
+            s,
+            s / base_seconds,
+            c.mult_adds,
+            c.mult_adds / base_mult_adds,
+            peak,
+            None if peak is None or not base_peak else peak / base_peak,
         )
         for c, s, peak in zip(ready, seconds, peaks)
     ]
@@ -510,3 +553,31 @@ def timing_records(timings: Sequence[Timing]) -> list[dict[str, Any]]:
         ``mult_adds_ratio``, ``peak_bytes``, ``memory_ratio``.
     """
     return [dataclasses.asdict(t) for t in timings]
+
+
+def seeded_tensors(
+    *shapes: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """Standard normal tensors of the given shapes, from one generator seeded with 0.
+
+    They are drawn in float32 and then converted, so every dtype and device sees the
+    same numbers.
+
+    Parameters
+    ----------
+    *shapes : tuple of int
+        One shape per tensor.
+    device : torch.device
+        Where the tensors go.
+    dtype : torch.dtype
+        Their dtype.
+
+    Returns
+    -------
+    list of torch.Tensor
+        The tensors, in the order of ``shapes``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    return [
+        torch.randn(*shape, generator=generator).to(device, dtype) for shape in shapes
+    ]

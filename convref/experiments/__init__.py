@@ -26,7 +26,13 @@ choosing
     The capstone: every operator of the book in the same network slot.
 """
 
-from .adder import ADDER_CLASSIFIER_KINDS, adder_classifier, excess_kurtosis, filter_gradients, template_responses
+from .adder import (
+    ADDER_CLASSIFIER_KINDS,
+    adder_classifier,
+    excess_kurtosis,
+    filter_gradients,
+    template_responses,
+)
 from .basics import activation_stds, channel_connectivity, input_influence
 from .choosing import (
     CHOICES,
@@ -39,7 +45,12 @@ from .choosing import (
     shift_unit,
 )
 from .costs import model_cost, network_mult_adds, op_counts
-from .deformable import SHAPE_CLASSIFIER_KINDS, layer_offsets, shape_classifier, stacked_taps
+from .deformable import (
+    SHAPE_CLASSIFIER_KINDS,
+    layer_offsets,
+    shape_classifier,
+    stacked_taps,
+)
 from .dynamic import (
     DYNAMIC_CLASSIFIER_KINDS,
     SourceDynamicConv2d,

@@ -18,7 +18,13 @@ from .. import reference
 from .._checks import check_bool, positive_int
 from ..nn import Adder2d
 
-__all__ = ["ADDER_CLASSIFIER_KINDS", "adder_classifier", "template_responses", "excess_kurtosis", "filter_gradients"]
+__all__ = [
+    "ADDER_CLASSIFIER_KINDS",
+    "adder_classifier",
+    "template_responses",
+    "excess_kurtosis",
+    "filter_gradients",
+]
 
 
 #: The layer kinds that :func:`adder_classifier` builds its two middle layers from.
@@ -26,7 +32,11 @@ ADDER_CLASSIFIER_KINDS = ("conv", "adder")
 
 
 def adder_classifier(
-    kind: str = "adder", width: int = 8, classes: int = 4, batchnorm: bool = True, eta: Optional[float] = 0.2
+    kind: str = "adder",
+    width: int = 8,
+    classes: int = 4,
+    batchnorm: bool = True,
+    eta: Optional[float] = 0.2,
 ) -> torch.nn.Sequential:
     """A small network for :func:`convref.data.shapes` whose middle layers are convolutions or adder layers.
 
@@ -67,7 +77,11 @@ def adder_classifier(
     classes = positive_int("classes", classes)
 
     def unit(layer: torch.nn.Module, channels: int) -> list:
-        norm = [torch.nn.BatchNorm2d(channels, track_running_stats=False)] if batchnorm else []
+        norm = (
+            [torch.nn.BatchNorm2d(channels, track_running_stats=False)]
+            if batchnorm
+            else []
+        )
         return [layer, *norm, torch.nn.ReLU()]
 
     def middle(c_in: int, c_out: int, stride: int) -> torch.nn.Module:
@@ -85,7 +99,9 @@ def adder_classifier(
     )
 
 
-def template_responses(image: np.ndarray, template: np.ndarray) -> dict[str, np.ndarray]:
+def template_responses(
+    image: np.ndarray, template: np.ndarray
+) -> dict[str, np.ndarray]:
     r"""Score every window of ``image`` against ``template`` in the two ways a filter can match.
 
     ``"correlation"`` is the inner product :math:`\sum_{u,v} x[i+u, j+v]\, t[u, v]` (what a
@@ -109,11 +125,21 @@ def template_responses(image: np.ndarray, template: np.ndarray) -> dict[str, np.
     image = np.asarray(image, dtype=np.float64)
     template = np.asarray(template, dtype=np.float64)
     if image.ndim != 2 or template.ndim != 2:
-        raise ValueError(f"image and template must be 2-D, got shapes {image.shape} and {template.shape}")
+        raise ValueError(
+            f"image and template must be 2-D, got shapes {image.shape} and {template.shape}"
+        )
     if template.shape[0] > image.shape[0] or template.shape[1] > image.shape[1]:
-        raise ValueError(f"template {template.shape} must fit in the image {image.shape}")
-    x, t = image[None, None], template[None, None]  # one sample, one channel, one filter
-    return {"correlation": reference.conv2d(x, t)[0, 0], "negative L1": reference.adder2d(x, t)[0, 0]}
+        raise ValueError(
+            f"template {template.shape} must fit in the image {image.shape}"
+        )
+    x, t = (
+        image[None, None],
+        template[None, None],
+    )  # one sample, one channel, one filter
+    return {
+        "correlation": reference.conv2d(x, t)[0, 0],
+        "negative L1": reference.adder2d(x, t)[0, 0],
+    }
 
 
 def excess_kurtosis(values: Union[np.ndarray, torch.Tensor]) -> float:
@@ -143,7 +169,9 @@ def excess_kurtosis(values: Union[np.ndarray, torch.Tensor]) -> float:
 
 
 def filter_gradients(
-    model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor], labels: Union[np.ndarray, torch.Tensor]
+    model: torch.nn.Module,
+    images: Union[np.ndarray, torch.Tensor],
+    labels: Union[np.ndarray, torch.Tensor],
 ) -> dict[str, torch.Tensor]:
     """The cross-entropy gradient of every filter bank (4-D weight) of ``model`` on one batch.
 
@@ -168,7 +196,9 @@ def filter_gradients(
         each gradient has its parameter's shape, e.g. ``(C_out, C_in / groups, kh, kw)``.
     """
     parameter = next(model.parameters(), None)
-    x = torch.as_tensor(images, dtype=parameter.dtype if parameter is not None else torch.float32)  # the model's dtype
+    x = torch.as_tensor(
+        images, dtype=parameter.dtype if parameter is not None else torch.float32
+    )  # the model's dtype
     y = torch.as_tensor(labels).to(torch.int64)
     filters = {name: p for name, p in model.named_parameters() if p.dim() == 4}
     was_training = model.training

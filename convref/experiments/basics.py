@@ -51,13 +51,17 @@ def activation_stds(
         x = torch.randn(batch, channels, size, size)
         stds = [x.std().item()]
         for _ in range(depth):
-            layer = Conv2d(channels, channels, 3, padding="same", bias=False, init=scheme)
+            layer = Conv2d(
+                channels, channels, 3, padding="same", bias=False, init=scheme
+            )
             x = torch.relu(layer(x))
             stds.append(x.std().item())
     return stds
 
 
-def input_influence(size: int, depth: int, padding_mode: str = "zeros", kernel_size: int = 3) -> np.ndarray:
+def input_influence(
+    size: int, depth: int, padding_mode: str = "zeros", kernel_size: int = 3
+) -> np.ndarray:
     """How strongly each input pixel reaches the output of a stack of box filters.
 
     The stack is ``depth`` single-channel convolutions with an all-ones ``kernel_size``
@@ -85,7 +89,9 @@ def input_influence(size: int, depth: int, padding_mode: str = "zeros", kernel_s
         Shape ``(size, size)``, float64: the path counts.
     """
     if padding_mode not in ("valid", "zeros", "circular"):
-        raise ValueError(f"padding_mode must be 'valid', 'zeros' or 'circular', got {padding_mode!r}")
+        raise ValueError(
+            f"padding_mode must be 'valid', 'zeros' or 'circular', got {padding_mode!r}"
+        )
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size!r}")
     pad = (kernel_size - 1) // 2
@@ -93,15 +99,21 @@ def input_influence(size: int, depth: int, padding_mode: str = "zeros", kernel_s
     x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
     y = x
     for _ in range(depth):
-        if padding_mode == "circular":  # wrap around: every pixel has a full neighbourhood
+        if (
+            padding_mode == "circular"
+        ):  # wrap around: every pixel has a full neighbourhood
             y = conv2d(torch.nn.functional.pad(y, (pad,) * 4, mode="circular"), weight)
         else:
-            y = conv2d(y, weight, padding="valid" if padding_mode == "valid" else "same")
+            y = conv2d(
+                y, weight, padding="valid" if padding_mode == "valid" else "same"
+            )
     y.sum().backward()  # d(sum of outputs)/dx counts the paths, since every weight is 1
     return x.grad[0, 0].numpy()
 
 
-def channel_connectivity(model: torch.nn.Module, in_channels: int, size: int = 5, seed: int = 0) -> np.ndarray:
+def channel_connectivity(
+    model: torch.nn.Module, in_channels: int, size: int = 5, seed: int = 0
+) -> np.ndarray:
     """Which input channels each output channel of ``model`` depends on, read off real gradients.
 
     A random input ``(1, in_channels, size, size)`` goes through ``model``; for every output
@@ -134,10 +146,14 @@ def channel_connectivity(model: torch.nn.Module, in_channels: int, size: int = 5
     parameter = next(model.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.float64
     generator = seeded_generator(seed)
-    x = torch.randn(1, in_channels, size, size, generator=generator, dtype=dtype).requires_grad_(True)
+    x = torch.randn(
+        1, in_channels, size, size, generator=generator, dtype=dtype
+    ).requires_grad_(True)
     y = model(x)
     rows = []
     for o in range(y.shape[1]):
         (grad,) = torch.autograd.grad(y[0, o].sum(), x, retain_graph=True)
-        rows.append((grad[0] != 0).flatten(1).any(1))  # any pixel of input channel c reached output o
+        rows.append(
+            (grad[0] != 0).flatten(1).any(1)
+        )  # any pixel of input channel c reached output o
     return torch.stack(rows).numpy()

@@ -80,8 +80,10 @@ def _bottleneck(channels: int) -> nn.Module:
     """ResNet's 1x1 -> 3x3 -> 1x1 with a four-times narrower middle."""
     middle = max(1, channels // 4)
     return nn.Sequential(
-        nn.Conv2d(channels, middle, 1, bias=False), *_bn_relu(middle),
-        nn.Conv2d(middle, middle, 3, padding=1, bias=False), *_bn_relu(middle),
+        nn.Conv2d(channels, middle, 1, bias=False),
+        *_bn_relu(middle),
+        nn.Conv2d(middle, middle, 3, padding=1, bias=False),
+        *_bn_relu(middle),
         nn.Conv2d(middle, channels, 1, bias=False),
     )
 
@@ -104,7 +106,8 @@ def hourglass_block(channels: int) -> nn.Module:
         Maps ``(N, C, H, W)`` (``H``, ``W`` even) to ``(N, C, H, W)``.
     """
     return nn.Sequential(
-        _conv(channels, 3, stride=2, padding=1), *_bn_relu(channels),
+        _conv(channels, 3, stride=2, padding=1),
+        *_bn_relu(channels),
         ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False),
     )
 
@@ -127,8 +130,10 @@ def shift_unit(channels: int) -> nn.Module:
         Maps ``(N, C, H, W)`` to ``(N, C, H, W)``.
     """
     return nn.Sequential(
-        Conv1x1(channels, channels, bias=False), *_bn_relu(channels),
-        Shift2d(channels), Conv1x1(channels, channels, bias=False),
+        Conv1x1(channels, channels, bias=False),
+        *_bn_relu(channels),
+        Shift2d(channels),
+        Conv1x1(channels, channels, bias=False),
     )
 
 
@@ -139,34 +144,70 @@ def _non_local_unit(channels: int) -> nn.Module:
 
 #: The slot's candidates, in the book's chapter order; ``"conv3x3"`` is the baseline.
 CHOICES: dict[str, OperatorChoice] = {
-    "conv3x3": OperatorChoice("3x3 conv", "conv_basics/conv_basics", lambda c: _conv(c, 3, padding=1)),
-    "conv1x1": OperatorChoice("1x1 conv only", "conv1x1/conv1x1", lambda c: _conv(c, 1)),
-    "bottleneck": OperatorChoice("1x1-3x3-1x1 bottleneck", "conv1x1/conv1x1", _bottleneck),
-    "conv5x5": OperatorChoice("5x5 conv", "small_kernels/small_kernels", lambda c: _conv(c, 5, padding=2)),
-    "spatially_separable": OperatorChoice(
-        "3x1 + 1x3", "small_kernels/small_kernels",
-        lambda c: nn.Sequential(_conv(c, (3, 1), padding=(1, 0)), _conv(c, (1, 3), padding=(0, 1))),
+    "conv3x3": OperatorChoice(
+        "3x3 conv", "conv_basics/conv_basics", lambda c: _conv(c, 3, padding=1)
     ),
-    "grouped": OperatorChoice("grouped 3x3 (g=4)", "grouped_conv/grouped_conv", lambda c: _conv(c, 3, padding=1, groups=4)),
+    "conv1x1": OperatorChoice(
+        "1x1 conv only", "conv1x1/conv1x1", lambda c: _conv(c, 1)
+    ),
+    "bottleneck": OperatorChoice(
+        "1x1-3x3-1x1 bottleneck", "conv1x1/conv1x1", _bottleneck
+    ),
+    "conv5x5": OperatorChoice(
+        "5x5 conv", "small_kernels/small_kernels", lambda c: _conv(c, 5, padding=2)
+    ),
+    "spatially_separable": OperatorChoice(
+        "3x1 + 1x3",
+        "small_kernels/small_kernels",
+        lambda c: nn.Sequential(
+            _conv(c, (3, 1), padding=(1, 0)), _conv(c, (1, 3), padding=(0, 1))
+        ),
+    ),
+    "grouped": OperatorChoice(
+        "grouped 3x3 (g=4)",
+        "grouped_conv/grouped_conv",
+        lambda c: _conv(c, 3, padding=1, groups=4),
+    ),
     "depthwise_separable": OperatorChoice(
-        "depthwise separable", "grouped_conv/grouped_conv",
+        "depthwise separable",
+        "grouped_conv/grouped_conv",
         lambda c: DepthwiseSeparableConv2d(c, c, 3, padding=1, bias=False),
     ),
-    "dilated": OperatorChoice("dilated 3x3 (d=2)", "dilated_conv/dilated_conv", lambda c: _conv(c, 3, padding=2, dilation=2)),
-    "transposed": OperatorChoice("stride-2 + transposed", "transposed_conv/transposed_conv", hourglass_block),
-    "deformable": OperatorChoice(
-        "deformable 3x3", "deformable/deformable", lambda c: DCN2d(c, c, 3, padding=1, bias=False)
+    "dilated": OperatorChoice(
+        "dilated 3x3 (d=2)",
+        "dilated_conv/dilated_conv",
+        lambda c: _conv(c, 3, padding=2, dilation=2),
     ),
-    "non_local": OperatorChoice("3x3 + non-local", "non_local/non_local", _non_local_unit),
+    "transposed": OperatorChoice(
+        "stride-2 + transposed", "transposed_conv/transposed_conv", hourglass_block
+    ),
+    "deformable": OperatorChoice(
+        "deformable 3x3",
+        "deformable/deformable",
+        lambda c: DCN2d(c, c, 3, padding=1, bias=False),
+    ),
+    "non_local": OperatorChoice(
+        "3x3 + non-local", "non_local/non_local", _non_local_unit
+    ),
     "shift": OperatorChoice("1x1-shift-1x1", "shift/shift", shift_unit),
-    "adder": OperatorChoice("adder 3x3", "adder/adder", lambda c: Adder2d(c, c, 3, padding=1, bias=False)),
-    "condconv": OperatorChoice("CondConv (K=4)", "dynamic/dynamic", lambda c: CondConv2d(c, c, 3, padding=1, bias=False)),
+    "adder": OperatorChoice(
+        "adder 3x3", "adder/adder", lambda c: Adder2d(c, c, 3, padding=1, bias=False)
+    ),
+    "condconv": OperatorChoice(
+        "CondConv (K=4)",
+        "dynamic/dynamic",
+        lambda c: CondConv2d(c, c, 3, padding=1, bias=False),
+    ),
     # temperature 1: a five-epoch run is too short for DY-CNN's 30 -> 1 annealing
     "dynamic": OperatorChoice(
-        "DY-CNN (K=4)", "dynamic/dynamic", lambda c: DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0)
+        "DY-CNN (K=4)",
+        "dynamic/dynamic",
+        lambda c: DynamicConv2d(c, c, 3, padding=1, bias=False, temperature=1.0),
     ),
     "selective_kernel": OperatorChoice(
-        "selective kernel", "dynamic/dynamic", lambda c: SelectiveKernel2d(c, c, reduction=4, min_hidden=8)
+        "selective kernel",
+        "dynamic/dynamic",
+        lambda c: SelectiveKernel2d(c, c, reduction=4, min_hidden=8),
     ),
 }
 
@@ -222,16 +263,24 @@ def choice_network(name: str, width: int = 8, classes: int = 4) -> nn.Sequential
     classes = positive_int("classes", classes)
     channels = 2 * width
     model = nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1, bias=False), *_bn_relu(width),
-        nn.Conv2d(width, channels, 3, stride=2, padding=1, bias=False), *_bn_relu(channels),
-        choice_block(name, channels), *_bn_relu(channels),
-        choice_block(name, channels), *_bn_relu(channels),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes),
+        nn.Conv2d(1, width, 3, padding=1, bias=False),
+        *_bn_relu(width),
+        nn.Conv2d(width, channels, 3, stride=2, padding=1, bias=False),
+        *_bn_relu(channels),
+        choice_block(name, channels),
+        *_bn_relu(channels),
+        choice_block(name, channels),
+        *_bn_relu(channels),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, classes),
     )
     return use_batch_statistics(model)
 
 
-def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
+def _training_step(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+) -> Callable[[], None]:
     def step() -> None:
         model.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(images), labels).backward()
@@ -239,7 +288,13 @@ def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
     return step
 
 
-def _measure_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device, repeat: int) -> tuple[float, int]:
+def _measure_step(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    repeat: int,
+) -> tuple[float, int]:
     """Median seconds and peak bytes of one training step (forward, loss, backward) on ``device``."""
     model.to(device).train()
     step = _training_step(model, images.to(device), labels.to(device))
@@ -291,7 +346,13 @@ def compare_operators(
     names = list(CHOICES) if names is None else [_check_name(n) for n in names]
     if not names:
         raise ValueError("names must name at least one operator")
-    for option, value in {"images": images, "epochs": epochs, "width": width, "batch_size": batch_size, "repeat": repeat}.items():
+    for option, value in {
+        "images": images,
+        "epochs": epochs,
+        "width": width,
+        "batch_size": batch_size,
+        "repeat": repeat,
+    }.items():
         positive_int(option, value)
     gpu = torch.cuda.is_available() if gpu is None else bool(gpu)
     x, y, _ = data.varied_shapes(images, size=24, seed=seed)
@@ -301,9 +362,19 @@ def compare_operators(
     for name in names:
         with seeded(seed):  # every variant starts from the same random stream
             model = choice_network(name, width=width, classes=len(data.SHAPE_CLASSES))
-        result = train_classifier(model, x, y, epochs=epochs, seed=seed, batch_size=batch_size)
-        cpu_seconds, peak = _measure_step(model, step_images, step_labels, torch.device("cpu"), repeat)
-        gpu_seconds = _measure_step(model, step_images, step_labels, torch.device("cuda"), repeat)[0] if gpu else None
+        result = train_classifier(
+            model, x, y, epochs=epochs, seed=seed, batch_size=batch_size
+        )
+        cpu_seconds, peak = _measure_step(
+            model, step_images, step_labels, torch.device("cpu"), repeat
+        )
+        gpu_seconds = (
+            _measure_step(
+                model, step_images, step_labels, torch.device("cuda"), repeat
+            )[0]
+            if gpu
+            else None
+        )
         model.to("cpu")
         rows.append(
             {
@@ -322,7 +393,9 @@ def compare_operators(
         )
     for row in rows:
         row["cpu_ratio"] = row["cpu_ms"] / rows[0]["cpu_ms"]
-        row["gpu_ratio"] = None if row["gpu_ms"] is None else row["gpu_ms"] / rows[0]["gpu_ms"]
+        row["gpu_ratio"] = (
+            None if row["gpu_ms"] is None else row["gpu_ms"] / rows[0]["gpu_ms"]
+        )
     return rows
 
 
@@ -340,14 +413,25 @@ def format_comparison(rows: Sequence[dict]) -> str:
         A Markdown table, one line per operator, the baseline first.
     """
     gpu = any(row.get("gpu_ms") is not None for row in rows)
-    header = ["operator", "params", "mult-adds", "CPU step ms", "x baseline", "peak MiB"]
+    header = [
+        "operator",
+        "params",
+        "mult-adds",
+        "CPU step ms",
+        "x baseline",
+        "peak MiB",
+    ]
     header += ["GPU step ms", "x baseline"] if gpu else []
     header += ["train acc", "test acc"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [
-            row["label"], f"{row['params']:,}", f"{row['mult_adds'] / 1e6:.2f} M",
-            f"{row['cpu_ms']:.1f}", f"{row['cpu_ratio']:.2f}", f"{row['peak_mib']:.1f}",
+            row["label"],
+            f"{row['params']:,}",
+            f"{row['mult_adds'] / 1e6:.2f} M",
+            f"{row['cpu_ms']:.1f}",
+            f"{row['cpu_ratio']:.2f}",
+            f"{row['peak_mib']:.1f}",
         ]
         cells += [f"{row['gpu_ms']:.2f}", f"{row['gpu_ratio']:.2f}"] if gpu else []
         cells += [f"{row['train_accuracy']:.2f}", f"{row['test_accuracy']:.2f}"]

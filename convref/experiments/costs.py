@@ -32,7 +32,9 @@ CONVOLUTIONS = (nn.modules.conv._ConvNd, ConvLayer2d, CausalConv1d)
 _PAIR = 2  # inputs per counted batch; every count below is divided by it
 
 
-def _count_pair(model: nn.Module, input_shape: tuple[int, ...], fold_batch_norm: bool = False) -> Count:
+def _count_pair(
+    model: nn.Module, input_shape: tuple[int, ...], fold_batch_norm: bool = False
+) -> Count:
     """:func:`convref.arith.count` on two zero inputs of ``input_shape``, in the model's dtype and on its device."""
     parameter = next(model.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.float32
@@ -80,7 +82,9 @@ def model_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict:
     mult_adds = outputs = dynamic = 0
     for row in counted.select(*CONVOLUTIONS, nn.Linear).rows:
         layer = layers[row.name]
-        mult_adds += _adder_terms(row, layer) if isinstance(layer, Adder2d) else row.mult_adds
+        mult_adds += (
+            _adder_terms(row, layer) if isinstance(layer, Adder2d) else row.mult_adds
+        )
         if not isinstance(layer, nn.Linear):
             outputs += math.prod(row.output_shape)
         if isinstance(layer, KernelMixtureConv2d):
@@ -123,7 +127,9 @@ def op_counts(model: nn.Module, input_shape: tuple[int, ...]) -> OpCount:
     counted = _count_pair(model, tuple(input_shape), fold_batch_norm=True)
     layers = dict(model.named_modules())
     multiplications = additions = 0
-    for row in counted.select(*CONVOLUTIONS, nn.Linear, nn.modules.batchnorm._BatchNorm).rows:
+    for row in counted.select(
+        *CONVOLUTIONS, nn.Linear, nn.modules.batchnorm._BatchNorm
+    ).rows:
         layer = layers[row.name]
         if isinstance(layer, Adder2d):
             additions += 2 * _adder_terms(row, layer)
@@ -163,5 +169,7 @@ def network_mult_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     total = 0
     for row in counted.select(*CONVOLUTIONS, nn.Linear, NonLocal2d).rows:
         layer = layers[row.name]
-        total += _adder_terms(row, layer) if isinstance(layer, Adder2d) else row.mult_adds
+        total += (
+            _adder_terms(row, layer) if isinstance(layer, Adder2d) else row.mult_adds
+        )
     return total // _PAIR

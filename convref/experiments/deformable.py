@@ -17,14 +17,21 @@ from .._checks import padding_amounts, positive_int
 from ..arith import tap_positions
 from ..nn import ActiveConv2d, DCN2d
 
-__all__ = ["SHAPE_CLASSIFIER_KINDS", "shape_classifier", "layer_offsets", "stacked_taps"]
+__all__ = [
+    "SHAPE_CLASSIFIER_KINDS",
+    "shape_classifier",
+    "layer_offsets",
+    "stacked_taps",
+]
 
 
 #: The layer kinds that :func:`shape_classifier` builds its last two convolutions from.
 SHAPE_CLASSIFIER_KINDS = ("plain", "active", "deformable", "modulated")
 
 
-def shape_classifier(kind: str = "plain", width: int = 8, classes: int = 4) -> torch.nn.Sequential:
+def shape_classifier(
+    kind: str = "plain", width: int = 8, classes: int = 4
+) -> torch.nn.Sequential:
     """A small CNN for the 24x24 shapes of :func:`convref.data.varied_shapes`; the last two convolutions vary.
 
     Four 3x3 convolutions, each followed by BatchNorm and ReLU: ``1 -> w`` and ``w -> 2w``
@@ -61,12 +68,26 @@ def shape_classifier(kind: str = "plain", width: int = 8, classes: int = 4) -> t
 
     def block(c_in: int, c_out: int, layer_kind: str, stride: int = 1) -> list:
         if layer_kind == "plain":
-            conv = torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)  # BN follows: no bias
+            conv = torch.nn.Conv2d(
+                c_in, c_out, 3, stride, 1, bias=False
+            )  # BN follows: no bias
         elif layer_kind == "active":
             conv = ActiveConv2d(c_in, c_out, 3, stride, 1, bias=False)
         else:
-            conv = DCN2d(c_in, c_out, 3, stride, 1, bias=False, modulated=layer_kind == "modulated")
-        return [conv, torch.nn.BatchNorm2d(c_out, track_running_stats=False), torch.nn.ReLU()]
+            conv = DCN2d(
+                c_in,
+                c_out,
+                3,
+                stride,
+                1,
+                bias=False,
+                modulated=layer_kind == "modulated",
+            )
+        return [
+            conv,
+            torch.nn.BatchNorm2d(c_out, track_running_stats=False),
+            torch.nn.ReLU(),
+        ]
 
     return torch.nn.Sequential(
         *block(1, width, "plain"),
@@ -83,7 +104,9 @@ def _offset_layers(model: torch.nn.Module) -> list:
     return [m for m in model.modules() if isinstance(m, (DCN2d, ActiveConv2d))]
 
 
-def layer_offsets(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]) -> list[dict]:
+def layer_offsets(
+    model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]
+) -> list[dict]:
     """The offsets (and masks) every deformable or active layer of ``model`` uses on ``images``.
 
     One forward pass without gradients records each layer's input; the offsets are then
@@ -108,7 +131,12 @@ def layer_offsets(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor
     if not layers:
         raise ValueError("model has no DCN2d or ActiveConv2d layer")
     inputs: dict[int, torch.Tensor] = {}
-    hooks = [layer.register_forward_hook(lambda m, args, out, i=i: inputs.__setitem__(i, args[0])) for i, layer in enumerate(layers)]
+    hooks = [
+        layer.register_forward_hook(
+            lambda m, args, out, i=i: inputs.__setitem__(i, args[0])
+        )
+        for i, layer in enumerate(layers)
+    ]
     parameter = next(model.parameters())
     x = torch.as_tensor(images, dtype=parameter.dtype)
     was_training = model.training
@@ -122,12 +150,21 @@ def layer_offsets(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor
                     offset, mask = layer.offsets_and_mask(inputs[i])
                 else:
                     offset, mask = layer.offset_map(inputs[i]), None
-                top, _, left, _ = padding_amounts(layer.padding, layer.kernel_size, layer.dilation, layer.stride)
-                results.append({
-                    "offset": offset.numpy().astype(np.float64),
-                    "mask": None if mask is None else mask.numpy().astype(np.float64),
-                    "kernel_size": layer.kernel_size, "stride": layer.stride, "padding": (top, left), "dilation": layer.dilation,
-                })
+                top, _, left, _ = padding_amounts(
+                    layer.padding, layer.kernel_size, layer.dilation, layer.stride
+                )
+                results.append(
+                    {
+                        "offset": offset.numpy().astype(np.float64),
+                        "mask": None
+                        if mask is None
+                        else mask.numpy().astype(np.float64),
+                        "kernel_size": layer.kernel_size,
+                        "stride": layer.stride,
+                        "padding": (top, left),
+                        "dilation": layer.dilation,
+                    }
+                )
     finally:
         model.train(was_training)
         for hook in hooks:
@@ -135,7 +172,13 @@ def layer_offsets(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor
     return results
 
 
-def stacked_taps(layers: list[dict], index: int, pixel: tuple[int, int], input_stride: float = 1.0, regular: bool = False) -> np.ndarray:
+def stacked_taps(
+    layers: list[dict],
+    index: int,
+    pixel: tuple[int, int],
+    input_stride: float = 1.0,
+    regular: bool = False,
+) -> np.ndarray:
     """The input points that one output pixel of a stack of deformable layers reads, through all of them.
 
     Starting from ``pixel`` of the last layer in ``layers`` (from :func:`layer_offsets`), its
@@ -170,10 +213,25 @@ def stacked_taps(layers: list[dict], index: int, pixel: tuple[int, int], input_s
         raise ValueError("layers must hold at least one layer")
     points = np.asarray([pixel], dtype=np.float64)
     for number, layer in enumerate(reversed(layers)):
-        if number > 0:  # points of this layer's output: round to its nearest output pixels
+        if (
+            number > 0
+        ):  # points of this layer's output: round to its nearest output pixels
             _, out_h, out_w = layer["offset"].shape[1:]
-            points = np.stack([np.clip(np.rint(points[:, 0]), 0, out_h - 1), np.clip(np.rint(points[:, 1]), 0, out_w - 1)], -1)
+            points = np.stack(
+                [
+                    np.clip(np.rint(points[:, 0]), 0, out_h - 1),
+                    np.clip(np.rint(points[:, 1]), 0, out_w - 1),
+                ],
+                -1,
+            )
         offset = None if regular else layer["offset"][index]
-        points = tap_positions(offset, points.astype(np.int64), layer["kernel_size"], layer["stride"], layer["padding"], layer["dilation"])
+        points = tap_positions(
+            offset,
+            points.astype(np.int64),
+            layer["kernel_size"],
+            layer["stride"],
+            layer["padding"],
+            layer["dilation"],
+        )
         points = points.reshape(-1, 2)
     return points * input_stride

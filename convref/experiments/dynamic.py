@@ -89,14 +89,29 @@ class SourceDynamicConv2d(torch.nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = torch.nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        self.in_channels, self.out_channels, self.kernel_size = (
+            in_channels,
+            out_channels,
+            kernel_size,
+        )
+        self.stride, self.padding, self.dilation, self.groups = (
+            stride,
+            padding,
+            dilation,
+            groups,
+        )
+        self.weight = torch.nn.Parameter(
+            torch.empty(out_channels, in_channels, kernel_size, kernel_size)
+        )
         torch.nn.init.kaiming_uniform_(self.weight, a=5**0.5)
-        self.attention = torch.nn.Parameter(torch.zeros(1, out_channels, 1, 1))  # one constant per output channel
+        self.attention = torch.nn.Parameter(
+            torch.zeros(1, out_channels, 1, 1)
+        )  # one constant per output channel
         self.bias = bias  # a flag for now ...
         if bias:
-            self.bias = torch.nn.Parameter(torch.zeros(out_channels))  # ... replaced by a parameter
+            self.bias = torch.nn.Parameter(
+                torch.zeros(out_channels)
+            )  # ... replaced by a parameter
 
     def channel_scales(self) -> torch.Tensor:
         """The factor ``softmax(attention)`` of each output channel's kernel, shape ``(C_out,)``; the same for every input."""
@@ -104,7 +119,9 @@ class SourceDynamicConv2d(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.channel_scales().reshape(-1, 1, 1, 1)
-        return torch.nn.functional.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return torch.nn.functional.conv2d(
+            x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 #: The layer kinds that :func:`dynamic_classifier` builds its last three convolutions from.
@@ -112,7 +129,11 @@ DYNAMIC_CLASSIFIER_KINDS = ("static", "dynamic", "condconv", "selective")
 
 
 def dynamic_classifier(
-    kind: str = "dynamic", width: int = 8, classes: int = 4, num_kernels: int = 4, dilations: tuple[int, ...] = (1, 2)
+    kind: str = "dynamic",
+    width: int = 8,
+    classes: int = 4,
+    num_kernels: int = 4,
+    dilations: tuple[int, ...] = (1, 2),
 ) -> torch.nn.Sequential:
     """A small CNN for the 24x24 images of :mod:`convref.data` whose last three 3x3 convolutions are of ``kind``.
 
@@ -151,20 +172,39 @@ def dynamic_classifier(
         Maps ``(N, 1, H, W)`` to logits ``(N, classes)``.
     """
     if kind not in DYNAMIC_CLASSIFIER_KINDS:
-        raise ValueError(f"kind must be one of {DYNAMIC_CLASSIFIER_KINDS}, got {kind!r}")
+        raise ValueError(
+            f"kind must be one of {DYNAMIC_CLASSIFIER_KINDS}, got {kind!r}"
+        )
     width = positive_int("width", width)
     classes = positive_int("classes", classes)
     num_kernels = positive_int("num_kernels", num_kernels)
 
     def block(c_in: int, c_out: int, layer_kind: str, stride: int = 1) -> list:
         if layer_kind == "selective":  # BatchNorm and ReLU are inside each branch
-            return [SelectiveKernel2d(c_in, c_out, stride, dilations, reduction=4, min_hidden=8)]
+            return [
+                SelectiveKernel2d(
+                    c_in, c_out, stride, dilations, reduction=4, min_hidden=8
+                )
+            ]
         if layer_kind == "static":
-            conv = torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)  # BN follows: no bias
+            conv = torch.nn.Conv2d(
+                c_in, c_out, 3, stride, 1, bias=False
+            )  # BN follows: no bias
         elif layer_kind == "dynamic":
-            conv = DynamicConv2d(c_in, c_out, 3, stride, 1, bias=False, num_kernels=num_kernels, temperature=1.0)
+            conv = DynamicConv2d(
+                c_in,
+                c_out,
+                3,
+                stride,
+                1,
+                bias=False,
+                num_kernels=num_kernels,
+                temperature=1.0,
+            )
         else:
-            conv = CondConv2d(c_in, c_out, 3, stride, 1, bias=False, num_kernels=num_kernels)
+            conv = CondConv2d(
+                c_in, c_out, 3, stride, 1, bias=False, num_kernels=num_kernels
+            )
         return [conv, torch.nn.BatchNorm2d(c_out), torch.nn.ReLU()]
 
     model = torch.nn.Sequential(
@@ -180,7 +220,11 @@ def dynamic_classifier(
 
 
 def anneal_temperature(
-    model: torch.nn.Module, steps_per_epoch: int, start: float = 30.0, end: float = 1.0, epochs: float = 10.0
+    model: torch.nn.Module,
+    steps_per_epoch: int,
+    start: float = 30.0,
+    end: float = 1.0,
+    epochs: float = 10.0,
 ) -> "torch.utils.hooks.RemovableHandle":
     """Lower the temperature of every :class:`convref.nn.DynamicConv2d` in ``model`` step by step, as DY-CNN does.
 
@@ -208,7 +252,9 @@ def anneal_temperature(
     layers = [m for m in model.modules() if isinstance(m, DynamicConv2d)]
     if not layers:
         raise ValueError("model has no DynamicConv2d layer")
-    temperature_schedule(0.0, start, end, epochs)  # refuse a bad schedule now, not at the first step
+    temperature_schedule(
+        0.0, start, end, epochs
+    )  # refuse a bad schedule now, not at the first step
     for layer in layers:
         layer.temperature = start
     steps = [0]
@@ -223,7 +269,9 @@ def anneal_temperature(
     return model.register_forward_pre_hook(before_forward)
 
 
-def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]) -> list[np.ndarray]:
+def dynamic_attention(
+    model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]
+) -> list[np.ndarray]:
     """The attention of every dynamic layer of ``model`` on ``images``, from one forward pass.
 
     Hooks record each layer's input; the attention is then what the layer computes from it:
@@ -247,9 +295,15 @@ def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Te
         One array per dynamic layer, in the order of ``model.modules()``, float64: ``(N, K)``
         for a dynamic or CondConv layer, ``(N, branches, C_out)`` for a selective-kernel one.
     """
-    layers = [m for m in model.modules() if isinstance(m, (DynamicConv2d, CondConv2d, SelectiveKernel2d))]
+    layers = [
+        m
+        for m in model.modules()
+        if isinstance(m, (DynamicConv2d, CondConv2d, SelectiveKernel2d))
+    ]
     if not layers:
-        raise ValueError("model has no DynamicConv2d, CondConv2d or SelectiveKernel2d layer")
+        raise ValueError(
+            "model has no DynamicConv2d, CondConv2d or SelectiveKernel2d layer"
+        )
     results: dict[int, np.ndarray] = {}
 
     def record(index: int, layer: torch.nn.Module, inputs: tuple) -> None:
@@ -259,12 +313,17 @@ def dynamic_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Te
             attention = layer.attention(inputs[0])
         results[index] = attention.numpy().astype(np.float64)
 
-    hooks = [layer.register_forward_pre_hook(lambda m, args, i=i: record(i, m, args)) for i, layer in enumerate(layers)]
+    hooks = [
+        layer.register_forward_pre_hook(lambda m, args, i=i: record(i, m, args))
+        for i, layer in enumerate(layers)
+    ]
     run_hooked(model, hooks, images)
     return [results[i] for i in range(len(layers))]
 
 
-def freeze_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]) -> torch.nn.Module:
+def freeze_attention(
+    model: torch.nn.Module, images: Union[np.ndarray, torch.Tensor]
+) -> torch.nn.Module:
     r"""A static copy of ``model``: each dynamic layer replaced by one convolution with its average mixed kernel.
 
     For every :class:`convref.nn.DynamicConv2d` and :class:`convref.nn.CondConv2d`, the
@@ -292,12 +351,32 @@ def freeze_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Ten
     if not layers:
         raise ValueError("model has no DynamicConv2d or CondConv2d layer")
     # dynamic_attention lists the SelectiveKernel2d layers too: keep the kernel mixtures', in order
-    every = [m for m in model.modules() if isinstance(m, (DynamicConv2d, CondConv2d, SelectiveKernel2d))]
-    attention = [a for m, a in zip(every, dynamic_attention(model, images)) if not isinstance(m, SelectiveKernel2d)]
-    means = {id(layer): torch.as_tensor(a.mean(0), dtype=layer.weight.dtype) for layer, a in zip(layers, attention)}
+    every = [
+        m
+        for m in model.modules()
+        if isinstance(m, (DynamicConv2d, CondConv2d, SelectiveKernel2d))
+    ]
+    attention = [
+        a
+        for m, a in zip(every, dynamic_attention(model, images))
+        if not isinstance(m, SelectiveKernel2d)
+    ]
+    means = {
+        id(layer): torch.as_tensor(a.mean(0), dtype=layer.weight.dtype)
+        for layer, a in zip(layers, attention)
+    }
     frozen = copy.deepcopy(model)
     # a deep copy lists its modules in the same order: pair each copied layer with its original
-    originals = dict(zip([id(m) for m in frozen.modules() if isinstance(m, (DynamicConv2d, CondConv2d))], layers))
+    originals = dict(
+        zip(
+            [
+                id(m)
+                for m in frozen.modules()
+                if isinstance(m, (DynamicConv2d, CondConv2d))
+            ],
+            layers,
+        )
+    )
     for parent in list(frozen.modules()):
         for name, child in list(parent.named_children()):
             if id(child) not in originals:
@@ -305,10 +384,18 @@ def freeze_attention(model: torch.nn.Module, images: Union[np.ndarray, torch.Ten
             source = originals[id(child)]
             mean = means[id(source)]
             if isinstance(source.padding, str):
-                raise ValueError(f"freeze_attention needs an int or pair padding, got {source.padding!r}")
+                raise ValueError(
+                    f"freeze_attention needs an int or pair padding, got {source.padding!r}"
+                )
             conv = torch.nn.Conv2d(
-                source.in_channels, source.out_channels, source.kernel_size, source.stride, source.padding,
-                source.dilation, source.groups, bias=source.bias is not None,
+                source.in_channels,
+                source.out_channels,
+                source.kernel_size,
+                source.stride,
+                source.padding,
+                source.dilation,
+                source.groups,
+                bias=source.bias is not None,
             ).to(source.weight.dtype)
             with torch.no_grad():
                 conv.weight.copy_(torch.tensordot(mean, source.weight, dims=1))

@@ -78,20 +78,30 @@ def effective_receptive_field(
         with seeded(seed + trial):  # the model's weights come from the global generator
             model = build_model()
             if not isinstance(model, torch.nn.Module):
-                raise TypeError(f"build_model must return a torch.nn.Module, got {type(model).__name__}")
+                raise TypeError(
+                    f"build_model must return a torch.nn.Module, got {type(model).__name__}"
+                )
             model = model.double().eval()
-            x = torch.randn(1, in_channels, size, size, dtype=torch.float64, requires_grad=True)
+            x = torch.randn(
+                1, in_channels, size, size, dtype=torch.float64, requires_grad=True
+            )
         y = model(x)
         if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise ValueError(f"build_model's model must return a (1, C_out, H_out, W_out) tensor, got {shape}")
+            raise ValueError(
+                f"build_model's model must return a (1, C_out, H_out, W_out) tensor, got {shape}"
+            )
         signal = torch.zeros_like(y)
-        signal[0, :, y.shape[2] // 2, y.shape[3] // 2] = 1  # the centre pixel, every output channel
+        signal[0, :, y.shape[2] // 2, y.shape[3] // 2] = (
+            1  # the centre pixel, every output channel
+        )
         (grad,) = torch.autograd.grad(y, x, grad_outputs=signal)
         total += grad[0].abs().sum(0)
     mass = total.sum()
     if mass == 0:
-        raise ValueError("the centre output has zero gradient with respect to the input in every trial")
+        raise ValueError(
+            "the centre output has zero gradient with respect to the input in every trial"
+        )
     return (total / mass).numpy()
 
 
@@ -134,7 +144,11 @@ def erf_radius(erf: np.ndarray, mass: float = 0.95, metric: str = "chebyshev") -
         raise ValueError("erf must have a positive sum")
     rows, cols = np.indices(erf.shape)
     di, dj = np.abs(rows - erf.shape[0] // 2), np.abs(cols - erf.shape[1] // 2)
-    distance = np.maximum(di, dj).astype(np.float64) if metric == "chebyshev" else np.hypot(di, dj)
+    distance = (
+        np.maximum(di, dj).astype(np.float64)
+        if metric == "chebyshev"
+        else np.hypot(di, dj)
+    )
     order = np.argsort(distance, axis=None, kind="stable")
     distances, enclosed = distance.ravel()[order], np.cumsum(erf.ravel()[order])
     # Only the last pixel at each distance marks a complete region; a relative tolerance

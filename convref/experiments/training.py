@@ -91,7 +91,9 @@ def _check_optimizer(name: object) -> str:
     return name
 
 
-def _optimizer(name: str, parameters: Iterable[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+def _optimizer(
+    name: str, parameters: Iterable[torch.Tensor], lr: float
+) -> torch.optim.Optimizer:
     if _check_optimizer(name) == "adam":
         return torch.optim.Adam(parameters, lr=lr)
     return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
@@ -146,21 +148,31 @@ def _check_fraction(test_fraction: object) -> float:
     return test_fraction
 
 
-def _as_dataset(images: Union[np.ndarray, torch.Tensor], labels: Union[np.ndarray, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_dataset(
+    images: Union[np.ndarray, torch.Tensor], labels: Union[np.ndarray, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.as_tensor(images, dtype=torch.float32)
     y = torch.as_tensor(labels)
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise TypeError(f"labels must hold integer class indices, got dtype {str(y.dtype).removeprefix('torch.')}")
+        raise TypeError(
+            f"labels must hold integer class indices, got dtype {str(y.dtype).removeprefix('torch.')}"
+        )
     if len(x) != len(y):
-        raise ValueError(f"images and labels must have the same length, got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"images and labels must have the same length, got {len(x)} and {len(y)}"
+        )
     return x, y.to(torch.int64)
 
 
-def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> float:
+def _accuracy(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor
+) -> float:
     """Share of ``index``'s samples that ``model`` (put in evaluation mode) classifies right, 512 at a time."""
     model.eval()
     with torch.no_grad():
-        predictions = torch.cat([model(x[index[i : i + 512]]).argmax(1) for i in range(0, len(index), 512)])
+        predictions = torch.cat(
+            [model(x[index[i : i + 512]]).argmax(1) for i in range(0, len(index), 512)]
+        )
     return (predictions == y[index]).float().mean().item()
 
 
@@ -219,26 +231,36 @@ def train_classifier(
     order = torch.randperm(len(x), generator=generator)
     n_test = max(1, int(round(test_fraction * len(x))))
     if n_test >= len(x):
-        raise ValueError(f"test_fraction={test_fraction} leaves no training samples out of {len(x)}")
+        raise ValueError(
+            f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
+        )
     test, train = order[:n_test], order[n_test:]
     optimizer = _check_optimizer(optimizer)  # refused before the model is touched
 
     def shuffled_epochs() -> Iterator[torch.Tensor]:
         for _ in range(epochs):  # a new order per epoch, drawn when the epoch starts
-            yield from train[torch.randperm(len(train), generator=generator)].split(batch_size)
+            yield from train[torch.randperm(len(train), generator=generator)].split(
+                batch_size
+            )
 
     def cross_entropy(batch: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
 
     model.train()
     start = time.perf_counter()
-    steps = optimise(cross_entropy, model.parameters(), shuffled_epochs(), optimizer, lr)
+    steps = optimise(
+        cross_entropy, model.parameters(), shuffled_epochs(), optimizer, lr
+    )
     seconds = time.perf_counter() - start
-    sizes = [len(batch) for batch in train.split(batch_size)]  # every epoch: the same batch sizes, in order
+    sizes = [
+        len(batch) for batch in train.split(batch_size)
+    ]  # every epoch: the same batch sizes, in order
     losses = []
     for epoch in range(epochs):
         total = 0.0
-        for loss, size in zip(steps[epoch * len(sizes) : (epoch + 1) * len(sizes)], sizes):
+        for loss, size in zip(
+            steps[epoch * len(sizes) : (epoch + 1) * len(sizes)], sizes
+        ):
             total += loss * size
         losses.append(total / len(train))
     return {
@@ -274,7 +296,9 @@ def use_batch_statistics(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def run_hooked(model: torch.nn.Module, hooks: list, x: Union[np.ndarray, torch.Tensor, tuple]) -> None:
+def run_hooked(
+    model: torch.nn.Module, hooks: list, x: Union[np.ndarray, torch.Tensor, tuple]
+) -> None:
     """Run ``model`` once in evaluation mode without gradients, then remove ``hooks`` and restore its mode.
 
     Parameters
@@ -290,7 +314,11 @@ def run_hooked(model: torch.nn.Module, hooks: list, x: Union[np.ndarray, torch.T
     """
     parameter = next(model.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.float32
-    batch = torch.zeros(2, *x, dtype=dtype) if isinstance(x, tuple) else torch.as_tensor(x, dtype=dtype)
+    batch = (
+        torch.zeros(2, *x, dtype=dtype)
+        if isinstance(x, tuple)
+        else torch.as_tensor(x, dtype=dtype)
+    )
     was_training = model.training
     try:
         model.eval()

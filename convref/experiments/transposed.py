@@ -63,7 +63,9 @@ def checkerboard_energy(image: np.ndarray) -> float:
     check_array("image", image, np.ndarray, 2, "(H, W)")
     height, width = image.shape
     if height % 2 or width % 2 or height < 2 or width < 2:
-        raise ValueError(f"image must have an even height and width (>= 2), got shape {image.shape}")
+        raise ValueError(
+            f"image must have an even height and width (>= 2), got shape {image.shape}"
+        )
     image = image.astype(np.float64)
     centred = image - image.mean()
     # Nothing but the mean (up to rounding in the subtraction): no pattern at all.
@@ -71,7 +73,9 @@ def checkerboard_energy(image: np.ndarray) -> float:
         return 0.0
     power = np.abs(np.fft.fft2(centred)) ** 2
     total = power.sum()
-    nyquist = power[height // 2, 0] + power[0, width // 2] + power[height // 2, width // 2]
+    nyquist = (
+        power[height // 2, 0] + power[0, width // 2] + power[height // 2, width // 2]
+    )
     return float(nyquist / total)
 
 
@@ -117,9 +121,19 @@ def upsample2x(x: torch.Tensor, method: str, weight: torch.Tensor) -> torch.Tens
         Shape ``(N, C_out, 2H, 2W)``.
     """
     k = _upsampler_kernel_size(method)
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 4 or tuple(weight.shape[2:]) != (k, k):
-        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight must be a 4-D tensor with a {k}x{k} kernel for method {method!r}, got {shape}")
+    if (
+        not isinstance(weight, torch.Tensor)
+        or weight.dim() != 4
+        or tuple(weight.shape[2:]) != (k, k)
+    ):
+        shape = (
+            tuple(weight.shape)
+            if isinstance(weight, torch.Tensor)
+            else type(weight).__name__
+        )
+        raise ValueError(
+            f"weight must be a 4-D tensor with a {k}x{k} kernel for method {method!r}, got {shape}"
+        )
     if method == "transposed 3x3":
         return conv_transpose2d(x, weight, stride=2, padding=1, output_padding=1)
     if method == "transposed 4x4":
@@ -127,7 +141,9 @@ def upsample2x(x: torch.Tensor, method: str, weight: torch.Tensor) -> torch.Tens
     return resize_conv2d(x, weight, scale_factor=2, padding="same")
 
 
-def constant_upsampling_kernel(method: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def constant_upsampling_kernel(
+    method: str, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """The one-channel kernel of ``method`` with all taps equal, scaled to keep an image's brightness.
 
     A stride-2 transposed convolution puts ``k * k`` taps of every input pixel on 4 output
@@ -151,7 +167,9 @@ def constant_upsampling_kernel(method: str, dtype: torch.dtype = torch.float64) 
     return torch.full((1, 1, k, k), value, dtype=dtype)
 
 
-def checkerboard_experiment(image: np.ndarray, trials: int = 32, seed: int = 0) -> dict[str, dict]:
+def checkerboard_experiment(
+    image: np.ndarray, trials: int = 32, seed: int = 0
+) -> dict[str, dict]:
     """Upsample a smooth image 2x with each of the :data:`UPSAMPLERS` and measure the checkerboard.
 
     Every method is run once with its :func:`constant_upsampling_kernel` and ``trials``
@@ -180,14 +198,24 @@ def checkerboard_experiment(image: np.ndarray, trials: int = 32, seed: int = 0) 
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float64))[None, None]
     results = {}
     for method, k in UPSAMPLERS.items():
-        constant = upsample2x(x, method, constant_upsampling_kernel(method))[0, 0].numpy()
+        constant = upsample2x(x, method, constant_upsampling_kernel(method))[
+            0, 0
+        ].numpy()
         random = [
             checkerboard_energy(
-                upsample2x(x, method, torch.randn(1, 1, k, k, generator=generator, dtype=torch.float64))[0, 0].numpy()
+                upsample2x(
+                    x,
+                    method,
+                    torch.randn(1, 1, k, k, generator=generator, dtype=torch.float64),
+                )[0, 0].numpy()
             )
             for _ in range(trials)
         ]
-        results[method] = {"constant": checkerboard_energy(constant), "random": np.array(random), "output": constant}
+        results[method] = {
+            "constant": checkerboard_energy(constant),
+            "random": np.array(random),
+            "output": constant,
+        }
     return results
 
 
@@ -219,7 +247,9 @@ def smooth_image(size: int = 32, sigma: float = 2.5, seed: int = 0) -> np.ndarra
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel = np.outer(taps, taps) / taps.sum() ** 2
     large = np.pad(data.test_image(max(16, 2 * size), seed=seed), radius, mode="edge")
-    return reference.conv2d(large[None, None], kernel[None, None])[0, 0, ::2, ::2][:size, :size]
+    return reference.conv2d(large[None, None], kernel[None, None])[0, 0, ::2, ::2][
+        :size, :size
+    ]
 
 
 def train_upsampler(
@@ -262,7 +292,11 @@ def train_upsampler(
     steps = positive_int("steps", steps)
     batch_size = positive_int("batch_size", batch_size)
     seed = check_seed(seed)
-    if low.dim() != 4 or low.shape[1] != 1 or tuple(high.shape) != (low.shape[0], 1, 2 * low.shape[2], 2 * low.shape[3]):
+    if (
+        low.dim() != 4
+        or low.shape[1] != 1
+        or tuple(high.shape) != (low.shape[0], 1, 2 * low.shape[2], 2 * low.shape[3])
+    ):
         raise ValueError(
             f"low must be (N, 1, H, W) and high (N, 1, 2H, 2W), got {tuple(low.shape)} and {tuple(high.shape)}"
         )
@@ -271,12 +305,21 @@ def train_upsampler(
     weight = initial.clone().requires_grad_(True)
 
     def random_batches() -> Iterator[torch.Tensor]:
-        for _ in range(steps):  # with replacement, drawn step by step after the initial kernel
+        for _ in range(
+            steps
+        ):  # with replacement, drawn step by step after the initial kernel
             yield torch.randint(0, len(low), (batch_size,), generator=generator)
 
     def squared_error(batch: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(upsample2x(low[batch], method, weight), high[batch])
+        return torch.nn.functional.mse_loss(
+            upsample2x(low[batch], method, weight), high[batch]
+        )
 
     start = time.perf_counter()
     losses = optimise(squared_error, [weight], random_batches(), "adam", lr)
-    return {"initial": initial, "weight": weight.detach(), "loss": losses, "seconds": time.perf_counter() - start}
+    return {
+        "initial": initial,
+        "weight": weight.detach(),
+        "loss": losses,
+        "seconds": time.perf_counter() - start,
+    }

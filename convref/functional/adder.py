@@ -39,7 +39,12 @@ from .._checks import (
     check_grad_output,
 )
 
-__all__ = ["adder2d", "adder2d_backward", "adder_adaptive_scale", "with_adaptive_gradient"]
+__all__ = [
+    "adder2d",
+    "adder2d_backward",
+    "adder_adaptive_scale",
+    "with_adaptive_gradient",
+]
 
 #: Largest number of window-matrix elements built at once (4 Mi elements, 16 MB in float32);
 #: larger batches are processed in chunks of samples.
@@ -81,9 +86,13 @@ def _patches(x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     """The windows of ``x`` as rows: ``(G, N * H_out * W_out, C_in / G * kh * kw)``, one copy of the input per tap."""
     windows = _window_view(_padded(x, args), args)
     n, channels, h_out, w_out, kh, kw = windows.shape
-    windows = windows.reshape(n, args.groups, channels // args.groups, h_out, w_out, kh, kw)
+    windows = windows.reshape(
+        n, args.groups, channels // args.groups, h_out, w_out, kh, kw
+    )
     # rows ordered (n, i, j), entries (c, u, v): the order of weight.reshape(G, C_out / G, -1)
-    return windows.permute(1, 0, 3, 4, 2, 5, 6).reshape(args.groups, n * h_out * w_out, -1)
+    return windows.permute(1, 0, 3, 4, 2, 5, 6).reshape(
+        args.groups, n * h_out * w_out, -1
+    )
 
 
 def _filters(weight: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
@@ -103,21 +112,33 @@ def _output_to_rows(grad: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     n = grad.shape[0]
     grad = grad.reshape(n, args.groups, args.out_channels // args.groups, -1)
     # contiguous: the incoming gradient may be an expanded (stride-0) view, which batched products copy row by row
-    return grad.permute(1, 0, 3, 2).reshape(args.groups, -1, args.out_channels // args.groups).contiguous()
+    return (
+        grad.permute(1, 0, 3, 2)
+        .reshape(args.groups, -1, args.out_channels // args.groups)
+        .contiguous()
+    )
 
 
-def _fold_patches(grad_patches: torch.Tensor, x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
+def _fold_patches(
+    grad_patches: torch.Tensor, x: torch.Tensor, args: Conv2dArgs
+) -> torch.Tensor:
     """Add each window's gradient back onto the pixels of ``x`` it read (the adjoint of :func:`_patches`)."""
     n = x.shape[0]
     (kh, kw), (sh, sw), (dh, dw) = args.kernel_size, args.stride, args.dilation
     h_out, w_out = args.out_size
     top, bottom, left, right = args.padding
     height, width = args.in_size
-    grad_padded = grad_patches.new_zeros(n, args.in_channels, height + top + bottom, width + left + right)
+    grad_padded = grad_patches.new_zeros(
+        n, args.in_channels, height + top + bottom, width + left + right
+    )
     # (G, n, H_out, W_out, C_in / G, kh, kw) -> (n, C_in, H_out, W_out, kh, kw), a view
-    grad_windows = grad_patches.reshape(args.groups, n, h_out, w_out, -1, kh, kw).permute(1, 0, 4, 2, 3, 5, 6)
+    grad_windows = grad_patches.reshape(
+        args.groups, n, h_out, w_out, -1, kh, kw
+    ).permute(1, 0, 4, 2, 3, 5, 6)
     grad_windows = grad_windows.reshape(n, args.in_channels, h_out, w_out, kh, kw)
-    for u in range(kh):  # one strided add per tap: the taps' pixels overlap, so no single view can take them
+    for u in range(
+        kh
+    ):  # one strided add per tap: the taps' pixels overlap, so no single view can take them
         for v in range(kw):
             rows = slice(u * dh, u * dh + sh * (h_out - 1) + 1, sh)
             cols = slice(v * dw, v * dw + sw * (w_out - 1) + 1, sw)
@@ -133,7 +154,9 @@ def _forward(x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs) -> torch.T
     outputs = []
     for start in range(0, args.batch, chunk):
         x_chunk = x[start : start + chunk]
-        distances = torch.cdist(_patches(x_chunk.to(dtype), args), filters, p=1)  # (G, n L, C_out / G)
+        distances = torch.cdist(
+            _patches(x_chunk.to(dtype), args), filters, p=1
+        )  # (G, n L, C_out / G)
         outputs.append(_rows_to_output(distances.neg_(), x_chunk.shape[0], args))
     if not outputs:  # an empty batch
         return x.new_empty((0, args.out_channels, *args.out_size))
@@ -141,14 +164,20 @@ def _forward(x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs) -> torch.T
     return y.to(x.dtype)
 
 
-def _pairwise_slice(device: torch.device, groups: int, filters: int, length: int) -> int:
+def _pairwise_slice(
+    device: torch.device, groups: int, filters: int, length: int
+) -> int:
     """Output positions per slice, so that the difference tensor stays within the budget of ``device``."""
     budget = PAIRWISE_ELEMENTS if device.type == "cpu" else PAIRWISE_ELEMENTS_GPU
     return max(1, budget // max(1, groups * filters * length))
 
 
 def _pairwise_gradients(
-    patches: torch.Tensor, filters: torch.Tensor, grad_rows: torch.Tensor, exact: bool, needs: tuple[bool, bool]
+    patches: torch.Tensor,
+    filters: torch.Tensor,
+    grad_rows: torch.Tensor,
+    exact: bool,
+    needs: tuple[bool, bool],
 ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
     r"""The gradients that need every difference :math:`F - X`, built a slice of positions at a time.
 
@@ -164,17 +193,26 @@ def _pairwise_gradients(
     for start in range(0, positions, per_slice):
         stop = min(start + per_slice, positions)
         g = grad_rows[:, start:stop]  # (G, p, C_out / G)
-        difference = filters.unsqueeze(1) - patches[:, start:stop].unsqueeze(2)  # F - X: (G, p, C_out / G, len)
+        difference = filters.unsqueeze(1) - patches[:, start:stop].unsqueeze(
+            2
+        )  # F - X: (G, p, C_out / G, len)
         phi = difference.sign_() if exact else difference.clamp_(-1.0, 1.0)
         if grad_patches is not None:
             grad_patches[:, start:stop] = torch.matmul(g.unsqueeze(2), phi).squeeze(2)
         if grad_filters is not None:
-            grad_filters -= torch.einsum("gpo,gpol->gol", g, phi)  # sign(X - F) = -sign(F - X)
+            grad_filters -= torch.einsum(
+                "gpo,gpol->gol", g, phi
+            )  # sign(X - F) = -sign(F - X)
     return grad_patches, grad_filters
 
 
 def _backward(
-    x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, args: Conv2dArgs, exact: bool, needs: tuple[bool, bool]
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    grad: torch.Tensor,
+    args: Conv2dArgs,
+    exact: bool,
+    needs: tuple[bool, bool],
 ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Gradients of the input and of the filters, a batch chunk at a time."""
     dtype = _compute_dtype(x.dtype)
@@ -192,12 +230,20 @@ def _backward(
             grad_filters += torch.matmul(grad_rows.transpose(1, 2), patches)
             grad_filters -= filters * grad_rows.sum(1).unsqueeze(2)
         if need_x or (exact and need_filters):
-            grad_patches, exact_filters = _pairwise_gradients(patches, filters, grad_rows, exact, needs)
+            grad_patches, exact_filters = _pairwise_gradients(
+                patches, filters, grad_rows, exact, needs
+            )
             if exact_filters is not None:
                 grad_filters += exact_filters
             if need_x:
-                grad_x[start : start + chunk] = _fold_patches(grad_patches, x_chunk, args)
-    grad_weight = None if grad_filters is None else grad_filters.reshape(weight.shape).to(weight.dtype)
+                grad_x[start : start + chunk] = _fold_patches(
+                    grad_patches, x_chunk, args
+                )
+    grad_weight = (
+        None
+        if grad_filters is None
+        else grad_filters.reshape(weight.shape).to(weight.dtype)
+    )
     return grad_x, grad_weight
 
 
@@ -205,7 +251,9 @@ class _Adder2d(torch.autograd.Function):
     """The adder layer with the gradients of :func:`convref.reference.adder2d_backward`."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs, exact: bool) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx, x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs, exact: bool
+    ) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x, weight)
         ctx.args, ctx.exact = args, exact
         return _forward(x, weight, args)
@@ -214,7 +262,9 @@ class _Adder2d(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         x, weight = ctx.saved_tensors
-        grad_x, grad_weight = _backward(x, weight, grad, ctx.args, ctx.exact, tuple(ctx.needs_input_grad[:2]))
+        grad_x, grad_weight = _backward(
+            x, weight, grad, ctx.args, ctx.exact, tuple(ctx.needs_input_grad[:2])
+        )
         return grad_x, grad_weight, None, None
 
 
@@ -265,7 +315,17 @@ def adder2d(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``, every value at most ``b[o]``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor, op="adder2d")
+    args = check_conv2d_args(
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=torch.Tensor,
+        op="adder2d",
+    )
     exact = check_adder_gradient(gradient) == "exact"
     y = _Adder2d.apply(x, weight, args, exact)
     if bias is not None:
@@ -304,12 +364,24 @@ def adder2d_backward(
     (torch.Tensor, torch.Tensor)
         ``grad_x`` of the shape of ``x`` and ``grad_weight`` of the shape of ``weight``.
     """
-    args = check_conv2d_args(x, weight, None, stride, padding, dilation, groups, array_type=torch.Tensor, op="adder2d")
+    args = check_conv2d_args(
+        x,
+        weight,
+        None,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=torch.Tensor,
+        op="adder2d",
+    )
     check_grad_output(grad_output, x, args, torch.Tensor)
     check_adder_gradient(gradient)
     leaves = [x.detach().requires_grad_(), weight.detach().requires_grad_()]
     with torch.enable_grad():
-        y = adder2d(leaves[0], leaves[1], None, stride, padding, dilation, groups, gradient)
+        y = adder2d(
+            leaves[0], leaves[1], None, stride, padding, dilation, groups, gradient
+        )
         grad_x, grad_weight = torch.autograd.grad(y, leaves, grad_output)
     return grad_x, grad_weight
 
@@ -335,7 +407,9 @@ def adder_adaptive_scale(grad_weight: torch.Tensor, eta: float = 0.2) -> torch.T
     check_floating("grad_weight", grad_weight, torch.Tensor)
     eta = check_eta(eta)
     norm = torch.linalg.vector_norm(grad_weight.to(_compute_dtype(grad_weight.dtype)))
-    return (eta * math.sqrt(grad_weight.numel()) / norm.clamp_min(1e-12)).to(grad_weight.dtype)
+    return (eta * math.sqrt(grad_weight.numel()) / norm.clamp_min(1e-12)).to(
+        grad_weight.dtype
+    )
 
 
 class _AdaptiveGradient(torch.autograd.Function):

@@ -11,7 +11,14 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .._checks import Conv2dArgs, IntPair, Padding, check_array, check_conv2d_args, check_window_args
+from .._checks import (
+    Conv2dArgs,
+    IntPair,
+    Padding,
+    check_array,
+    check_conv2d_args,
+    check_window_args,
+)
 
 #: Largest number of elements the column matrix of one batch chunk may hold
 #: (64 Mi elements = 256 MB in float32). Larger batches are processed in chunks.
@@ -25,10 +32,14 @@ def _columns(x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
         sh, sw = args.stride
         return x[:, :, ::sh, ::sw].flatten(2)
     x, padding = symmetric_padding(x, args.padding)
-    return F.unfold(x, args.kernel_size, dilation=args.dilation, padding=padding, stride=args.stride)
+    return F.unfold(
+        x, args.kernel_size, dilation=args.dilation, padding=padding, stride=args.stride
+    )
 
 
-def symmetric_padding(x: torch.Tensor, padding: tuple[int, int, int, int]) -> tuple[torch.Tensor, tuple[int, int]]:
+def symmetric_padding(
+    x: torch.Tensor, padding: tuple[int, int, int, int]
+) -> tuple[torch.Tensor, tuple[int, int]]:
     """Split ``(top, bottom, left, right)`` into what PyTorch's ops can do and what they cannot.
 
     ``unfold`` and ``conv2d`` pad both sides of an axis alike. An even kernel's ``"same"``
@@ -70,7 +81,10 @@ def im2col(
     kernel, stride_hw, pads, dilation_hw, out_size = check_window_args(
         "im2col", (h, w), kernel_size, stride, padding, dilation
     )
-    return _columns(x, Conv2dArgs(n, c, c, (h, w), kernel, stride_hw, pads, dilation_hw, 1, out_size))
+    return _columns(
+        x,
+        Conv2dArgs(n, c, c, (h, w), kernel, stride_hw, pads, dilation_hw, 1, out_size),
+    )
 
 
 def conv2d(
@@ -114,13 +128,21 @@ def conv2d(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+    )
     groups = args.groups
-    kernels = weight.reshape(groups, args.out_channels // groups, -1)  # (G, O/G, C/G * kh * kw)
-    columns_per_sample = kernels.shape[-1] * groups * args.out_size[0] * args.out_size[1]
+    kernels = weight.reshape(
+        groups, args.out_channels // groups, -1
+    )  # (G, O/G, C/G * kh * kw)
+    columns_per_sample = (
+        kernels.shape[-1] * groups * args.out_size[0] * args.out_size[1]
+    )
     chunk = max(1, MAX_COLUMN_ELEMENTS // max(1, columns_per_sample))
     outputs = []
-    for start in range(0, max(args.batch, 1), chunk):  # an empty batch still makes one (empty) chunk
+    for start in range(
+        0, max(args.batch, 1), chunk
+    ):  # an empty batch still makes one (empty) chunk
         columns = _columns(x[start : start + chunk], args)
         n, rows, positions = columns.shape
         columns = columns.reshape(n, groups, rows // groups, positions)

@@ -16,14 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .._checks import DeformConv2dArgs, IntPair, Padding, check_dcls_kernel_args, check_deform_conv2d_args
+from .._checks import (
+    DeformConv2dArgs,
+    IntPair,
+    Padding,
+    check_dcls_kernel_args,
+    check_deform_conv2d_args,
+)
 
 #: Largest number of elements the sampled columns of one batch chunk may hold
 #: (16 Mi elements = 64 MB in float32); larger batches are processed in chunks.
 MAX_COLUMN_ELEMENTS = 16 * 2**20
 
 
-def _normalised_grid(offset: torch.Tensor, args: DeformConv2dArgs, height: int, width: int) -> torch.Tensor:
+def _normalised_grid(
+    offset: torch.Tensor, args: DeformConv2dArgs, height: int, width: int
+) -> torch.Tensor:
     """``grid_sample``'s grid ``(N G, K, H_out W_out, 2)`` holding every tap's ``(x, y)`` sampling point.
 
     ``grid_sample`` with ``align_corners=False`` reads pixel ``p`` at ``(2 p + 1) / size - 1``;
@@ -40,11 +48,19 @@ def _normalised_grid(offset: torch.Tensor, args: DeformConv2dArgs, height: int, 
     rows = (torch.arange(kh, **options) * dh).repeat_interleave(kw)[:, None] + (
         torch.arange(out_h, **options) * sh - top
     ).repeat_interleave(out_w)
-    cols = (torch.arange(kw, **options) * dw).repeat(kh)[:, None] + (torch.arange(out_w, **options) * sw - left).repeat(out_h)
-    regular = torch.stack(((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1)  # (K, L, 2) as (x, y)
+    cols = (torch.arange(kw, **options) * dw).repeat(kh)[:, None] + (
+        torch.arange(out_w, **options) * sw - left
+    ).repeat(out_h)
+    regular = torch.stack(
+        ((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1
+    )  # (K, L, 2) as (x, y)
     scale = torch.tensor([2 / width, 2 / height], **options)
     # offset channels hold (dy, dx) per tap: reorder to (..., L, (dx, dy)) to match grid_sample's (x, y)
-    deltas = offset.reshape(batch * args.offset_groups, taps, 2, out_h * out_w).transpose(2, 3).flip(-1)
+    deltas = (
+        offset.reshape(batch * args.offset_groups, taps, 2, out_h * out_w)
+        .transpose(2, 3)
+        .flip(-1)
+    )
     return torch.addcmul(regular, deltas, scale)
 
 
@@ -59,19 +75,32 @@ def _deform_conv2d_chunk(
     """Deformable convolution of a few images: sampled columns, modulation, one matmul per group."""
     conv, offset_groups = args.conv, args.offset_groups
     batch, (height, width) = x.shape[0], conv.in_size
-    taps, pixels = conv.kernel_size[0] * conv.kernel_size[1], conv.out_size[0] * conv.out_size[1]
-    grouped_input = x.reshape(batch * offset_groups, conv.in_channels // offset_groups, height, width)
+    taps, pixels = (
+        conv.kernel_size[0] * conv.kernel_size[1],
+        conv.out_size[0] * conv.out_size[1],
+    )
+    grouped_input = x.reshape(
+        batch * offset_groups, conv.in_channels // offset_groups, height, width
+    )
     grid = _normalised_grid(offset, args, height, width)
     # (N G, C_in / G, K, H_out W_out): channel c's value at every tap, the deformable im2col
-    columns = F.grid_sample(grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    columns = columns.view(batch, offset_groups, conv.in_channels // offset_groups, taps, pixels)
+    columns = F.grid_sample(
+        grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    columns = columns.view(
+        batch, offset_groups, conv.in_channels // offset_groups, taps, pixels
+    )
     if mask is not None:
         mask = mask.reshape(batch, offset_groups, 1, taps, pixels)
         # in place when no gradient is recorded: the columns are the largest tensor here
-        tracked = torch.is_grad_enabled() and (columns.requires_grad or mask.requires_grad)
+        tracked = torch.is_grad_enabled() and (
+            columns.requires_grad or mask.requires_grad
+        )
         columns = columns * mask if tracked else columns.mul_(mask)
     # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous for N = 0
-    columns = columns.reshape(batch, conv.groups, conv.in_channels // conv.groups * taps, pixels)
+    columns = columns.reshape(
+        batch, conv.groups, conv.in_channels // conv.groups * taps, pixels
+    )
     kernel = weight.reshape(conv.groups, conv.out_channels // conv.groups, -1)
     out = torch.matmul(kernel, columns).view(batch, conv.out_channels, *conv.out_size)
     if bias is not None:
@@ -123,26 +152,54 @@ def deform_conv2d(
     chunks and gradients enabled, every chunk is recomputed in the backward pass instead of
     keeping its columns, as torchvision does.
     """
-    args = check_deform_conv2d_args(x, offset, weight, bias, stride, padding, dilation, mask, array_type=torch.Tensor)
+    args = check_deform_conv2d_args(
+        x,
+        offset,
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        mask,
+        array_type=torch.Tensor,
+    )
     conv = args.conv
-    per_image = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] * conv.out_size[0] * conv.out_size[1]
+    per_image = (
+        conv.in_channels
+        * conv.kernel_size[0]
+        * conv.kernel_size[1]
+        * conv.out_size[0]
+        * conv.out_size[1]
+    )
     chunk = max(1, MAX_COLUMN_ELEMENTS // max(per_image, 1))
     if chunk >= conv.batch:
         return _deform_conv2d_chunk(x, offset, weight, bias, mask, args)
     tensors = (x, offset, weight, bias, mask)
-    recompute = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    recompute = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in tensors
+    )
     outs = []
     for start in range(0, conv.batch, chunk):
         part = slice(start, start + chunk)
-        inputs = (x[part], offset[part], weight, bias, None if mask is None else mask[part])
+        inputs = (
+            x[part],
+            offset[part],
+            weight,
+            bias,
+            None if mask is None else mask[part],
+        )
         if recompute:
-            outs.append(checkpoint(_deform_conv2d_chunk, *inputs, args, use_reentrant=False))
+            outs.append(
+                checkpoint(_deform_conv2d_chunk, *inputs, args, use_reentrant=False)
+            )
         else:
             outs.append(_deform_conv2d_chunk(*inputs, args))
     return torch.cat(outs)
 
 
-def dcls_kernel(weight: torch.Tensor, positions: torch.Tensor, size: IntPair) -> torch.Tensor:
+def dcls_kernel(
+    weight: torch.Tensor, positions: torch.Tensor, size: IntPair
+) -> torch.Tensor:
     """The dense kernel of a DCLS layer; see :func:`convref.reference.dcls_kernel`.
 
     Differentiable with respect to ``weight`` and ``positions`` (zero gradient for a position
@@ -162,12 +219,20 @@ def dcls_kernel(weight: torch.Tensor, positions: torch.Tensor, size: IntPair) ->
     torch.Tensor
         ``(C_out, C_in / groups, size_h, size_w)``.
     """
-    size_h, size_w = check_dcls_kernel_args(weight, positions, size, array_type=torch.Tensor)
+    size_h, size_w = check_dcls_kernel_args(
+        weight, positions, size, array_type=torch.Tensor
+    )
     y = positions[0].clamp(0, size_h - 1).flatten(2)  # (C_out, C_in/g, K)
     x = positions[1].clamp(0, size_w - 1).flatten(2)
     rows = torch.arange(size_h, dtype=weight.dtype, device=weight.device)
     cols = torch.arange(size_w, dtype=weight.dtype, device=weight.device)
-    row_weights = (1 - (rows - y[..., None]).abs()).clamp(min=0)  # (C_out, C_in/g, K, size_h)
-    col_weights = (1 - (cols - x[..., None]).abs()).clamp(min=0)  # (C_out, C_in/g, K, size_w)
+    row_weights = (1 - (rows - y[..., None]).abs()).clamp(
+        min=0
+    )  # (C_out, C_in/g, K, size_h)
+    col_weights = (1 - (cols - x[..., None]).abs()).clamp(
+        min=0
+    )  # (C_out, C_in/g, K, size_w)
     # each element's weight times its separable bilinear spread, summed over the K elements
-    return torch.einsum("ocku,ockv->ocuv", row_weights * weight.flatten(2)[..., None], col_weights)
+    return torch.einsum(
+        "ocku,ockv->ocuv", row_weights * weight.flatten(2)[..., None], col_weights
+    )

@@ -45,7 +45,9 @@ def dilate_kernel(weight: torch.Tensor, dilation: IntPair) -> torch.Tensor:
     dh, dw = check_dilate_kernel_args(weight, dilation, array_type=torch.Tensor)
     kh, kw = weight.shape[2:]
     dilated = weight.new_zeros(*weight.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    dilated[:, :, ::dh, ::dw] = weight  # an indexed copy: autograd routes the gradient back to weight
+    dilated[:, :, ::dh, ::dw] = (
+        weight  # an indexed copy: autograd routes the gradient back to weight
+    )
     return dilated
 
 
@@ -78,10 +80,14 @@ def conv2d_dilated_kernel(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+    )
     top, bottom, left, right = args.padding
     x = F.pad(x, (left, right, top, bottom))
-    return conv2d(x, dilate_kernel(weight, args.dilation), bias, args.stride, 0, 1, args.groups)
+    return conv2d(
+        x, dilate_kernel(weight, args.dilation), bias, args.stride, 0, 1, args.groups
+    )
 
 
 def space_to_batch(x: torch.Tensor, block: IntPair) -> torch.Tensor:
@@ -160,14 +166,18 @@ def conv2d_space_to_batch(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+    )
     (dh, dw), (kh, kw) = args.dilation, args.kernel_size
     top, bottom, left, right = args.padding
     height, width = x.shape[2] + top + bottom, x.shape[3] + left + right
     dense_h, dense_w = height - dh * (kh - 1), width - dw * (kw - 1)
     # One pad: the convolution's own zeros, plus zeros at the end so the block divides the image.
     x = F.pad(x, (left, right + (-width % dw), top, bottom + (-height % dh)))
-    sub_outputs = conv2d(space_to_batch(x, (dh, dw)), weight, None, 1, 0, 1, args.groups)
+    sub_outputs = conv2d(
+        space_to_batch(x, (dh, dw)), weight, None, 1, 0, 1, args.groups
+    )
     y = batch_to_space(sub_outputs, (dh, dw))[:, :, :dense_h, :dense_w]
     y = y[:, :, :: args.stride[0], :: args.stride[1]]
     if bias is not None:
@@ -202,7 +212,13 @@ def causal_conv1d(
     torch.Tensor
         Shape ``(N, C_out, L)``.
     """
-    args = check_causal_conv1d_args(x, weight, bias, dilation, groups, array_type=torch.Tensor)
-    x = F.pad(x, (args.dilation * (args.kernel_size - 1), 0))  # the past only: zeros on the left
-    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, 1, 0, (1, args.dilation), args.groups)
+    args = check_causal_conv1d_args(
+        x, weight, bias, dilation, groups, array_type=torch.Tensor
+    )
+    x = F.pad(
+        x, (args.dilation * (args.kernel_size - 1), 0)
+    )  # the past only: zeros on the left
+    y = conv2d(
+        x.unsqueeze(2), weight.unsqueeze(2), bias, 1, 0, (1, args.dilation), args.groups
+    )
     return y.squeeze(2)

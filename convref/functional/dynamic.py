@@ -62,15 +62,29 @@ def dynamic_conv2d(
         Shape ``(N, C_out, H_out, W_out)``.
     """
     args, kernels = check_dynamic_conv2d_args(
-        x, weights, attention, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+        x,
+        weights,
+        attention,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=torch.Tensor,
     )
     n, (h_out, w_out) = args.batch, args.out_size
     if n == 0:
         return x.new_zeros((0, args.out_channels, h_out, w_out))
-    mixed = torch.matmul(attention, weights.reshape(kernels, -1))  # (N, C_out * C_in/G * kh * kw)
+    mixed = torch.matmul(
+        attention, weights.reshape(kernels, -1)
+    )  # (N, C_out * C_in/G * kh * kw)
     mixed = mixed.reshape(n * args.out_channels, *weights.shape[2:])
-    folded, padding = symmetric_padding(x.reshape(1, n * args.in_channels, *args.in_size), args.padding)
-    y = F.conv2d(folded, mixed, None, args.stride, padding, args.dilation, n * args.groups)
+    folded, padding = symmetric_padding(
+        x.reshape(1, n * args.in_channels, *args.in_size), args.padding
+    )
+    y = F.conv2d(
+        folded, mixed, None, args.stride, padding, args.dilation, n * args.groups
+    )
     y = y.reshape(n, args.out_channels, h_out, w_out)
     if bias is not None:
         y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)

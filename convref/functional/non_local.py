@@ -29,18 +29,26 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(2)
 
 
-def _project(weight: torch.Tensor, features: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def _project(
+    weight: torch.Tensor, features: torch.Tensor, bias: Optional[torch.Tensor]
+) -> torch.Tensor:
     """A 1x1 convolution on flattened features: ``(C_out, C) x (N, C, P) -> (N, C_out, P)``."""
     projected = torch.matmul(weight, features)
     return projected if bias is None else projected + bias.view(1, -1, 1)
 
 
-def _embeddings(x: torch.Tensor, args: NonLocalArgs, theta_weight, phi_weight, theta_bias, phi_bias):
+def _embeddings(
+    x: torch.Tensor, args: NonLocalArgs, theta_weight, phi_weight, theta_bias, phi_bias
+):
     """``theta`` ``(N, C_e, H W)``, ``phi`` ``(N, C_e, M)`` and the (pooled) flattened input."""
     pooled = _flat(F.max_pool2d(x, 2) if args.sub_sample else x)
     if args.mode == "gaussian":
         return _flat(x), pooled, pooled
-    return _project(theta_weight, _flat(x), theta_bias), _project(phi_weight, pooled, phi_bias), pooled
+    return (
+        _project(theta_weight, _flat(x), theta_bias),
+        _project(phi_weight, pooled, phi_bias),
+        pooled,
+    )
 
 
 def non_local_affinity(
@@ -82,10 +90,20 @@ def non_local_affinity(
         ``(N, H W, M)``.
     """
     args = check_non_local_args(
-        x, theta_weight, phi_weight, None, mode, concat_weight, sub_sample, scale,
-        dict(theta_bias=theta_bias, phi_bias=phi_bias), array_type=torch.Tensor,
+        x,
+        theta_weight,
+        phi_weight,
+        None,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        dict(theta_bias=theta_bias, phi_bias=phi_bias),
+        array_type=torch.Tensor,
     )
-    queries, keys, _ = _embeddings(x, args, theta_weight, phi_weight, theta_bias, phi_bias)
+    queries, keys, _ = _embeddings(
+        x, args, theta_weight, phi_weight, theta_bias, phi_bias
+    )
     positions = keys.shape[2]
     if mode == "concatenation":
         row, column = _concat_terms(queries, keys, concat_weight, args.embed_channels)
@@ -96,13 +114,17 @@ def non_local_affinity(
     return dots / positions if mode == "dot_product" else torch.softmax(dots, dim=-1)
 
 
-def _concat_terms(queries, keys, concat_weight, embed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _concat_terms(
+    queries, keys, concat_weight, embed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``s_i = a^T theta_i`` ``(N, H W)`` and ``t_j = b^T phi_j`` ``(N, M)``, with ``w_f = [a, b]``."""
     a, b = concat_weight[:embed], concat_weight[embed:]
     return torch.matmul(a, queries), torch.matmul(b, keys)
 
 
-def _concatenation_response(s: torch.Tensor, t: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def _concatenation_response(
+    s: torch.Tensor, t: torch.Tensor, values: torch.Tensor
+) -> torch.Tensor:
     """``y_i = (1/M) sum_j ReLU(s_i + t_j) g_j`` in ``O((H W + M) C_i + M log M)`` memory and time.
 
     The sum runs over the ``j`` with ``t_j > -s_i`` only, where it equals ``s_i G + T`` with the
@@ -110,14 +132,22 @@ def _concatenation_response(s: torch.Tensor, t: torch.Tensor, values: torch.Tens
     """
     positions = t.shape[1]
     t_sorted, order = torch.sort(t, dim=1, descending=True)
-    g_sorted = torch.gather(values, 1, order.unsqueeze(2).expand_as(values))  # values: (N, M, C_i)
+    g_sorted = torch.gather(
+        values, 1, order.unsqueeze(2).expand_as(values)
+    )  # values: (N, M, C_i)
     zero = values.new_zeros(values.shape[0], 1, values.shape[2])
-    prefix_g = torch.cat([zero, g_sorted.cumsum(1)], dim=1)  # (N, M + 1, C_i): sums of the first k
+    prefix_g = torch.cat(
+        [zero, g_sorted.cumsum(1)], dim=1
+    )  # (N, M + 1, C_i): sums of the first k
     prefix_tg = torch.cat([zero, (t_sorted.unsqueeze(2) * g_sorted).cumsum(1)], dim=1)
     # k_i = #{j : t_j > -s_i} = #{j : -t_j < s_i}; -t_sorted is increasing, so binary search it
-    count = torch.searchsorted((-t_sorted).contiguous(), s.contiguous(), side="left")  # (N, H W)
+    count = torch.searchsorted(
+        (-t_sorted).contiguous(), s.contiguous(), side="left"
+    )  # (N, H W)
     index = count.unsqueeze(2).expand(-1, -1, values.shape[2])
-    y = s.unsqueeze(2) * torch.gather(prefix_g, 1, index) + torch.gather(prefix_tg, 1, index)
+    y = s.unsqueeze(2) * torch.gather(prefix_g, 1, index) + torch.gather(
+        prefix_tg, 1, index
+    )
     return y / positions  # (N, H W, C_i)
 
 
@@ -165,21 +195,37 @@ def non_local_response(
         ``(N, C_i, H, W)``.
     """
     args = check_non_local_args(
-        x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale,
-        dict(theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias), array_type=torch.Tensor,
+        x,
+        theta_weight,
+        phi_weight,
+        g_weight,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        dict(theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias),
+        array_type=torch.Tensor,
     )
-    queries, keys, pooled = _embeddings(x, args, theta_weight, phi_weight, theta_bias, phi_bias)
+    queries, keys, pooled = _embeddings(
+        x, args, theta_weight, phi_weight, theta_bias, phi_bias
+    )
     values = _project(g_weight, pooled, g_bias)  # (N, C_i, M)
     positions = keys.shape[2]
     if mode in ("gaussian", "embedded_gaussian"):
         # one head; contiguous (N, 1, positions, channels), else the CPU kernel's backward falls back
         # to the explicit (positions x positions) path
-        q, k, v = (t.transpose(1, 2).contiguous().unsqueeze(1) for t in (queries, keys, values))
+        q, k, v = (
+            t.transpose(1, 2).contiguous().unsqueeze(1) for t in (queries, keys, values)
+        )
         factor = args.embed_channels**-0.5 if scale else 1.0
-        y = F.scaled_dot_product_attention(q, k, v, scale=factor).squeeze(1)  # (N, H W, C_i)
+        y = F.scaled_dot_product_attention(q, k, v, scale=factor).squeeze(
+            1
+        )  # (N, H W, C_i)
     elif mode == "dot_product":
         factor = (args.embed_channels**-0.5 if scale else 1.0) / positions
-        summary = torch.matmul(keys, values.transpose(1, 2)) * factor  # (N, C_e, C_i): phi g^T, small
+        summary = (
+            torch.matmul(keys, values.transpose(1, 2)) * factor
+        )  # (N, C_e, C_i): phi g^T, small
         y = torch.matmul(queries.transpose(1, 2), summary)
     else:
         s, t = _concat_terms(queries, keys, concat_weight, args.embed_channels)
@@ -236,8 +282,17 @@ def non_local2d(
         ``(N, C, H, W)``.
     """
     y = non_local_response(
-        x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale,
-        theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias,
+        x,
+        theta_weight,
+        phi_weight,
+        g_weight,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        theta_bias=theta_bias,
+        phi_bias=phi_bias,
+        g_bias=g_bias,
     )
     check_out_weight(out_weight, out_bias, x, y.shape[1], array_type=torch.Tensor)
     return _project(out_weight, _flat(y), out_bias).view_as(x) + x

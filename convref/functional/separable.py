@@ -46,14 +46,28 @@ def separable_conv2d(
         Shape ``(N, C_out, H_out, W_out)``.
     """
     args = check_separable_conv2d_args(
-        x, column_weight, row_weight, bias, stride, padding, dilation, groups, array_type=torch.Tensor
+        x,
+        column_weight,
+        row_weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=torch.Tensor,
     )
     (sh, sw), (dh, dw) = args.stride, args.dilation
-    columns = conv2d(x, column_weight, None, (sh, 1), args.column_padding, (dh, 1), args.groups)
-    return conv2d(columns, row_weight, bias, (1, sw), args.row_padding, (1, dw), args.groups)
+    columns = conv2d(
+        x, column_weight, None, (sh, 1), args.column_padding, (dh, 1), args.groups
+    )
+    return conv2d(
+        columns, row_weight, bias, (1, sw), args.row_padding, (1, dw), args.groups
+    )
 
 
-def factorize_kernel(kernel: torch.Tensor, rank: Optional[int] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def factorize_kernel(
+    kernel: torch.Tensor, rank: Optional[int] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Split a 2-D kernel into a sum of outer products (PyTorch version, differentiable).
 
     Same arguments and result as :func:`convref.reference.factorize_kernel`.
@@ -73,7 +87,11 @@ def factorize_kernel(kernel: torch.Tensor, rank: Optional[int] = None) -> tuple[
     check_kernel_matrix(kernel, torch.Tensor, rank)
     u, sigma, vt = torch.linalg.svd(kernel)
     if rank is None:
-        tolerance = sigma.max().item() * max(kernel.shape) * torch.finfo(kernel.dtype).eps if sigma.numel() else 0.0
+        tolerance = (
+            sigma.max().item() * max(kernel.shape) * torch.finfo(kernel.dtype).eps
+            if sigma.numel()
+            else 0.0
+        )
         rank = max(1, int((sigma > tolerance).sum()))
     scale = sigma[:rank].sqrt()
     return (u[:, :rank] * scale).T, (vt[:rank].T * scale).T

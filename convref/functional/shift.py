@@ -28,7 +28,11 @@ from ..reference.shift import shift_pattern as _numpy_shift_pattern
 
 
 def shift_pattern(
-    channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped", device: Optional[torch.device] = None
+    channels: int,
+    kernel_size: int = 3,
+    dilation: int = 1,
+    layout: str = "grouped",
+    device: Optional[torch.device] = None,
 ) -> torch.Tensor:
     """ShiftNet's per-channel offsets as a ``(C, 2)`` ``torch.long`` tensor; see :func:`convref.reference.shift_pattern`.
 
@@ -51,7 +55,9 @@ def shift_pattern(
         ``(C, 2)`` int64: ``(dy, dx)`` per channel; the ``C - k**2 (C // k**2)`` leftover channels are ``(0, 0)``.
     """
     check_shift_pattern_args(channels, kernel_size, dilation, layout)
-    return torch.as_tensor(_numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device)
+    return torch.as_tensor(
+        _numpy_shift_pattern(channels, kernel_size, dilation, layout), device=device
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -59,7 +65,9 @@ def shift_pattern(
 # ---------------------------------------------------------------------------
 
 
-def _gather_shift(x: torch.Tensor, shifts: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def _gather_shift(
+    x: torch.Tensor, shifts: torch.Tensor, height: int, width: int
+) -> torch.Tensor:
     """Integer shift by any ``(C, 2)`` int64 table into an ``(N, C, height, width)`` output: pad, then one gather.
 
     Output pixel ``(h, w)`` reads ``x[h - dy, w - dx]``; a read from outside ``x`` is sent to
@@ -70,19 +78,32 @@ def _gather_shift(x: torch.Tensor, shifts: torch.Tensor, height: int, width: int
     """
     batch, channels, in_height, in_width = x.shape
     # moves past the image are all alike; clamping first also keeps the index arithmetic from overflowing
-    dy, dx = shifts[:, 0].clamp(-in_height, height), shifts[:, 1].clamp(-in_width, width)
-    rows = (torch.arange(height, device=x.device) - dy[:, None]).clamp(-1, in_height) + 1  # (C, height) in the padded plane
-    cols = (torch.arange(width, device=x.device) - dx[:, None]).clamp(-1, in_width) + 1  # (C, width)
-    index = (rows[:, :, None] * (in_width + 2) + cols[:, None, :]).view(1, channels, height * width)
+    dy, dx = (
+        shifts[:, 0].clamp(-in_height, height),
+        shifts[:, 1].clamp(-in_width, width),
+    )
+    rows = (torch.arange(height, device=x.device) - dy[:, None]).clamp(
+        -1, in_height
+    ) + 1  # (C, height) in the padded plane
+    cols = (torch.arange(width, device=x.device) - dx[:, None]).clamp(
+        -1, in_width
+    ) + 1  # (C, width)
+    index = (rows[:, :, None] * (in_width + 2) + cols[:, None, :]).view(
+        1, channels, height * width
+    )
     padded = F.pad(x, (1, 1, 1, 1)).flatten(2)  # (N, C, (H + 2)(W + 2))
-    return padded.gather(2, index.expand(batch, -1, -1)).view(batch, channels, height, width)
+    return padded.gather(2, index.expand(batch, -1, -1)).view(
+        batch, channels, height, width
+    )
 
 
 class _TableShift(torch.autograd.Function):
     """Integer shift by a table; its backward is the opposite shift (the adjoint), not a scatter-add."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, shifts: torch.Tensor, height: int, width: int) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx, x: torch.Tensor, shifts: torch.Tensor, height: int, width: int
+    ) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(shifts)
         ctx.input_size = (x.shape[2], x.shape[3])
         return _gather_shift(x, shifts, height, width)
@@ -104,15 +125,29 @@ class _Lattice(NamedTuple):
 
     shifted: int  # the first k**2 g channels move; the rest (fewer than k**2) stay
     grid: tuple[int, int, int]  # the shifted channels as three axes, in memory order
-    source_strides: tuple[int, ...]  # strides of the (N, *grid, H W) view of x that the output planes read
+    source_strides: tuple[
+        int, ...
+    ]  # strides of the (N, *grid, H W) view of x that the output planes read
     first: int  # where, relative to its image, the source view of an image starts
     bulk: tuple[int, int]  # images [start, stop) whose source view stays inside x
-    edges: tuple[tuple[int, int, int], ...]  # the other images, each with the zeros to pad before and after it
-    fills: tuple[tuple[tuple[int, ...], tuple[int, ...], int], ...]  # bands of rows or columns to clear: sizes, strides, offset in out
+    edges: tuple[
+        tuple[int, int, int], ...
+    ]  # the other images, each with the zeros to pad before and after it
+    fills: tuple[
+        tuple[tuple[int, ...], tuple[int, ...], int], ...
+    ]  # bands of rows or columns to clear: sizes, strides, offset in out
 
 
-@functools.lru_cache(maxsize=64)  # a few (shape, pattern) pairs per model; a plan is a few hundred bytes
-def _lattice_plan(shape: tuple[int, int, int, int], kernel_size: int, dilation: int, layout: str, sign: int) -> _Lattice:
+@functools.lru_cache(
+    maxsize=64
+)  # a few (shape, pattern) pairs per model; a plan is a few hundred bytes
+def _lattice_plan(
+    shape: tuple[int, int, int, int],
+    kernel_size: int,
+    dilation: int,
+    layout: str,
+    sign: int,
+) -> _Lattice:
     """The one strided copy that moves all shifted planes of an input of ``shape``.
 
     The first ``k**2 g`` channels are indexed by ``(a, b, j)``: direction row ``a``, direction
@@ -128,16 +163,35 @@ def _lattice_plan(shape: tuple[int, int, int, int], kernel_size: int, dilation: 
     """
     batch, channels, height, width = shape
     plane, image = height * width, channels * height * width
-    per_direction, radius, step = channels // kernel_size**2, kernel_size // 2, sign * dilation
-    grid = (kernel_size, kernel_size, per_direction) if layout == "grouped" else (per_direction, kernel_size, kernel_size)
+    per_direction, radius, step = (
+        channels // kernel_size**2,
+        kernel_size // 2,
+        sign * dilation,
+    )
+    grid = (
+        (kernel_size, kernel_size, per_direction)
+        if layout == "grouped"
+        else (per_direction, kernel_size, kernel_size)
+    )
     axis_a, axis_b = (0, 1) if layout == "grouped" else (1, 2)
-    out_strides = (image, grid[1] * grid[2] * plane, grid[2] * plane, plane, width, 1)  # of the (N, *grid, H, W) output
+    out_strides = (
+        image,
+        grid[1] * grid[2] * plane,
+        grid[2] * plane,
+        plane,
+        width,
+        1,
+    )  # of the (N, *grid, H, W) output
     strides = list(out_strides[1:4])
     strides[axis_a] -= step * width
     strides[axis_b] -= step
-    first = step * radius * (width + 1)  # direction (0, 0) moves by -step r (1, 1): it reads that much later
+    first = (
+        step * radius * (width + 1)
+    )  # direction (0, 0) moves by -step r (1, 1): it reads that much later
     lowest = first + sum(min(0, s * (n - 1)) for s, n in zip(strides, grid))
-    highest = first + sum(max(0, s * (n - 1)) for s, n in zip(strides, grid)) + plane - 1
+    highest = (
+        first + sum(max(0, s * (n - 1)) for s, n in zip(strides, grid)) + plane - 1
+    )
     # every move is smaller than a plane, so only the first and the last image can read outside x
     start, stop = (0 if lowest >= 0 else 1), (batch if highest < image else batch - 1)
     outside = sorted({0, batch - 1} - set(range(start, stop)))
@@ -145,21 +199,40 @@ def _lattice_plan(shape: tuple[int, int, int, int], kernel_size: int, dilation: 
     fills = []  # direction row (column) `index`, moved by `move`, clears its first (last) |move| rows (columns)
     for index in range(kernel_size):
         move = step * (index - radius)
-        for axis, spatial in ((axis_a + 1, 4), (axis_b + 1, 5)):  # dimensions of the (N, *grid, H, W) output
+        for axis, spatial in (
+            (axis_a + 1, 4),
+            (axis_b + 1, 5),
+        ):  # dimensions of the (N, *grid, H, W) output
             if move:
                 sizes = [batch, *grid, height, width]
                 first_line = 0 if move > 0 else sizes[spatial] + move
                 sizes[axis], sizes[spatial] = 1, abs(move)
-                fills.append((tuple(sizes), out_strides, index * out_strides[axis] + first_line * out_strides[spatial]))
+                fills.append(
+                    (
+                        tuple(sizes),
+                        out_strides,
+                        index * out_strides[axis] + first_line * out_strides[spatial],
+                    )
+                )
     shifted = kernel_size**2 * per_direction
-    return _Lattice(shifted, grid, (image, *strides, 1), first, (start, max(start, stop)), edges, tuple(fills))
+    return _Lattice(
+        shifted,
+        grid,
+        (image, *strides, 1),
+        first,
+        (start, max(start, stop)),
+        edges,
+        tuple(fills),
+    )
 
 
 #: Whether torch.compile is tracing (torch >= 2.3; older versions trace through the plan cache).
 _compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
-def _lattice_shift(x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int) -> torch.Tensor:
+def _lattice_shift(
+    x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int
+) -> torch.Tensor:
     """Shift ``x`` by ``sign`` times ShiftNet's pattern: one strided copy, then clear the borders.
 
     An image whose source view would reach outside ``x`` (the first and the last, for the
@@ -168,7 +241,9 @@ def _lattice_shift(x: torch.Tensor, kernel_size: int, dilation: int, layout: str
     x = x.contiguous()
     batch, channels, height, width = x.shape
     # under torch.compile the plan is traced into the graph once; calling the cache there only draws a warning
-    plan = (_lattice_plan.__wrapped__ if _compiling() else _lattice_plan)(tuple(x.shape), kernel_size, dilation, layout, sign)
+    plan = (_lattice_plan.__wrapped__ if _compiling() else _lattice_plan)(
+        tuple(x.shape), kernel_size, dilation, layout, sign
+    )
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     target = out.narrow(1, 0, plan.shifted).view(batch, *plan.grid, height * width)
     image = target.shape[1:]
@@ -176,7 +251,9 @@ def _lattice_shift(x: torch.Tensor, kernel_size: int, dilation: int, layout: str
     # as_strided keeps the storage offset of the tensor it views: slice to the first read, then view
     if start < stop:
         source = x.view(-1)[start * plan.source_strides[0] + plan.first :]
-        target[start:stop] = source.as_strided((stop - start, *image), plan.source_strides)
+        target[start:stop] = source.as_strided(
+            (stop - start, *image), plan.source_strides
+        )
     for n, before, after in plan.edges:
         source = F.pad(x[n].reshape(-1), (before, after))[before + plan.first :]
         target[n : n + 1] = source.as_strided((1, *image), plan.source_strides)
@@ -192,7 +269,9 @@ class _PatternShift(torch.autograd.Function):
     """Shift by ``sign`` times ShiftNet's pattern; its backward is the shift by the negated pattern."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx, x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int
+    ) -> torch.Tensor:  # type: ignore[override]
         ctx.pattern = (kernel_size, dilation, layout, -sign)
         return _lattice_shift(x, kernel_size, dilation, layout, sign)
 
@@ -242,23 +321,33 @@ def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     height, width = x.shape[2], x.shape[3]
     if not shifts.is_floating_point():
         return _TableShift.apply(x, shifts.to(x.device, torch.long), height, width)
-    if height == 0 or width == 0:  # nothing to blend, and conv2d refuses a map smaller than its kernel
+    if (
+        height == 0 or width == 0
+    ):  # nothing to blend, and conv2d refuses a map smaller than its kernel
         return x.clone()
     shifts = shifts.to(x.device)
     floor = shifts.detach().floor()
-    fraction = shifts - floor  # (C, 2); carries the gradient with respect to the offsets
+    fraction = (
+        shifts - floor
+    )  # (C, 2); carries the gradient with respect to the offsets
     # past the image every corner reads zeros; clamping keeps the float-to-int conversion defined
     limit = max(height, width) + 2
     # corner (i, j) of pixel (h, w) is pixel (h + 1 - i, w + 1 - j) of one integer shift by floor + 1 ...
-    corners = _TableShift.apply(x, floor.clamp(-limit, limit).long() + 1, height + 1, width + 1)
+    corners = _TableShift.apply(
+        x, floor.clamp(-limit, limit).long() + 1, height + 1, width + 1
+    )
     # ... so the blend is a 2 x 2 depthwise convolution whose tap (1 - i, 1 - j) is w_i(a_y) w_j(a_x)
-    w_y = torch.stack([fraction[:, 0], 1 - fraction[:, 0]], dim=1)  # (C, 2): w_1(a_y), w_0(a_y)
+    w_y = torch.stack(
+        [fraction[:, 0], 1 - fraction[:, 0]], dim=1
+    )  # (C, 2): w_1(a_y), w_0(a_y)
     w_x = torch.stack([fraction[:, 1], 1 - fraction[:, 1]], dim=1)
     taps = (w_y[:, :, None] * w_x[:, None, :])[:, None]  # (C, 1, 2, 2)
     return F.conv2d(corners, taps, groups=x.shape[1])
 
 
-def pattern_shift2d(x: torch.Tensor, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> torch.Tensor:
+def pattern_shift2d(
+    x: torch.Tensor, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped"
+) -> torch.Tensor:
     """Shift ``x`` by ShiftNet's pattern: ``shift2d(x, shift_pattern(C, kernel_size, dilation, layout))``, as one copy.
 
     The pattern is given by its parameters, not a table, so the fast path is chosen from
@@ -283,8 +372,16 @@ def pattern_shift2d(x: torch.Tensor, kernel_size: int = 3, dilation: int = 1, la
         ``(N, C, H, W)``, contiguous.
     """
     check_array("x", x, torch.Tensor, 4, "(N, C, H, W)")
-    channels, kernel_size, dilation = check_shift_pattern_args(int(x.shape[1]), kernel_size, dilation, layout)
-    if channels < kernel_size**2 or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3]) or x.numel() == 0:
+    channels, kernel_size, dilation = check_shift_pattern_args(
+        int(x.shape[1]), kernel_size, dilation, layout
+    )
+    if (
+        channels < kernel_size**2
+        or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3])
+        or x.numel() == 0
+    ):
         # nothing to move as a lattice, or a move the lattice's border fills cannot clear
-        return shift2d(x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device))
+        return shift2d(
+            x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device)
+        )
     return _PatternShift.apply(x, kernel_size, dilation, layout, 1)

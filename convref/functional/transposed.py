@@ -14,20 +14,35 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .._checks import ConvTranspose2dArgs, IntPair, check_conv_transpose2d_args, check_stuff_zeros_args
+from .._checks import (
+    ConvTranspose2dArgs,
+    IntPair,
+    check_conv_transpose2d_args,
+    check_stuff_zeros_args,
+)
 from .conv import MAX_COLUMN_ELEMENTS, conv2d
 
 
-def _scatter(x: torch.Tensor, weight: torch.Tensor, args: ConvTranspose2dArgs) -> torch.Tensor:
+def _scatter(
+    x: torch.Tensor, weight: torch.Tensor, args: ConvTranspose2dArgs
+) -> torch.Tensor:
     """Full (uncropped) output of a batch chunk: stamps by matrix product, summed by ``fold``."""
     n, g = x.shape[0], args.groups
     (h, w), (kh, kw) = args.in_size, args.kernel_size
     # (G, C_in/G, C_out/G * kh * kw): row c of group g is input channel c's stamp, per output tap.
     kernels = weight.reshape(g, args.in_channels // g, -1)
     pixels = x.reshape(n, g, args.in_channels // g, h * w)
-    columns = torch.matmul(kernels.transpose(1, 2), pixels)  # (N, G, C_out/G * kh * kw, H * W)
+    columns = torch.matmul(
+        kernels.transpose(1, 2), pixels
+    )  # (N, G, C_out/G * kh * kw, H * W)
     columns = columns.reshape(n, args.out_channels * kh * kw, h * w)
-    return F.fold(columns, args.full_size, args.kernel_size, dilation=args.dilation, stride=args.stride)
+    return F.fold(
+        columns,
+        args.full_size,
+        args.kernel_size,
+        dilation=args.dilation,
+        stride=args.stride,
+    )
 
 
 def conv_transpose2d(
@@ -75,17 +90,38 @@ def conv_transpose2d(
         Shape ``(N, C_out, H_out, W_out)``.
     """
     args = check_conv_transpose2d_args(
-        x, weight, bias, stride, padding, output_padding, groups, dilation, array_type=torch.Tensor
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        array_type=torch.Tensor,
     )
     (kh, kw), (h, w) = args.kernel_size, args.in_size
     columns_per_sample = args.out_channels * kh * kw * h * w
     chunk = max(1, MAX_COLUMN_ELEMENTS // max(1, columns_per_sample))
-    if args.batch == 0:  # fold refuses an empty batch; the answer is an empty tensor of the right shape
+    if (
+        args.batch == 0
+    ):  # fold refuses an empty batch; the answer is an empty tensor of the right shape
         y = x.new_zeros(0, args.out_channels, *args.full_size)
     else:
-        y = torch.cat([_scatter(x[start : start + chunk], weight, args) for start in range(0, args.batch, chunk)])
-    (ph, pw), (oph, opw), (out_h, out_w) = args.padding, args.output_padding, args.out_size
-    if oph or opw:  # output_padding may reach past the full output: those rows are zeros
+        y = torch.cat(
+            [
+                _scatter(x[start : start + chunk], weight, args)
+                for start in range(0, args.batch, chunk)
+            ]
+        )
+    (ph, pw), (oph, opw), (out_h, out_w) = (
+        args.padding,
+        args.output_padding,
+        args.out_size,
+    )
+    if (
+        oph or opw
+    ):  # output_padding may reach past the full output: those rows are zeros
         y = F.pad(y, (0, opw, 0, oph))
     y = y[:, :, ph : ph + out_h, pw : pw + out_w]
     if bias is not None:
@@ -136,7 +172,9 @@ def flip_transpose_weight(weight: torch.Tensor, groups: int) -> torch.Tensor:
         The convolution's kernels ``(C_out, C_in / groups, kh, kw)``.
     """
     c_in, group_out, kh, kw = weight.shape
-    per_group = weight.reshape(groups, c_in // groups, group_out, kh, kw).transpose(1, 2)
+    per_group = weight.reshape(groups, c_in // groups, group_out, kh, kw).transpose(
+        1, 2
+    )
     return per_group.flip(-2, -1).reshape(groups * group_out, c_in // groups, kh, kw)
 
 
@@ -172,12 +210,32 @@ def conv_transpose2d_as_conv(
         Shape ``(N, C_out, H_out, W_out)``.
     """
     args = check_conv_transpose2d_args(
-        x, weight, bias, stride, padding, output_padding, groups, dilation, array_type=torch.Tensor
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        array_type=torch.Tensor,
     )
     stuffed = stuff_zeros(x, args.stride)
     pads = []
-    for k, d, p, op in zip(args.kernel_size, args.dilation, args.padding, args.output_padding):
+    for k, d, p, op in zip(
+        args.kernel_size, args.dilation, args.padding, args.output_padding
+    ):
         pads.append((d * (k - 1) - p, d * (k - 1) - p + op))
     (top, bottom), (left, right) = pads
-    stuffed = F.pad(stuffed, (left, right, top, bottom))  # F.pad crops where an amount is negative
-    return conv2d(stuffed, flip_transpose_weight(weight, args.groups), bias, 1, 0, args.dilation, args.groups)
+    stuffed = F.pad(
+        stuffed, (left, right, top, bottom)
+    )  # F.pad crops where an amount is negative
+    return conv2d(
+        stuffed,
+        flip_transpose_weight(weight, args.groups),
+        bias,
+        1,
+        0,
+        args.dilation,
+        args.groups,
+    )

@@ -49,8 +49,14 @@ def resize_conv2d(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``; ``(s_h H, s_w W)`` with ``padding="same"``.
     """
-    sh, sw = check_resize_conv2d_args(x, weight, bias, scale_factor, padding, array_type=torch.Tensor)
+    sh, sw = check_resize_conv2d_args(
+        x, weight, bias, scale_factor, padding, array_type=torch.Tensor
+    )
     n, c, h, w = x.shape
     # One copy: a broadcast view with a block axis after each spatial axis, then flattened.
-    upsampled = x[:, :, :, None, :, None].expand(n, c, h, sh, w, sw).reshape(n, c, h * sh, w * sw)
+    upsampled = (
+        x[:, :, :, None, :, None]
+        .expand(n, c, h, sh, w, sw)
+        .reshape(n, c, h * sh, w * sw)
+    )
     return conv2d(upsampled, weight, bias, 1, padding)

@@ -13,7 +13,13 @@ from .causal import CausalConv1d
 from .conv import Conv1x1, Conv2d
 from .deformable import ActiveConv2d, DCN2d, DclsConv2d, DeformConv2d
 from .dilated import ASPP, AtrousCascade
-from .dynamic import CondConv2d, DynamicConv2d, KernelMixtureConv2d, SelectiveKernel2d, temperature_schedule
+from .dynamic import (
+    CondConv2d,
+    DynamicConv2d,
+    KernelMixtureConv2d,
+    SelectiveKernel2d,
+    temperature_schedule,
+)
 from .non_local import NonLocal2d
 from .separable import ChannelShuffle, DepthwiseSeparableConv2d
 from .shift import ActiveShift2d, Shift2d, ShiftBlock

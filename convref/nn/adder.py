@@ -58,7 +58,13 @@ class Adder2d(ConvLayer2d):
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)``, every value at most the bias.
     """
 
-    init_schemes: ClassVar[tuple[str, ...]] = ("normal", "pytorch", "he", "random", "xavier")
+    init_schemes: ClassVar[tuple[str, ...]] = (
+        "normal",
+        "pytorch",
+        "he",
+        "random",
+        "xavier",
+    )
 
     def __init__(
         self,
@@ -77,18 +83,41 @@ class Adder2d(ConvLayer2d):
     ) -> None:
         gradient = check_adder_gradient(gradient)
         eta = None if eta is None else check_eta(eta)
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            init=init,
+        )
         self.gradient, self.eta = gradient, eta
 
     def _reset_weight_and_bias(self) -> None:
         super()._reset_weight_and_bias()
-        if self.bias is not None:  # zero whatever the scheme (also "pytorch"): BatchNorm follows an adder
+        if (
+            self.bias is not None
+        ):  # zero whatever the scheme (also "pytorch"): BatchNorm follows an adder
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight if self.eta is None else functional.with_adaptive_gradient(self.weight, self.eta)
+        weight = (
+            self.weight
+            if self.eta is None
+            else functional.with_adaptive_gradient(self.weight, self.eta)
+        )
         return functional.adder2d(
-            x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self.gradient
+            x,
+            weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.gradient,
         )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
@@ -99,7 +128,9 @@ class Adder2d(ConvLayer2d):
         (:func:`convref.arith.adder_op_count`), and one per output value for the bias. Not
         ``affine``: a BatchNorm after it cannot fold into filters that sit inside an absolute value.
         """
-        additions = 2 * self._weight_products(inputs[0], output) + self._bias_additions(output)
+        additions = 2 * self._weight_products(inputs[0], output) + self._bias_additions(
+            output
+        )
         return Ops.io(inputs, output, additions=additions)
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
@@ -138,7 +169,15 @@ def adder_bn_relu(
     torch.nn.Sequential
     """
     layers: list[nn.Module] = [
-        Adder2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, eta=eta),
+        Adder2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            groups=groups,
+            eta=eta,
+        ),
         nn.BatchNorm2d(out_channels),
     ]
     if relu:
@@ -146,7 +185,9 @@ def adder_bn_relu(
     return nn.Sequential(*layers)
 
 
-def to_adder(model: nn.Module, *, eta: Optional[float] = 0.2, keep_first: bool = True) -> nn.Module:
+def to_adder(
+    model: nn.Module, *, eta: Optional[float] = 0.2, keep_first: bool = True
+) -> nn.Module:
     """Replace the ``torch.nn.Conv2d`` layers of ``model`` by :class:`Adder2d` layers of the same geometry.
 
     The paper keeps the first convolution (it sees raw pixels) and the last, fully connected
@@ -183,10 +224,19 @@ def to_adder(model: nn.Module, *, eta: Optional[float] = 0.2, keep_first: bool =
         if keep_first and index == 0:
             continue
         if conv.padding_mode != "zeros":
-            raise ValueError(f"{name} pads with {conv.padding_mode!r}; Adder2d pads with zeros only")
+            raise ValueError(
+                f"{name} pads with {conv.padding_mode!r}; Adder2d pads with zeros only"
+            )
         adder = Adder2d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-            conv.groups, bias=conv.bias is not None, eta=eta,
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            bias=conv.bias is not None,
+            eta=eta,
         ).to(device=conv.weight.device, dtype=conv.weight.dtype)
         setattr(parent, name, adder)
     return model

@@ -14,7 +14,15 @@ from typing import Any, Callable, ClassVar, Optional
 import torch
 from torch import nn
 
-from .._checks import IntPair, Padding, check_bool, check_layer_channels, int_pair, padding_amounts, positive_int
+from .._checks import (
+    IntPair,
+    Padding,
+    check_bool,
+    check_layer_channels,
+    int_pair,
+    padding_amounts,
+    positive_int,
+)
 from ..arith import Ops
 from .init import bilinear_, init_weight_, pytorch_default_
 
@@ -22,14 +30,17 @@ __all__ = ["ConvLayer2d"]
 
 #: How each ``init`` scheme other than ``"pytorch"`` fills one kernel; the bias then starts at zero.
 #: (``"pytorch"`` draws weight and bias together, by :func:`convref.nn.init.pytorch_default_`.)
-WEIGHT_FILLS: MappingProxyType[str, Callable[[torch.Tensor], Any]] = MappingProxyType({
-    "he": lambda weight: init_weight_(weight, "he"),
-    "random": lambda weight: init_weight_(weight, "random"),
-    "xavier": lambda weight: init_weight_(weight, "xavier"),
-    "normal": lambda weight: nn.init.normal_(weight, 0.0, 1.0),  # AdderNet's filters
-    "bilinear": bilinear_,  # FCN's upsampling filters, for a transposed layer
-})
-
+WEIGHT_FILLS: MappingProxyType[str, Callable[[torch.Tensor], Any]] = MappingProxyType(
+    {
+        "he": lambda weight: init_weight_(weight, "he"),
+        "random": lambda weight: init_weight_(weight, "random"),
+        "xavier": lambda weight: init_weight_(weight, "xavier"),
+        "normal": lambda weight: nn.init.normal_(
+            weight, 0.0, 1.0
+        ),  # AdderNet's filters
+        "bilinear": bilinear_,  # FCN's upsampling filters, for a transposed layer
+    }
+)
 
 
 class ConvLayer2d(nn.Module):
@@ -109,15 +120,23 @@ class ConvLayer2d(nn.Module):
         init: str = "pytorch",
     ) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.groups = check_layer_channels(in_channels, out_channels, groups)
+        self.in_channels, self.out_channels, self.groups = check_layer_channels(
+            in_channels, out_channels, groups
+        )
         self.kernel_size = int_pair("kernel_size", kernel_size, minimum=1)
         self.stride = int_pair("stride", stride, minimum=1)
         self.dilation = int_pair("dilation", dilation, minimum=1)
         self.padding = self._check_padding(padding)
         check_bool("bias", bias)
-        self.num_kernels = None if num_kernels is None else positive_int("num_kernels", num_kernels)
+        self.num_kernels = (
+            None if num_kernels is None else positive_int("num_kernels", num_kernels)
+        )
         self.init = init
-        channels = (self.in_channels, self.out_channels) if self.transposed else (self.out_channels, self.in_channels)
+        channels = (
+            (self.in_channels, self.out_channels)
+            if self.transposed
+            else (self.out_channels, self.in_channels)
+        )
         kernel_shape = (channels[0], channels[1] // self.groups, *self.kernel_size)
         kernels = () if self.num_kernels is None else (self.num_kernels,)
         self.weight = nn.Parameter(torch.empty(*kernels, *kernel_shape))
@@ -140,7 +159,9 @@ class ConvLayer2d(nn.Module):
     def _check_init(self, init: Any) -> str:
         """Return ``init`` if the class offers it (a subclass may add conditions)."""
         if init not in self.init_schemes:
-            raise ValueError(f"init must be one of {list(self.init_schemes)}, got {init!r}")
+            raise ValueError(
+                f"init must be one of {list(self.init_schemes)}, got {init!r}"
+            )
         return init
 
     def _check_padding(self, padding: Any) -> Padding:
@@ -181,12 +202,18 @@ class ConvLayer2d(nn.Module):
         computes more (sampling, kernel mixing) or otherwise (adder) extends or replaces it.
         """
         products = self._weight_products(inputs[0], output)
-        return Ops.io(inputs, output, products, self._bias_additions(output), affine=True)
+        return Ops.io(
+            inputs, output, products, self._bias_additions(output), affine=True
+        )
 
     def _weight_products(self, x: torch.Tensor, output: torch.Tensor) -> int:
         """Multiply-adds of one kernel over the call: (samples x positions) x the weights of one kernel."""
-        side, channels = (x, self.in_channels) if self.transposed else (output, self.out_channels)
-        return side.numel() // channels * (self.weight.numel() // (self.num_kernels or 1))
+        side, channels = (
+            (x, self.in_channels) if self.transposed else (output, self.out_channels)
+        )
+        return (
+            side.numel() // channels * (self.weight.numel() // (self.num_kernels or 1))
+        )
 
     def _bias_additions(self, output: torch.Tensor) -> int:
         return output.numel() if self.bias is not None else 0

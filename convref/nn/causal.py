@@ -53,11 +53,15 @@ class CausalConv1d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        in_channels, out_channels, self.groups = check_layer_channels(in_channels, out_channels, groups)
+        in_channels, out_channels, self.groups = check_layer_channels(
+            in_channels, out_channels, groups
+        )
         self.kernel_size = positive_int("kernel_size", kernel_size)
         self.dilation = positive_int("dilation", dilation)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // self.groups, self.kernel_size))
+        self.weight = nn.Parameter(
+            torch.empty(out_channels, in_channels // self.groups, self.kernel_size)
+        )
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         pytorch_default_(self.weight, self.bias)
 
@@ -67,7 +71,9 @@ class CausalConv1d(nn.Module):
         return self.dilation * (self.kernel_size - 1) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional.causal_conv1d(x, self.weight, self.bias, self.dilation, self.groups)
+        return functional.causal_conv1d(
+            x, self.weight, self.bias, self.dilation, self.groups
+        )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`.
@@ -76,7 +82,13 @@ class CausalConv1d(nn.Module):
         bias; the left padding is zeros that need not be stored or read.
         """
         additions = output.numel() if self.bias is not None else 0
-        return Ops.io(inputs, output, output.numel() // self.out_channels * self.weight.numel(), additions, affine=True)
+        return Ops.io(
+            inputs,
+            output,
+            output.numel() // self.out_channels * self.weight.numel(),
+            additions,
+            affine=True,
+        )
 
     def extra_repr(self) -> str:
         return (

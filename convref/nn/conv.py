@@ -53,10 +53,28 @@ class Conv2d(ConvLayer2d):
         *,
         init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            init=init,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return functional.conv2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
 
 
 class Conv1x1(Conv2d):
@@ -79,6 +97,14 @@ class Conv1x1(Conv2d):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, groups: int = 1, bias: bool = True, *, init: str = "pytorch"
+        self,
+        in_channels: int,
+        out_channels: int,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, 1, groups=groups, bias=bias, init=init)
+        super().__init__(
+            in_channels, out_channels, 1, groups=groups, bias=bias, init=init
+        )

@@ -28,8 +28,9 @@ from .base import ConvLayer2d
 __all__ = ["DeformConv2d", "DCN2d", "ActiveConv2d", "DclsConv2d"]
 
 
-
-def _deformable_ops(layer: ConvLayer2d, inputs: tuple, output: torch.Tensor, modulated: bool) -> Ops:
+def _deformable_ops(
+    layer: ConvLayer2d, inputs: tuple, output: torch.Tensor, modulated: bool
+) -> Ops:
     """The arithmetic of one call of a deformable convolution, as :func:`convref.arith.deform_conv_cost` counts it.
 
     The convolution with the sampled values (one multiply-add per weight per output position,
@@ -38,9 +39,18 @@ def _deformable_ops(layer: ConvLayer2d, inputs: tuple, output: torch.Tensor, mod
     interpolation weights, computed once per tap and offset group, are not counted.
     """
     conv = ConvLayer2d.count_ops(layer, inputs, output)
-    sampled = output.numel() // layer.out_channels * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+    sampled = (
+        output.numel()
+        // layer.out_channels
+        * layer.in_channels
+        * layer.kernel_size[0]
+        * layer.kernel_size[1]
+    )
     mult_adds = conv.mult_adds + (5 if modulated else 4) * sampled
-    return Ops(mult_adds, conv.additions, conv.bytes_read, conv.bytes_written, affine=True)
+    return Ops(
+        mult_adds, conv.additions, conv.bytes_read, conv.bytes_written, affine=True
+    )
+
 
 class DeformConv2d(ConvLayer2d):
     """Deformable convolution with given offsets: the layer of ``torchvision.ops.DeformConv2d``.
@@ -82,12 +92,33 @@ class DeformConv2d(ConvLayer2d):
         groups: int = 1,
         bias: bool = True,
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+        )
 
-    def forward(self, input: torch.Tensor, offset: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self,
+        input: torch.Tensor,
+        offset: torch.Tensor,
+        mask: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Convolve ``input`` with the taps moved by ``offset`` (and scaled by ``mask``, DCN v2)."""
         return functional.deform_conv2d(
-            input, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask
+            input,
+            offset,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            mask,
         )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
@@ -154,7 +185,17 @@ class DCN2d(ConvLayer2d):
         modulated: bool = False,
         init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            init=init,
+        )
         self.offset_groups = positive_int("offset_groups", offset_groups)
         if self.in_channels % self.offset_groups:
             raise ValueError(
@@ -164,7 +205,13 @@ class DCN2d(ConvLayer2d):
         taps = self.kernel_size[0] * self.kernel_size[1]
         predicted = (3 if modulated else 2) * self.offset_groups * taps
         self.conv_offset = nn.Conv2d(
-            self.in_channels, predicted, self.kernel_size, self.stride, self.padding, self.dilation, bias=True
+            self.in_channels,
+            predicted,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            bias=True,
         )
         self._zero_offset_conv()
 
@@ -177,7 +224,9 @@ class DCN2d(ConvLayer2d):
         super().reset_parameters()
         self._zero_offset_conv()
 
-    def offsets_and_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def offsets_and_mask(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The offsets ``(N, 2 G kh kw, H_out, W_out)`` and the mask (v2) or ``None`` (v1) used for ``x``."""
         predicted = self.conv_offset(x)
         split = 2 * self.offset_groups * self.kernel_size[0] * self.kernel_size[1]
@@ -186,7 +235,16 @@ class DCN2d(ConvLayer2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offset, mask = self.offsets_and_mask(x)
-        return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask)
+        return functional.deform_conv2d(
+            x,
+            offset,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            mask,
+        )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`: see :func:`_deformable_ops`.
@@ -195,11 +253,20 @@ class DCN2d(ConvLayer2d):
         The sampling reads the predicted offsets (and mask) besides the input.
         """
         ops = _deformable_ops(self, inputs, output, modulated=self.modulated)
-        predicted = output.numel() // self.out_channels * self.conv_offset.out_channels * output.element_size()
+        predicted = (
+            output.numel()
+            // self.out_channels
+            * self.conv_offset.out_channels
+            * output.element_size()
+        )
         return replace(ops, bytes_read=ops.bytes_read + predicted)
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
-        return [*super()._repr_fields(), ("offset_groups", self.offset_groups), ("modulated", self.modulated)]
+        return [
+            *super()._repr_fields(),
+            ("offset_groups", self.offset_groups),
+            ("modulated", self.modulated),
+        ]
 
 
 class ActiveConv2d(ConvLayer2d):
@@ -245,7 +312,17 @@ class ActiveConv2d(ConvLayer2d):
         *,
         init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            init=init,
+        )
         taps = self.kernel_size[0] * self.kernel_size[1]
         self.tap_offsets = nn.Parameter(torch.zeros(taps, 2))
 
@@ -257,13 +334,20 @@ class ActiveConv2d(ConvLayer2d):
     def offset_map(self, x: torch.Tensor) -> torch.Tensor:
         """``tap_offsets`` broadcast to the ``(N, 2 kh kw, H_out, W_out)`` offset map of ``deform_conv2d``."""
         *_, out_size = check_window_args(
-            "ActiveConv2d", tuple(x.shape[2:]), self.kernel_size, self.stride, self.padding, self.dilation
+            "ActiveConv2d",
+            tuple(x.shape[2:]),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
         )
         return self.tap_offsets.reshape(1, -1, 1, 1).expand(x.shape[0], -1, *out_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offset = self.offset_map(x)
-        return functional.deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return functional.deform_conv2d(
+            x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation
+        )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`: see :func:`_deformable_ops` (no offset prediction)."""
@@ -327,9 +411,21 @@ class DclsConv2d(ConvLayer2d):
         kernel_count = positive_int("kernel_count", kernel_count)
         dilated_kernel_size = positive_int("dilated_kernel_size", dilated_kernel_size)
         if dilated_kernel_size < kernel_count:
-            raise ValueError(f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}")
+            raise ValueError(
+                f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}"
+            )
         # the kernel_count x kernel_count weights of an ordinary convolution, placed by positions
-        super().__init__(in_channels, out_channels, kernel_count, stride, padding, 1, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_count,
+            stride,
+            padding,
+            1,
+            groups,
+            bias,
+            init=init,
+        )
         self.kernel_count, self.dilated_kernel_size = kernel_count, dilated_kernel_size
         self.positions = nn.Parameter(self._regular_positions())
 
@@ -344,16 +440,25 @@ class DclsConv2d(ConvLayer2d):
         spacing = (side - 1) / (count - 1) if count > 1 else 0.0
         line = torch.arange(count) * spacing + (0.0 if count > 1 else (side - 1) / 2)
         grid_y, grid_x = torch.meshgrid(line, line, indexing="ij")
-        return torch.stack((grid_y, grid_x)).reshape(2, 1, 1, count, count).expand(2, *self.weight.shape).clone()
+        return (
+            torch.stack((grid_y, grid_x))
+            .reshape(2, 1, 1, count, count)
+            .expand(2, *self.weight.shape)
+            .clone()
+        )
 
     def dense_kernel(self) -> torch.Tensor:
         """The ``(C_out, C_in / groups, s, s)`` kernel the convolution uses, ``s = dilated_kernel_size``."""
-        return functional.dcls_kernel(self.weight, self.positions, self.dilated_kernel_size)
+        return functional.dcls_kernel(
+            self.weight, self.positions, self.dilated_kernel_size
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the learned part is the dense kernel; the large convolution is PyTorch's own, which is
         # the point of DCLS: at run time it costs what a dense kernel of that size costs
-        return F.conv2d(x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups)
+        return F.conv2d(
+            x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups
+        )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`: the dense convolution and building its kernel.
@@ -364,11 +469,25 @@ class DclsConv2d(ConvLayer2d):
         element, once per call (what a scatter computes; the einsum of
         :func:`convref.functional.dcls_kernel` also multiplies the zeros).
         """
-        dense = self.weight.numel() // (self.kernel_count**2) * self.dilated_kernel_size**2
-        mult_adds = output.numel() // self.out_channels * dense + 4 * self.weight.numel()
-        return Ops.io(inputs, output, mult_adds, self._bias_additions(output), affine=True)
+        dense = (
+            self.weight.numel() // (self.kernel_count**2) * self.dilated_kernel_size**2
+        )
+        mult_adds = (
+            output.numel() // self.out_channels * dense + 4 * self.weight.numel()
+        )
+        return Ops.io(
+            inputs, output, mult_adds, self._bias_additions(output), affine=True
+        )
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         # the layer's own arguments in place of kernel_size and dilation, which it fixes
-        shown = [field for field in super()._repr_fields() if field[0] not in ("kernel_size", "dilation")]
-        return [("kernel_count", self.kernel_count), ("dilated_kernel_size", self.dilated_kernel_size), *shown]
+        shown = [
+            field
+            for field in super()._repr_fields()
+            if field[0] not in ("kernel_size", "dilation")
+        ]
+        return [
+            ("kernel_count", self.kernel_count),
+            ("dilated_kernel_size", self.dilated_kernel_size),
+            *shown,
+        ]

@@ -24,7 +24,11 @@ __all__ = ["ASPP", "AtrousCascade"]
 
 def _check_rates(rates: Any) -> tuple[int, ...]:
     """Return ``rates`` as a tuple of ints >= 1; refuse an empty or non-sequence value."""
-    if _is_int(rates) or isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence):
+    if (
+        _is_int(rates)
+        or isinstance(rates, (str, bytes))
+        or not isinstance(rates, Sequence)
+    ):
         raise TypeError(f"rates must be a non-empty sequence of ints, got {rates!r}")
     if len(rates) == 0:
         raise ValueError(f"rates must be a non-empty sequence of ints, got {rates!r}")
@@ -32,11 +36,23 @@ def _check_rates(rates: Any) -> tuple[int, ...]:
 
 
 def _conv_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int, padding: Any, dilation: int, batch_norm: bool
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    padding: Any,
+    dilation: int,
+    batch_norm: bool,
 ) -> nn.Sequential:
     """``conv -> BN -> ReLU``; without BN the convolution gets a bias (with BN a bias is redundant)."""
     return nn.Sequential(
-        Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=not batch_norm),
+        Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            padding=padding,
+            dilation=dilation,
+            bias=not batch_norm,
+        ),
         nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity(),
         nn.ReLU(),
     )
@@ -46,7 +62,9 @@ def _check_input(x: Any, channels: int, name: str) -> None:
     """Refuse anything but a floating ``(N, channels, H, W)`` tensor; ``name`` is the module's argument."""
     check_array("x", x, torch.Tensor, 4, "(N, C_in, H, W)")
     if x.shape[1] != channels:
-        raise ValueError(f"x must have {channels} channels ({name}), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have {channels} channels ({name}), got shape {tuple(x.shape)}"
+        )
 
 
 class _ImagePooling(nn.Module):
@@ -75,7 +93,9 @@ class _ImagePooling(nn.Module):
         """
         x = inputs[0]
         pooled = x.shape[0] * x.shape[1] * x.element_size()
-        return Ops(additions=x.numel(), bytes_read=tensor_bytes(x), bytes_written=pooled)
+        return Ops(
+            additions=x.numel(), bytes_read=tensor_bytes(x), bytes_written=pooled
+        )
 
 
 class ASPP(nn.Module):
@@ -160,9 +180,14 @@ class ASPP(nn.Module):
         channels, width = self.in_channels, self.out_channels
         self.branches = nn.ModuleList(
             [_conv_bn_relu(channels, width, 1, 0, 1, batch_norm)]
-            + [_conv_bn_relu(channels, width, 3, rate, rate, batch_norm) for rate in self.rates]
+            + [
+                _conv_bn_relu(channels, width, 3, rate, rate, batch_norm)
+                for rate in self.rates
+            ]
         )
-        self.pooling = _ImagePooling(channels, width, batch_norm) if image_pooling else None
+        self.pooling = (
+            _ImagePooling(channels, width, batch_norm) if image_pooling else None
+        )
         concatenated = width * (len(self.branches) + int(image_pooling))
         self.project = _conv_bn_relu(concatenated, width, 1, 0, 1, batch_norm)
         if self.dropout > 0:
@@ -175,7 +200,10 @@ class ASPP(nn.Module):
         The input positions one output can see through the ``3 x 3`` atrous branches (the
         ``1 x 1`` projection adds nothing), ignoring the image-level branch.
         """
-        spans = [receptive_field([ConvSpec(3, dilation=rate), ConvSpec(1)]).size for rate in self.rates]
+        spans = [
+            receptive_field([ConvSpec(3, dilation=rate), ConvSpec(1)]).size
+            for rate in self.rates
+        ]
         return max(spans)
 
     @property
@@ -243,15 +271,29 @@ class AtrousCascade(nn.Sequential):
     Input ``(N, channels, H, W)``, output ``(N, channels, H, W)``.
     """
 
-    def __init__(self, channels: int, rates: Sequence[int], kernel_size: int = 3, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        rates: Sequence[int],
+        kernel_size: int = 3,
+        batch_norm: bool = True,
+    ) -> None:
         channels = positive_int("channels", channels)
         checked_rates = _check_rates(rates)
         kernel_size = positive_int("kernel_size", kernel_size)
         batch_norm = check_bool("batch_norm", batch_norm)
         super().__init__(
-            *(_conv_bn_relu(channels, channels, kernel_size, "same", rate, batch_norm) for rate in checked_rates)
+            *(
+                _conv_bn_relu(channels, channels, kernel_size, "same", rate, batch_norm)
+                for rate in checked_rates
+            )
         )
-        self.channels, self.rates, self.kernel_size, self.batch_norm = channels, checked_rates, kernel_size, batch_norm
+        self.channels, self.rates, self.kernel_size, self.batch_norm = (
+            channels,
+            checked_rates,
+            kernel_size,
+            batch_norm,
+        )
 
     @property
     def receptive_field(self) -> int:

@@ -19,11 +19,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
-from .._checks import IntPair, Padding, check_layer_channels, positive_int, positive_number
+from .._checks import (
+    IntPair,
+    Padding,
+    check_layer_channels,
+    positive_int,
+    positive_number,
+)
 from ..arith import Ops, tensor_bytes
 from .base import ConvLayer2d
 
-__all__ = ["KernelMixtureConv2d", "CondConv2d", "DynamicConv2d", "SelectiveKernel2d", "temperature_schedule"]
+__all__ = [
+    "KernelMixtureConv2d",
+    "CondConv2d",
+    "DynamicConv2d",
+    "SelectiveKernel2d",
+    "temperature_schedule",
+]
 
 
 class KernelMixtureConv2d(ConvLayer2d):
@@ -68,8 +80,16 @@ class KernelMixtureConv2d(ConvLayer2d):
         init: str = "pytorch",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            num_kernels=num_kernels, init=init,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            num_kernels=num_kernels,
+            init=init,
         )
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,7 +98,14 @@ class KernelMixtureConv2d(ConvLayer2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return functional.dynamic_conv2d(
-            x, self.weight, self.attention(x), self.bias, self.stride, self.padding, self.dilation, self.groups
+            x,
+            self.weight,
+            self.attention(x),
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
         )
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
@@ -91,9 +118,17 @@ class KernelMixtureConv2d(ConvLayer2d):
         sigmoid or softmax is not counted.
         """
         x = inputs[0]
-        entries = self.weight.numel() + (self.bias.numel() if self.bias is not None else 0)  # K kernels' worth
+        entries = self.weight.numel() + (
+            self.bias.numel() if self.bias is not None else 0
+        )  # K kernels' worth
         mult_adds = self._weight_products(x, output) + x.shape[0] * entries
-        return Ops.io(inputs, output, mult_adds, self._bias_additions(output) + x.numel(), affine=True)
+        return Ops.io(
+            inputs,
+            output,
+            mult_adds,
+            self._bias_additions(output) + x.numel(),
+            affine=True,
+        )
 
 
 class CondConv2d(KernelMixtureConv2d):
@@ -140,8 +175,16 @@ class CondConv2d(KernelMixtureConv2d):
         init: str = "pytorch",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            num_kernels=num_kernels, init=init,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            num_kernels=num_kernels,
+            init=init,
         )
         self.routing = nn.Linear(self.in_channels, self.num_kernels)
 
@@ -202,8 +245,16 @@ class DynamicConv2d(KernelMixtureConv2d):
         init: str = "pytorch",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            num_kernels=num_kernels, init=init,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            num_kernels=num_kernels,
+            init=init,
         )
         hidden = max(4, self.in_channels // positive_int("reduction", reduction))
         self.squeeze = nn.Linear(self.in_channels, hidden)
@@ -228,7 +279,9 @@ class DynamicConv2d(KernelMixtureConv2d):
         return [*super()._repr_fields(), ("temperature", self.temperature)]
 
 
-def temperature_schedule(epoch: float, start: float = 30.0, end: float = 1.0, epochs: float = 10.0) -> float:
+def temperature_schedule(
+    epoch: float, start: float = 30.0, end: float = 1.0, epochs: float = 10.0
+) -> float:
     """DY-CNN's temperature: linear from ``start`` at epoch 0 to ``end`` at ``epochs``, then constant.
 
     Parameters
@@ -244,7 +297,10 @@ def temperature_schedule(epoch: float, start: float = 30.0, end: float = 1.0, ep
     -------
     float
     """
-    start, end, epochs = (positive_number(n, v) for n, v in (("start", start), ("end", end), ("epochs", epochs)))
+    start, end, epochs = (
+        positive_number(n, v)
+        for n, v in (("start", start), ("end", end), ("epochs", epochs))
+    )
     if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or epoch < 0:
         raise ValueError(f"epoch must be a number >= 0, got {epoch!r}")
     progress = min(epoch / epochs, 1.0)
@@ -296,28 +352,58 @@ class SelectiveKernel2d(nn.Module):
         min_hidden: int = 32,
     ) -> None:
         super().__init__()
-        in_channels, out_channels, groups = check_layer_channels(in_channels, out_channels, groups)
-        if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence) or len(dilations) < 2:
-            raise ValueError(f"dilations must be a sequence of at least two ints, got {dilations!r}")
+        in_channels, out_channels, groups = check_layer_channels(
+            in_channels, out_channels, groups
+        )
+        if (
+            isinstance(dilations, (str, bytes))
+            or not isinstance(dilations, Sequence)
+            or len(dilations) < 2
+        ):
+            raise ValueError(
+                f"dilations must be a sequence of at least two ints, got {dilations!r}"
+            )
         self.dilations = tuple(positive_int("dilations", d) for d in dilations)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.branches = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 3, stride, padding=d, dilation=d, groups=groups, bias=False),
+                nn.Conv2d(
+                    in_channels,
+                    out_channels,
+                    3,
+                    stride,
+                    padding=d,
+                    dilation=d,
+                    groups=groups,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(out_channels),
                 nn.ReLU(),
             )
             for d in self.dilations
         )
-        hidden = max(out_channels // positive_int("reduction", reduction), positive_int("min_hidden", min_hidden))
-        self.squeeze = nn.Sequential(nn.Linear(out_channels, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU())
+        hidden = max(
+            out_channels // positive_int("reduction", reduction),
+            positive_int("min_hidden", min_hidden),
+        )
+        self.squeeze = nn.Sequential(
+            nn.Linear(out_channels, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+        )
         self.select = nn.Linear(hidden, len(self.dilations) * out_channels)
 
-    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_with_attention(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The output ``(N, C_out, H_out, W_out)`` and the branch weights ``(N, branches, C_out)`` (summing to one over branches)."""
-        outputs = torch.stack([branch(x) for branch in self.branches], dim=1)  # (N, M, C, H, W)
+        outputs = torch.stack(
+            [branch(x) for branch in self.branches], dim=1
+        )  # (N, M, C, H, W)
         pooled = outputs.sum(1).mean((2, 3))  # s = GAP(U_1 + ... + U_M)
-        logits = self.select(self.squeeze(pooled)).reshape(x.shape[0], len(self.branches), self.out_channels)
+        logits = self.select(self.squeeze(pooled)).reshape(
+            x.shape[0], len(self.branches), self.out_channels
+        )
         weights = torch.softmax(logits, dim=1)
         return (weights[..., None, None] * outputs).sum(1), weights
 

@@ -12,7 +12,15 @@ from typing import Optional
 import torch
 from torch import nn
 
-__all__ = ["INIT_SCHEMES", "fans", "init_std", "init_weight_", "bilinear_kernel", "bilinear_", "pytorch_default_"]
+__all__ = [
+    "INIT_SCHEMES",
+    "fans",
+    "init_std",
+    "init_weight_",
+    "bilinear_kernel",
+    "bilinear_",
+    "pytorch_default_",
+]
 
 #: The schemes, with the paper each comes from.
 INIT_SCHEMES = {
@@ -41,7 +49,9 @@ def fans(weight_shape: tuple[int, ...]) -> tuple[int, int]:
         ``(fan_in, fan_out)``.
     """
     if len(weight_shape) < 2:
-        raise ValueError(f"weight_shape must have at least 2 dimensions, got {tuple(weight_shape)}")
+        raise ValueError(
+            f"weight_shape must have at least 2 dimensions, got {tuple(weight_shape)}"
+        )
     receptive = math.prod(weight_shape[2:])
     return weight_shape[1] * receptive, weight_shape[0] * receptive
 
@@ -70,7 +80,9 @@ def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
     raise ValueError(f"scheme must be one of {sorted(INIT_SCHEMES)}, got {scheme!r}")
 
 
-def init_weight_(weight: torch.Tensor, scheme: str, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def init_weight_(
+    weight: torch.Tensor, scheme: str, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Fill ``weight`` in place with Gaussian values of mean 0 and the scheme's standard deviation.
 
     Parameters
@@ -93,7 +105,9 @@ def init_weight_(weight: torch.Tensor, scheme: str, generator: Optional[torch.Ge
         return weight.normal_(0.0, std, generator=generator)
 
 
-def bilinear_kernel(kernel_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def bilinear_kernel(
+    kernel_size: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     r"""The ``kernel_size x kernel_size`` kernel with which a transposed convolution upsamples bilinearly.
 
     With stride ``s`` and ``kernel_size = 2s`` (padding ``s // 2``), a transposed convolution
@@ -117,7 +131,11 @@ def bilinear_kernel(kernel_size: int, dtype: torch.dtype = torch.float32) -> tor
     torch.Tensor
         Shape ``(k, k)``.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
+    if (
+        isinstance(kernel_size, bool)
+        or not isinstance(kernel_size, int)
+        or kernel_size < 1
+    ):
         raise ValueError(f"kernel_size must be an int >= 1, got {kernel_size!r}")
     factor = (kernel_size + 1) // 2
     center = (kernel_size - 1) / 2
@@ -144,8 +162,12 @@ def bilinear_(weight: torch.Tensor) -> torch.Tensor:
     """
     channels, group_out, kh, kw = weight.shape
     if kh != kw:
-        raise ValueError(f"weight must have a square kernel, got weight of shape {tuple(weight.shape)}")
-    if group_out < 1 or channels % group_out:  # C_out = C_in needs C / groups == weight.shape[1]
+        raise ValueError(
+            f"weight must have a square kernel, got weight of shape {tuple(weight.shape)}"
+        )
+    if (
+        group_out < 1 or channels % group_out
+    ):  # C_out = C_in needs C / groups == weight.shape[1]
         raise ValueError(
             f"weight must map C channels to C channels, shape (C, C / groups, k, k), got {tuple(weight.shape)}"
         )
@@ -153,12 +175,15 @@ def bilinear_(weight: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         weight.zero_()
         for c in range(channels):
-            weight[c, c % group_out] = kernel  # within its group, input c feeds output c
+            weight[c, c % group_out] = (
+                kernel  # within its group, input c feeds output c
+            )
     return weight
 
 
-
-def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+def pytorch_default_(
+    weight: torch.Tensor, bias: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """PyTorch's default initialisation of its convolution layers, draw for draw.
 
     Kaiming-uniform with ``a = sqrt(5)`` for the weight, and a bias uniform in
@@ -184,4 +209,3 @@ def pytorch_default_(weight: torch.Tensor, bias: Optional[torch.Tensor] = None) 
         bound = 1 / math.sqrt(weight[0].numel())
         nn.init.uniform_(bias, -bound, bound)
     return weight
-

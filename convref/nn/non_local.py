@@ -62,14 +62,28 @@ class NonLocal2d(nn.Module):
     ) -> None:
         super().__init__()
         in_channels = positive_int("in_channels", in_channels)
-        inter_channels = max(1, in_channels // 2) if inter_channels is None else positive_int("inter_channels", inter_channels)
+        inter_channels = (
+            max(1, in_channels // 2)
+            if inter_channels is None
+            else positive_int("inter_channels", inter_channels)
+        )
         check_non_local_options(mode, sub_sample=sub_sample, scale=scale, bn=bn)
-        self.in_channels, self.inter_channels, self.mode = in_channels, inter_channels, mode
+        self.in_channels, self.inter_channels, self.mode = (
+            in_channels,
+            inter_channels,
+            mode,
+        )
         self.sub_sample, self.scale = sub_sample, scale
         embed = in_channels if mode == "gaussian" else inter_channels
-        if mode != "gaussian":  # the Gaussian version compares the raw features: no embeddings
-            self.theta_weight, self.theta_bias = self._projection(inter_channels, in_channels)
-            self.phi_weight, self.phi_bias = self._projection(inter_channels, in_channels)
+        if (
+            mode != "gaussian"
+        ):  # the Gaussian version compares the raw features: no embeddings
+            self.theta_weight, self.theta_bias = self._projection(
+                inter_channels, in_channels
+            )
+            self.phi_weight, self.phi_bias = self._projection(
+                inter_channels, in_channels
+            )
         else:
             self.register_parameter("theta_weight", None)
             self.register_parameter("theta_bias", None)
@@ -79,7 +93,9 @@ class NonLocal2d(nn.Module):
         self.out_weight, self.out_bias = self._projection(in_channels, inter_channels)
         if mode == "concatenation":
             self.concat_weight = nn.Parameter(torch.empty(2 * embed))
-            nn.init.uniform_(self.concat_weight, -(2 * embed) ** -0.5, (2 * embed) ** -0.5)
+            nn.init.uniform_(
+                self.concat_weight, -((2 * embed) ** -0.5), (2 * embed) ** -0.5
+            )
         else:
             self.register_parameter("concat_weight", None)
         self.bn = nn.BatchNorm2d(in_channels) if bn else None
@@ -91,7 +107,9 @@ class NonLocal2d(nn.Module):
                 self.out_bias.zero_()
 
     @staticmethod
-    def _projection(out_features: int, in_features: int) -> tuple[nn.Parameter, nn.Parameter]:
+    def _projection(
+        out_features: int, in_features: int
+    ) -> tuple[nn.Parameter, nn.Parameter]:
         weight = nn.Parameter(torch.empty(out_features, in_features))
         bias = nn.Parameter(torch.empty(out_features))
         pytorch_default_(weight, bias)  # as a 1x1 nn.Conv2d would be
@@ -100,21 +118,39 @@ class NonLocal2d(nn.Module):
     def response(self, x: torch.Tensor) -> torch.Tensor:
         """The non-local response ``y`` ``(N, C_i, H, W)``, before :math:`W_z`."""
         return functional.non_local_response(
-            x, self.theta_weight, self.phi_weight, self.g_weight, self.mode, self.concat_weight,
-            self.sub_sample, self.scale, theta_bias=self.theta_bias, phi_bias=self.phi_bias, g_bias=self.g_bias,
+            x,
+            self.theta_weight,
+            self.phi_weight,
+            self.g_weight,
+            self.mode,
+            self.concat_weight,
+            self.sub_sample,
+            self.scale,
+            theta_bias=self.theta_bias,
+            phi_bias=self.phi_bias,
+            g_bias=self.g_bias,
         )
 
     def affinity(self, x: torch.Tensor) -> torch.Tensor:
         """The explicit normalised affinity ``(N, H W, M)`` (for inspection; memory grows as ``(H W)^2``)."""
         return functional.non_local_affinity(
-            x, self.theta_weight, self.phi_weight, self.mode, self.concat_weight, self.sub_sample, self.scale,
-            theta_bias=self.theta_bias, phi_bias=self.phi_bias,
+            x,
+            self.theta_weight,
+            self.phi_weight,
+            self.mode,
+            self.concat_weight,
+            self.sub_sample,
+            self.scale,
+            theta_bias=self.theta_bias,
+            phi_bias=self.phi_bias,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_array("x", x, torch.Tensor, 4, "(N, C, H, W)")
         if x.shape[1] != self.in_channels:
-            raise ValueError(f"x must have {self.in_channels} channels, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have {self.in_channels} channels, got shape {tuple(x.shape)}"
+            )
         y = self.response(x)
         z = torch.matmul(self.out_weight, y.flatten(2)) + self.out_bias.view(1, -1, 1)
         z = z.view_as(x)
@@ -147,8 +183,12 @@ class NonLocal2d(nn.Module):
         keys = (height // 2) * (width // 2) if self.sub_sample else positions
         gaussian = self.mode == "gaussian"
         embed = channels if gaussian else inter
-        theta_phi = 0 if gaussian else positions + keys  # where the embeddings are computed
-        projections = channels * inter * (theta_phi + keys + positions)  # theta, phi; g; W_z
+        theta_phi = (
+            0 if gaussian else positions + keys
+        )  # where the embeddings are computed
+        projections = (
+            channels * inter * (theta_phi + keys + positions)
+        )  # theta, phi; g; W_z
         biases = inter * (theta_phi + keys) + channels * positions
         if self.mode in ("gaussian", "embedded_gaussian"):
             pairwise, sums = positions * keys * (embed + inter), positions * keys
@@ -157,7 +197,12 @@ class NonLocal2d(nn.Module):
         else:
             pairwise, sums = (positions + keys) * (embed + inter), 2 * keys * inter
         residual = channels * positions
-        return Ops.io(inputs, output, samples * (projections + pairwise), samples * (biases + sums + residual))
+        return Ops.io(
+            inputs,
+            output,
+            samples * (projections + pairwise),
+            samples * (biases + sums + residual),
+        )
 
     def extra_repr(self) -> str:
         return (

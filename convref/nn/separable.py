@@ -65,11 +65,20 @@ class DepthwiseSeparableConv2d(nn.Module):
         depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
         middle = in_channels * depth_multiplier
         self.depthwise = Conv2d(
-            in_channels, middle, kernel_size, stride, padding, dilation, groups=in_channels, bias=False
+            in_channels,
+            middle,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            bias=False,
         )
         self.pointwise = Conv2d(middle, out_channels, 1, bias=bias)
         self.depthwise_norm = nn.BatchNorm2d(middle) if batch_norm else nn.Identity()
-        self.pointwise_norm = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.pointwise_norm = (
+            nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        )
         self.activation = activation if activation is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

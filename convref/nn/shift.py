@@ -38,14 +38,26 @@ class Shift2d(nn.Module):
     and several layers with different patterns never evict one another's plan.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> None:
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        layout: str = "grouped",
+    ) -> None:
         super().__init__()
-        self.channels, self.kernel_size, self.dilation = check_shift_pattern_args(channels, kernel_size, dilation, layout)
+        self.channels, self.kernel_size, self.dilation = check_shift_pattern_args(
+            channels, kernel_size, dilation, layout
+        )
         self.layout = layout
-        self.register_buffer("shifts", functional.shift_pattern(channels, kernel_size, dilation, layout))
+        self.register_buffer(
+            "shifts", functional.shift_pattern(channels, kernel_size, dilation, layout)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_shift_args(x, self.shifts, array_type=torch.Tensor)  # x has the channels of the table, as before
+        check_shift_args(
+            x, self.shifts, array_type=torch.Tensor
+        )  # x has the channels of the table, as before
         return pattern_shift2d(x, self.kernel_size, self.dilation, self.layout)
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
@@ -78,8 +90,12 @@ class ActiveShift2d(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 3) -> None:
         super().__init__()
-        self.channels, self.kernel_size, _ = check_shift_pattern_args(channels, kernel_size, 1, "grouped")
-        start = functional.shift_pattern(channels, kernel_size).to(torch.get_default_dtype())
+        self.channels, self.kernel_size, _ = check_shift_pattern_args(
+            channels, kernel_size, 1, "grouped"
+        )
+        start = functional.shift_pattern(channels, kernel_size).to(
+            torch.get_default_dtype()
+        )
         self.shifts = nn.Parameter(start)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,7 +150,9 @@ class ShiftBlock(nn.Module):
         out_channels = positive_int("out_channels", out_channels)
         middle = in_channels * positive_int("expansion", expansion)
         self.stride = positive_int("stride", stride)
-        self.expand = nn.Sequential(Conv1x1(in_channels, middle, bias=False), nn.BatchNorm2d(middle), nn.ReLU())
+        self.expand = nn.Sequential(
+            Conv1x1(in_channels, middle, bias=False), nn.BatchNorm2d(middle), nn.ReLU()
+        )
         self.shift = Shift2d(middle, kernel_size, layout=layout)
         self.mix = Conv1x1(middle, out_channels, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
@@ -156,5 +174,7 @@ class ShiftBlock(nn.Module):
         """
         size = tensor_bytes(output)
         if self.residual:
-            return Ops(additions=output.numel(), bytes_read=2 * size, bytes_written=size)
+            return Ops(
+                additions=output.numel(), bytes_read=2 * size, bytes_written=size
+            )
         return Ops(bytes_read=size, bytes_written=size)

@@ -42,7 +42,13 @@ class ConvTranspose2d(ConvLayer2d):
     ``H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
     """
 
-    init_schemes: ClassVar[tuple[str, ...]] = ("pytorch", "bilinear", "he", "random", "xavier")
+    init_schemes: ClassVar[tuple[str, ...]] = (
+        "pytorch",
+        "bilinear",
+        "he",
+        "random",
+        "xavier",
+    )
     transposed: ClassVar[bool] = True
 
     def __init__(
@@ -59,7 +65,17 @@ class ConvTranspose2d(ConvLayer2d):
         *,
         init: str = "pytorch",
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, init=init)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            init=init,
+        )
         self.output_padding = int_pair("output_padding", output_padding, minimum=0)
         check_output_padding(self.output_padding, self.stride, self.dilation)
 
@@ -71,7 +87,9 @@ class ConvTranspose2d(ConvLayer2d):
             )
         return init
 
-    def output_padding_for(self, in_size: Sequence[int], output_size: Sequence[int]) -> tuple[int, int]:
+    def output_padding_for(
+        self, in_size: Sequence[int], output_size: Sequence[int]
+    ) -> tuple[int, int]:
         """The ``output_padding`` that turns an input of ``in_size`` into ``output_size``.
 
         Raises ``ValueError`` when no ``output_padding`` below ``max(stride, dilation)`` reaches it.
@@ -79,7 +97,12 @@ class ConvTranspose2d(ConvLayer2d):
         pads = []
         for axis in range(2):
             smallest = conv_transpose_length(
-                in_size[axis], self.kernel_size[axis], self.stride[axis], self.padding[axis], 0, self.dilation[axis]
+                in_size[axis],
+                self.kernel_size[axis],
+                self.stride[axis],
+                self.padding[axis],
+                0,
+                self.dilation[axis],
             )
             extra = output_size[axis] - smallest
             largest = smallest + max(self.stride[axis], self.dilation[axis]) - 1
@@ -91,21 +114,38 @@ class ConvTranspose2d(ConvLayer2d):
             pads.append(extra)
         return pads[0], pads[1]
 
-    def forward(self, x: torch.Tensor, output_size: Optional[Sequence[int]] = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, output_size: Optional[Sequence[int]] = None
+    ) -> torch.Tensor:
         """Apply the layer; ``output_size`` (the last two entries are used) picks ``output_padding``."""
         output_padding = self.output_padding
         if output_size is not None:
             if not isinstance(x, torch.Tensor) or x.dim() != 4:
-                raise ValueError("x must be a 4-D torch.Tensor (N, C_in, H, W) when output_size is given")
+                raise ValueError(
+                    "x must be a 4-D torch.Tensor (N, C_in, H, W) when output_size is given"
+                )
             output_size = [int(s) for s in output_size][-2:]
             if len(output_size) != 2:
-                raise ValueError(f"output_size must hold at least (H_out, W_out), got {output_size!r}")
+                raise ValueError(
+                    f"output_size must hold at least (H_out, W_out), got {output_size!r}"
+                )
             output_padding = self.output_padding_for(tuple(x.shape[2:]), output_size)
         return functional.conv_transpose2d(
-            x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         fields = super()._repr_fields()
         after_padding = [name for name, _ in fields].index("padding") + 1
-        return [*fields[:after_padding], ("output_padding", self.output_padding), *fields[after_padding:]]
+        return [
+            *fields[:after_padding],
+            ("output_padding", self.output_padding),
+            *fields[after_padding:],
+        ]

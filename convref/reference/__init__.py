@@ -19,7 +19,12 @@ from .grouped import channel_shuffle
 from .non_local import non_local2d, non_local_affinity, non_local_response
 from .separable import factorize_kernel, separable_conv2d
 from .shift import pattern_shift2d, shift2d, shift_pattern
-from .transposed import conv_transpose2d, conv_transpose2d_as_conv, flip_transpose_weight, stuff_zeros
+from .transposed import (
+    conv_transpose2d,
+    conv_transpose2d_as_conv,
+    flip_transpose_weight,
+    stuff_zeros,
+)
 from .upsample import resize_conv2d
 
 __all__ = [

@@ -80,14 +80,26 @@ def adder2d(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``; every value is at most ``b[o]``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray, op="adder2d")
+    args = check_conv2d_args(
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=np.ndarray,
+        op="adder2d",
+    )
     windows = _windows(_pad(x, args.padding), args)  # (N, C_in, H_out, W_out, kh, kw)
     per_group_in = args.in_channels // args.groups
     per_group_out = args.out_channels // args.groups
     y = np.empty((args.batch, args.out_channels, *args.out_size), dtype=x.dtype)
     for o in range(args.out_channels):
         first = (o // per_group_out) * per_group_in
-        group_windows = windows[:, first : first + per_group_in]  # (N, C_in/G, H_out, W_out, kh, kw)
+        group_windows = windows[
+            :, first : first + per_group_in
+        ]  # (N, C_in/G, H_out, W_out, kh, kw)
         filter_ = weight[o][:, None, None]  # (C_in/G, 1, 1, kh, kw)
         y[:, o] = -np.abs(group_windows - filter_).sum(axis=(1, 4, 5))
     if bias is not None:
@@ -143,19 +155,35 @@ def adder2d_backward(
     (numpy.ndarray, numpy.ndarray)
         ``grad_x`` of the shape of ``x`` and ``grad_weight`` of the shape of ``weight``.
     """
-    args = check_conv2d_args(x, weight, None, stride, padding, dilation, groups, array_type=np.ndarray, op="adder2d")
+    args = check_conv2d_args(
+        x,
+        weight,
+        None,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=np.ndarray,
+        op="adder2d",
+    )
     check_grad_output(grad_output, x, args, np.ndarray)
     exact = check_adder_gradient(gradient) == "exact"
     x_padded = _pad(x, args.padding)
-    windows = _windows(x_padded, args)  # (N, C_in, H_out, W_out, kh, kw), a view of x_padded
+    windows = _windows(
+        x_padded, args
+    )  # (N, C_in, H_out, W_out, kh, kw), a view of x_padded
     grad_windows = np.zeros(windows.shape, dtype=np.float64)
     grad_weight = np.zeros(weight.shape, dtype=np.float64)
     per_group_in = args.in_channels // args.groups
     per_group_out = args.out_channels // args.groups
     for o in range(args.out_channels):
         first = (o // per_group_out) * per_group_in
-        difference = windows[:, first : first + per_group_in] - weight[o][:, None, None]  # X - F
-        g = grad_output[:, o][:, None, :, :, None, None]  # broadcast over channels and taps
+        difference = (
+            windows[:, first : first + per_group_in] - weight[o][:, None, None]
+        )  # X - F
+        g = grad_output[:, o][
+            :, None, :, :, None, None
+        ]  # broadcast over channels and taps
         if exact:
             grad_weight[o] = (g * np.sign(difference)).sum(axis=(0, 2, 3))
             grad_windows[:, first : first + per_group_in] += g * np.sign(-difference)
@@ -169,7 +197,9 @@ def adder2d_backward(
     return grad_x.astype(x.dtype), grad_weight.astype(weight.dtype)
 
 
-def _scatter_windows(grad_windows: np.ndarray, padded_shape: tuple[int, ...], args) -> np.ndarray:
+def _scatter_windows(
+    grad_windows: np.ndarray, padded_shape: tuple[int, ...], args
+) -> np.ndarray:
     """Add each window's gradient back onto the pixels it was read from (the adjoint of ``_windows``)."""
     (kh, kw), (sh, sw), (dh, dw) = args.kernel_size, args.stride, args.dilation
     h_out, w_out = args.out_size

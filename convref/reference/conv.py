@@ -18,7 +18,14 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._checks import Conv2dArgs, IntPair, Padding, check_array, check_conv2d_args, check_window_args
+from .._checks import (
+    Conv2dArgs,
+    IntPair,
+    Padding,
+    check_array,
+    check_conv2d_args,
+    check_window_args,
+)
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int, int, int]) -> np.ndarray:
@@ -79,13 +86,19 @@ def conv2d(
         ``H_out = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1``;
         same dtype as ``x``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+    )
     groups, (kh, kw) = args.groups, args.kernel_size
     windows = _windows(_pad(x, args.padding), args)
     n, _, h_out, w_out = windows.shape[:4]
     # Split channels into groups: x -> (N, G, C_in/G, ...), weight -> (G, C_out/G, C_in/G, kh, kw).
-    windows = windows.reshape(n, groups, args.in_channels // groups, h_out, w_out, kh, kw)
-    kernels = weight.reshape(groups, args.out_channels // groups, args.in_channels // groups, kh, kw)
+    windows = windows.reshape(
+        n, groups, args.in_channels // groups, h_out, w_out, kh, kw
+    )
+    kernels = weight.reshape(
+        groups, args.out_channels // groups, args.in_channels // groups, kh, kw
+    )
     y = np.einsum("ngchwuv,gocuv->ngohw", windows, kernels, optimize=True)
     y = y.reshape(n, args.out_channels, h_out, w_out)
     if bias is not None:
@@ -123,7 +136,9 @@ def conv2d_loop(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``: the same values as :func:`conv2d`.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+    )
     x_padded = _pad(x, args.padding)
     (kh, kw), (sh, sw), (dh, dw) = args.kernel_size, args.stride, args.dilation
     h_out, w_out = args.out_size
@@ -132,14 +147,21 @@ def conv2d_loop(
     y = np.zeros((args.batch, args.out_channels, h_out, w_out), dtype=x.dtype)
     for n in range(args.batch):
         for o in range(args.out_channels):
-            first_channel = (o // out_per_group) * in_per_group  # the group's first input channel
+            first_channel = (
+                o // out_per_group
+            ) * in_per_group  # the group's first input channel
             for i in range(h_out):
                 for j in range(w_out):
                     total = 0.0 if bias is None else float(bias[o])
                     for c in range(in_per_group):
                         for u in range(kh):
                             for v in range(kw):
-                                pixel = x_padded[n, first_channel + c, i * sh + u * dh, j * sw + v * dw]
+                                pixel = x_padded[
+                                    n,
+                                    first_channel + c,
+                                    i * sh + u * dh,
+                                    j * sw + v * dw,
+                                ]
                                 total += float(weight[o, c, u, v]) * float(pixel)
                     y[n, o, i, j] = total
     return y
@@ -173,7 +195,9 @@ def im2col(
     kernel, stride_hw, pads, dilation_hw, out_size = check_window_args(
         "im2col", (h, w), kernel_size, stride, padding, dilation
     )
-    args = Conv2dArgs(n, c, c, (h, w), kernel, stride_hw, pads, dilation_hw, 1, out_size)
+    args = Conv2dArgs(
+        n, c, c, (h, w), kernel, stride_hw, pads, dilation_hw, 1, out_size
+    )
     return _columns(x, args)
 
 
@@ -215,7 +239,9 @@ def conv2d_im2col(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``: the same values as :func:`conv2d`.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+    )
     groups = args.groups
     columns = _columns(x, args)
     n, rows, positions = columns.shape
@@ -226,4 +252,3 @@ def conv2d_im2col(
     if bias is not None:
         y = y + bias[None, :, None, None]
     return y.astype(x.dtype, copy=False)
-

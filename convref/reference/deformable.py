@@ -25,7 +25,9 @@ def _image_value(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nd
     height, width = image.shape[2:]
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
     batch = np.arange(image.shape[0])[:, None, None]
-    values = image[batch, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]  # (N, H_out, W_out, C)
+    values = image[
+        batch, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)
+    ]  # (N, H_out, W_out, C)
     return np.moveaxis(values * inside[..., None], -1, 1)
 
 
@@ -52,8 +54,12 @@ def bilinear_sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarr
     sampled = 0
     for row in (top, top + 1):
         for col in (left, left + 1):
-            weight = np.maximum(0, 1 - np.abs(row - y)) * np.maximum(0, 1 - np.abs(col - x))
-            sampled = sampled + weight[:, None] * _image_value(image, row.astype(np.int64), col.astype(np.int64))
+            weight = np.maximum(0, 1 - np.abs(row - y)) * np.maximum(
+                0, 1 - np.abs(col - x)
+            )
+            sampled = sampled + weight[:, None] * _image_value(
+                image, row.astype(np.int64), col.astype(np.int64)
+            )
     return sampled
 
 
@@ -100,7 +106,9 @@ def deform_conv2d(
     numpy.ndarray
         ``(N, C_out, H_out, W_out)``.
     """
-    args = check_deform_conv2d_args(x, offset, weight, bias, stride, padding, dilation, mask, array_type=np.ndarray)
+    args = check_deform_conv2d_args(
+        x, offset, weight, bias, stride, padding, dilation, mask, array_type=np.ndarray
+    )
     conv, offset_groups = args.conv, args.offset_groups
     (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
     top, left = conv.padding[0], conv.padding[2]
@@ -112,20 +120,32 @@ def deform_conv2d(
     taps = kh * kw
 
     # sampled[n, c, k] = m_k x_c(p_0 + p_k + Δp_k): the "columns" of a deformable im2col
-    sampled = np.zeros((conv.batch, conv.in_channels, taps, out_h, out_w), dtype=x.dtype)
+    sampled = np.zeros(
+        (conv.batch, conv.in_channels, taps, out_h, out_w), dtype=x.dtype
+    )
     for g in range(offset_groups):
-        channels = slice(g * channels_per_offset_group, (g + 1) * channels_per_offset_group)
+        channels = slice(
+            g * channels_per_offset_group, (g + 1) * channels_per_offset_group
+        )
         for i in range(kh):
             for j in range(kw):
                 k = i * kw + j
-                dy, dx = offset[:, 2 * (g * taps + k)], offset[:, 2 * (g * taps + k) + 1]
-                values = bilinear_sample(x[:, channels], base_y + i * dh + dy, base_x + j * dw + dx)
+                dy, dx = (
+                    offset[:, 2 * (g * taps + k)],
+                    offset[:, 2 * (g * taps + k) + 1],
+                )
+                values = bilinear_sample(
+                    x[:, channels], base_y + i * dh + dy, base_x + j * dw + dx
+                )
                 if mask is not None:
                     values = values * mask[:, None, g * taps + k]
                 sampled[:, channels, k] = values
 
     # an ordinary (grouped) convolution of the sampled values with the kernel
-    out_per_group, in_per_group = conv.out_channels // conv.groups, conv.in_channels // conv.groups
+    out_per_group, in_per_group = (
+        conv.out_channels // conv.groups,
+        conv.in_channels // conv.groups,
+    )
     out = np.zeros((conv.batch, conv.out_channels, out_h, out_w), dtype=x.dtype)
     for group in range(conv.groups):
         outs = slice(group * out_per_group, (group + 1) * out_per_group)
@@ -162,8 +182,12 @@ def dcls_kernel(weight: np.ndarray, positions: np.ndarray, size: IntPair) -> np.
     numpy.ndarray
         ``(C_out, C_in / groups, size_h, size_w)``, to be used by an ordinary convolution.
     """
-    size_h, size_w = check_dcls_kernel_args(weight, positions, size, array_type=np.ndarray)
-    y = np.clip(positions[0], 0, size_h - 1)[..., None, None]  # (C_out, C_in/g, kh, kw, 1, 1)
+    size_h, size_w = check_dcls_kernel_args(
+        weight, positions, size, array_type=np.ndarray
+    )
+    y = np.clip(positions[0], 0, size_h - 1)[
+        ..., None, None
+    ]  # (C_out, C_in/g, kh, kw, 1, 1)
     x = np.clip(positions[1], 0, size_w - 1)[..., None, None]
     rows = np.arange(size_h, dtype=weight.dtype)[:, None]
     cols = np.arange(size_w, dtype=weight.dtype)[None, :]

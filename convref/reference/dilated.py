@@ -50,7 +50,9 @@ def dilate_kernel(weight: np.ndarray, dilation: IntPair) -> np.ndarray:
     """
     dh, dw = check_dilate_kernel_args(weight, dilation, array_type=np.ndarray)
     kh, kw = weight.shape[2:]
-    dilated = np.zeros(weight.shape[:2] + (dh * (kh - 1) + 1, dw * (kw - 1) + 1), dtype=weight.dtype)
+    dilated = np.zeros(
+        weight.shape[:2] + (dh * (kh - 1) + 1, dw * (kw - 1) + 1), dtype=weight.dtype
+    )
     dilated[:, :, ::dh, ::dw] = weight
     return dilated
 
@@ -86,10 +88,14 @@ def conv2d_dilated_kernel(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+    )
     top, bottom, left, right = args.padding
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    return conv2d(x, dilate_kernel(weight, args.dilation), bias, args.stride, 0, 1, args.groups)
+    return conv2d(
+        x, dilate_kernel(weight, args.dilation), bias, args.stride, 0, 1, args.groups
+    )
 
 
 def space_to_batch(x: np.ndarray, block: IntPair) -> np.ndarray:
@@ -178,7 +184,9 @@ def conv2d_space_to_batch(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``, equal to ``conv2d`` with the same arguments.
     """
-    args = check_conv2d_args(x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray)
+    args = check_conv2d_args(
+        x, weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+    )
     (dh, dw), (kh, kw) = args.dilation, args.kernel_size
     top, bottom, left, right = args.padding
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
@@ -186,7 +194,9 @@ def conv2d_space_to_batch(
     # Stride-1 output size, then extra zeros at the end so the block divides the image.
     dense_h, dense_w = height - dh * (kh - 1), width - dw * (kw - 1)
     x = np.pad(x, ((0, 0), (0, 0), (0, -height % dh), (0, -width % dw)))
-    sub_outputs = conv2d(space_to_batch(x, (dh, dw)), weight, None, 1, 0, 1, args.groups)
+    sub_outputs = conv2d(
+        space_to_batch(x, (dh, dw)), weight, None, 1, 0, 1, args.groups
+    )
     y = batch_to_space(sub_outputs, (dh, dw))[:, :, :dense_h, :dense_w]
     y = y[:, :, :: args.stride[0], :: args.stride[1]]
     if bias is not None:
@@ -230,9 +240,19 @@ def causal_conv1d(
     numpy.ndarray
         Shape ``(N, C_out, L)``.
     """
-    args = check_causal_conv1d_args(x, weight, bias, dilation, groups, array_type=np.ndarray)
+    args = check_causal_conv1d_args(
+        x, weight, bias, dilation, groups, array_type=np.ndarray
+    )
     history = args.dilation * (args.kernel_size - 1)
     x = np.pad(x, ((0, 0), (0, 0), (history, 0)))
     # A sequence is an image of height 1.
-    y = conv2d(x[:, :, None, :], weight[:, :, None, :], bias, 1, 0, (1, args.dilation), args.groups)
+    y = conv2d(
+        x[:, :, None, :],
+        weight[:, :, None, :],
+        bias,
+        1,
+        0,
+        (1, args.dilation),
+        args.groups,
+    )
     return y[:, :, 0, :]

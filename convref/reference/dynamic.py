@@ -63,11 +63,21 @@ def dynamic_conv2d(
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``.
     """
     args, _ = check_dynamic_conv2d_args(
-        x, weights, attention, bias, stride, padding, dilation, groups, array_type=np.ndarray
+        x,
+        weights,
+        attention,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=np.ndarray,
     )
     y = np.empty((args.batch, args.out_channels, *args.out_size), dtype=x.dtype)
     for n in range(args.batch):
         kernel = np.tensordot(attention[n], weights, axes=1)  # sum_k a[n, k] W_k
         sample_bias = None if bias is None else attention[n] @ bias
-        y[n] = conv2d(x[n : n + 1], kernel, sample_bias, stride, padding, dilation, groups)[0]
+        y[n] = conv2d(
+            x[n : n + 1], kernel, sample_bias, stride, padding, dilation, groups
+        )[0]
     return y

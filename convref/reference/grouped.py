@@ -29,4 +29,8 @@ def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
     """
     groups = check_channel_shuffle_args(x, groups, array_type=np.ndarray)
     n, c, h, w = x.shape
-    return x.reshape(n, groups, c // groups, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
+    return (
+        x.reshape(n, groups, c // groups, h, w)
+        .transpose(0, 2, 1, 3, 4)
+        .reshape(n, c, h, w)
+    )

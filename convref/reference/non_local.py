@@ -26,7 +26,9 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _project(weight: np.ndarray, features: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+def _project(
+    weight: np.ndarray, features: np.ndarray, bias: Optional[np.ndarray]
+) -> np.ndarray:
     """A 1x1 convolution on flattened features: ``(C_out, C) x (N, C, P) -> (N, C_out, P)``."""
     projected = np.einsum("oc,ncp->nop", weight, features)
     return projected if bias is None else projected + bias[None, :, None]
@@ -40,7 +42,9 @@ def max_pool_2x2(x: np.ndarray) -> np.ndarray:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))  # exp of <= 0: no overflow
+    shifted = np.exp(
+        logits - logits.max(axis=-1, keepdims=True)
+    )  # exp of <= 0: no overflow
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
@@ -92,8 +96,16 @@ def non_local_affinity(
         positions ``j`` (row-major order).
     """
     args = check_non_local_args(
-        x, theta_weight, phi_weight, None, mode, concat_weight, sub_sample, scale,
-        dict(theta_bias=theta_bias, phi_bias=phi_bias), array_type=np.ndarray,
+        x,
+        theta_weight,
+        phi_weight,
+        None,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        dict(theta_bias=theta_bias, phi_bias=phi_bias),
+        array_type=np.ndarray,
     )
     queries = _flat(x)
     keys = _flat(max_pool_2x2(x) if sub_sample else x)
@@ -103,8 +115,14 @@ def non_local_affinity(
     positions = keys.shape[2]
     if mode == "concatenation":
         # w_f^T [theta_i, phi_j] = a^T theta_i + b^T phi_j, a sum of a row term and a column term
-        a, b = concat_weight[: args.embed_channels], concat_weight[args.embed_channels :]
-        pairwise = np.einsum("c,nci->ni", a, queries)[:, :, None] + np.einsum("c,ncj->nj", b, keys)[:, None, :]
+        a, b = (
+            concat_weight[: args.embed_channels],
+            concat_weight[args.embed_channels :],
+        )
+        pairwise = (
+            np.einsum("c,nci->ni", a, queries)[:, :, None]
+            + np.einsum("c,ncj->nj", b, keys)[:, None, :]
+        )
         return np.maximum(pairwise, 0) / positions
     dots = np.einsum("nci,ncj->nij", queries, keys)
     if scale:
@@ -155,13 +173,31 @@ def non_local_response(
         ``(N, C_i, H, W)``.
     """
     check_non_local_args(
-        x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale,
-        dict(theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias), array_type=np.ndarray,
+        x,
+        theta_weight,
+        phi_weight,
+        g_weight,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        dict(theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias),
+        array_type=np.ndarray,
     )
     affinity = non_local_affinity(
-        x, theta_weight, phi_weight, mode, concat_weight, sub_sample, scale, theta_bias=theta_bias, phi_bias=phi_bias
+        x,
+        theta_weight,
+        phi_weight,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        theta_bias=theta_bias,
+        phi_bias=phi_bias,
     )
-    values = _project(g_weight, _flat(max_pool_2x2(x) if sub_sample else x), g_bias)  # (N, C_i, M)
+    values = _project(
+        g_weight, _flat(max_pool_2x2(x) if sub_sample else x), g_bias
+    )  # (N, C_i, M)
     y = np.einsum("nij,ncj->nci", affinity, values)
     return y.reshape(x.shape[0], -1, *x.shape[2:]).astype(x.dtype, copy=False)
 
@@ -217,8 +253,17 @@ def non_local2d(
         ``(N, C, H, W)``, same dtype as ``x``.
     """
     y = non_local_response(
-        x, theta_weight, phi_weight, g_weight, mode, concat_weight, sub_sample, scale,
-        theta_bias=theta_bias, phi_bias=phi_bias, g_bias=g_bias,
+        x,
+        theta_weight,
+        phi_weight,
+        g_weight,
+        mode,
+        concat_weight,
+        sub_sample,
+        scale,
+        theta_bias=theta_bias,
+        phi_bias=phi_bias,
+        g_bias=g_bias,
     )
     check_out_weight(out_weight, out_bias, x, y.shape[1], array_type=np.ndarray)
     z = _project(out_weight, _flat(y), out_bias).reshape(x.shape) + x

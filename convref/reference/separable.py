@@ -62,14 +62,28 @@ def separable_conv2d(
         ``kh x kw`` kernel would give; same dtype as ``x``.
     """
     args = check_separable_conv2d_args(
-        x, column_weight, row_weight, bias, stride, padding, dilation, groups, array_type=np.ndarray
+        x,
+        column_weight,
+        row_weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        array_type=np.ndarray,
     )
     (sh, sw), (dh, dw) = args.stride, args.dilation
-    columns = conv2d(x, column_weight, None, (sh, 1), args.column_padding, (dh, 1), args.groups)
-    return conv2d(columns, row_weight, bias, (1, sw), args.row_padding, (1, dw), args.groups)
+    columns = conv2d(
+        x, column_weight, None, (sh, 1), args.column_padding, (dh, 1), args.groups
+    )
+    return conv2d(
+        columns, row_weight, bias, (1, sw), args.row_padding, (1, dw), args.groups
+    )
 
 
-def factorize_kernel(kernel: np.ndarray, rank: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+def factorize_kernel(
+    kernel: np.ndarray, rank: Optional[int] = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Split a 2-D kernel into a sum of outer products, from its singular value decomposition.
 
     .. math::
@@ -99,7 +113,11 @@ def factorize_kernel(kernel: np.ndarray, rank: Optional[int] = None) -> tuple[np
     check_kernel_matrix(kernel, np.ndarray, rank)
     u, sigma, vt = np.linalg.svd(kernel)
     if rank is None:
-        tolerance = sigma.max(initial=0.0) * max(kernel.shape) * np.finfo(kernel.dtype).eps
+        tolerance = (
+            sigma.max(initial=0.0) * max(kernel.shape) * np.finfo(kernel.dtype).eps
+        )
         rank = max(1, int(np.sum(sigma > tolerance)))
     scale = np.sqrt(sigma[:rank])
-    return (u[:, :rank] * scale).T.astype(kernel.dtype), (vt[:rank].T * scale).T.astype(kernel.dtype)
+    return (u[:, :rank] * scale).T.astype(kernel.dtype), (vt[:rank].T * scale).T.astype(
+        kernel.dtype
+    )

@@ -18,7 +18,9 @@ from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from .deformable import bilinear_sample
 
 
-def shift_pattern(channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> np.ndarray:
+def shift_pattern(
+    channels: int, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped"
+) -> np.ndarray:
     """The shift of every channel in ShiftNet: the ``k * k`` directions of a ``k x k`` kernel, spread over the channels.
 
     The directions are ``(dy, dx)`` for ``dy, dx`` in ``-r .. r`` (``r = (k - 1) / 2``), times
@@ -46,14 +48,20 @@ def shift_pattern(channels: int, kernel_size: int = 3, dilation: int = 1, layout
     numpy.ndarray
         ``(C, 2)`` int64: ``(dy, dx)`` per channel.
     """
-    channels, kernel_size, dilation = check_shift_pattern_args(channels, kernel_size, dilation, layout)
+    channels, kernel_size, dilation = check_shift_pattern_args(
+        channels, kernel_size, dilation, layout
+    )
     radius = (kernel_size - 1) // 2
     offsets = np.arange(-radius, radius + 1) * dilation
-    directions = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)
+    directions = np.stack(
+        np.meshgrid(offsets, offsets, indexing="ij"), axis=-1
+    ).reshape(-1, 2)
     per_direction = channels // len(directions)
     shifts = np.zeros((channels, 2), dtype=np.int64)
     assigned = np.arange(per_direction * len(directions))
-    index = assigned // per_direction if layout == "grouped" else assigned % len(directions)
+    index = (
+        assigned // per_direction if layout == "grouped" else assigned % len(directions)
+    )
     shifts[assigned] = directions[index] if per_direction else shifts[assigned]
     return shifts
 
@@ -82,13 +90,17 @@ def shift2d(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     out = np.zeros(x.shape, dtype=np.float64)
     for c, (dy, dx) in enumerate(shifts.astype(np.float64)):
         # where each output pixel reads: the same point in every image
-        rows = np.broadcast_to((np.arange(height) - dy)[:, None], (batch, height, width))
+        rows = np.broadcast_to(
+            (np.arange(height) - dy)[:, None], (batch, height, width)
+        )
         cols = np.broadcast_to((np.arange(width) - dx)[None, :], (batch, height, width))
         out[:, c] = bilinear_sample(x[:, c : c + 1], rows, cols)[:, 0]
     return out.astype(x.dtype, copy=False)
 
 
-def pattern_shift2d(x: np.ndarray, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped") -> np.ndarray:
+def pattern_shift2d(
+    x: np.ndarray, kernel_size: int = 3, dilation: int = 1, layout: str = "grouped"
+) -> np.ndarray:
     r"""Shift ``x`` by ShiftNet's pattern: ``shift2d(x, shift_pattern(C, kernel_size, dilation, layout))``.
 
     Channel ``c`` takes the offset :math:`(\Delta y_c, \Delta x_c)` that
@@ -120,5 +132,7 @@ def pattern_shift2d(x: np.ndarray, kernel_size: int = 3, dilation: int = 1, layo
     """
     # the same checks, in the same order, as the PyTorch version, so both refuse a bad call alike
     check_array("x", x, np.ndarray, 4, "(N, C, H, W)")
-    channels, kernel_size, dilation = check_shift_pattern_args(int(x.shape[1]), kernel_size, dilation, layout)
+    channels, kernel_size, dilation = check_shift_pattern_args(
+        int(x.shape[1]), kernel_size, dilation, layout
+    )
     return shift2d(x, shift_pattern(channels, kernel_size, dilation, layout))

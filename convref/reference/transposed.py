@@ -79,13 +79,33 @@ def conv_transpose2d(
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``.
     """
     args = check_conv_transpose2d_args(
-        x, weight, bias, stride, padding, output_padding, groups, dilation, array_type=np.ndarray
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        array_type=np.ndarray,
     )
-    (sh, sw), (dh, dw), (kh, kw), g = args.stride, args.dilation, args.kernel_size, args.groups
+    (sh, sw), (dh, dw), (kh, kw), g = (
+        args.stride,
+        args.dilation,
+        args.kernel_size,
+        args.groups,
+    )
     n, (h, w) = args.batch, args.in_size
     # Room for the full output plus output_padding zeros past its end.
     full_h, full_w = args.full_size
-    y = np.zeros((n, args.out_channels, full_h + args.output_padding[0], full_w + args.output_padding[1]))
+    y = np.zeros(
+        (
+            n,
+            args.out_channels,
+            full_h + args.output_padding[0],
+            full_w + args.output_padding[1],
+        )
+    )
     x_groups = x.reshape(n, g, args.in_channels // g, h, w)
     w_groups = weight.reshape(g, args.in_channels // g, args.out_channels // g, kh, kw)
     for u in range(kh):
@@ -118,7 +138,9 @@ def stuff_zeros(x: np.ndarray, stride: IntPair) -> np.ndarray:
     """
     sh, sw = check_stuff_zeros_args(x, stride, array_type=np.ndarray)
     n, c, h, w = x.shape
-    stuffed = np.zeros((n, c, max(0, (h - 1) * sh + 1), max(0, (w - 1) * sw + 1)), dtype=x.dtype)
+    stuffed = np.zeros(
+        (n, c, max(0, (h - 1) * sh + 1), max(0, (w - 1) * sw + 1)), dtype=x.dtype
+    )
     stuffed[:, :, ::sh, ::sw] = x
     return stuffed
 
@@ -186,15 +208,33 @@ def conv_transpose2d_as_conv(
         Shape ``(N, C_out, H_out, W_out)``.
     """
     args = check_conv_transpose2d_args(
-        x, weight, bias, stride, padding, output_padding, groups, dilation, array_type=np.ndarray
+        x,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        array_type=np.ndarray,
     )
     stuffed = stuff_zeros(x, args.stride)
     pads = []
-    for k, d, p, op in zip(args.kernel_size, args.dilation, args.padding, args.output_padding):
+    for k, d, p, op in zip(
+        args.kernel_size, args.dilation, args.padding, args.output_padding
+    ):
         border = d * (k - 1) - p
         pads.append((border, border + op))
     stuffed = _pad_or_crop(stuffed, pads)
-    return conv2d(stuffed, flip_transpose_weight(weight, args.groups), bias, 1, 0, args.dilation, args.groups)
+    return conv2d(
+        stuffed,
+        flip_transpose_weight(weight, args.groups),
+        bias,
+        1,
+        0,
+        args.dilation,
+        args.groups,
+    )
 
 
 def _pad_or_crop(x: np.ndarray, amounts: list[tuple[int, int]]) -> np.ndarray:

@@ -55,6 +55,10 @@ def resize_conv2d(
     numpy.ndarray
         Shape ``(N, C_out, H_out, W_out)``, same dtype as ``x``.
     """
-    sh, sw = check_resize_conv2d_args(x, weight, bias, scale_factor, padding, array_type=np.ndarray)
-    upsampled = np.repeat(np.repeat(x, sh, axis=2), sw, axis=3)  # every pixel becomes an sh x sw block
+    sh, sw = check_resize_conv2d_args(
+        x, weight, bias, scale_factor, padding, array_type=np.ndarray
+    )
+    upsampled = np.repeat(
+        np.repeat(x, sh, axis=2), sw, axis=3
+    )  # every pixel becomes an sh x sw block
     return conv2d(upsampled, weight, bias, 1, padding)

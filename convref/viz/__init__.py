@@ -8,7 +8,9 @@ for the few figures they draw with matplotlib directly; :func:`style` applies it
 .. rubric:: Modules
 
 figure_style
-    The style, the diagrams' colours and cells, :func:`show_source`.
+    The style, the diagrams' colours and cells.
+listing
+    The package's source without docstrings (:func:`show_source`), tables (:func:`show_table`).
 basics
     Convolution arithmetic, channel groups, images, matrices, curves, cost shares.
 grouped
@@ -33,7 +35,11 @@ choosing
     Accuracy against cost, one point per operator.
 """
 
-from .adder import plot_template_matching, plot_value_histograms, plot_weight_distributions
+from .adder import (
+    plot_template_matching,
+    plot_value_histograms,
+    plot_weight_distributions,
+)
 from .basics import (
     plot_channel_groups,
     plot_conv_arithmetic,
@@ -45,7 +51,12 @@ from .basics import (
     plot_matrix,
 )
 from .choosing import CHOICE_COSTS, plot_operator_choices
-from .deformable import plot_deformed_sampling, plot_learned_taps, plot_sampling_grid, plot_tap_spread
+from .deformable import (
+    plot_deformed_sampling,
+    plot_learned_taps,
+    plot_sampling_grid,
+    plot_tap_spread,
+)
 from .dilated import (
     plot_causal_stack,
     plot_coverage,
@@ -53,9 +64,23 @@ from .dilated import (
     plot_effective_receptive_fields,
     plot_space_to_batch,
 )
-from .dynamic import plot_attention_by_group, plot_branch_attention, plot_kernel_mixture, plot_temperature_sweep
-from .figure_style import INPUT_COLOR, OUTPUT_COLOR, PAD_COLOR, STYLE, TAP_COLOR, show_source, style, use_style
+from .dynamic import (
+    plot_attention_by_group,
+    plot_branch_attention,
+    plot_kernel_mixture,
+    plot_temperature_sweep,
+)
+from .figure_style import (
+    INPUT_COLOR,
+    OUTPUT_COLOR,
+    PAD_COLOR,
+    STYLE,
+    TAP_COLOR,
+    style,
+    use_style,
+)
 from .grouped import plot_roofline, plot_shuffle_connectivity
+from .listing import SourceListing, Table, show_source, show_table
 from .non_local import plot_attention_map, plot_scaling
 from .shift import plot_shifted_channels
 from .small_kernels import plot_low_rank_filtering, plot_low_rank_kernels
@@ -73,11 +98,15 @@ __all__ = [
     "STYLE",
     "use_style",
     "style",
-    "show_source",
     "INPUT_COLOR",
     "PAD_COLOR",
     "TAP_COLOR",
     "OUTPUT_COLOR",
+    # listing
+    "show_source",
+    "show_table",
+    "SourceListing",
+    "Table",
     # basics
     "plot_conv_arithmetic",
     "plot_conv_steps",

@@ -44,20 +44,46 @@ def plot_template_matching(
     row, col = (int(v) for v in corner)
     height, width = image.shape
     if size < 1 or not (0 <= row <= height - size and 0 <= col <= width - size):
-        raise ValueError(f"a {size}x{size} template at {corner} must lie inside the {height}x{width} image")
+        raise ValueError(
+            f"a {size}x{size} template at {corner} must lie inside the {height}x{width} image"
+        )
     template = image[row : row + size, col : col + size]
     maps = template_responses(image, template)
-    best = {name: np.unravel_index(np.argmax(values), values.shape) for name, values in maps.items()}
+    best = {
+        name: np.unravel_index(np.argmax(values), values.shape)
+        for name, values in maps.items()
+    }
     colours = {"correlation": "#dd8452", "negative L1": "#55a868"}
-    half = (size - 1) / 2  # a window's centre lies half a template from its top-left pixel
+    half = (
+        size - 1
+    ) / 2  # a window's centre lies half a template from its top-left pixel
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.5))
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
-    axes[0].add_patch(Rectangle((col - 0.5, row - 0.5), size, size, fill=False, edgecolor="white", linewidth=2))
+    axes[0].add_patch(
+        Rectangle(
+            (col - 0.5, row - 0.5),
+            size,
+            size,
+            fill=False,
+            edgecolor="white",
+            linewidth=2,
+        )
+    )
     for name, (i, j) in best.items():
         axes[0].add_patch(
-            Rectangle((j - 0.5, i - 0.5), size, size, fill=False, edgecolor=colours[name], linewidth=1.5, linestyle="--")
+            Rectangle(
+                (j - 0.5, i - 0.5),
+                size,
+                size,
+                fill=False,
+                edgecolor=colours[name],
+                linewidth=1.5,
+                linestyle="--",
+            )
         )
-    axes[0].set_title("image: template (white),\nbest correlation / L1 window", fontsize=9)
+    axes[0].set_title(
+        "image: template (white),\nbest correlation / L1 window", fontsize=9
+    )
     axes[1].imshow(template, cmap="gray", vmin=0, vmax=1)
     axes[1].set_title(f"template ({size}x{size}) at {(row, col)}", fontsize=9)
     labels = {
@@ -65,13 +91,27 @@ def plot_template_matching(
         "negative L1": "negative L1  -sum |x - t|",
     }
     for ax, (name, values) in zip(axes[2:], maps.items()):
-        extent = (half - 0.5, half + values.shape[1] - 0.5, half + values.shape[0] - 0.5, half - 0.5)
+        extent = (
+            half - 0.5,
+            half + values.shape[1] - 0.5,
+            half + values.shape[0] - 0.5,
+            half - 0.5,
+        )
         shown = ax.imshow(values, cmap="viridis", extent=extent)
         ax.set_xlim(-0.5, width - 0.5)
         ax.set_ylim(height - 0.5, -0.5)
         i, j = best[name]
-        ax.plot([j + half], [i + half], marker="o", markerfacecolor="none", markeredgecolor="red", markersize=12,
-                markeredgewidth=2, linestyle="none", label="best window")
+        ax.plot(
+            [j + half],
+            [i + half],
+            marker="o",
+            markerfacecolor="none",
+            markeredgecolor="red",
+            markersize=12,
+            markeredgewidth=2,
+            linestyle="none",
+            label="best window",
+        )
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         ax.set_title(f"{labels[name]}\nbest window at {(int(i), int(j))}", fontsize=9)
     for ax in axes:
@@ -85,7 +125,11 @@ def plot_template_matching(
 
 @_styled
 def plot_value_histograms(
-    samples: "dict[str, np.ndarray]", xlabel: str = "value", title: str = "", bins: int = 60, size: float = 3.4
+    samples: "dict[str, np.ndarray]",
+    xlabel: str = "value",
+    title: str = "",
+    bins: int = 60,
+    size: float = 3.4,
 ) -> Figure:
     """Histograms of several sets of values, one panel each, with zero marked and their statistics written in.
 
@@ -108,15 +152,31 @@ def plot_value_histograms(
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = plt.subplots(1, len(samples), figsize=(size * len(samples), 3.0), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(samples), figsize=(size * len(samples), 3.0), squeeze=False
+    )
     for ax, (name, values) in zip(axes[0], samples.items()):
         values = np.asarray(values, dtype=np.float64).ravel()
-        ax.hist(values, bins=bins, weights=np.full(values.size, 1 / values.size), color="#4c72b0")
+        ax.hist(
+            values,
+            bins=bins,
+            weights=np.full(values.size, 1 / values.size),
+            color="#4c72b0",
+        )
         ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
-        mean = values.mean() if abs(values.mean()) >= 5e-4 * max(values.std(), 1e-300) else 0.0  # no "9.5e-07" for zero
+        mean = (
+            values.mean()
+            if abs(values.mean()) >= 5e-4 * max(values.std(), 1e-300)
+            else 0.0
+        )  # no "9.5e-07" for zero
         ax.text(
-            0.03, 0.95, f"mean {mean:.3g}\nstd {values.std():.3g}\n> 0: {np.mean(values > 0):.0%}",
-            transform=ax.transAxes, va="top", fontsize=8, bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"),
+            0.03,
+            0.95,
+            f"mean {mean:.3g}\nstd {values.std():.3g}\n> 0: {np.mean(values > 0):.0%}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"),
         )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel)
@@ -129,7 +189,10 @@ def plot_value_histograms(
 
 @_styled
 def plot_weight_distributions(
-    weights: "dict[str, np.ndarray]", title: str = "", bins: int = 40, ncols: Optional[int] = None
+    weights: "dict[str, np.ndarray]",
+    title: str = "",
+    bins: int = 40,
+    ncols: Optional[int] = None,
 ) -> Figure:
     """Histograms of standardised filter weights against a unit Gaussian and a unit Laplace density.
 
@@ -156,25 +219,51 @@ def plot_weight_distributions(
     """
     ncols = ncols or len(weights)
     nrows = -(-len(weights) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
-    for ax in axes.flat[len(weights):]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False
+    )
+    for ax in axes.flat[len(weights) :]:
         ax.axis("off")
     standardised = {}
     for name, values in weights.items():
         values = np.asarray(values, dtype=np.float64).ravel()
         standardised[name] = (values - values.mean()) / values.std()
-    limit = max(4.0, max(float(np.abs(z).max()) for z in standardised.values()))  # one range: the panels compare
+    limit = max(
+        4.0, max(float(np.abs(z).max()) for z in standardised.values())
+    )  # one range: the panels compare
     for ax, (name, values) in zip(axes.flat, weights.items()):
         values = np.asarray(values, dtype=np.float64).ravel()
         z = standardised[name]
-        ax.hist(z, bins=bins, range=(-limit, limit), density=True, color="#4c72b0", alpha=0.7, label="weights")
+        ax.hist(
+            z,
+            bins=bins,
+            range=(-limit, limit),
+            density=True,
+            color="#4c72b0",
+            alpha=0.7,
+            label="weights",
+        )
         grid = np.linspace(-limit, limit, 401)
-        scale = 1 / np.sqrt(2)  # a Laplace distribution of variance 1 has scale 1 / sqrt(2)
-        ax.plot(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), color="#dd8452", label="Gaussian")
-        ax.plot(grid, np.exp(-np.abs(grid) / scale) / (2 * scale), color="#55a868", label="Laplace")
+        scale = 1 / np.sqrt(
+            2
+        )  # a Laplace distribution of variance 1 has scale 1 / sqrt(2)
+        ax.plot(
+            grid,
+            np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi),
+            color="#dd8452",
+            label="Gaussian",
+        )
+        ax.plot(
+            grid,
+            np.exp(-np.abs(grid) / scale) / (2 * scale),
+            color="#55a868",
+            label="Laplace",
+        )
         ax.set_yscale("log")
         ax.set_ylim(0.5 / values.size, 1.5)
-        ax.set_title(f"{name}\nexcess kurtosis {excess_kurtosis(values):.2f}", fontsize=9)
+        ax.set_title(
+            f"{name}\nexcess kurtosis {excess_kurtosis(values):.2f}", fontsize=9
+        )
         ax.set_xlabel("standardised weight")
         ax.set_ylabel("density")
         ax.legend(fontsize=7, loc="upper right")

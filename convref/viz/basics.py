@@ -12,7 +12,14 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from ..arith import conv_output_size
-from .figure_style import INPUT_COLOR, OUTPUT_COLOR, PAD_COLOR, TAP_COLOR, _grid, _styled
+from .figure_style import (
+    INPUT_COLOR,
+    OUTPUT_COLOR,
+    PAD_COLOR,
+    TAP_COLOR,
+    _grid,
+    _styled,
+)
 
 
 @_styled
@@ -102,7 +109,9 @@ def plot_conv_steps(
     """
     fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 2.8))
     for ax, step in zip(np.atleast_1d(axes), steps):
-        plot_conv_arithmetic(input_size, kernel_size, stride, padding, dilation, step, ax=ax)
+        plot_conv_arithmetic(
+            input_size, kernel_size, stride, padding, dilation, step, ax=ax
+        )
         ax.set_title(f"output position {step}", fontsize=9)
     fig.suptitle(
         f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}",
@@ -134,7 +143,11 @@ def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) ->
     for row, (name, geometry) in zip(rows, cases.items()):
         geometry = {"stride": 1, "padding": 0, "dilation": 1, **geometry}
         out = conv_output_size(
-            geometry["input_size"], geometry["kernel_size"], geometry["stride"], geometry["padding"], geometry["dilation"]
+            geometry["input_size"],
+            geometry["kernel_size"],
+            geometry["stride"],
+            geometry["padding"],
+            geometry["dilation"],
         )
         axes = row.subplots(1, len(steps), squeeze=False)[0]
         for ax, step in zip(axes, steps):
@@ -149,7 +162,9 @@ def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) ->
 
 
 @_styled
-def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[int] = (1, 2, 4)) -> Figure:
+def plot_channel_groups(
+    in_channels: int, out_channels: int, groups: Sequence[int] = (1, 2, 4)
+) -> Figure:
     """Which input channels feed which output channels, for several values of ``groups``.
 
     One panel per value: input channels on the left, output channels on the right,
@@ -174,7 +189,11 @@ def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[in
                 f"groups must divide in_channels and out_channels, got groups={g} "
                 f"for {in_channels} -> {out_channels} channels"
             )
-    fig, axes = plt.subplots(1, len(groups), figsize=(2.9 * len(groups), 0.32 * max(in_channels, out_channels) + 1.6))
+    fig, axes = plt.subplots(
+        1,
+        len(groups),
+        figsize=(2.9 * len(groups), 0.32 * max(in_channels, out_channels) + 1.6),
+    )
     colors = plt.get_cmap("tab10")
     height = max(in_channels, out_channels)
 
@@ -186,12 +205,27 @@ def plot_channel_groups(in_channels: int, out_channels: int, groups: Sequence[in
         per_in, per_out = in_channels // g, out_channels // g
         for o in range(out_channels):
             group = o // per_out
-            for c in range(group * per_in, (group + 1) * per_in):  # the inputs that output o sums over
-                ax.plot([0.12, 0.88], [y_in[c] + 0.5, y_out[o] + 0.5], color=colors(group % 10), lw=0.9, alpha=0.7)
+            for c in range(
+                group * per_in, (group + 1) * per_in
+            ):  # the inputs that output o sums over
+                ax.plot(
+                    [0.12, 0.88],
+                    [y_in[c] + 0.5, y_out[o] + 0.5],
+                    color=colors(group % 10),
+                    lw=0.9,
+                    alpha=0.7,
+                )
         for x, ys_, per in ((-0.12, y_in, per_in), (0.88, y_out, per_out)):
             for index, y in enumerate(ys_):
                 ax.add_patch(
-                    Rectangle((x, y + 0.1), 0.24, 0.8, facecolor=colors((index // per) % 10), edgecolor="#333333", lw=0.6)
+                    Rectangle(
+                        (x, y + 0.1),
+                        0.24,
+                        0.8,
+                        facecolor=colors((index // per) % 10),
+                        edgecolor="#333333",
+                        lw=0.6,
+                    )
                 )
         ax.text(0.0, height + 0.3, "input", ha="center", fontsize=8)
         ax.text(1.0, height + 0.3, "output", ha="center", fontsize=8)
@@ -248,7 +282,9 @@ def plot_images(
     count = len(images)
     ncols = ncols or count
     nrows = -(-count // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index >= count:
@@ -304,14 +340,29 @@ def plot_matrix(
     matrix = np.asarray(matrix)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
-    image = ax.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest", vmin=vmin, vmax=vmax)
+    image = ax.imshow(
+        matrix,
+        cmap="viridis",
+        aspect="auto",
+        interpolation="nearest",
+        vmin=vmin,
+        vmax=vmax,
+    )
     if annotate:
         low, high = image.get_clim()
         middle = (low + high) / 2
         for (i, j), value in np.ndenumerate(matrix):
             # Dark cells of viridis need light text and vice versa.
             color = "white" if value < middle else "black"
-            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7, color=color)
+            ax.text(
+                j,
+                i,
+                format(value, fmt),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=color,
+            )
         ax.set_xticks(range(matrix.shape[1]))
         ax.set_yticks(range(matrix.shape[0]))
     else:
@@ -355,7 +406,9 @@ def plot_curves(
         _, ax = plt.subplots(figsize=(6, 3.4))
     for name, values in curves.items():
         ax.plot(range(len(values)), values, marker="o", markersize=3, label=name)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # the index counts layers, steps...
+    ax.xaxis.set_major_locator(
+        MaxNLocator(integer=True)
+    )  # the index counts layers, steps...
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -387,7 +440,9 @@ def plot_cost_shares(shares: dict[str, tuple[float, float]], title: str = "") ->
     positions = np.arange(len(kinds))
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(kinds) + 1.4))
     ax.barh(positions - 0.2, params, height=0.4, label="parameters", color=INPUT_COLOR)
-    ax.barh(positions + 0.2, mult_adds, height=0.4, label="multiply-adds", color=TAP_COLOR)
+    ax.barh(
+        positions + 0.2, mult_adds, height=0.4, label="multiply-adds", color=TAP_COLOR
+    )
     ax.set_yticks(positions, kinds)
     ax.invert_yaxis()
     ax.set_xlabel("share of the network (%)")

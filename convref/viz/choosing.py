@@ -29,7 +29,13 @@ _PART_OF_CHAPTER = {
 }
 
 
-def _label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], fontsize: float = 7) -> None:
+def _label_points(
+    ax: Axes,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    labels: Sequence[str],
+    fontsize: float = 7,
+) -> None:
     """Write each label right of its point, pushing a label down while it would overlap one already placed."""
     fig = ax.figure
     fig.canvas.draw()  # fixes the axes' limits, so data -> pixel is final
@@ -38,14 +44,24 @@ def _label_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Se
     placed: list[tuple[float, float, float]] = []  # (left, right, baseline) in pixels
     for index in np.argsort(ys)[::-1]:  # from the top down
         px, py = to_pixels((xs[index], ys[index]))
-        left, right = px + 4, px + 4 + 0.55 * fontsize * fig.dpi / 72 * len(labels[index])
+        left, right = (
+            px + 4,
+            px + 4 + 0.55 * fontsize * fig.dpi / 72 * len(labels[index]),
+        )
         shift = 0.0
-        while any(lo < right and left < hi and abs(py + 2 - shift - base) < height for lo, hi, base in placed):
+        while any(
+            lo < right and left < hi and abs(py + 2 - shift - base) < height
+            for lo, hi, base in placed
+        ):
             shift += height / 2
         placed.append((left, right, py + 2 - shift))
         ax.annotate(
-            labels[index], (xs[index], ys[index]), xytext=(4, 2 - shift * 72 / fig.dpi), textcoords="offset points",
-            fontsize=fontsize, va="bottom",
+            labels[index],
+            (xs[index], ys[index]),
+            xytext=(4, 2 - shift * 72 / fig.dpi),
+            textcoords="offset points",
+            fontsize=fontsize,
+            va="bottom",
             arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if shift else None,
         )
 
@@ -96,10 +112,16 @@ def plot_operator_choices(
         raise ValueError("rows must hold at least one operator")
     unknown = [cost for cost in costs if cost not in CHOICE_COSTS]
     if unknown or not costs:
-        raise ValueError(f"costs must be a non-empty selection of {list(CHOICE_COSTS)}, got {list(costs)}")
+        raise ValueError(
+            f"costs must be a non-empty selection of {list(CHOICE_COSTS)}, got {list(costs)}"
+        )
     if any(row.get(cost) is None for row in rows for cost in costs):
-        raise ValueError(f"every row needs a value for {list(costs)} (gpu_ratio exists only when a GPU was measured)")
-    fig, axes = plt.subplots(1, len(costs), figsize=(5.5 * len(costs), 5), sharey=True, squeeze=False)
+        raise ValueError(
+            f"every row needs a value for {list(costs)} (gpu_ratio exists only when a GPU was measured)"
+        )
+    fig, axes = plt.subplots(
+        1, len(costs), figsize=(5.5 * len(costs), 5), sharey=True, squeeze=False
+    )
     parts = list(dict.fromkeys(_PART_OF_CHAPTER.values()))
     colours = dict(zip(parts, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     largest = max(row["params"] for row in rows)
@@ -107,14 +129,24 @@ def plot_operator_choices(
     for ax, key in zip(axes[0], costs):
         unit = _COST_UNITS.get(key, 1.0)
         if noise is not None:
-            ax.axhspan(baseline[accuracy] - noise, baseline[accuracy] + noise, color="0.9", zorder=0)
+            ax.axhspan(
+                baseline[accuracy] - noise,
+                baseline[accuracy] + noise,
+                color="0.9",
+                zorder=0,
+            )
         ax.axhline(baseline[accuracy], color="0.6", lw=0.8, ls="--", zorder=1)
         ax.axvline(baseline[key] / unit, color="0.6", lw=0.8, ls="--", zorder=1)
         for row in rows:
             part = _PART_OF_CHAPTER.get(row["chapter"], "baseline")
             ax.scatter(
-                row[key] / unit, row[accuracy], s=20 + 180 * row["params"] / largest,
-                color=colours[part], edgecolor="k", lw=0.5, zorder=3,
+                row[key] / unit,
+                row[accuracy],
+                s=20 + 180 * row["params"] / largest,
+                color=colours[part],
+                edgecolor="k",
+                lw=0.5,
+                zorder=3,
             )
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -122,9 +154,21 @@ def plot_operator_choices(
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.margins(x=0.12, y=0.08)
         ax.set_xlabel(CHOICE_COSTS[key])
-        _label_points(ax, [row[key] / unit for row in rows], [row[accuracy] for row in rows], [row["label"] for row in rows])
+        _label_points(
+            ax,
+            [row[key] / unit for row in rows],
+            [row[accuracy] for row in rows],
+            [row["label"] for row in rows],
+        )
     axes[0][0].set_ylabel(accuracy.replace("_", " "))
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[p], markeredgecolor="k", label=p) for p in parts]
-    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=len(parts), frameon=False)
+    handles = [
+        plt.Line2D(
+            [], [], marker="o", ls="", color=colours[p], markeredgecolor="k", label=p
+        )
+        for p in parts
+    ]
+    fig.legend(
+        handles=handles, fontsize=8, loc="lower center", ncol=len(parts), frameon=False
+    )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

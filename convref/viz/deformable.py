@@ -19,7 +19,13 @@ from ..reference import deform_conv2d
 from .figure_style import TAP_COLOR, _styled
 
 
-def _draw_taps(ax: Axes, regular: np.ndarray, deformed: np.ndarray, shape: tuple[int, int], mask: Optional[np.ndarray]) -> None:
+def _draw_taps(
+    ax: Axes,
+    regular: np.ndarray,
+    deformed: np.ndarray,
+    shape: tuple[int, int],
+    mask: Optional[np.ndarray],
+) -> None:
     """The regular grid (hollow, dashed mesh), the deformed one (filled, solid mesh) and arrows between them."""
     kh, kw = shape
     for points, style, gid in ((regular, "--", "regular"), (deformed, "-", "deformed")):
@@ -29,17 +35,45 @@ def _draw_taps(ax: Axes, regular: np.ndarray, deformed: np.ndarray, shape: tuple
             ax.plot(row[:, 1], row[:, 0], style, color=color, lw=0.8)
         for col in mesh.transpose(1, 0, 2):
             ax.plot(col[:, 1], col[:, 0], style, color=color, lw=0.8)
-    ax.plot(regular[:, 1], regular[:, 0], "o", mfc="none", mec="#9ecae1", ms=6, mew=1.2, ls="none", gid="regular")
+    ax.plot(
+        regular[:, 1],
+        regular[:, 0],
+        "o",
+        mfc="none",
+        mec="#9ecae1",
+        ms=6,
+        mew=1.2,
+        ls="none",
+        gid="regular",
+    )
     moved = np.any(np.abs(deformed - regular) > 1e-9)
     if moved:
         for start, end in zip(regular, deformed):
             if np.hypot(*(end - start)) > 1e-9:
-                ax.annotate("", xy=(end[1], end[0]), xytext=(start[1], start[0]),
-                            arrowprops=dict(arrowstyle="-|>", color="tab:cyan", lw=0.9, shrinkA=0, shrinkB=3))
-    sizes = 30 if mask is None else 10 + 60 * np.clip(np.asarray(mask, dtype=np.float64), 0, 1)
+                ax.annotate(
+                    "",
+                    xy=(end[1], end[0]),
+                    xytext=(start[1], start[0]),
+                    arrowprops=dict(
+                        arrowstyle="-|>", color="tab:cyan", lw=0.9, shrinkA=0, shrinkB=3
+                    ),
+                )
+    sizes = (
+        30
+        if mask is None
+        else 10 + 60 * np.clip(np.asarray(mask, dtype=np.float64), 0, 1)
+    )
     if moved or mask is not None:
-        ax.scatter(deformed[:, 1], deformed[:, 0], s=sizes, c=TAP_COLOR, edgecolors="black", linewidths=0.6,
-                   zorder=3, gid="deformed")
+        ax.scatter(
+            deformed[:, 1],
+            deformed[:, 0],
+            s=sizes,
+            c=TAP_COLOR,
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+            gid="deformed",
+        )
 
 
 @_styled
@@ -99,7 +133,12 @@ def plot_sampling_grid(
         raise ValueError("offsets must hold at least one panel")
     kh, kw = int_pair("kernel_size", kernel_size, minimum=1)
     pixels = [tuple(int(v) for v in p) for p in pixels]
-    fig, axes = plt.subplots(1, len(offsets), figsize=(size * len(offsets), size + (0.5 if title else 0.25)), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(offsets),
+        figsize=(size * len(offsets), size + (0.5 if title else 0.25)),
+        squeeze=False,
+    )
     for ax, (name, offset) in zip(axes[0], offsets.items()):
         ax.imshow(image, cmap="gray", interpolation="nearest")
         regular = tap_positions(None, pixels, (kh, kw), stride, padding, dilation)
@@ -114,7 +153,9 @@ def plot_sampling_grid(
             ax.set_xlim(-0.5, image.shape[1] - 0.5)
             ax.set_ylim(image.shape[0] - 0.5, -0.5)
         else:
-            cy, cx = np.round(regular[0].mean(axis=0))  # the centre of the first pixel's window
+            cy, cx = np.round(
+                regular[0].mean(axis=0)
+            )  # the centre of the first pixel's window
             ax.set_xlim(cx - crop - 0.5, cx + crop + 0.5)
             ax.set_ylim(cy + crop + 0.5, cy - crop - 0.5)
         ax.set_xticks([])
@@ -171,26 +212,61 @@ def plot_deformed_sampling(
     weight = np.asarray(weight, dtype=np.float64)
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {image.shape}")
-    if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] % 2 == 0:
-        raise ValueError(f"weight must be a square kernel of odd side, got shape {weight.shape}")
+    if (
+        weight.ndim != 2
+        or weight.shape[0] != weight.shape[1]
+        or weight.shape[0] % 2 == 0
+    ):
+        raise ValueError(
+            f"weight must be a square kernel of odd side, got shape {weight.shape}"
+        )
     k = weight.shape[0]
     tap_offsets = np.asarray(tap_offsets, dtype=np.float64)
     if tap_offsets.shape != (k * k, 2):
-        raise ValueError(f"tap_offsets must have shape ({k * k}, 2), got {tap_offsets.shape}")
+        raise ValueError(
+            f"tap_offsets must have shape ({k * k}, 2), got {tap_offsets.shape}"
+        )
     h, w = (int(v) for v in pixel)
     height, width = image.shape
     if not (0 <= h < height and 0 <= w < width):
-        raise ValueError(f"pixel must lie inside the {height}x{width} image, got {tuple(pixel)}")
+        raise ValueError(
+            f"pixel must lie inside the {height}x{width} image, got {tuple(pixel)}"
+        )
     pad = dilation * (k - 1) // 2
     # The same offsets at every output pixel, in torchvision's layout: (1, 2 K, H, W).
-    field = np.broadcast_to(tap_offsets.reshape(-1)[None, :, None, None], (1, 2 * k * k, height, width))
-    field_mask = None if mask is None else np.broadcast_to(np.asarray(mask, dtype=np.float64).reshape(1, -1, 1, 1), (1, k * k, height, width))
+    field = np.broadcast_to(
+        tap_offsets.reshape(-1)[None, :, None, None], (1, 2 * k * k, height, width)
+    )
+    field_mask = (
+        None
+        if mask is None
+        else np.broadcast_to(
+            np.asarray(mask, dtype=np.float64).reshape(1, -1, 1, 1),
+            (1, k * k, height, width),
+        )
+    )
     # The sampled values alone: the convolution with a one-hot kernel per tap, as K output channels.
     one_hot = np.eye(k * k).reshape(k * k, 1, k, k)
-    sampled = deform_conv2d(image[None, None], field, one_hot, padding=pad, dilation=dilation, mask=field_mask)[0, :, h, w]
-    value = deform_conv2d(image[None, None], field, weight[None, None], padding=pad, dilation=dilation, mask=field_mask)[0, 0, h, w]
+    sampled = deform_conv2d(
+        image[None, None],
+        field,
+        one_hot,
+        padding=pad,
+        dilation=dilation,
+        mask=field_mask,
+    )[0, :, h, w]
+    value = deform_conv2d(
+        image[None, None],
+        field,
+        weight[None, None],
+        padding=pad,
+        dilation=dilation,
+        mask=field_mask,
+    )[0, 0, h, w]
 
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size + 0.5), gridspec_kw={"width_ratios": [1.4, 1, 1]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(3 * size, size + 0.5), gridspec_kw={"width_ratios": [1.4, 1, 1]}
+    )
     axes[0].imshow(image, cmap="gray", interpolation="nearest")
     regular = tap_positions(None, [(h, w)], k, 1, pad, dilation)[0]
     deformed = tap_positions(tap_offsets, [(h, w)], k, 1, pad, dilation)[0]
@@ -199,13 +275,22 @@ def plot_deformed_sampling(
     axes[0].set_xlim(-0.5, width - 0.5)
     axes[0].set_ylim(height - 0.5, -0.5)
     axes[0].set_title(f"taps of output pixel ({h}, {w})", fontsize=9)
-    read = r"$x(p_0 + p_k + \Delta p_k)$" + (r"$\,\Delta m_k$" if mask is not None else "")
-    for ax, matrix, name in ((axes[1], sampled.reshape(k, k), f"values read {read}"), (axes[2], weight, "kernel $w_k$")):
+    read = r"$x(p_0 + p_k + \Delta p_k)$" + (
+        r"$\,\Delta m_k$" if mask is not None else ""
+    )
+    for ax, matrix, name in (
+        (axes[1], sampled.reshape(k, k), f"values read {read}"),
+        (axes[2], weight, "kernel $w_k$"),
+    ):
         limit = float(np.abs(matrix).max()) or 1.0
         ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
         for (i, j), entry in np.ndenumerate(matrix):
-            color = "white" if abs(entry) > 0.6 * limit else "black"  # light text on the saturated cells
-            ax.text(j, i, f"{entry:.2f}", ha="center", va="center", fontsize=8, color=color)
+            color = (
+                "white" if abs(entry) > 0.6 * limit else "black"
+            )  # light text on the saturated cells
+            ax.text(
+                j, i, f"{entry:.2f}", ha="center", va="center", fontsize=8, color=color
+            )
         ax.set_title(name, fontsize=9)
     for ax in axes:
         ax.set_xticks([])
@@ -250,11 +335,18 @@ def plot_learned_taps(
         One panel per image, each with a collection of gid ``"taps"`` holding the points.
     """
     if not (len(images) == len(taps) == len(centres)) or not images:
-        raise ValueError(f"images, taps and centres must be non-empty and of equal length, got {len(images)}, {len(taps)}, {len(centres)}")
+        raise ValueError(
+            f"images, taps and centres must be non-empty and of equal length, got {len(images)}, {len(taps)}, {len(centres)}"
+        )
     count = len(images)
     ncols = ncols or count
     nrows = -(-count // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.35 if title else 0.1)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows + (0.35 if title else 0.1)),
+        squeeze=False,
+    )
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -264,8 +356,25 @@ def plot_learned_taps(
         image = np.asarray(images[index], dtype=np.float64)
         points = np.asarray(taps[index], dtype=np.float64).reshape(-1, 2)
         ax.imshow(image, cmap="gray", interpolation="nearest")
-        ax.scatter(points[:, 1], points[:, 0], s=9, c=TAP_COLOR, edgecolors="black", linewidths=0.3, gid="taps")
-        ax.plot([centres[index][1]], [centres[index][0]], "+", color="#00d0ff", ms=10, mew=2, zorder=4, gid="pixel")
+        ax.scatter(
+            points[:, 1],
+            points[:, 0],
+            s=9,
+            c=TAP_COLOR,
+            edgecolors="black",
+            linewidths=0.3,
+            gid="taps",
+        )
+        ax.plot(
+            [centres[index][1]],
+            [centres[index][0]],
+            "+",
+            color="#00d0ff",
+            ms=10,
+            mew=2,
+            zorder=4,
+            gid="pixel",
+        )
         ax.set_xlim(-0.5, image.shape[1] - 0.5)
         ax.set_ylim(image.shape[0] - 0.5, -0.5)
         if index < len(titles):
@@ -311,8 +420,14 @@ def plot_tap_spread(
     for name, values in spreads.items():
         values = np.asarray(values, dtype=np.float64)
         if values.shape != sizes.shape:
-            raise ValueError(f"spread {name!r} must have shape {sizes.shape}, got {values.shape}")
-        r = np.corrcoef(sizes, values)[0, 1] if np.std(values) > 0 and np.std(sizes) > 0 else float("nan")
+            raise ValueError(
+                f"spread {name!r} must have shape {sizes.shape}, got {values.shape}"
+            )
+        r = (
+            np.corrcoef(sizes, values)[0, 1]
+            if np.std(values) > 0 and np.std(sizes) > 0
+            else float("nan")
+        )
         ax.scatter(sizes, values, s=10, alpha=0.6, label=f"{name} (r = {r:.2f})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -22,7 +22,9 @@ _PHASE_COLORS = plt.get_cmap("tab10")
 
 
 @_styled
-def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)) -> Figure:
+def plot_dilated_kernel(
+    kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)
+) -> Figure:
     """One 2-D kernel at several dilation rates: the same taps, spread apart, zeros in between.
 
     One panel per rate ``d``: :func:`convref.reference.dilate_kernel` of ``kernel``, the taps
@@ -48,8 +50,12 @@ def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)
     kh, kw = kernel.shape
     limit = float(np.abs(kernel).max()) or 1.0
     largest = max(max(d * (kh - 1) + 1, d * (kw - 1) + 1) for d in dilations)
-    fig, axes = plt.subplots(1, len(dilations), figsize=(2.7 * len(dilations), 3.3), squeeze=False)
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#e6e6e6")  # masked cells (the holes) in light grey
+    fig, axes = plt.subplots(
+        1, len(dilations), figsize=(2.7 * len(dilations), 3.3), squeeze=False
+    )
+    cmap = plt.get_cmap("RdBu_r").with_extremes(
+        bad="#e6e6e6"
+    )  # masked cells (the holes) in light grey
     for ax, d in zip(axes[0], dilations):
         dilated = dilate_kernel(kernel[None, None], d)[0, 0]
         holes = np.ones(dilated.shape, dtype=bool)
@@ -58,28 +64,57 @@ def plot_dilated_kernel(kernel: np.ndarray, dilations: Sequence[int] = (1, 2, 3)
         # Centre every panel in a box of the largest span, so that sizes compare.
         top, left = (largest - height) / 2, (largest - width) / 2
         ax.imshow(
-            np.ma.masked_array(dilated, holes), cmap=cmap, vmin=-limit, vmax=limit,
-            extent=(left - 0.5, left + width - 0.5, top + height - 0.5, top - 0.5), interpolation="nearest",
+            np.ma.masked_array(dilated, holes),
+            cmap=cmap,
+            vmin=-limit,
+            vmax=limit,
+            extent=(left - 0.5, left + width - 0.5, top + height - 0.5, top - 0.5),
+            interpolation="nearest",
         )
-        ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#333333", lw=1))
+        ax.add_patch(
+            Rectangle(
+                (left - 0.5, top - 0.5),
+                width,
+                height,
+                fill=False,
+                edgecolor="#333333",
+                lw=1,
+            )
+        )
         if largest <= 13:  # values stay readable up to about 13 x 13 cells
             for (i, j), value in np.ndenumerate(dilated):
                 text = f"{value:.2g}" if not holes[i, j] else "0"
                 # Dark cells (large |value|) need white text.
-                color = "#999999" if holes[i, j] else ("white" if abs(value) > 0.6 * limit else "#222222")
-                ax.text(left + j, top + i, text, ha="center", va="center", fontsize=7 if not holes[i, j] else 6,
-                        color=color)
+                color = (
+                    "#999999"
+                    if holes[i, j]
+                    else ("white" if abs(value) > 0.6 * limit else "#222222")
+                )
+                ax.text(
+                    left + j,
+                    top + i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7 if not holes[i, j] else 6,
+                    color=color,
+                )
         ax.set_xlim(-0.5, largest - 0.5)
         ax.set_ylim(largest - 0.5, -0.5)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"rate {d}: {kh}x{kw} taps span {height}x{width}\n{kh * kw} weights, {holes.sum()} zeros", fontsize=9)
+        ax.set_title(
+            f"rate {d}: {kh}x{kw} taps span {height}x{width}\n{kh * kw} weights, {holes.sum()} zeros",
+            fontsize=9,
+        )
     fig.tight_layout()
     return fig
 
 
 @_styled
-def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarray] = None) -> Figure:
+def plot_space_to_batch(
+    image: np.ndarray, block: int, kernel: Optional[np.ndarray] = None
+) -> Figure:
     r"""The ``block x block`` phase sub-images of an image, and (optionally) the convolution through them.
 
     Top: the image with a dot on each pixel in the colour of its *phase* ``(i mod d, j mod d)``,
@@ -116,33 +151,61 @@ def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarr
     if image.ndim != 2:
         raise ValueError(f"image must be a 2-D array, got shape {image.shape}")
     d = int(block)
-    sub_images = space_to_batch(image[None, None], d)[:, 0]  # (d * d, H / d, W / d), phase a * d + b
+    sub_images = space_to_batch(image[None, None], d)[
+        :, 0
+    ]  # (d * d, H / d, W / d), phase a * d + b
     rows = 1 if kernel is None else 2
     # Per row: the full image on the left (d x d cells of the grid), the d x d sub-images on the right.
     fig = plt.figure(figsize=(7.4, 3.5 * rows + 0.4))
-    grid = fig.add_gridspec(rows * d, 2 * d + 1, width_ratios=[1] * d + [0.25] + [1] * d)
+    grid = fig.add_gridspec(
+        rows * d, 2 * d + 1, width_ratios=[1] * d + [0.25] + [1] * d
+    )
     axes = np.empty((rows, 1 + d * d), dtype=object)
     for row in range(rows):
         axes[row, 0] = fig.add_subplot(grid[row * d : (row + 1) * d, :d])
         for index in range(d * d):
             a, b = divmod(index, d)
             axes[row, 1 + index] = fig.add_subplot(grid[row * d + a, d + 1 + b])
-    phase = (np.arange(image.shape[0])[:, None] % d) * d + np.arange(image.shape[1])[None, :] % d
+    phase = (np.arange(image.shape[0])[:, None] % d) * d + np.arange(image.shape[1])[
+        None, :
+    ] % d
 
-    def tinted(ax: Axes, values: np.ndarray, phases: np.ndarray, title: str, limits: tuple[float, float]) -> None:
-        ax.imshow(values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest")
+    def tinted(
+        ax: Axes,
+        values: np.ndarray,
+        phases: np.ndarray,
+        title: str,
+        limits: tuple[float, float],
+    ) -> None:
+        ax.imshow(
+            values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest"
+        )
         # A small dot in the phase's colour at every pixel: the picture stays readable underneath.
         rows, cols = np.indices(phases.shape)
-        ax.scatter(cols.ravel(), rows.ravel(), c=[_PHASE_COLORS(p % 10) for p in phases.ravel()],
-                   s=max(4.0, 2500.0 / phases.size), marker="s", linewidths=0)
+        ax.scatter(
+            cols.ravel(),
+            rows.ravel(),
+            c=[_PHASE_COLORS(p % 10) for p in phases.ravel()],
+            s=max(4.0, 2500.0 / phases.size),
+            marker="s",
+            linewidths=0,
+        )
         ax.set_xlim(-0.5, phases.shape[1] - 0.5)
         ax.set_ylim(phases.shape[0] - 0.5, -0.5)
         ax.set_title(title, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
 
-    def framed(ax: Axes, values: np.ndarray, index: int, title: str, limits: tuple[float, float]) -> None:
-        ax.imshow(values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest")
+    def framed(
+        ax: Axes,
+        values: np.ndarray,
+        index: int,
+        title: str,
+        limits: tuple[float, float],
+    ) -> None:
+        ax.imshow(
+            values, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest"
+        )
         for spine in ax.spines.values():
             spine.set_edgecolor(_PHASE_COLORS(index % 10))
             spine.set_linewidth(3)
@@ -151,23 +214,42 @@ def plot_space_to_batch(image: np.ndarray, block: int, kernel: Optional[np.ndarr
         ax.set_yticks([])
 
     limits = (float(image.min()), float(image.max()))
-    tinted(axes[0, 0], image, phase, f"input {image.shape[0]}x{image.shape[1]}, dots: phase", limits)
+    tinted(
+        axes[0, 0],
+        image,
+        phase,
+        f"input {image.shape[0]}x{image.shape[1]}, dots: phase",
+        limits,
+    )
     for index, sub in enumerate(sub_images):
         a, b = divmod(index, d)
         framed(axes[0, 1 + index], sub, index, f"x[{a}::{d}, {b}::{d}]", limits)
     if kernel is not None:
         kernel = np.asarray(kernel, dtype=np.float64)
         dilated = conv2d(image[None, None], kernel[None, None], dilation=d)[0, 0]
-        sub_outputs = conv2d(sub_images[:, None], kernel[None, None])[:, 0]  # the dense kernel, per phase
+        sub_outputs = conv2d(sub_images[:, None], kernel[None, None])[
+            :, 0
+        ]  # the dense kernel, per phase
         out_limits = (float(dilated.min()), float(dilated.max()))
-        tinted(axes[1, 0], dilated, phase[: dilated.shape[0], : dilated.shape[1]],
-               f"conv2d(x, w, dilation={d})", out_limits)
+        tinted(
+            axes[1, 0],
+            dilated,
+            phase[: dilated.shape[0], : dilated.shape[1]],
+            f"conv2d(x, w, dilation={d})",
+            out_limits,
+        )
         for index, sub in enumerate(sub_outputs):
             a, b = divmod(index, d)
-            framed(axes[1, 1 + index], sub, index, f"w * x[{a}::{d}, {b}::{d}]", out_limits)
+            framed(
+                axes[1, 1 + index], sub, index, f"w * x[{a}::{d}, {b}::{d}]", out_limits
+            )
     fig.suptitle(
         f"rate {d}: the input splits into {d * d} interleaved sub-images"
-        + ("" if kernel is None else f"; the {kernel.shape[0]}x{kernel.shape[1]} kernel runs densely on each"),
+        + (
+            ""
+            if kernel is None
+            else f"; the {kernel.shape[0]}x{kernel.shape[1]} kernel runs densely on each"
+        ),
         fontsize=10,
     )
     fig.tight_layout()
@@ -197,15 +279,36 @@ def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figu
     matplotlib.figure.Figure
         One axes per stack (plus colour bars); each holds the counts as a masked image (holes masked).
     """
-    maps = [receptive_field_coverage([kernel_size] * len(rates), rates) for rates in stacks]
+    maps = [
+        receptive_field_coverage([kernel_size] * len(rates), rates) for rates in stacks
+    ]
     half = max(m.shape[0] for m in maps) // 2
-    fig, axes = plt.subplots(1, len(stacks), figsize=(3.3 * len(stacks), 3.4), squeeze=False)
-    cmap = plt.get_cmap("viridis").with_extremes(bad="white")  # masked cells (the holes) in white
+    fig, axes = plt.subplots(
+        1, len(stacks), figsize=(3.3 * len(stacks), 3.4), squeeze=False
+    )
+    cmap = plt.get_cmap("viridis").with_extremes(
+        bad="white"
+    )  # masked cells (the holes) in white
     for ax, rates, counts in zip(axes[0], stacks, maps):
         h = counts.shape[0] // 2
-        shown = ax.imshow(np.ma.masked_equal(counts, 0), cmap=cmap, vmin=1, vmax=max(int(counts.max()), 2),
-                          extent=(-h - 0.5, h + 0.5, h + 0.5, -h - 0.5), interpolation="nearest")
-        ax.add_patch(Rectangle((-h - 0.5, -h - 0.5), 2 * h + 1, 2 * h + 1, fill=False, edgecolor="#333333", lw=1))
+        shown = ax.imshow(
+            np.ma.masked_equal(counts, 0),
+            cmap=cmap,
+            vmin=1,
+            vmax=max(int(counts.max()), 2),
+            extent=(-h - 0.5, h + 0.5, h + 0.5, -h - 0.5),
+            interpolation="nearest",
+        )
+        ax.add_patch(
+            Rectangle(
+                (-h - 0.5, -h - 0.5),
+                2 * h + 1,
+                2 * h + 1,
+                fill=False,
+                edgecolor="#333333",
+                lw=1,
+            )
+        )
         ax.set_xlim(-half - 0.5, half + 0.5)
         ax.set_ylim(half + 0.5, -half - 0.5)
         ax.tick_params(labelsize=7)
@@ -221,15 +324,20 @@ def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figu
         bar.update_ticks()
         bar.ax.tick_params(labelsize=7)
     axes[0, 0].set_ylabel("input offset (rows)", fontsize=8)
-    fig.suptitle(f"{kernel_size}x{kernel_size} kernels: input positions that reach the centre output (white: holes)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{kernel_size}x{kernel_size} kernels: input positions that reach the centre output (white: holes)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
 @_styled
 def plot_causal_stack(
-    dilations: Sequence[int], kernel_size: int = 2, length: Optional[int] = None, highlight: Optional[int] = None
+    dilations: Sequence[int],
+    kernel_size: int = 2,
+    length: Optional[int] = None,
+    highlight: Optional[int] = None,
 ) -> Figure:
     """A stack of causal dilated 1-D convolutions drawn as a graph, in the style of WaveNet's figure 3.
 
@@ -266,7 +374,12 @@ def plot_causal_stack(
     on_path[layers] = {highlight}
     for level in range(layers, 0, -1):
         d = dilations[level - 1]
-        on_path[level - 1] = {t - d * j for t in on_path[level] for j in range(kernel_size) if t - d * j >= 0}
+        on_path[level - 1] = {
+            t - d * j
+            for t in on_path[level]
+            for j in range(kernel_size)
+            if t - d * j >= 0
+        }
     fig, ax = plt.subplots(figsize=(min(0.32 * length + 2.2, 14), 0.75 * layers + 1.6))
     for level in range(1, layers + 1):
         d = dilations[level - 1]
@@ -276,17 +389,44 @@ def plot_causal_stack(
                 if source < 0:
                     continue
                 emphasised = t in on_path[level] and source in on_path[level - 1]
-                ax.plot([source, t], [level - 1, level], color="#222222" if emphasised else "#bbbbbb",
-                        lw=1.3 if emphasised else 0.5, zorder=2 if emphasised else 1)
+                ax.plot(
+                    [source, t],
+                    [level - 1, level],
+                    color="#222222" if emphasised else "#bbbbbb",
+                    lw=1.3 if emphasised else 0.5,
+                    zorder=2 if emphasised else 1,
+                )
     for level in range(layers + 1):
         inside = sorted(on_path[level])
         outside = [t for t in range(length) if t not in on_path[level]]
-        color = INPUT_COLOR if level == 0 else (OUTPUT_COLOR if level == layers else TAP_COLOR)
-        ax.scatter(outside, [level] * len(outside), s=28, facecolor="white", edgecolor=color, lw=1, zorder=3)
-        ax.scatter(inside, [level] * len(inside), s=28, facecolor=color, edgecolor=color, lw=1, zorder=3,
-                   gid="receptive-field" if level == 0 else None)
-    labels = ["input"] + [f"{'output' if level == layers else 'hidden'}, rate {dilations[level - 1]}"
-                          for level in range(1, layers + 1)]
+        color = (
+            INPUT_COLOR
+            if level == 0
+            else (OUTPUT_COLOR if level == layers else TAP_COLOR)
+        )
+        ax.scatter(
+            outside,
+            [level] * len(outside),
+            s=28,
+            facecolor="white",
+            edgecolor=color,
+            lw=1,
+            zorder=3,
+        )
+        ax.scatter(
+            inside,
+            [level] * len(inside),
+            s=28,
+            facecolor=color,
+            edgecolor=color,
+            lw=1,
+            zorder=3,
+            gid="receptive-field" if level == 0 else None,
+        )
+    labels = ["input"] + [
+        f"{'output' if level == layers else 'hidden'}, rate {dilations[level - 1]}"
+        for level in range(1, layers + 1)
+    ]
     ax.set_yticks(range(layers + 1), labels, fontsize=8)
     ax.set_xlabel("time step", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -335,8 +475,12 @@ def plot_effective_receptive_fields(
         and the solid one gid ``"effective"``.
     """
     count = len(erfs)
-    fig, axes = plt.subplots(1, count + 1, figsize=(2.2 * count + 3.2, 2.9),
-                             gridspec_kw={"width_ratios": [1] * count + [1.4]})
+    fig, axes = plt.subplots(
+        1,
+        count + 1,
+        figsize=(2.2 * count + 3.2, 2.9),
+        gridspec_kw={"width_ratios": [1] * count + [1.4]},
+    )
     profile_ax = axes[-1]
     for index, (ax, (name, erf)) in enumerate(zip(axes[:-1], erfs.items())):
         erf = np.asarray(erf, dtype=np.float64)
@@ -344,22 +488,46 @@ def plot_effective_receptive_fields(
         ax.imshow(erf, cmap="magma", interpolation="nearest")
         side = int(theoretical[name])
         effective = 2 * int(erf_radius(erf, mass)) + 1
-        for extent, style, gid in ((side, "--", "theoretical"), (effective, "-", "effective")):
-            ax.add_patch(Rectangle((centre - extent / 2, centre - extent / 2), extent, extent, fill=False,
-                                   edgecolor="#7fd4ff" if gid == "theoretical" else "#ffffff", ls=style, lw=1.2,
-                                   gid=gid))
-        ax.set_title(f"{name}\ntheoretical {side}, {mass:.0%} in {effective}", fontsize=8)
+        for extent, style, gid in (
+            (side, "--", "theoretical"),
+            (effective, "-", "effective"),
+        ):
+            ax.add_patch(
+                Rectangle(
+                    (centre - extent / 2, centre - extent / 2),
+                    extent,
+                    extent,
+                    fill=False,
+                    edgecolor="#7fd4ff" if gid == "theoretical" else "#ffffff",
+                    ls=style,
+                    lw=1.2,
+                    gid=gid,
+                )
+            )
+        ax.set_title(
+            f"{name}\ntheoretical {side}, {mass:.0%} in {effective}", fontsize=8
+        )
         ax.set_xticks([])
         ax.set_yticks([])
-        row = erf.sum(axis=0)  # influence of each column: less noisy than the centre row alone
-        profile_ax.plot(np.arange(len(row)) - centre, row / row.max(), label=name,
-                        color=plt.get_cmap("tab10")(index % 10), lw=1.2)
+        row = erf.sum(
+            axis=0
+        )  # influence of each column: less noisy than the centre row alone
+        profile_ax.plot(
+            np.arange(len(row)) - centre,
+            row / row.max(),
+            label=name,
+            color=plt.get_cmap("tab10")(index % 10),
+            lw=1.2,
+        )
     profile_ax.set_xlabel("offset from the centre (pixels)", fontsize=8)
     profile_ax.set_ylabel("influence / peak", fontsize=8)
     profile_ax.set_title("profiles (summed over rows)", fontsize=9)
     profile_ax.tick_params(labelsize=7)
     profile_ax.grid(alpha=0.3)
     profile_ax.legend(fontsize=6)
-    fig.suptitle(f"effective receptive fields (dashed: theoretical; solid: {mass:.0%} of the influence)", fontsize=10)
+    fig.suptitle(
+        f"effective receptive fields (dashed: theoretical; solid: {mass:.0%} of the influence)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

@@ -49,18 +49,31 @@ def plot_attention_by_group(
     masks = {name: np.asarray(mask, dtype=bool) for name, mask in groups.items()}
     for name, mask in masks.items():
         if mask.shape != (attention[0].shape[0],) or not mask.any():
-            raise ValueError(f"group {name!r} must be a (N,) mask selecting at least one input, N = {attention[0].shape[0]}")
-    fig, axes = plt.subplots(1, len(attention), figsize=(0.75 * max(a.shape[1] for a in attention) * len(attention) + 2.2,
-                                                         0.42 * len(masks) + 1.6), squeeze=False)
+            raise ValueError(
+                f"group {name!r} must be a (N,) mask selecting at least one input, N = {attention[0].shape[0]}"
+            )
+    fig, axes = plt.subplots(
+        1,
+        len(attention),
+        figsize=(
+            0.75 * max(a.shape[1] for a in attention) * len(attention) + 2.2,
+            0.42 * len(masks) + 1.6,
+        ),
+        squeeze=False,
+    )
     for index, (ax, a) in enumerate(zip(axes[0], attention)):
         means = np.stack([a[mask].mean(0) for mask in masks.values()])
         deviation = means - a.mean(0)
         limit = float(np.abs(deviation).max()) or 1e-12
-        shown = ax.imshow(deviation, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        shown = ax.imshow(
+            deviation, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto"
+        )
         for (i, j), value in np.ndenumerate(means):
             ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7)
         ax.set_xticks(range(a.shape[1]), [f"$W_{k + 1}$" for k in range(a.shape[1])])
-        ax.set_yticks(range(len(masks)), list(masks) if index == 0 else [""] * len(masks))
+        ax.set_yticks(
+            range(len(masks)), list(masks) if index == 0 else [""] * len(masks)
+        )
         name = layer_names[index] if index < len(layer_names) else f"layer {index + 1}"
         ax.set_title(f"{name}\nstd across inputs {a.std(0).mean():.3f}", fontsize=9)
         bar = fig.colorbar(shown, ax=ax, fraction=0.05, pad=0.03)
@@ -107,11 +120,18 @@ def plot_kernel_mixture(
     weights = {name: np.asarray(a, dtype=np.float64) for name, a in attention.items()}
     for name, a in weights.items():
         if a.shape != (count,):
-            raise ValueError(f"attention {name!r} must have shape ({count},), got {a.shape}")
+            raise ValueError(
+                f"attention {name!r} must have shape ({count},), got {a.shape}"
+            )
     images = images or {}
     offset = 1 if images else 0
     ncols = max(count, 3 + offset)
-    fig, axes = plt.subplots(1 + len(weights), ncols, figsize=(1.9 * ncols, 1.9 * (1 + len(weights))), squeeze=False)
+    fig, axes = plt.subplots(
+        1 + len(weights),
+        ncols,
+        figsize=(1.9 * ncols, 1.9 * (1 + len(weights))),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.axis("off")
     limit = float(np.abs(kernels).max()) or 1.0
@@ -130,14 +150,20 @@ def plot_kernel_mixture(
         bars.set_xticks(range(1, count + 1))
         bars.set_ylim(0, max(1.0, float(a.max()) * 1.05))
         bars.tick_params(labelsize=7)
-        bars.set_title("attention" if name in images else f"attention: {name}", fontsize=8)
+        bars.set_title(
+            "attention" if name in images else f"attention: {name}", fontsize=8
+        )
         mixed = np.tensordot(a, kernels, axes=1)
         axes[row, offset + 1].imshow(mixed, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes[row, offset + 1].set_title(r"mixed: $\Sigma_k\, a_k W_k$", fontsize=8)
         change = mixed - uniform
         change_limit = float(np.abs(change).max()) or 1e-12
-        axes[row, offset + 2].imshow(change, cmap="RdBu_r", vmin=-change_limit, vmax=change_limit)
-        axes[row, offset + 2].set_title(f"minus uniform mix\n(max |change| {change_limit:.2g})", fontsize=8)
+        axes[row, offset + 2].imshow(
+            change, cmap="RdBu_r", vmin=-change_limit, vmax=change_limit
+        )
+        axes[row, offset + 2].set_title(
+            f"minus uniform mix\n(max |change| {change_limit:.2g})", fontsize=8
+        )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -146,7 +172,9 @@ def plot_kernel_mixture(
 
 @_styled
 def plot_temperature_sweep(
-    logits: "dict[str, np.ndarray]", temperatures: Optional[np.ndarray] = None, title: str = ""
+    logits: "dict[str, np.ndarray]",
+    temperatures: Optional[np.ndarray] = None,
+    title: str = "",
 ) -> Figure:
     r"""The attention :math:`\operatorname{softmax}(z / \tau)` against the temperature :math:`\tau`, one panel per logit vector.
 
@@ -166,10 +194,18 @@ def plot_temperature_sweep(
     -------
     matplotlib.figure.Figure
     """
-    taus = np.logspace(-1.5, 2, 141) if temperatures is None else np.asarray(temperatures, dtype=np.float64)
+    taus = (
+        np.logspace(-1.5, 2, 141)
+        if temperatures is None
+        else np.asarray(temperatures, dtype=np.float64)
+    )
     if taus.ndim != 1 or taus.size < 2 or (taus <= 0).any():
-        raise ValueError("temperatures must be a 1-D array of at least two positive values")
-    fig, axes = plt.subplots(1, len(logits), figsize=(3.6 * len(logits), 3.0), squeeze=False, sharey=True)
+        raise ValueError(
+            "temperatures must be a 1-D array of at least two positive values"
+        )
+    fig, axes = plt.subplots(
+        1, len(logits), figsize=(3.6 * len(logits), 3.0), squeeze=False, sharey=True
+    )
     for ax, (name, z) in zip(axes[0], logits.items()):
         z = np.asarray(z, dtype=np.float64)
         scaled = z[None, :] / taus[:, None]
@@ -226,13 +262,27 @@ def plot_branch_attention(
     """
     layers = {len(a) for a in attention.values()}
     if len(layers) != 1:
-        raise ValueError(f"every network must have the same number of layers, got {sorted(layers)}")
+        raise ValueError(
+            f"every network must have the same number of layers, got {sorted(layers)}"
+        )
     count = layers.pop()
-    fig, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, count, figsize=(4.2 * count, 3.5), squeeze=False, sharey=True
+    )
     for index, ax in enumerate(axes[0]):
-        values = {name: np.asarray(a[index], dtype=np.float64)[:, branch].mean(1) for name, a in attention.items()}
+        values = {
+            name: np.asarray(a[index], dtype=np.float64)[:, branch].mean(1)
+            for name, a in attention.items()
+        }
         name = layer_names[index] if index < len(layer_names) else f"layer {index + 1}"
-        plot_tap_spread(sizes, values, xlabel=xlabel, ylabel=ylabel if index == 0 else "", title=name, ax=ax)
+        plot_tap_spread(
+            sizes,
+            values,
+            xlabel=xlabel,
+            ylabel=ylabel if index == 0 else "",
+            title=name,
+            ax=ax,
+        )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -3,19 +3,17 @@
 :data:`STYLE` is applied to each ``plot_*`` function for the duration of the call by the
 ``_styled`` decorator, so importing :mod:`convref` leaves matplotlib's global settings alone;
 :func:`use_style` and :func:`style` apply it globally or to a block. Also here: the colours of
-the convolution diagrams, the grid of cells they are drawn from, and :func:`show_source`.
+the convolution diagrams, the grid of cells they are drawn from.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 from typing import Callable, Iterator, TypeVar
 
 import matplotlib
 import numpy as np
-from IPython.display import Code
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.rcsetup import cycler
@@ -49,7 +47,18 @@ STYLE: dict[str, object] = {
     "axes.spines.top": True,
     "axes.spines.right": True,
     "axes.prop_cycle": cycler(
-        color=["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+        color=[
+            "#4c72b0",
+            "#dd8452",
+            "#55a868",
+            "#c44e52",
+            "#8172b3",
+            "#937860",
+            "#da8bc3",
+            "#8c8c8c",
+            "#ccb974",
+            "#64b5cd",
+        ]
     ),
     "grid.color": "#b0b0b0",
     "grid.linestyle": "-",
@@ -107,25 +116,6 @@ def _styled(plot: _Plot) -> _Plot:
     return wrapper  # type: ignore[return-value]
 
 
-def show_source(obj: object) -> Code:
-    """The package's own source of ``obj``, syntax-highlighted in a notebook and in the book.
-
-    Chapters show code this way (never a copy pasted into a cell), so what the reader
-    sees is exactly what the tests run.
-
-    Parameters
-    ----------
-    obj : module, class, function or method
-        Anything :func:`inspect.getsource` accepts.
-
-    Returns
-    -------
-    IPython.display.Code
-        The source, rendered as a highlighted code block.
-    """
-    return Code(inspect.getsource(obj), language="python")
-
-
 #: Colour of the input cells of the convolution diagrams (the first of the style's colour cycle).
 INPUT_COLOR = "#4c72b0"
 #: Colour of the zero-padding cells of the convolution diagrams.
@@ -136,13 +126,26 @@ TAP_COLOR = "#dd8452"
 OUTPUT_COLOR = "#55a868"
 
 
-def _grid(ax: Axes, top: float, left: float, rows: int, cols: int, colors: np.ndarray, alpha: np.ndarray) -> None:
+def _grid(
+    ax: Axes,
+    top: float,
+    left: float,
+    rows: int,
+    cols: int,
+    colors: np.ndarray,
+    alpha: np.ndarray,
+) -> None:
     """Draw ``rows x cols`` unit cells whose top-left corner is ``(left, top)``, each with its colour and alpha."""
     for i in range(rows):
         for j in range(cols):
             ax.add_patch(
                 Rectangle(
-                    (left + j, top - i - 1), 1, 1, facecolor=colors[i][j], alpha=alpha[i][j],
-                    edgecolor="#333333", linewidth=0.6,
+                    (left + j, top - i - 1),
+                    1,
+                    1,
+                    facecolor=colors[i][j],
+                    alpha=alpha[i][j],
+                    edgecolor="#333333",
+                    linewidth=0.6,
                 )
             )

@@ -59,22 +59,33 @@ def plot_shuffle_connectivity(
     matplotlib.figure.Figure
     """
     if channels < 1 or groups < 1 or channels % groups:
-        raise ValueError(f"groups must divide channels, got groups={groups} for {channels} channels")
+        raise ValueError(
+            f"groups must divide channels, got groups={groups} for {channels} channels"
+        )
     if highlight is not None and not 0 <= highlight < channels:
-        raise ValueError(f"highlight must be an output channel in [0, {channels}), got {highlight}")
+        raise ValueError(
+            f"highlight must be an output channel in [0, {channels}), got {highlight}"
+        )
     per_group = channels // groups
     group_of = np.arange(channels) // per_group
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(
-        2, 2, figsize=(11, 2 * (0.24 * channels + 1.3)), gridspec_kw={"width_ratios": [2.2, 1]}
+        2,
+        2,
+        figsize=(11, 2 * (0.24 * channels + 1.3)),
+        gridspec_kw={"width_ratios": [2.2, 1]},
     )
     xs = (0.0, 1.0, 2.0, 3.0)  # input, after conv 1, after the shuffle, after conv 2
     y = channels - 1 - np.arange(channels)  # channel 0 at the top
 
     for row, shuffle in enumerate((False, True)):
         ax_wire, ax_matrix = axes[row]
-        new_position = _shuffle_positions(channels, groups) if shuffle else np.arange(channels)
-        source = np.empty(channels, dtype=int)  # source[q]: the channel now at position q
+        new_position = (
+            _shuffle_positions(channels, groups) if shuffle else np.arange(channels)
+        )
+        source = np.empty(
+            channels, dtype=int
+        )  # source[q]: the channel now at position q
         source[new_position] = np.arange(channels)
         # Masks of the two grouped layers (output x input) and the permutation, as matrices.
         block = group_of[:, None] == group_of[None, :]
@@ -89,48 +100,112 @@ def plot_shuffle_connectivity(
             on_path[1] = on_path[2][new_position]
             on_path[0] = (block.astype(int) @ on_path[1].astype(int)) > 0
 
-        def line(x0: float, i: int, x1: float, j: int, color: object, emphasised: bool) -> None:
+        def line(
+            x0: float, i: int, x1: float, j: int, color: object, emphasised: bool
+        ) -> None:
             ax_wire.plot(
-                [x0 + 0.12, x1 - 0.12], [y[i], y[j]], color=color if not emphasised else "#222222",
-                lw=1.4 if emphasised else 0.7, alpha=0.9 if emphasised else 0.25, zorder=2 if emphasised else 1,
+                [x0 + 0.12, x1 - 0.12],
+                [y[i], y[j]],
+                color=color if not emphasised else "#222222",
+                lw=1.4 if emphasised else 0.7,
+                alpha=0.9 if emphasised else 0.25,
+                zorder=2 if emphasised else 1,
             )
 
-        for o in range(channels):  # conv 1 and conv 2: each output reads its group's inputs
+        for o in range(
+            channels
+        ):  # conv 1 and conv 2: each output reads its group's inputs
             for c in range(channels):
                 if block[o, c]:
-                    line(xs[0], c, xs[1], o, colors(group_of[c] % 10), on_path[0][c] and on_path[1][o])
+                    line(
+                        xs[0],
+                        c,
+                        xs[1],
+                        o,
+                        colors(group_of[c] % 10),
+                        on_path[0][c] and on_path[1][o],
+                    )
                     line(xs[2], c, xs[3], o, "#777777", on_path[2][c] and on_path[3][o])
         for p in range(channels):  # the shuffle (or the identity)
-            line(xs[1], p, xs[2], new_position[p], colors(group_of[p] % 10), on_path[1][p])
-        origin = [group_of, group_of, group_of[source], None]  # first-layer group behind each box
+            line(
+                xs[1],
+                p,
+                xs[2],
+                new_position[p],
+                colors(group_of[p] % 10),
+                on_path[1][p],
+            )
+        origin = [
+            group_of,
+            group_of,
+            group_of[source],
+            None,
+        ]  # first-layer group behind each box
         for stage, x in enumerate(xs):
             for i in range(channels):
-                face = "#dddddd" if origin[stage] is None else colors(origin[stage][i] % 10)
-                alpha = 1.0 if (highlight is None or on_path[stage][i] or stage > 0) else 0.3
+                face = (
+                    "#dddddd"
+                    if origin[stage] is None
+                    else colors(origin[stage][i] % 10)
+                )
+                alpha = (
+                    1.0
+                    if (highlight is None or on_path[stage][i] or stage > 0)
+                    else 0.3
+                )
                 edge = "#000000" if on_path[stage][i] else "#555555"
                 ax_wire.add_patch(
-                    Rectangle((x - 0.12, y[i] - 0.4), 0.24, 0.8, facecolor=face, alpha=alpha,
-                              edgecolor=edge, lw=1.4 if on_path[stage][i] else 0.5, zorder=3)
+                    Rectangle(
+                        (x - 0.12, y[i] - 0.4),
+                        0.24,
+                        0.8,
+                        facecolor=face,
+                        alpha=alpha,
+                        edgecolor=edge,
+                        lw=1.4 if on_path[stage][i] else 0.5,
+                        zorder=3,
+                    )
                 )
-        labels = ("input", f"conv 1\n({groups} groups)", "channel shuffle" if shuffle else "(no shuffle)",
-                  f"conv 2\n({groups} groups)")
+        labels = (
+            "input",
+            f"conv 1\n({groups} groups)",
+            "channel shuffle" if shuffle else "(no shuffle)",
+            f"conv 2\n({groups} groups)",
+        )
         for x, label in zip(xs, labels):
             ax_wire.text(x, channels + 0.1, label, ha="center", va="bottom", fontsize=8)
         ax_wire.set_xlim(-0.4, 3.4)
         ax_wire.set_ylim(-0.8, channels + 1.3)
         ax_wire.axis("off")
 
-        matrix = wiring if connectivity is None else np.asarray(connectivity[shuffle], dtype=bool)
+        matrix = (
+            wiring
+            if connectivity is None
+            else np.asarray(connectivity[shuffle], dtype=bool)
+        )
         # Connected cells in the colour of the input's group (as on the left), the others white.
         cells = np.ones((channels, channels, 3))
-        cells[matrix] = np.array([colors(g % 10)[:3] for g in group_of])[np.nonzero(matrix)[1]]
+        cells[matrix] = np.array([colors(g % 10)[:3] for g in group_of])[
+            np.nonzero(matrix)[1]
+        ]
         ax_matrix.imshow(cells, interpolation="nearest")
         if highlight is not None:
             ax_matrix.add_patch(
-                Rectangle((-0.5, highlight - 0.5), channels, 1, fill=False, edgecolor="#000000", lw=2)
+                Rectangle(
+                    (-0.5, highlight - 0.5),
+                    channels,
+                    1,
+                    fill=False,
+                    edgecolor="#000000",
+                    lw=2,
+                )
             )
         counts = matrix.sum(axis=1)
-        reach = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
+        reach = (
+            f"{counts.min()}"
+            if counts.min() == counts.max()
+            else f"{counts.min()}-{counts.max()}"
+        )
         ax_matrix.set_title(
             f"{'with' if shuffle else 'without'} shuffle: each output\ndepends on {reach} of {channels} inputs",
             fontsize=9,
@@ -185,15 +260,36 @@ def plot_roofline(
     low, high = min(intensities + [1.0]) / 3, max(intensities + [10.0]) * 3
     if peak is not None and bandwidth is not None:
         x = np.geomspace(low, high, 200)
-        ax.plot(x, np.minimum(peak, bandwidth * x), color="#333333", lw=1.5, label="roof: min(peak, bandwidth x I)")
+        ax.plot(
+            x,
+            np.minimum(peak, bandwidth * x),
+            color="#333333",
+            lw=1.5,
+            label="roof: min(peak, bandwidth x I)",
+        )
         ridge = peak / bandwidth
         ax.axvline(ridge, color="#999999", ls=":", lw=1)
-        bottom = min([t for _, t in points.values()] + [peak]) / 3  # the lower y limit, set below
-        ax.text(ridge * 1.1, bottom * 1.15, f"ridge point:\n{ridge:.3g} mult-adds/B", fontsize=8, color="#555555")
+        bottom = (
+            min([t for _, t in points.values()] + [peak]) / 3
+        )  # the lower y limit, set below
+        ax.text(
+            ridge * 1.1,
+            bottom * 1.15,
+            f"ridge point:\n{ridge:.3g} mult-adds/B",
+            fontsize=8,
+            color="#555555",
+        )
     markers = "osD^vP*X"
     for index, (name, (intensity, throughput)) in enumerate(points.items()):
-        ax.plot(intensity, throughput, marker=markers[index % len(markers)], ls="none", ms=8,
-                color=plt.get_cmap("tab10")(index % 10), label=name)
+        ax.plot(
+            intensity,
+            throughput,
+            marker=markers[index % len(markers)],
+            ls="none",
+            ms=8,
+            color=plt.get_cmap("tab10")(index % 10),
+            label=name,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(low, high)

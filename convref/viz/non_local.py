@@ -18,9 +18,17 @@ def _as_picture(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
     if image.ndim == 2:
         return image, "gray"
     if image.ndim == 3 and 3 in (image.shape[0], image.shape[-1]):
-        rgb = np.moveaxis(image, 0, -1) if image.shape[0] == 3 and image.shape[-1] != 3 else image
-        return np.clip(rgb, 0.0, 1.0), None  # imshow clips RGB floats to [0, 1] itself, with a warning
-    raise ValueError(f"image must be (H, W), (3, H, W) or (H, W, 3), got shape {image.shape}")
+        rgb = (
+            np.moveaxis(image, 0, -1)
+            if image.shape[0] == 3 and image.shape[-1] != 3
+            else image
+        )
+        return np.clip(
+            rgb, 0.0, 1.0
+        ), None  # imshow clips RGB floats to [0, 1] itself, with a warning
+    raise ValueError(
+        f"image must be (H, W), (3, H, W) or (H, W, 3), got shape {image.shape}"
+    )
 
 
 def _key_grid(weights: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -38,7 +46,9 @@ def _key_grid(weights: np.ndarray, height: int, width: int) -> np.ndarray:
             f"weights for a {height}x{width} image, got {weights.size}"
         )
     if grid.shape not in ((height, width), (height // 2, width // 2)):
-        raise ValueError(f"an attention map must be {height}x{width} or {height // 2}x{width // 2}, got {grid.shape}")
+        raise ValueError(
+            f"an attention map must be {height}x{width} or {height // 2}x{width // 2}, got {grid.shape}"
+        )
     return grid
 
 
@@ -84,22 +94,42 @@ def plot_attention_map(
         raise ValueError("attention must hold at least one map")
     row, col = query
     if not (0 <= row < height and 0 <= col < width):
-        raise ValueError(f"query must lie inside the {height}x{width} image, got {tuple(query)}")
+        raise ValueError(
+            f"query must lie inside the {height}x{width} image, got {tuple(query)}"
+        )
     grids = {name: _key_grid(weights, height, width) for name, weights in maps.items()}
-    fig, axes = plt.subplots(1, 1 + len(grids), figsize=(size * (1 + len(grids)) + 0.4 * len(grids), size + 0.5))
+    fig, axes = plt.subplots(
+        1,
+        1 + len(grids),
+        figsize=(size * (1 + len(grids)) + 0.4 * len(grids), size + 0.5),
+    )
     axes = np.atleast_1d(axes)
     axes[0].imshow(picture, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     axes[0].set_title(f"input {height}x{width}, query ({row}, {col})", fontsize=9)
     for ax, (name, grid) in zip(axes[1:], grids.items()):
         # A sub-sampled map covers the image's even part: 2x2 pixels per key.
-        extent = (-0.5, 2 * grid.shape[1] - 0.5, 2 * grid.shape[0] - 0.5, -0.5) if grid.shape != (height, width) else None
-        shown = ax.imshow(grid, cmap="magma", vmin=0.0, interpolation="nearest", extent=extent)
+        extent = (
+            (-0.5, 2 * grid.shape[1] - 0.5, 2 * grid.shape[0] - 0.5, -0.5)
+            if grid.shape != (height, width)
+            else None
+        )
+        shown = ax.imshow(
+            grid, cmap="magma", vmin=0.0, interpolation="nearest", extent=extent
+        )
         ax.set_xlim(-0.5, width - 0.5)
         ax.set_ylim(height - 0.5, -0.5)
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
         ax.set_title(name, fontsize=9)
     for ax in axes:
-        ax.plot([col], [row], marker="+", markersize=11, markeredgewidth=2, color="#00d0ff", gid="query")
+        ax.plot(
+            [col],
+            [row],
+            marker="+",
+            markersize=11,
+            markeredgewidth=2,
+            color="#00d0ff",
+            gid="query",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
@@ -147,9 +177,13 @@ def plot_scaling(
     for name, values in curves.items():
         values = np.asarray(values, dtype=np.float64)
         if values.shape != x.shape or np.any(values <= 0):
-            raise ValueError(f"curve {name!r} must hold {len(x)} positive values, got {values.tolist()}")
+            raise ValueError(
+                f"curve {name!r} must hold {len(x)} positive values, got {values.tolist()}"
+            )
         slope = np.polyfit(np.log(x), np.log(values), 1)[0]
-        ax.plot(x, values, marker="o", markersize=4, label=f"{name} (slope {slope:.2f})")
+        ax.plot(
+            x, values, marker="o", markersize=4, label=f"{name} (slope {slope:.2f})"
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)

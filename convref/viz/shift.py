@@ -51,20 +51,31 @@ def plot_shifted_channels(
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {image.shape}")
     if shifts.ndim != 2 or shifts.shape[1] != 2 or len(shifts) == 0:
-        raise ValueError(f"shifts must have shape (C, 2) with C >= 1, got {shifts.shape}")
+        raise ValueError(
+            f"shifts must have shape (C, 2) with C >= 1, got {shifts.shape}"
+        )
     count = len(shifts)
     if ncols is None:
         root = int(round(np.sqrt(count)))
         ncols = root if root * root == count else count
     nrows = -(-count // ncols)
-    stack = np.repeat(image[None, None], count, axis=1)  # (1, C, H, W): the same picture in every channel
+    stack = np.repeat(
+        image[None, None], count, axis=1
+    )  # (1, C, H, W): the same picture in every channel
     moved = shift2d(stack, shifts)[0]
     height, width = image.shape
     cy, cx = (height - 1) / 2, (width - 1) / 2
     longest = float(np.hypot(shifts[:, 0], shifts[:, 1]).max())
-    scale = (min(height, width) / 3) / longest if longest > 0 else 0.0  # arrow length per pixel of shift
+    scale = (
+        (min(height, width) / 3) / longest if longest > 0 else 0.0
+    )  # arrow length per pixel of shift
     vmin, vmax = float(image.min()), float(image.max())
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
+        squeeze=False,
+    )
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -79,7 +90,10 @@ def plot_shifted_channels(
             ax.plot([cx], [cy], "o", color="tab:orange", markersize=5, gid="shift")
         else:
             ax.annotate(
-                "", xy=(cx + scale * dx, cy + scale * dy), xytext=(cx, cy), gid="shift",
+                "",
+                xy=(cx + scale * dx, cy + scale * dy),
+                xytext=(cx, cy),
+                gid="shift",
                 arrowprops=dict(arrowstyle="-|>", color="tab:orange", lw=1.8),
             )
         ax.set_title(f"ch {index}: ({dy:g}, {dx:g})", fontsize=8)

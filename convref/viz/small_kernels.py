@@ -51,16 +51,28 @@ def plot_low_rank_kernels(
     matplotlib.figure.Figure
     """
     ncols = len(ranks) + 2
-    fig, axes = plt.subplots(len(kernels), ncols, figsize=(2.2 * ncols + 0.6, 2.2 * len(kernels)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(kernels),
+        ncols,
+        figsize=(2.2 * ncols + 0.6, 2.2 * len(kernels)),
+        squeeze=False,
+    )
     for row, (name, kernel) in zip(axes, kernels.items()):
         kernel = np.asarray(kernel, dtype=np.float64)
-        limit = float(np.abs(kernel).max()) or 1.0  # one symmetric scale per row, so panels compare
+        limit = (
+            float(np.abs(kernel).max()) or 1.0
+        )  # one symmetric scale per row, so panels compare
         norm = np.linalg.norm(kernel)
         sigma = np.linalg.svd(kernel, compute_uv=False)
         panels = [(kernel, f"{name}\n{kernel.shape[0]}x{kernel.shape[1]}")]
         for r in ranks:
             approx = _low_rank(kernel, r)
-            panels.append((approx, f"rank {r}: error {np.linalg.norm(kernel - approx) / norm:.0%}"))
+            panels.append(
+                (
+                    approx,
+                    f"rank {r}: error {np.linalg.norm(kernel - approx) / norm:.0%}",
+                )
+            )
         for ax, (matrix, title) in zip(row, panels):
             ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(title, fontsize=8)
@@ -68,20 +80,48 @@ def plot_low_rank_kernels(
             ax.set_yticks([])
         # Error against rank: r = 0 (nothing kept) up to full rank (exact).
         all_ranks = np.arange(len(sigma) + 1)
-        tail = np.array([np.sqrt(np.sum(sigma[r:] ** 2)) for r in all_ranks])  # sum of the dropped sigma^2
-        measured = [np.linalg.norm(kernel - _low_rank(kernel, r)) if r else norm for r in all_ranks]
+        tail = np.array(
+            [np.sqrt(np.sum(sigma[r:] ** 2)) for r in all_ranks]
+        )  # sum of the dropped sigma^2
+        measured = [
+            np.linalg.norm(kernel - _low_rank(kernel, r)) if r else norm
+            for r in all_ranks
+        ]
         ax = row[-1]
         ax.plot(all_ranks, tail / norm, color=INPUT_COLOR, label="Eckart-Young")
-        ax.plot(all_ranks, np.asarray(measured) / norm, "o", color=INPUT_COLOR, markersize=3, label="kernel")
+        ax.plot(
+            all_ranks,
+            np.asarray(measured) / norm,
+            "o",
+            color=INPUT_COLOR,
+            markersize=3,
+            label="kernel",
+        )
         if image is not None:
             full = conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
             errors = [1.0] + [
-                np.linalg.norm(conv2d(image[None, None], _low_rank(kernel, r)[None, None], padding="same")[0, 0] - full)
+                np.linalg.norm(
+                    conv2d(
+                        image[None, None],
+                        _low_rank(kernel, r)[None, None],
+                        padding="same",
+                    )[0, 0]
+                    - full
+                )
                 / np.linalg.norm(full)
                 for r in all_ranks[1:]
             ]
-            ax.plot(all_ranks, errors, "s--", color=TAP_COLOR, markersize=3, label="filtered image")
-            top = max(1.0, max(errors))  # an approximation can be worse than no filter at all
+            ax.plot(
+                all_ranks,
+                errors,
+                "s--",
+                color=TAP_COLOR,
+                markersize=3,
+                label="filtered image",
+            )
+            top = max(
+                1.0, max(errors)
+            )  # an approximation can be worse than no filter at all
         else:
             top = 1.0
         ax.set_ylim(-0.05 * top, 1.05 * top)
@@ -96,7 +136,9 @@ def plot_low_rank_kernels(
 
 
 @_styled
-def plot_low_rank_filtering(image: np.ndarray, kernel: np.ndarray, rank: int, name: str = "") -> Figure:
+def plot_low_rank_filtering(
+    image: np.ndarray, kernel: np.ndarray, rank: int, name: str = ""
+) -> Figure:
     """Filter ``image`` with a kernel and with its rank-``rank`` approximation, and show the difference.
 
     Five panels: the kernel, its rank-``rank`` approximation (same colour scale), the image
@@ -128,25 +170,50 @@ def plot_low_rank_filtering(image: np.ndarray, kernel: np.ndarray, rank: int, na
     full = conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
     # rank terms = rank middle channels: a (rank, 1, kh, 1) column stage, then a (1, rank, 1, kw) row stage.
     separable = separable_conv2d(
-        image[None, None], columns[:, None, :, None], rows[None, :, None, :], padding="same"
+        image[None, None],
+        columns[:, None, :, None],
+        rows[None, :, None, :],
+        padding="same",
     )[0, 0]
     difference = separable - full
     limit = float(np.abs(kernel).max()) or 1.0
     if kernel.min() < 0:  # negative taps give signed outputs: red/blue around zero
-        out_style = ("RdBu_r", -(float(np.abs(full).max()) or 1.0), float(np.abs(full).max()) or 1.0)
+        out_style = (
+            "RdBu_r",
+            -(float(np.abs(full).max()) or 1.0),
+            float(np.abs(full).max()) or 1.0,
+        )
     else:  # grey levels, one range for both outputs so that they compare
         out_style = ("gray", float(full.min()), float(full.max()))
     fig, axes = plt.subplots(1, 5, figsize=(13, 2.9))
     label = f"{name} " if name else ""
     panels = [
-        (kernel, f"kernel {label}{kernel.shape[0]}x{kernel.shape[1]}", "RdBu_r", -limit, limit),
-        (approx, f"rank {rank}: error {np.linalg.norm(kernel - approx) / np.linalg.norm(kernel):.1%}", "RdBu_r", -limit, limit),
+        (
+            kernel,
+            f"kernel {label}{kernel.shape[0]}x{kernel.shape[1]}",
+            "RdBu_r",
+            -limit,
+            limit,
+        ),
+        (
+            approx,
+            f"rank {rank}: error {np.linalg.norm(kernel - approx) / np.linalg.norm(kernel):.1%}",
+            "RdBu_r",
+            -limit,
+            limit,
+        ),
         (full, "filtered with the full kernel", *out_style),
         (separable, f"with rank {rank}: {2 * rank} 1-D passes", *out_style),
     ]
     diff_limit = float(np.abs(difference).max()) or 1.0
     panels.append(
-        (difference, f"difference: {np.linalg.norm(difference) / np.linalg.norm(full):.1%} of the output", "RdBu_r", -diff_limit, diff_limit)
+        (
+            difference,
+            f"difference: {np.linalg.norm(difference) / np.linalg.norm(full):.1%} of the output",
+            "RdBu_r",
+            -diff_limit,
+            diff_limit,
+        )
     )
     for ax, (matrix, title, cmap, vmin, vmax) in zip(axes, panels):
         shown = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax)

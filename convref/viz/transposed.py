@@ -15,7 +15,14 @@ from matplotlib.ticker import MaxNLocator
 from ..arith import conv_transpose_output_size, has_uneven_overlap, transpose_overlap
 from ..experiments import checkerboard_energy
 from ..functional import conv_transpose2d
-from .figure_style import INPUT_COLOR, OUTPUT_COLOR, PAD_COLOR, TAP_COLOR, _grid, _styled
+from .figure_style import (
+    INPUT_COLOR,
+    OUTPUT_COLOR,
+    PAD_COLOR,
+    TAP_COLOR,
+    _grid,
+    _styled,
+)
 
 
 #: Colours of the kernel stamps of up to four input pixels in :func:`plot_transpose_scatter`.
@@ -50,15 +57,24 @@ def plot_transpose_scatter(
     matplotlib.figure.Figure
     """
     if not 1 <= len(pixels) <= len(STAMP_COLORS):
-        raise ValueError(f"pixels must hold 1 to {len(STAMP_COLORS)} (row, col) pairs, got {len(pixels)}")
+        raise ValueError(
+            f"pixels must hold 1 to {len(STAMP_COLORS)} (row, col) pairs, got {len(pixels)}"
+        )
     for row, col in pixels:
         if not (0 <= row < input_size and 0 <= col < input_size):
-            raise ValueError(f"pixels must lie inside the {input_size}x{input_size} input, got {(row, col)}")
+            raise ValueError(
+                f"pixels must lie inside the {input_size}x{input_size} input, got {(row, col)}"
+            )
     out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
     full = (input_size - 1) * stride + kernel_size
-    counts = np.outer(transpose_overlap(input_size, kernel_size, stride), transpose_overlap(input_size, kernel_size, stride))
+    counts = np.outer(
+        transpose_overlap(input_size, kernel_size, stride),
+        transpose_overlap(input_size, kernel_size, stride),
+    )
     fig, (ax_in, ax_out) = plt.subplots(
-        1, 2, figsize=(2.2 + 0.42 * (input_size + full), 0.42 * full + 1.3),
+        1,
+        2,
+        figsize=(2.2 + 0.42 * (input_size + full), 0.42 * full + 1.3),
         gridspec_kw={"width_ratios": [input_size + 1, full + 1]},
     )
     colors = np.full((input_size, input_size), INPUT_COLOR, dtype=object)
@@ -74,24 +90,67 @@ def plot_transpose_scatter(
     # Output cells: cropped border grey and hatched, kept region white; the count in each cell.
     for i in range(full):
         for j in range(full):
-            cropped = not (padding <= i < padding + out and padding <= j < padding + out)
-            ax_out.add_patch(Rectangle((j, full - i - 1), 1, 1, facecolor="#e0e0e0" if cropped else "white",
-                                       hatch="//" if cropped else None, edgecolor="#999999", linewidth=0.5))
-            ax_out.text(j + 0.5, full - i - 0.5, str(counts[i, j]), ha="center", va="center", fontsize=7, color="#333333")
-    for index, (row, col) in enumerate(pixels):  # each chosen pixel's stamp, at stride times its position
-        ax_out.add_patch(Rectangle((stride * col, full - stride * row - kernel_size), kernel_size, kernel_size,
-                                   facecolor=STAMP_COLORS[index], alpha=0.35, edgecolor=STAMP_COLORS[index], linewidth=2))
-    ax_out.add_patch(Rectangle((padding, full - padding - out), out, out, fill=False, edgecolor="#000000", linewidth=2))
+            cropped = not (
+                padding <= i < padding + out and padding <= j < padding + out
+            )
+            ax_out.add_patch(
+                Rectangle(
+                    (j, full - i - 1),
+                    1,
+                    1,
+                    facecolor="#e0e0e0" if cropped else "white",
+                    hatch="//" if cropped else None,
+                    edgecolor="#999999",
+                    linewidth=0.5,
+                )
+            )
+            ax_out.text(
+                j + 0.5,
+                full - i - 0.5,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="#333333",
+            )
+    for index, (row, col) in enumerate(
+        pixels
+    ):  # each chosen pixel's stamp, at stride times its position
+        ax_out.add_patch(
+            Rectangle(
+                (stride * col, full - stride * row - kernel_size),
+                kernel_size,
+                kernel_size,
+                facecolor=STAMP_COLORS[index],
+                alpha=0.35,
+                edgecolor=STAMP_COLORS[index],
+                linewidth=2,
+            )
+        )
+    ax_out.add_patch(
+        Rectangle(
+            (padding, full - padding - out),
+            out,
+            out,
+            fill=False,
+            edgecolor="#000000",
+            linewidth=2,
+        )
+    )
     ax_out.set_xlim(-0.3, full + 0.3)
     ax_out.set_ylim(-0.3, full + 0.3)
     ax_out.set_title(
-        f"full output {full}x{full}: number of stamps per pixel; padding {padding} keeps {out}x{out}", fontsize=9
+        f"full output {full}x{full}: number of stamps per pixel; padding {padding} keeps {out}x{out}",
+        fontsize=9,
     )
     for ax in (ax_in, ax_out):
         ax.set_aspect("equal")
         ax.axis("off")
-    fig.suptitle(f"transposed convolution, kernel {kernel_size}, stride {stride}: one input pixel -> one "
-                 f"{kernel_size}x{kernel_size} stamp", fontsize=10)
+    fig.suptitle(
+        f"transposed convolution, kernel {kernel_size}, stride {stride}: one input pixel -> one "
+        f"{kernel_size}x{kernel_size} stamp",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -133,7 +192,9 @@ def plot_zero_stuffed(
     matplotlib.figure.Figure
     """
     if not 0 <= padding <= kernel_size - 1:
-        raise ValueError(f"padding must be between 0 and kernel_size - 1 = {kernel_size - 1}, got {padding}")
+        raise ValueError(
+            f"padding must be between 0 and kernel_size - 1 = {kernel_size - 1}, got {padding}"
+        )
     out = conv_transpose_output_size(input_size, kernel_size, stride, padding)
     border = kernel_size - 1 - padding
     stuffed = (input_size - 1) * stride + 1
@@ -142,8 +203,13 @@ def plot_zero_stuffed(
     axis = np.full(size, "border", dtype=object)
     axis[border : border + stuffed] = "zero"
     axis[border : border + stuffed : stride] = "input"
-    kind = np.where((axis[:, None] == "border") | (axis[None, :] == "border"), "border",
-                    np.where((axis[:, None] == "input") & (axis[None, :] == "input"), "input", "zero"))
+    kind = np.where(
+        (axis[:, None] == "border") | (axis[None, :] == "border"),
+        "border",
+        np.where(
+            (axis[:, None] == "input") & (axis[None, :] == "input"), "input", "zero"
+        ),
+    )
     palette = {"input": INPUT_COLOR, "zero": STUFFED_ZERO_COLOR, "border": PAD_COLOR}
     colors = np.vectorize(palette.get, otypes=[object])(kind)
     alpha = np.where(kind == "input", 0.55, 1.0)
@@ -152,12 +218,29 @@ def plot_zero_stuffed(
         _, ax = plt.subplots(figsize=(0.4 * (size + out) + 1.2, 0.4 * size + 1.9))
     _grid(ax, size, 0, size, size, colors, alpha)
     # The window of output (out_row, out_col): k x k cells of the stuffed input, stride 1.
-    ax.add_patch(Rectangle((out_col, size - out_row - kernel_size), kernel_size, kernel_size, facecolor=TAP_COLOR,
-                           alpha=0.45, edgecolor=TAP_COLOR, linewidth=2.5))
-    for i in range(size):  # the real pixels under the window: the only products that are not zero
+    ax.add_patch(
+        Rectangle(
+            (out_col, size - out_row - kernel_size),
+            kernel_size,
+            kernel_size,
+            facecolor=TAP_COLOR,
+            alpha=0.45,
+            edgecolor=TAP_COLOR,
+            linewidth=2.5,
+        )
+    )
+    for i in range(
+        size
+    ):  # the real pixels under the window: the only products that are not zero
         for j in range(size):
-            if kind[i, j] == "input" and out_row <= i < out_row + kernel_size and out_col <= j < out_col + kernel_size:
-                ax.plot(j + 0.5, size - i - 0.5, marker="o", color="#1f3a68", markersize=5)
+            if (
+                kind[i, j] == "input"
+                and out_row <= i < out_row + kernel_size
+                and out_col <= j < out_col + kernel_size
+            ):
+                ax.plot(
+                    j + 0.5, size - i - 0.5, marker="o", color="#1f3a68", markersize=5
+                )
     left = size + 1.5
     out_colors = np.full((out, out), OUTPUT_COLOR, dtype=object)
     out_alpha = np.full((out, out), 0.35)
@@ -167,30 +250,68 @@ def plot_zero_stuffed(
     ax.set_ylim(-0.5, size + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    handles = [Rectangle((0, 0), 1, 1, facecolor=INPUT_COLOR, alpha=0.55, edgecolor="#333333"),
-               Rectangle((0, 0), 1, 1, facecolor=STUFFED_ZERO_COLOR, edgecolor="#333333"),
-               Rectangle((0, 0), 1, 1, facecolor=PAD_COLOR, edgecolor="#333333"),
-               Rectangle((0, 0), 1, 1, facecolor=TAP_COLOR, alpha=0.45, edgecolor=TAP_COLOR, linewidth=2)]
-    ax.legend(handles, ["input pixel", f"inserted zero ({stride - 1} per gap)", f"border zero (k-1-p = {border})",
-                        f"window of output {step % (out * out)}"], loc="upper center", bbox_to_anchor=(0.5, 0.0),
-              ncol=2, fontsize=7, frameon=False)
-    ax.set_title(f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding} -> output {out}\n"
-                 f"stride-1 convolution over the {size}x{size} zero-stuffed input", fontsize=9)
+    handles = [
+        Rectangle((0, 0), 1, 1, facecolor=INPUT_COLOR, alpha=0.55, edgecolor="#333333"),
+        Rectangle((0, 0), 1, 1, facecolor=STUFFED_ZERO_COLOR, edgecolor="#333333"),
+        Rectangle((0, 0), 1, 1, facecolor=PAD_COLOR, edgecolor="#333333"),
+        Rectangle(
+            (0, 0),
+            1,
+            1,
+            facecolor=TAP_COLOR,
+            alpha=0.45,
+            edgecolor=TAP_COLOR,
+            linewidth=2,
+        ),
+    ]
+    ax.legend(
+        handles,
+        [
+            "input pixel",
+            f"inserted zero ({stride - 1} per gap)",
+            f"border zero (k-1-p = {border})",
+            f"window of output {step % (out * out)}",
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        fontsize=7,
+        frameon=False,
+    )
+    ax.set_title(
+        f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding} -> output {out}\n"
+        f"stride-1 convolution over the {size}x{size} zero-stuffed input",
+        fontsize=9,
+    )
     ax.figure.tight_layout()
     return ax.figure
 
 
-def _constant_kernel_upsampling(image: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+def _constant_kernel_upsampling(
+    image: np.ndarray, kernel_size: int, stride: int
+) -> np.ndarray:
     """Transposed convolution of ``image`` with equal taps ``s**2 / k**2`` (no padding), interior only.
 
     The interior, rows and columns ``k - 1`` to ``(i - 1) s``, is where every output pixel
     receives all the taps it can; outside it the stamps thin out towards the border.
     """
     x = torch.from_numpy(np.asarray(image, dtype=np.float64))[None, None]
-    weight = torch.full((1, 1, kernel_size, kernel_size), stride**2 / kernel_size**2, dtype=torch.float64)
+    weight = torch.full(
+        (1, 1, kernel_size, kernel_size),
+        stride**2 / kernel_size**2,
+        dtype=torch.float64,
+    )
     y = conv_transpose2d(x, weight, stride=stride)[0, 0].numpy()
-    first, last_h, last_w = kernel_size - 1, (image.shape[0] - 1) * stride, (image.shape[1] - 1) * stride
-    return y[first : last_h + 1, first : last_w + 1] if last_h >= first and last_w >= first else y
+    first, last_h, last_w = (
+        kernel_size - 1,
+        (image.shape[0] - 1) * stride,
+        (image.shape[1] - 1) * stride,
+    )
+    return (
+        y[first : last_h + 1, first : last_w + 1]
+        if last_h >= first and last_w >= first
+        else y
+    )
 
 
 @_styled
@@ -226,7 +347,9 @@ def plot_overlap(
     if not cases:
         raise ValueError("cases must hold at least one (kernel_size, stride) pair")
     rows = 1 if image is None else 2
-    fig, axes = plt.subplots(rows, len(cases), figsize=(3.4 * len(cases), 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, len(cases), figsize=(3.4 * len(cases), 3.3 * rows), squeeze=False
+    )
     for column, (kernel_size, stride) in enumerate(cases):
         counts = transpose_overlap(input_size, kernel_size, stride)
         grid = np.outer(counts, counts)
@@ -235,17 +358,31 @@ def plot_overlap(
         if grid.shape[0] <= 24:
             middle = (grid.max() + 0) / 2
             for (i, j), value in np.ndenumerate(grid):
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=6,
-                        color="white" if value < middle else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if value < middle else "black",
+                )
         uneven = has_uneven_overlap(kernel_size, stride)
-        ax.set_title(f"k={kernel_size}, s={stride}: {'uneven' if uneven else 'even'} overlap\n"
-                     f"(k mod s = {kernel_size % stride}); 1-D counts {counts[:6].tolist()}...", fontsize=8)
+        ax.set_title(
+            f"k={kernel_size}, s={stride}: {'uneven' if uneven else 'even'} overlap\n"
+            f"(k mod s = {kernel_size % stride}); 1-D counts {counts[:6].tolist()}...",
+            fontsize=8,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True))
+        fig.colorbar(
+            shown, ax=ax, fraction=0.046, pad=0.04, ticks=MaxNLocator(integer=True)
+        )
         if image is not None:
             upsampled = _constant_kernel_upsampling(image, kernel_size, stride)
-            upsampled = upsampled[: upsampled.shape[0] // 2 * 2, : upsampled.shape[1] // 2 * 2]  # even sides
+            upsampled = upsampled[
+                : upsampled.shape[0] // 2 * 2, : upsampled.shape[1] // 2 * 2
+            ]  # even sides
             ax = axes[1, column]
             ax.imshow(upsampled, cmap="gray", interpolation="nearest")
             title = f"upsampled x{stride}, equal taps, {upsampled.shape[0]}x{upsampled.shape[1]}"
@@ -259,7 +396,9 @@ def plot_overlap(
 
 @_styled
 def plot_upsampling_comparison(
-    outputs: dict[str, np.ndarray], crop: int = 16, corner: Optional[tuple[int, int]] = None
+    outputs: dict[str, np.ndarray],
+    crop: int = 16,
+    corner: Optional[tuple[int, int]] = None,
 ) -> Figure:
     r"""Upsampled images side by side: the picture, a zoomed crop, and the power spectrum.
 
@@ -286,26 +425,63 @@ def plot_upsampling_comparison(
     """
     if not outputs:
         raise ValueError("outputs must hold at least one image")
-    images = {name: np.asarray(image, dtype=np.float64) for name, image in outputs.items()}
-    fig, axes = plt.subplots(3, len(images), figsize=(3.0 * len(images), 8.6), squeeze=False)
+    images = {
+        name: np.asarray(image, dtype=np.float64) for name, image in outputs.items()
+    }
+    fig, axes = plt.subplots(
+        3, len(images), figsize=(3.0 * len(images), 8.6), squeeze=False
+    )
     for column, (name, image) in enumerate(images.items()):
         height, width = image.shape
-        top, left = corner if corner is not None else (max(0, (height - crop) // 2), max(0, (width - crop) // 2))
+        top, left = (
+            corner
+            if corner is not None
+            else (max(0, (height - crop) // 2), max(0, (width - crop) // 2))
+        )
         axes[0, column].imshow(image, cmap="gray", interpolation="nearest")
-        axes[0, column].add_patch(Rectangle((left - 0.5, top - 0.5), crop, crop, fill=False, edgecolor="#00d0ff", lw=1.2))
+        axes[0, column].add_patch(
+            Rectangle(
+                (left - 0.5, top - 0.5),
+                crop,
+                crop,
+                fill=False,
+                edgecolor="#00d0ff",
+                lw=1.2,
+            )
+        )
         axes[0, column].set_title(name, fontsize=9)
-        axes[1, column].imshow(image[top : top + crop, left : left + crop], cmap="gray", interpolation="nearest")
+        axes[1, column].imshow(
+            image[top : top + crop, left : left + crop],
+            cmap="gray",
+            interpolation="nearest",
+        )
         axes[1, column].set_title(f"{crop}x{crop} crop, enlarged", fontsize=8)
         power = np.fft.fftshift(np.abs(np.fft.fft2(image - image.mean())) ** 2)
         spectrum = axes[2, column]
-        spectrum.imshow(np.log10(power + 1e-12 * power.max() + 1e-300), cmap="magma", interpolation="nearest")
+        spectrum.imshow(
+            np.log10(power + 1e-12 * power.max() + 1e-300),
+            cmap="magma",
+            interpolation="nearest",
+        )
         # After fftshift, index 0 on each axis is the Nyquist frequency -pi and index H/2 is 0.
         for i, j in ((0, width // 2), (height // 2, 0), (0, 0)):
-            spectrum.add_patch(plt.Circle((j, i), radius=max(2.0, 0.06 * width), fill=False, edgecolor="#00d0ff",
-                                          linewidth=2, clip_on=False))
+            spectrum.add_patch(
+                plt.Circle(
+                    (j, i),
+                    radius=max(2.0, 0.06 * width),
+                    fill=False,
+                    edgecolor="#00d0ff",
+                    linewidth=2,
+                    clip_on=False,
+                )
+            )
         spectrum.set_xticks([0, width // 2, width - 1], ["-π", "0", "π"], fontsize=7)
         spectrum.set_yticks([0, height // 2, height - 1], ["-π", "0", "π"], fontsize=7)
-        spectrum.set_title(f"log power spectrum\ncheckerboard energy {checkerboard_energy(image):.4f}", fontsize=8, pad=9)
+        spectrum.set_title(
+            f"log power spectrum\ncheckerboard energy {checkerboard_energy(image):.4f}",
+            fontsize=8,
+            pad=9,
+        )
         for ax in axes[:2, column]:
             ax.set_xticks([])
             ax.set_yticks([])
