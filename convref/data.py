@@ -131,7 +131,8 @@ def shapes(
     return images, labels.astype(np.int64)
 
 
-#: The colours of :func:`far_pairs`, as RGB triples in [0, 1]: the three primaries, then the three secondaries.
+#: The colours of :func:`far_pairs`, as RGB triples in [0, 1]: the three primaries, then
+#: the three secondaries.
 PAIR_COLOURS = np.array(
     [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.float64
 )
@@ -201,7 +202,8 @@ def far_pairs(
     third = size // 3
     for i in range(n):
         left = rng.integers(colours)
-        # A different colour is the left one plus a nonzero shift: uniform over the other colours.
+        # A different colour is the left one plus a nonzero shift: uniform over the
+        # other colours.
         right = left if labels[i] else (left + rng.integers(1, colours)) % colours
         rows = rng.integers(
             1, size - patch, size=2
@@ -326,15 +328,17 @@ def varied_shapes(
         aspect = np.exp(rng.uniform(-np.log(max_aspect), np.log(max_aspect)))
         angle = rng.uniform(0, 2 * np.pi) if rotate else 0.0
         cos, sin = np.cos(angle), np.sin(angle)
-        # Half-extent of the rotated bounding box per unit of s; shrink s so that it fits with a 1-pixel margin.
+        # Half-extent of the rotated bounding box per unit of s; shrink s so that it
+        # fits with a 1-pixel margin.
         unit_y = abs(sin) / np.sqrt(aspect) + abs(cos) * np.sqrt(aspect)
         unit_x = abs(cos) / np.sqrt(aspect) + abs(sin) * np.sqrt(aspect)
         half = min(half, (size / 2 - 1.5) / max(unit_y, unit_x))
         extent = np.array([unit_y, unit_x]) * half
         centre = rng.uniform(extent + 0.5, size - 1.5 - extent)
         dy, dx = rows - centre[0], cols - centre[1]
-        # Object coordinates: the height axis v points along (y, x) = (cos, sin), the width axis u
-        # along (-sin, cos) (counter-clockwise on the screen, as viz.affine_tap_offsets turns taps).
+        # Object coordinates: the height axis v points along (y, x) = (cos, sin), the
+        # width axis u along (-sin, cos) (counter-clockwise on the screen, as
+        # viz.affine_tap_offsets turns taps).
         u = (cos * dx - sin * dy) / (half / np.sqrt(aspect))
         v = (sin * dx + cos * dy) / (half * np.sqrt(aspect))
         images[i, 0] = _shape_mask(classes[label], u, v) + noise * rng.standard_normal(

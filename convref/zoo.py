@@ -44,8 +44,9 @@ class Layer:
     cost: Cost
 
 
-#: GoogLeNet's inception (3a) as in Szegedy et al. 2015, Table 1 -- a 28x28x192 input and
-#: the filter counts of each branch -- as keyword arguments of :func:`inception_module`.
+#: GoogLeNet's inception (3a) as in Szegedy et al. 2015, Table 1 -- a 28x28x192 input
+#: and the filter counts of each branch -- as keyword arguments of
+#: :func:`inception_module`.
 GOOGLENET_INCEPTION_3A = dict(
     in_channels=192,
     size=28,
@@ -216,7 +217,8 @@ def fire_module(
 
 
 # MobileNet v1 body (Howard et al. 2017, Table 1): (output channels, stride) of each
-# depthwise separable block after the first full 3x3 convolution (32 channels, stride 2).
+# depthwise separable block after the first full 3x3 convolution (32 channels, stride
+# 2).
 _MOBILENET_V1_BLOCKS = [
     (64, 1),
     (128, 2),
@@ -336,7 +338,8 @@ def cost_shares(layers: list[Layer]) -> dict[str, tuple[float, float]]:
     """
     totals = cost_by_kind(layers)
     whole = sum(totals.values(), Cost())
-    # A kind-less network or one without parameters has no shares to speak of: 0 %, not a crash.
+    # A kind-less network or one without parameters has no shares to speak of: 0 %, not
+    # a crash.
     params, mult_adds = max(whole.params, 1), max(whole.mult_adds, 1)
     return {
         kind: (100 * c.params / params, 100 * c.mult_adds / mult_adds)

@@ -21,7 +21,8 @@ def _type_name(value: Any) -> str:
 
 
 def _dtype_name(dtype: Any) -> str:
-    # numpy prints "float32", torch prints "torch.float32": compare and report the same way.
+    # numpy prints "float32", torch prints "torch.float32": compare and report the same
+    # way.
     return str(dtype).removeprefix("torch.")
 
 

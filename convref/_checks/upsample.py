@@ -38,7 +38,8 @@ def check_resize_conv2d_args(
             f"weight must have a kernel of at least 1x1, got weight of shape {tuple(weight.shape)}"
         )
     check_bias(bias, x, out_channels, array_type)
-    # The convolution runs on the upsampled input: check padding and kernel against that size.
+    # The convolution runs on the upsampled input: check padding and kernel against that
+    # size.
     check_window_args(
         "resize_conv2d",
         (int(x.shape[2]) * sh, int(x.shape[3]) * sw),

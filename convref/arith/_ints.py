@@ -18,7 +18,8 @@ def _int_at_least(name: str, value: int, minimum: int) -> int:
 def _int_sequence(
     name: str, values: Sequence[int], minimum: int, *, allow_empty: bool = False
 ) -> list[int]:
-    # A bare int or a string is a common slip for a one-element list: say so rather than iterate it.
+    # A bare int or a string is a common slip for a one-element list: say so rather than
+    # iterate it.
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a sequence of ints, got {values!r}")
     items = [

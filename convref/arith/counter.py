@@ -106,7 +106,8 @@ class _Walk:
         return sum(p.numel() for p in own), sum(p.numel() for p in new)
 
     def before(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        # reserve the row now so that rows come in call order (a block before its layers)
+        # reserve the row now so that rows come in call order (a block before its
+        # layers)
         self.slots.setdefault(id(module), []).append(len(self.rows))
         self.rows.append(None)
 
@@ -144,14 +145,16 @@ class _Walk:
             )
         note = ""
         if self.fold_batch_norm and isinstance(module, nn.modules.batchnorm._BatchNorm):
-            # as deployed: stored statistics, a scale and shift that fold into an affine layer before it
+            # as deployed: stored statistics, a scale and shift that fold into an affine
+            # layer before it
             ops = Ops.io(inputs, output, mult_adds=output.numel())
             if (
                 self.last_affine_output is not None
                 and _first(inputs) is self.last_affine_output
             ):
                 ops, note = Ops(), "folded into the layer before"
-        # only the very next layer may fold into an affine one (an in-place ReLU returns the same tensor)
+        # only the very next layer may fold into an affine one (an in-place ReLU returns
+        # the same tensor)
         self.last_affine_output = first if ops.affine else None
         self.rows[slot] = LayerCount(
             name,

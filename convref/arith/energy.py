@@ -8,8 +8,9 @@ from .._checks import IntPair
 from .costs import conv_cost
 
 
-#: Energy of one operation in picojoules on a 45 nm process at 0.9 V (Horowitz, ISSCC 2014),
-#: the figures AdderNet's argument rests on: ``(operation, number format) -> pJ``.
+#: Energy of one operation in picojoules on a 45 nm process at 0.9 V (Horowitz, ISSCC
+#: 2014), the figures AdderNet's argument rests on: ``(operation, number format) ->
+#: pJ``.
 ENERGY_45NM_PJ: dict[tuple[str, str], float] = {
     ("add", "int8"): 0.03,
     ("mult", "int8"): 0.2,

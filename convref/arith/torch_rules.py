@@ -19,7 +19,8 @@ __all__ = ["RULES"]
 
 
 def _conv(module: nn.modules.conv._ConvNd, inputs: tuple, output: torch.Tensor) -> Ops:
-    # every weight meets every output position once (transposed: every *input* position once)
+    # every weight meets every output position once (transposed: every *input* position
+    # once)
     spatial = module.weight.dim() - 2
     side = _first(inputs) if module.transposed else output
     channels = module.in_channels if module.transposed else module.out_channels
@@ -44,7 +45,8 @@ def _linear(module: nn.Linear, inputs: tuple, output: torch.Tensor) -> Ops:
 
 
 def _no_arithmetic(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Ops:
-    # max pooling and activations: comparisons and transcendental functions are not counted
+    # max pooling and activations: comparisons and transcendental functions are not
+    # counted
     return Ops.io(inputs, output)
 
 
@@ -112,8 +114,8 @@ def _upsample(module: nn.Upsample, inputs: tuple, output: torch.Tensor) -> Ops:
     return Ops.io(inputs, output, mult_adds=taps.get(module.mode, 0) * output.numel())
 
 
-#: The rules for PyTorch's layer types, ``type -> rule(module, inputs, output) -> Ops``; a
-#: module uses the rule of the first class in its method resolution order found here.
+#: The rules for PyTorch's layer types, ``type -> rule(module, inputs, output) -> Ops``;
+#: a module uses the rule of the first class in its method resolution order found here.
 RULES: Mapping[type, Callable[[Any, tuple, Any], Ops]] = MappingProxyType(
     {
         nn.modules.conv._ConvNd: _conv,  # Conv1d/2d/3d and ConvTranspose1d/2d/3d

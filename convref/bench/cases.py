@@ -54,7 +54,8 @@ __all__ = ["CASES", "get_case", "run_case", "torchvision_deform_conv2d"]
 # the input shape of the convolution cases, the same as the command line's defaults
 _SHAPE = dict(batch=8, channels=32, size=32)
 
-#: The benchmarks that ``python -m convref.bench`` knows, by name, in the order it runs them.
+#: The benchmarks that ``python -m convref.bench`` knows, by name, in the order it runs
+#: them.
 CASES: dict[str, Case] = {
     case.name: case
     for case in (

@@ -18,7 +18,8 @@ from .harness import default_device, format_table, measure, timing_records
 
 __all__ = ["main", "build_parser"]
 
-#: The options that set a case parameter of the same name, where the case has that parameter.
+#: The options that set a case parameter of the same name, where the case has that
+#: parameter.
 _CASE_OPTIONS = ("batch", "channels", "size", "groups")
 
 
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_case_list(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    # No argparse `choices` here: with nargs="*" it rejects an empty list on Python 3.11.
+    # No argparse `choices` here: with nargs="*" it rejects an empty list on Python
+    # 3.11.
     parser.add_argument(
         "cases",
         nargs="*",

@@ -32,7 +32,8 @@ __all__ = [
     "transposed_setup",
 ]
 
-# --- conv2d, grouped, depthwise: PyTorch's conv2d with the same groups is the baseline -------
+# --- conv2d, grouped, depthwise: PyTorch's conv2d with the same groups is the baseline
+# -------
 
 
 def conv_setup(
@@ -98,7 +99,8 @@ FULL_ROW = Row(
 )
 
 
-# --- separable: a rank-1 k x k kernel against its k x 1 and 1 x k factors ----------------------
+# --- separable: a rank-1 k x k kernel against its k x 1 and 1 x k factors
+# ----------------------
 
 
 def separable_setup(
@@ -170,7 +172,8 @@ SEPARABLE_ROWS = (
 )
 
 
-# --- dilated: three ways to a k x k kernel at rate d ------------------------------------------
+# --- dilated: three ways to a k x k kernel at rate d
+# ------------------------------------------
 
 
 def dilated_setup(
@@ -190,7 +193,8 @@ def dilated_costs(t: SimpleNamespace) -> dict[str, int]:
     c, k, d = t.channels, t.kernel_size, t.dilation
     out = arith.conv_output_size(t.size, k, padding=t.pad, dilation=d)
     span = d * (k - 1) + 1
-    # space-to-batch: the padded image is rounded up to a multiple of d, then d*d sub-images of side m
+    # space-to-batch: the padded image is rounded up to a multiple of d, then d*d
+    # sub-images of side m
     side = -(-(t.size + 2 * t.pad) // d)
     return dict(
         conv=t.batch * arith.conv_cost(c, c, k, out).mult_adds,
@@ -240,7 +244,8 @@ DILATED_ROWS = (
 )
 
 
-# --- transposed: every input pixel stamps the kernel, or a convolution over a stuffed image ---
+# --- transposed: every input pixel stamps the kernel, or a convolution over a stuffed
+# image ---
 
 
 def transposed_setup(
@@ -261,7 +266,8 @@ def transposed_setup(
 def transposed_costs(t: SimpleNamespace) -> dict[str, int]:
     c, k = t.channels, t.kernel_size
     out = (t.size - 1) * t.stride - 2 * t.pad + k
-    # a transposed convolution does, per input pixel, what a convolution does per output pixel
+    # a transposed convolution does, per input pixel, what a convolution does per output
+    # pixel
     return dict(
         stamp=t.batch * arith.conv_cost(c, c, k, t.size).mult_adds,
         stuffed=t.batch * arith.conv_cost(c, c, k, out).mult_adds,

@@ -492,7 +492,8 @@ def measure(
         None if c.numpy or not case.memory else peak_memory(c.run, dev) for c in ready
     ]
     base_seconds, base_peak = seconds[0], peaks[0]
-    # a baseline without arithmetic (a copy) compares mult-adds with the largest count instead
+    # a baseline without arithmetic (a copy) compares mult-adds with the largest count
+    # instead
     base_mult_adds = ready[0].mult_adds or max(c.mult_adds for c in ready) or 1
     return [
         Timing(

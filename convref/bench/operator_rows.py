@@ -41,7 +41,8 @@ __all__ = [
     "torchvision_deform_conv2d",
 ]
 
-# --- non_local: the stored affinity matrix against a response that never forms it -------------
+# --- non_local: the stored affinity matrix against a response that never forms it
+# -------------
 
 
 def non_local_setup(
@@ -107,7 +108,8 @@ NON_LOCAL_ROWS = (
 )
 
 
-# --- shift: against x.clone(), the floor for any op that writes a new tensor of the same size --
+# --- shift: against x.clone(), the floor for any op that writes a new tensor of the
+# same size --
 
 
 def shift_setup(
@@ -148,7 +150,8 @@ SHIFT_ROWS = (
         lambda t: functional.pattern_shift2d(t.x, 3, 1, "interleaved"),
         "none",
     ),
-    # the general path, one gather, given the same grouped pattern as a table so that it must agree
+    # the general path, one gather, given the same grouped pattern as a table so that it
+    # must agree
     Row(
         "convref.functional.shift2d (any table)",
         lambda t: functional.shift2d(t.x, t.grouped),
@@ -175,7 +178,8 @@ SHIFT_ROWS = (
 )
 
 
-# --- deformable: a modulated 3x3 layer (offsets given) against conv2d of the same shape -------
+# --- deformable: a modulated 3x3 layer (offsets given) against conv2d of the same shape
+# -------
 
 
 def torchvision_deform_conv2d() -> Optional[Callable[..., torch.Tensor]]:
@@ -278,7 +282,8 @@ def deformable_rows(p: SimpleNamespace) -> tuple[Row, ...]:
     return (*with_backward(*implementations), reference_row)
 
 
-# --- adder: AdderNet's layer against the authors' unfold-broadcast-sum --------------------------
+# --- adder: AdderNet's layer against the authors' unfold-broadcast-sum
+# --------------------------
 
 
 def adder_setup(
@@ -332,7 +337,8 @@ ADDER_ROWS = (
 )
 
 
-# --- dynamic: K kernels mixed per sample, batched into one grouped conv or looped ------------
+# --- dynamic: K kernels mixed per sample, batched into one grouped conv or looped
+# ------------
 
 
 def dynamic_setup(
@@ -344,7 +350,8 @@ def dynamic_setup(
         (p.batch, c, p.size, p.size), (c, c, 3, 3), (c,), device=device, dtype=dtype
     )
     made = dict(x=x, weight=weight / (9 * c) ** 0.5, bias=bias)
-    # the attention is given (random rows of a softmax): only the mixing and the convolution are timed
+    # the attention is given (random rows of a softmax): only the mixing and the
+    # convolution are timed
     generator = torch.Generator().manual_seed(1)
     for k in p.num_kernels:
         k = positive_int("num_kernels", k)

@@ -26,7 +26,8 @@ from ..nn import Adder2d, CausalConv1d, ConvLayer2d, KernelMixtureConv2d, NonLoc
 
 __all__ = ["model_cost", "op_counts", "network_mult_adds"]
 
-#: The layers whose multiply-adds are weights times positions: PyTorch's and convref's convolutions.
+#: The layers whose multiply-adds are weights times positions: PyTorch's and convref's
+#: convolutions.
 CONVOLUTIONS = (nn.modules.conv._ConvNd, ConvLayer2d, CausalConv1d)
 
 _PAIR = 2  # inputs per counted batch; every count below is divided by it

@@ -124,7 +124,8 @@ class SourceDynamicConv2d(torch.nn.Module):
         )
 
 
-#: The layer kinds that :func:`dynamic_classifier` builds its last three convolutions from.
+#: The layer kinds that :func:`dynamic_classifier` builds its last three convolutions
+#: from.
 DYNAMIC_CLASSIFIER_KINDS = ("static", "dynamic", "condconv", "selective")
 
 
@@ -350,7 +351,8 @@ def freeze_attention(
     layers = [m for m in model.modules() if isinstance(m, (DynamicConv2d, CondConv2d))]
     if not layers:
         raise ValueError("model has no DynamicConv2d or CondConv2d layer")
-    # dynamic_attention lists the SelectiveKernel2d layers too: keep the kernel mixtures', in order
+    # dynamic_attention lists the SelectiveKernel2d layers too: keep the kernel
+    # mixtures', in order
     every = [
         m
         for m in model.modules()
@@ -366,7 +368,8 @@ def freeze_attention(
         for layer, a in zip(layers, attention)
     }
     frozen = copy.deepcopy(model)
-    # a deep copy lists its modules in the same order: pair each copied layer with its original
+    # a deep copy lists its modules in the same order: pair each copied layer with its
+    # original
     originals = dict(
         zip(
             [

@@ -79,11 +79,16 @@ def checkerboard_energy(image: np.ndarray) -> float:
     return float(nyquist / total)
 
 
-#: The three learned 2x upsamplers that the transposed-convolution chapter compares, with their kernel sizes.
+#: The three learned 2x upsamplers that the transposed-convolution chapter compares,
+#: with their kernel sizes.
 UPSAMPLERS = {
-    "transposed 3x3": 3,  # conv_transpose2d, stride 2, padding 1, output_padding 1: k mod s = 1, uneven overlap
-    "transposed 4x4": 4,  # conv_transpose2d, stride 2, padding 1: k mod s = 0, even overlap (FCN, DCGAN)
-    "resize-conv 3x3": 3,  # nearest-neighbour x2, then a 3x3 conv2d with "same" padding (Odena et al.)
+    # conv_transpose2d, stride 2, padding 1, output_padding 1: k mod s = 1, uneven
+    # overlap
+    "transposed 3x3": 3,
+    # conv_transpose2d, stride 2, padding 1: k mod s = 0, even overlap (FCN, DCGAN)
+    "transposed 4x4": 4,
+    # nearest-neighbour x2, then a 3x3 conv2d with "same" padding (Odena et al.)
+    "resize-conv 3x3": 3,
 }
 
 

@@ -46,14 +46,15 @@ __all__ = [
     "with_adaptive_gradient",
 ]
 
-#: Largest number of window-matrix elements built at once (4 Mi elements, 16 MB in float32);
-#: larger batches are processed in chunks of samples.
+#: Largest number of window-matrix elements built at once (4 Mi elements, 16 MB in
+#: float32); larger batches are processed in chunks of samples.
 MAX_COLUMN_ELEMENTS = 2**22
 
-#: Largest pairwise difference tensor (output positions x filters x window length) formed at
-#: once on the CPU: 1 Mi elements (4 MB in float32) stays in a large cache, and keeps the
-#: number of small parallel ops per backward pass low. Other devices use
-#: :data:`PAIRWISE_ELEMENTS_GPU`, as each kernel launch there costs more than the arithmetic.
+#: Largest pairwise difference tensor (output positions x filters x window length)
+#: formed at once on the CPU: 1 Mi elements (4 MB in float32) stays in a large cache,
+#: and keeps the number of small parallel ops per backward pass low. Other devices use
+#: :data:`PAIRWISE_ELEMENTS_GPU`, as each kernel launch there costs more than the
+#: arithmetic.
 PAIRWISE_ELEMENTS = 2**20
 PAIRWISE_ELEMENTS_GPU = 2**25
 
@@ -89,7 +90,8 @@ def _patches(x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     windows = windows.reshape(
         n, args.groups, channels // args.groups, h_out, w_out, kh, kw
     )
-    # rows ordered (n, i, j), entries (c, u, v): the order of weight.reshape(G, C_out / G, -1)
+    # rows ordered (n, i, j), entries (c, u, v): the order of weight.reshape(G, C_out /
+    # G, -1)
     return windows.permute(1, 0, 3, 4, 2, 5, 6).reshape(
         args.groups, n * h_out * w_out, -1
     )
@@ -111,7 +113,8 @@ def _output_to_rows(grad: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     """``(n, C_out, H_out, W_out)`` to ``(G, n * L, C_out / G)``, the layout of the forward's distances."""
     n = grad.shape[0]
     grad = grad.reshape(n, args.groups, args.out_channels // args.groups, -1)
-    # contiguous: the incoming gradient may be an expanded (stride-0) view, which batched products copy row by row
+    # contiguous: the incoming gradient may be an expanded (stride-0) view, which
+    # batched products copy row by row
     return (
         grad.permute(1, 0, 3, 2)
         .reshape(args.groups, -1, args.out_channels // args.groups)
@@ -138,7 +141,8 @@ def _fold_patches(
     grad_windows = grad_windows.reshape(n, args.in_channels, h_out, w_out, kh, kw)
     for u in range(
         kh
-    ):  # one strided add per tap: the taps' pixels overlap, so no single view can take them
+        # one strided add per tap: the taps' pixels overlap, so no single view can take them
+    ):
         for v in range(kw):
             rows = slice(u * dh, u * dh + sh * (h_out - 1) + 1, sh)
             cols = slice(v * dw, v * dw + sw * (w_out - 1) + 1, sw)
@@ -226,7 +230,8 @@ def _backward(
         patches = _patches(x_chunk.to(dtype), args)
         grad_rows = _output_to_rows(grad[start : start + chunk].to(dtype), args)
         if need_filters and not exact:
-            # the paper's sum G (X - F) = G^T X - F sum(G): two matrix products, no differences
+            # the paper's sum G (X - F) = G^T X - F sum(G): two matrix products, no
+            # differences
             grad_filters += torch.matmul(grad_rows.transpose(1, 2), patches)
             grad_filters -= filters * grad_rows.sum(1).unsqueeze(2)
         if need_x or (exact and need_filters):

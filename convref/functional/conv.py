@@ -28,7 +28,8 @@ MAX_COLUMN_ELEMENTS = 64 * 2**20
 def _columns(x: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     """``(N, C * kh * kw, H_out * W_out)`` receptive fields of ``x`` on validated arguments."""
     if args.kernel_size == (1, 1) and not any(args.padding):
-        # A 1x1 window is the pixel itself: its columns are the (strided) input, no unfold copy.
+        # A 1x1 window is the pixel itself: its columns are the (strided) input, no
+        # unfold copy.
         sh, sw = args.stride
         return x[:, :, ::sh, ::sw].flatten(2)
     x, padding = symmetric_padding(x, args.padding)

@@ -55,7 +55,8 @@ def _normalised_grid(
         ((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1
     )  # (K, L, 2) as (x, y)
     scale = torch.tensor([2 / width, 2 / height], **options)
-    # offset channels hold (dy, dx) per tap: reorder to (..., L, (dx, dy)) to match grid_sample's (x, y)
+    # offset channels hold (dy, dx) per tap: reorder to (..., L, (dx, dy)) to match
+    # grid_sample's (x, y)
     deltas = (
         offset.reshape(batch * args.offset_groups, taps, 2, out_h * out_w)
         .transpose(2, 3)
@@ -83,7 +84,8 @@ def _deform_conv2d_chunk(
         batch * offset_groups, conv.in_channels // offset_groups, height, width
     )
     grid = _normalised_grid(offset, args, height, width)
-    # (N G, C_in / G, K, H_out W_out): channel c's value at every tap, the deformable im2col
+    # (N G, C_in / G, K, H_out W_out): channel c's value at every tap, the deformable
+    # im2col
     columns = F.grid_sample(
         grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False
     )
@@ -97,7 +99,8 @@ def _deform_conv2d_chunk(
             columns.requires_grad or mask.requires_grad
         )
         columns = columns * mask if tracked else columns.mul_(mask)
-    # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous for N = 0
+    # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous
+    # for N = 0
     columns = columns.reshape(
         batch, conv.groups, conv.in_channels // conv.groups * taps, pixels
     )
@@ -232,7 +235,8 @@ def dcls_kernel(
     col_weights = (1 - (cols - x[..., None]).abs()).clamp(
         min=0
     )  # (C_out, C_in/g, K, size_w)
-    # each element's weight times its separable bilinear spread, summed over the K elements
+    # each element's weight times its separable bilinear spread, summed over the K
+    # elements
     return torch.einsum(
         "ocku,ockv->ocuv", row_weights * weight.flatten(2)[..., None], col_weights
     )

@@ -109,7 +109,8 @@ def space_to_batch(x: torch.Tensor, block: IntPair) -> torch.Tensor:
     """
     bh, bw = check_block_args(x, block, array_type=torch.Tensor)
     n, c, h, w = x.shape
-    # Row r = i * bh + a: split it into (i, a) and move the phase a in front of the batch.
+    # Row r = i * bh + a: split it into (i, a) and move the phase a in front of the
+    # batch.
     x = x.reshape(n, c, h // bh, bh, w // bw, bw).permute(3, 5, 0, 1, 2, 4)
     return x.reshape(bh * bw * n, c, h // bh, w // bw)
 
@@ -173,7 +174,8 @@ def conv2d_space_to_batch(
     top, bottom, left, right = args.padding
     height, width = x.shape[2] + top + bottom, x.shape[3] + left + right
     dense_h, dense_w = height - dh * (kh - 1), width - dw * (kw - 1)
-    # One pad: the convolution's own zeros, plus zeros at the end so the block divides the image.
+    # One pad: the convolution's own zeros, plus zeros at the end so the block divides
+    # the image.
     x = F.pad(x, (left, right + (-width % dw), top, bottom + (-height % dh)))
     sub_outputs = conv2d(
         space_to_batch(x, (dh, dw)), weight, None, 1, 0, 1, args.groups

@@ -140,7 +140,8 @@ def _concatenation_response(
         [zero, g_sorted.cumsum(1)], dim=1
     )  # (N, M + 1, C_i): sums of the first k
     prefix_tg = torch.cat([zero, (t_sorted.unsqueeze(2) * g_sorted).cumsum(1)], dim=1)
-    # k_i = #{j : t_j > -s_i} = #{j : -t_j < s_i}; -t_sorted is increasing, so binary search it
+    # k_i = #{j : t_j > -s_i} = #{j : -t_j < s_i}; -t_sorted is increasing, so binary
+    # search it
     count = torch.searchsorted(
         (-t_sorted).contiguous(), s.contiguous(), side="left"
     )  # (N, H W)
@@ -212,8 +213,8 @@ def non_local_response(
     values = _project(g_weight, pooled, g_bias)  # (N, C_i, M)
     positions = keys.shape[2]
     if mode in ("gaussian", "embedded_gaussian"):
-        # one head; contiguous (N, 1, positions, channels), else the CPU kernel's backward falls back
-        # to the explicit (positions x positions) path
+        # one head; contiguous (N, 1, positions, channels), else the CPU kernel's
+        # backward falls back to the explicit (positions x positions) path
         q, k, v = (
             t.transpose(1, 2).contiguous().unsqueeze(1) for t in (queries, keys, values)
         )

@@ -77,7 +77,8 @@ def _gather_shift(
     ``x``'s size.
     """
     batch, channels, in_height, in_width = x.shape
-    # moves past the image are all alike; clamping first also keeps the index arithmetic from overflowing
+    # moves past the image are all alike; clamping first also keeps the index arithmetic
+    # from overflowing
     dy, dx = (
         shifts[:, 0].clamp(-in_height, height),
         shifts[:, 1].clamp(-in_width, width),
@@ -192,11 +193,14 @@ def _lattice_plan(
     highest = (
         first + sum(max(0, s * (n - 1)) for s, n in zip(strides, grid)) + plane - 1
     )
-    # every move is smaller than a plane, so only the first and the last image can read outside x
+    # every move is smaller than a plane, so only the first and the last image can read
+    # outside x
     start, stop = (0 if lowest >= 0 else 1), (batch if highest < image else batch - 1)
     outside = sorted({0, batch - 1} - set(range(start, stop)))
     edges = tuple((n, max(0, -lowest), max(0, highest - image + 1)) for n in outside)
-    fills = []  # direction row (column) `index`, moved by `move`, clears its first (last) |move| rows (columns)
+    # direction row (column) `index`, moved by `move`, clears its first (last) |move|
+    # rows (columns)
+    fills = []
     for index in range(kernel_size):
         move = step * (index - radius)
         for axis, spatial in (
@@ -226,7 +230,8 @@ def _lattice_plan(
     )
 
 
-#: Whether torch.compile is tracing (torch >= 2.3; older versions trace through the plan cache).
+#: Whether torch.compile is tracing (torch >= 2.3; older versions trace through the plan
+#: cache).
 _compiling = getattr(torch.compiler, "is_compiling", lambda: False)
 
 
@@ -240,7 +245,8 @@ def _lattice_shift(
     """
     x = x.contiguous()
     batch, channels, height, width = x.shape
-    # under torch.compile the plan is traced into the graph once; calling the cache there only draws a warning
+    # under torch.compile the plan is traced into the graph once; calling the cache
+    # there only draws a warning
     plan = (_lattice_plan.__wrapped__ if _compiling() else _lattice_plan)(
         tuple(x.shape), kernel_size, dilation, layout, sign
     )
@@ -248,7 +254,8 @@ def _lattice_shift(
     target = out.narrow(1, 0, plan.shifted).view(batch, *plan.grid, height * width)
     image = target.shape[1:]
     start, stop = plan.bulk
-    # as_strided keeps the storage offset of the tensor it views: slice to the first read, then view
+    # as_strided keeps the storage offset of the tensor it views: slice to the first
+    # read, then view
     if start < stop:
         source = x.view(-1)[start * plan.source_strides[0] + plan.first :]
         target[start:stop] = source.as_strided(
@@ -330,13 +337,16 @@ def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     fraction = (
         shifts - floor
     )  # (C, 2); carries the gradient with respect to the offsets
-    # past the image every corner reads zeros; clamping keeps the float-to-int conversion defined
+    # past the image every corner reads zeros; clamping keeps the float-to-int
+    # conversion defined
     limit = max(height, width) + 2
-    # corner (i, j) of pixel (h, w) is pixel (h + 1 - i, w + 1 - j) of one integer shift by floor + 1 ...
+    # corner (i, j) of pixel (h, w) is pixel (h + 1 - i, w + 1 - j) of one integer shift
+    # by floor + 1 ...
     corners = _TableShift.apply(
         x, floor.clamp(-limit, limit).long() + 1, height + 1, width + 1
     )
-    # ... so the blend is a 2 x 2 depthwise convolution whose tap (1 - i, 1 - j) is w_i(a_y) w_j(a_x)
+    # ... so the blend is a 2 x 2 depthwise convolution whose tap (1 - i, 1 - j) is
+    # w_i(a_y) w_j(a_x)
     w_y = torch.stack(
         [fraction[:, 0], 1 - fraction[:, 0]], dim=1
     )  # (C, 2): w_1(a_y), w_0(a_y)
@@ -380,7 +390,8 @@ def pattern_shift2d(
         or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3])
         or x.numel() == 0
     ):
-        # nothing to move as a lattice, or a move the lattice's border fills cannot clear
+        # nothing to move as a lattice, or a move the lattice's border fills cannot
+        # clear
         return shift2d(
             x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device)
         )

@@ -29,7 +29,8 @@ def _scatter(
     """Full (uncropped) output of a batch chunk: stamps by matrix product, summed by ``fold``."""
     n, g = x.shape[0], args.groups
     (h, w), (kh, kw) = args.in_size, args.kernel_size
-    # (G, C_in/G, C_out/G * kh * kw): row c of group g is input channel c's stamp, per output tap.
+    # (G, C_in/G, C_out/G * kh * kw): row c of group g is input channel c's stamp, per
+    # output tap.
     kernels = weight.reshape(g, args.in_channels // g, -1)
     pixels = x.reshape(n, g, args.in_channels // g, h * w)
     columns = torch.matmul(

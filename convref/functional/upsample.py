@@ -53,7 +53,8 @@ def resize_conv2d(
         x, weight, bias, scale_factor, padding, array_type=torch.Tensor
     )
     n, c, h, w = x.shape
-    # One copy: a broadcast view with a block axis after each spatial axis, then flattened.
+    # One copy: a broadcast view with a block axis after each spatial axis, then
+    # flattened.
     upsampled = (
         x[:, :, :, None, :, None]
         .expand(n, c, h, sh, w, sw)

@@ -28,8 +28,9 @@ from .init import bilinear_, init_weight_, pytorch_default_
 
 __all__ = ["ConvLayer2d"]
 
-#: How each ``init`` scheme other than ``"pytorch"`` fills one kernel; the bias then starts at zero.
-#: (``"pytorch"`` draws weight and bias together, by :func:`convref.nn.init.pytorch_default_`.)
+#: How each ``init`` scheme other than ``"pytorch"`` fills one kernel; the bias then
+#: starts at zero. (``"pytorch"`` draws weight and bias together, by
+#: :func:`convref.nn.init.pytorch_default_`.)
 WEIGHT_FILLS: MappingProxyType[str, Callable[[torch.Tensor], Any]] = MappingProxyType(
     {
         "he": lambda weight: init_weight_(weight, "he"),
@@ -144,7 +145,8 @@ class ConvLayer2d(nn.Module):
             self.bias = nn.Parameter(torch.empty(*kernels, self.out_channels))
         else:
             self.register_parameter("bias", None)
-        # the base's own parameters only: a subclass initialises those it adds after this returns
+        # the base's own parameters only: a subclass initialises those it adds after
+        # this returns
         self._reset_weight_and_bias()
 
     @property
@@ -167,7 +169,8 @@ class ConvLayer2d(nn.Module):
     def _check_padding(self, padding: Any) -> Padding:
         if self.transposed:  # PyTorch's transposed layers take no "same" or "valid"
             return int_pair("padding", padding, minimum=0)
-        # refuse a bad padding now (as torch.nn.Conv2d does), with functional.conv2d's message
+        # refuse a bad padding now (as torch.nn.Conv2d does), with functional.conv2d's
+        # message
         padding_amounts(padding, self.kernel_size, self.dilation, self.stride)
         return padding
 

@@ -414,7 +414,8 @@ class DclsConv2d(ConvLayer2d):
             raise ValueError(
                 f"dilated_kernel_size must be >= kernel_count, got {dilated_kernel_size} < {kernel_count}"
             )
-        # the kernel_count x kernel_count weights of an ordinary convolution, placed by positions
+        # the kernel_count x kernel_count weights of an ordinary convolution, placed by
+        # positions
         super().__init__(
             in_channels,
             out_channels,
@@ -454,8 +455,9 @@ class DclsConv2d(ConvLayer2d):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the learned part is the dense kernel; the large convolution is PyTorch's own, which is
-        # the point of DCLS: at run time it costs what a dense kernel of that size costs
+        # the learned part is the dense kernel; the large convolution is PyTorch's own,
+        # which is the point of DCLS: at run time it costs what a dense kernel of that
+        # size costs
         return F.conv2d(
             x, self.dense_kernel(), self.bias, self.stride, self.padding, 1, self.groups
         )

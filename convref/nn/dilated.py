@@ -80,9 +80,10 @@ class _ImagePooling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = x.mean(dim=(2, 3), keepdim=True)  # (N, C_in, 1, 1): the global context
         features = self.block(pooled)
-        # The paper upsamples bilinearly; from a 1x1 map every output pixel interpolates between
-        # copies of the one value, i.e. a constant broadcast. Broadcasting gives it exactly
-        # (F.interpolate's weights w * v + (1 - w) * v can differ from v in the last bit).
+        # The paper upsamples bilinearly; from a 1x1 map every output pixel interpolates
+        # between copies of the one value, i.e. a constant broadcast. Broadcasting gives
+        # it exactly (F.interpolate's weights w * v + (1 - w) * v can differ from v in
+        # the last bit).
         return features.expand(-1, -1, *x.shape[-2:])
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:

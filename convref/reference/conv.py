@@ -92,7 +92,8 @@ def conv2d(
     groups, (kh, kw) = args.groups, args.kernel_size
     windows = _windows(_pad(x, args.padding), args)
     n, _, h_out, w_out = windows.shape[:4]
-    # Split channels into groups: x -> (N, G, C_in/G, ...), weight -> (G, C_out/G, C_in/G, kh, kw).
+    # Split channels into groups: x -> (N, G, C_in/G, ...), weight -> (G, C_out/G,
+    # C_in/G, kh, kw).
     windows = windows.reshape(
         n, groups, args.in_channels // groups, h_out, w_out, kh, kw
     )

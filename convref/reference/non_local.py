@@ -114,7 +114,8 @@ def non_local_affinity(
         keys = _project(phi_weight, keys, phi_bias)
     positions = keys.shape[2]
     if mode == "concatenation":
-        # w_f^T [theta_i, phi_j] = a^T theta_i + b^T phi_j, a sum of a row term and a column term
+        # w_f^T [theta_i, phi_j] = a^T theta_i + b^T phi_j, a sum of a row term and a
+        # column term
         a, b = (
             concat_weight[: args.embed_channels],
             concat_weight[args.embed_channels :],

@@ -130,7 +130,8 @@ def pattern_shift2d(
     numpy.ndarray
         ``(N, C, H, W)``, same dtype as ``x``.
     """
-    # the same checks, in the same order, as the PyTorch version, so both refuse a bad call alike
+    # the same checks, in the same order, as the PyTorch version, so both refuse a bad
+    # call alike
     check_array("x", x, np.ndarray, 4, "(N, C, H, W)")
     channels, kernel_size, dilation = check_shift_pattern_args(
         int(x.shape[1]), kernel_size, dilation, layout
