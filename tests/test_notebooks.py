@@ -218,3 +218,21 @@ def test_install_cell_pip_installs_where_convref_is_missing(monkeypatch):
 def test_every_notebook_has_the_same_install_cell():
     sources = {"".join(_install_cell(p)["source"]) for p in NOTEBOOKS}
     assert len(sources) == 1
+
+
+#: The bibliography keys of the four source articles (book/references.bib).
+SOURCE_KEYS = re.compile(r"source00[0-3]\w+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_source_articles_are_cited_not_numbered(path):
+    markdown = "\n".join(
+        "".join(c["source"])
+        for c in json.loads(path.read_text())["cells"]
+        if c["cell_type"] == "markdown"
+    )
+    assert not re.search(r"`00[0-3]`", markdown), (
+        f"{path.name}: a source article named by its file number"
+    )
+    if re.search(r"\bsource articles?\b|\bthe article\b", markdown):
+        assert SOURCE_KEYS.search(markdown), f"{path.name}: a source article not cited"

@@ -28,10 +28,18 @@ def test_show_source_links_the_documented_name():
     assert "{py:class}`convref.nn.ASPP`" in markdown and "```python\n" in markdown
 
 
+def test_show_source_links_only_names_a_package_front_exports():
+    # public in its module, but not exported by convref.reference: no API entry to link
+    from convref.reference import deformable
+
+    assert "bilinear_sample" not in reference.__all__
+    assert viz.show_source(deformable.bilinear_sample).link is None
+
+
 def test_show_source_of_a_private_helper_has_no_link():
     listing = viz.show_source(functional.adder._backward)
     assert listing.link is None
-    assert "private helper" in listing._repr_markdown_()
+    assert "internal: not on the API page" in listing._repr_markdown_()
 
 
 def test_show_source_html_is_highlighted_for_live_notebooks():

@@ -86,9 +86,10 @@ def _public_name(obj: object) -> "tuple[str, str] | None":
     ):
         return None
     parts = module.split(".")
-    for depth in range(2, len(parts) + 1):  # the shallowest front that exports it
+    for depth in range(2, len(parts) + 1):  # the shallowest package front that exports it
         front = importlib.import_module(".".join(parts[:depth]))
-        if getattr(front, qualname, None) is target:
+        exported = getattr(front, "__all__", ())
+        if hasattr(front, "__path__") and qualname in exported:
             role = "class" if inspect.isclass(target) else "func"
             return f"{front.__name__}.{qualname}", role
     return None
@@ -114,7 +115,7 @@ class SourceListing:
 
     def _heading_markdown(self) -> str:
         if self.link is None:
-            return f"Source of `{self.title}` (a private helper of the package)"
+            return f"Source of `{self.title}` (internal: not on the API page)"
         name, role = self.link
         return f"Source of `{self.title}`; documented at {{py:{role}}}`{name}`"
 
