@@ -1,9 +1,11 @@
 """PyTorch deformable convolution and DCLS kernels: same names, arguments and layouts as :mod:`convref.reference.deformable`.
 
 The deformable convolution is lowered like ``conv2d``: build the columns, then one matrix
-product per group. The columns come from :func:`torch.nn.functional.grid_sample`, which does
-the bilinear reads (zero outside the image) for every tap, pixel and image at once and
-differentiates with respect to both the input and the sampling points. Large batches are
+product per group. The columns are bilinear reads at every tap's point, in pixel
+coordinates as torchvision's kernel computes them: four gathers from a zero-bordered copy
+of the input, weighted by the fractional parts, differentiable with respect to both the
+input and the points. Half precision is read and accumulated in float32 and returned in
+its own dtype. Large batches are
 processed in chunks; when gradients are needed, each chunk is checkpointed, so that only the
 inputs are kept for the backward pass and the columns are rebuilt there, one chunk at a time.
 """
@@ -29,21 +31,20 @@ from .._checks import (
 MAX_COLUMN_ELEMENTS = 16 * 2**20
 
 
-def _normalised_grid(
-    offset: torch.Tensor, args: DeformConv2dArgs, height: int, width: int
-) -> torch.Tensor:
-    """``grid_sample``'s grid ``(N G, K, H_out W_out, 2)`` holding every tap's ``(x, y)`` sampling point.
+def _sampling_points(
+    offset: torch.Tensor, args: DeformConv2dArgs, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every tap's sampling point ``p_0 + p_k + Δp_k`` in pixels: ``(y, x)``, each ``(N G, K, L)``.
 
-    ``grid_sample`` with ``align_corners=False`` reads pixel ``p`` at ``(2 p + 1) / size - 1``;
-    unlike the ``align_corners=True`` map, this one is defined for a 1-pixel-wide image too.
-    The regular grid ``p_0 + p_k`` is mapped once; the offsets are added as ``2 Δp / size``.
+    Pixel coordinates, as torchvision's kernel uses: no normalisation to [-1, 1], whose
+    rounding misplaces points by up to 1e-4 pixel on large images in float32.
     """
     conv = args.conv
     (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
     top, left = conv.padding[0], conv.padding[2]
     out_h, out_w = conv.out_size
-    batch, taps = offset.shape[0], kh * kw
-    options = {"dtype": offset.dtype, "device": offset.device}
+    taps = kh * kw
+    options = {"dtype": dtype, "device": offset.device}
     # p_0 + p_k for every tap k (rows) and output pixel (columns): (K, H_out W_out)
     rows = (torch.arange(kh, **options) * dh).repeat_interleave(kw)[:, None] + (
         torch.arange(out_h, **options) * sh - top
@@ -51,18 +52,59 @@ def _normalised_grid(
     cols = (torch.arange(kw, **options) * dw).repeat(kh)[:, None] + (
         torch.arange(out_w, **options) * sw - left
     ).repeat(out_h)
-    regular = torch.stack(
-        ((2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1), dim=-1
-    )  # (K, L, 2) as (x, y)
-    scale = torch.tensor([2 / width, 2 / height], **options)
-    # offset channels hold (dy, dx) per tap: reorder to (..., L, (dx, dy)) to match
-    # grid_sample's (x, y)
-    deltas = (
-        offset.reshape(batch * args.offset_groups, taps, 2, out_h * out_w)
-        .transpose(2, 3)
-        .flip(-1)
+    # offset channels hold (dy, dx) per tap and offset group
+    deltas = offset.to(dtype).reshape(-1, taps, 2, out_h * out_w)
+    return rows + deltas[:, :, 0], cols + deltas[:, :, 1]
+
+
+def _sample_columns(
+    x: torch.Tensor, y_points: torch.Tensor, x_points: torch.Tensor
+) -> torch.Tensor:
+    """Bilinear reads of ``x`` ``(B, C, H, W)`` at points ``(B, K, L)``: ``(B, L, K, C)``.
+
+    torchvision's semantics: a point outside ``(-1, H) x (-1, W)``, or not finite, reads
+    0, and so does every corner outside the image. The image is read from a copy with a
+    one-pixel border of zeros, so every corner of a valid point has an index there and an
+    outside corner reads an exact 0 (not a border pixel times a zero weight, which is NaN
+    when that pixel is infinite). Invalid points read a border corner with weight 0.
+
+    The copy is channels-last, so each read fetches one contiguous row of ``C`` values,
+    and the reads come out in (pixel, tap, channel) order: the layout of the matrix
+    product that follows, with no transpose of the columns.
+    """
+    batch, channels, height, width = x.shape
+    # (B, L, K): the order in which the columns are wanted
+    y_points, x_points = y_points.transpose(1, 2), x_points.transpose(1, 2)
+    # comparisons with NaN are False, so non-finite points are invalid too
+    valid = (y_points > -1) & (y_points < height) & (x_points > -1) & (x_points < width)
+    y_safe = torch.where(valid, y_points, torch.zeros_like(y_points))
+    x_safe = torch.where(valid, x_points, torch.zeros_like(x_points))
+    top, left = y_safe.floor(), x_safe.floor()
+    down, right = y_safe - top, x_safe - left  # the lower and right corners' weights
+    plane = (height + 2) * (width + 2)
+    rows = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(batch * plane, channels)
+    first = torch.arange(batch, device=x.device).view(batch, 1, 1) * plane
+    row0 = top.long() + 1  # the padded copy's row and column of the upper-left corner
+    col0 = left.long() + 1
+    indices, weights = [], []
+    for row, weight_y in ((row0, 1 - down), (row0 + 1, down)):
+        for col, weight_x in ((col0, 1 - right), (col0 + 1, right)):
+            indices.append(torch.where(valid, row * (width + 2) + col, 0) + first)
+            weights.append(torch.where(valid, weight_y * weight_x, 0))
+    # one fused weighted sum of four rows per point (embedding_bag's "sum" mode), which
+    # differentiates with respect to the rows and the weights
+    columns = F.embedding_bag(
+        torch.stack(indices, dim=-1).reshape(-1, 4),
+        rows,
+        mode="sum",
+        per_sample_weights=torch.stack(weights, dim=-1).reshape(-1, 4),
     )
-    return torch.addcmul(regular, deltas, scale)
+    return columns.view(*y_points.shape, channels)
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Half precision samples and accumulates in float32 (its rounding would move points)."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def _deform_conv2d_chunk(
@@ -74,41 +116,52 @@ def _deform_conv2d_chunk(
     args: DeformConv2dArgs,
 ) -> torch.Tensor:
     """Deformable convolution of a few images: sampled columns, modulation, one matmul per group."""
-    conv, offset_groups = args.conv, args.offset_groups
+    conv, offset_groups, groups = args.conv, args.offset_groups, args.conv.groups
     batch, (height, width) = x.shape[0], conv.in_size
     taps, pixels = (
         conv.kernel_size[0] * conv.kernel_size[1],
         conv.out_size[0] * conv.out_size[1],
     )
-    grouped_input = x.reshape(
-        batch * offset_groups, conv.in_channels // offset_groups, height, width
+    per_offset_group = conv.in_channels // offset_groups
+    per_group = conv.in_channels // groups
+    compute = _compute_dtype(x.dtype)
+    grouped_input = x.to(compute).reshape(
+        batch * offset_groups, per_offset_group, height, width
     )
-    grid = _normalised_grid(offset, args, height, width)
-    # (N G, C_in / G, K, H_out W_out): channel c's value at every tap, the deformable
+    y_points, x_points = _sampling_points(offset, args, compute)
+    # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, the deformable
     # im2col
-    columns = F.grid_sample(
-        grouped_input, grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    )
-    columns = columns.view(
-        batch, offset_groups, conv.in_channels // offset_groups, taps, pixels
+    columns = _sample_columns(grouped_input, y_points, x_points).view(
+        batch, offset_groups, pixels, taps, per_offset_group
     )
     if mask is not None:
-        mask = mask.reshape(batch, offset_groups, 1, taps, pixels)
+        mask = mask.to(compute).reshape(batch, offset_groups, taps, pixels)
+        mask = mask.transpose(2, 3).unsqueeze(-1)
         # in place when no gradient is recorded: the columns are the largest tensor here
         tracked = torch.is_grad_enabled() and (
             columns.requires_grad or mask.requires_grad
         )
         columns = columns * mask if tracked else columns.mul_(mask)
-    # (N, groups, C_in / groups * K, H_out W_out); sizes spelled out, as -1 is ambiguous
-    # for N = 0
-    columns = columns.reshape(
-        batch, conv.groups, conv.in_channels // conv.groups * taps, pixels
+    # (N, groups, L, K C_in / groups): views only when groups = offset groups = 1; sizes
+    # spelled out, as -1 is ambiguous for N = 0
+    columns = (
+        columns.permute(0, 2, 3, 1, 4)
+        .reshape(batch, pixels, taps, groups, per_group)
+        .permute(0, 3, 1, 2, 4)
+        .reshape(batch, groups, pixels, taps * per_group)
     )
-    kernel = weight.reshape(conv.groups, conv.out_channels // conv.groups, -1)
-    out = torch.matmul(kernel, columns).view(batch, conv.out_channels, *conv.out_size)
+    # weight (C_out, C_in / groups, kh, kw) as (groups, K C_in / groups, C_out / groups)
+    kernel = (
+        weight.to(compute)
+        .reshape(groups, conv.out_channels // groups, per_group, taps)
+        .permute(0, 3, 2, 1)
+        .reshape(groups, taps * per_group, conv.out_channels // groups)
+    )
+    out = torch.matmul(columns, kernel)  # (N, groups, L, C_out / groups)
+    out = out.transpose(2, 3).reshape(batch, conv.out_channels, *conv.out_size)
     if bias is not None:
-        out = out + bias.view(1, -1, 1, 1)
-    return out
+        out = out + bias.to(compute).view(1, -1, 1, 1)
+    return out.to(x.dtype)
 
 
 def deform_conv2d(

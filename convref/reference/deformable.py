@@ -28,7 +28,8 @@ def _image_value(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nd
     values = image[
         batch, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)
     ]  # (N, H_out, W_out, C)
-    return np.moveaxis(values * inside[..., None], -1, 1)
+    # where, not a product with the mask: an outside read is 0 even next to an inf pixel
+    return np.moveaxis(np.where(inside[..., None], values, 0), -1, 1)
 
 
 def bilinear_sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -36,7 +37,8 @@ def bilinear_sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarr
 
     The bilinear kernel :math:`G(q, p) = g(q_y, p_y)\, g(q_x, p_x)` with
     :math:`g(a, b) = \max(0, 1 - |a - b|)` is non-zero only for the four integer
-    neighbours ``q`` of ``p``, so only those are summed.
+    neighbours ``q`` of ``p``, so only those are summed. As in torchvision, a point
+    outside ``(-1, H) x (-1, W)`` or with a non-finite coordinate reads 0.
 
     Parameters
     ----------
@@ -50,6 +52,10 @@ def bilinear_sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarr
     numpy.ndarray
         ``(N, C, H_out, W_out)``.
     """
+    height, width = image.shape[2:]
+    with np.errstate(invalid="ignore"):  # NaN compares False: such points are invalid
+        valid = (y > -1) & (y < height) & (x > -1) & (x < width)
+    y, x = np.where(valid, y, 0), np.where(valid, x, 0)
     top, left = np.floor(y), np.floor(x)
     sampled = 0
     for row in (top, top + 1):
@@ -57,10 +63,9 @@ def bilinear_sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarr
             weight = np.maximum(0, 1 - np.abs(row - y)) * np.maximum(
                 0, 1 - np.abs(col - x)
             )
-            sampled = sampled + weight[:, None] * _image_value(
-                image, row.astype(np.int64), col.astype(np.int64)
-            )
-    return sampled
+            value = _image_value(image, row.astype(np.int64), col.astype(np.int64))
+            sampled = sampled + weight[:, None] * value
+    return np.where(valid[:, None], sampled, 0)
 
 
 def deform_conv2d(
