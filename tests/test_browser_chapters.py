@@ -168,3 +168,41 @@ def test_source_articles_are_cited_by_title_not_number(browser, server, page_pat
         assert not bare, f"{page_path}: source articles cited by file number: {bare}"
     finally:
         page.close()
+
+
+#: The desktop width at which figure text is measured.
+DESKTOP = {"width": 1400, "height": 900}
+#: The smallest text a reader should have to read, in CSS pixels.
+SMALLEST_PX = 9
+
+
+@pytest.mark.parametrize("page_path", _chapter_pages())
+def test_figure_text_is_at_least_9_px_on_the_desktop(browser, server, page_path):  # noqa: F811
+    """The smallest text a figure can hold (the style's smallest size at the figure's dpi),
+    times the factor by which the page shrinks the image, is at least 9 px."""
+    from convref.viz.figure_style import STYLE, TEXT_SIZES
+
+    smallest_natural = min(TEXT_SIZES.values()) * float(STYLE["figure.dpi"]) / 72
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        page.set_viewport_size(DESKTOP)
+        page.wait_for_timeout(300)
+        images = page.evaluate(
+            """() => Array.from(document.querySelectorAll('main .cell_output img'))
+                .filter(img => img.complete && img.naturalWidth > 0 && img.clientWidth > 0
+                               && !img.closest('.tag_hide-cell'))
+                .map(img => ({src: (img.getAttribute('src') || '').slice(-20),
+                              natural: img.naturalWidth, shown: img.clientWidth}))"""
+        )
+        assert images, f"{page_path}: no figures shown"
+        small = [
+            (i["src"], i["natural"], i["shown"])
+            for i in images
+            if smallest_natural * min(1.0, i["shown"] / i["natural"]) < SMALLEST_PX
+        ]
+        assert not small, (
+            f"{page_path}: figures shrunk until their smallest text is under "
+            f"{SMALLEST_PX} px (src, natural px, shown px): {small}"
+        )
+    finally:
+        page.close()

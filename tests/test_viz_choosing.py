@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from matplotlib.text import Text
+
+from test_viz_legibility import _choice_rows
 
 from convref import experiments, viz, widgets
 
@@ -69,3 +72,31 @@ def test_choice_widget_offers_only_measured_costs():
     assert "gpu_ratio" not in [value for _, value in cost.options]
     assert cost.value == "mult_adds"
     accuracy.value = "train_accuracy"  # redraws without error
+
+
+@pytest.mark.parametrize(
+    "costs, accuracy",
+    [
+        (("mult_adds", "cpu_ratio"), "test_accuracy"),
+        (("params", "peak_mib"), "train_accuracy"),
+    ],
+)
+def test_operator_labels_do_not_overlap(costs, accuracy):
+    rows = _choice_rows()  # the book's table, where the labels crowd
+    fig = viz.plot_operator_choices(rows, costs=costs, accuracy=accuracy, noise=0.055)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = [text for text in ax.texts if text.get_text()]
+        assert sorted(t.get_text() for t in labels) == sorted(r["label"] for r in rows)
+        # the text's own box (an annotation's extent would include its leader line)
+        boxes = [Text.get_window_extent(t, renderer) for t in labels]
+        frame = ax.get_window_extent(renderer)
+        for i, a in enumerate(boxes):
+            assert frame.x0 <= a.x0 and a.x1 <= frame.x1, labels[i].get_text()
+            assert frame.y0 <= a.y0 and a.y1 <= frame.y1, labels[i].get_text()
+            for j in range(i):
+                assert not a.overlaps(boxes[j]), (
+                    labels[i].get_text(),
+                    labels[j].get_text(),
+                )

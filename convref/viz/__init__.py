@@ -74,8 +74,10 @@ from .figure_style import (
     INPUT_COLOR,
     OUTPUT_COLOR,
     PAD_COLOR,
+    COLUMN_WIDTH,
     STYLE,
     TAP_COLOR,
+    TEXT_SIZES,
     style,
     use_style,
 )
@@ -96,6 +98,8 @@ from .transposed import (
 __all__ = [
     # figure_style
     "STYLE",
+    "TEXT_SIZES",
+    "COLUMN_WIDTH",
     "use_style",
     "style",
     "INPUT_COLOR",

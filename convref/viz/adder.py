@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..experiments import excess_kurtosis, template_responses
-from .figure_style import _styled
+from .figure_style import COLUMN_WIDTH, TEXT_SIZES, _columns, _styled, _wrap
 
 
 @_styled
@@ -57,7 +57,8 @@ def plot_template_matching(
     half = (
         size - 1
     ) / 2  # a window's centre lies half a template from its top-left pixel
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.5))
+    fig, grid = plt.subplots(2, 2, figsize=(7.4, 6.4))  # 2 x 2: fits the book's column
+    axes = grid.ravel()
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
     axes[0].add_patch(
         Rectangle(
@@ -82,10 +83,13 @@ def plot_template_matching(
             )
         )
     axes[0].set_title(
-        "image: template (white),\nbest correlation / L1 window", fontsize=9
+        "image: template (white),\nbest correlation / L1 window",
+        fontsize=TEXT_SIZES["label"],
     )
     axes[1].imshow(template, cmap="gray", vmin=0, vmax=1)
-    axes[1].set_title(f"template ({size}x{size}) at {(row, col)}", fontsize=9)
+    axes[1].set_title(
+        f"template ({size}x{size}) at {(row, col)}", fontsize=TEXT_SIZES["label"]
+    )
     labels = {
         "correlation": "correlation  sum x t",
         "negative L1": "negative L1  -sum |x - t|",
@@ -113,12 +117,15 @@ def plot_template_matching(
             label="best window",
         )
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_title(f"{labels[name]}\nbest window at {(int(i), int(j))}", fontsize=9)
+        ax.set_title(
+            f"{labels[name]}\nbest window at {(int(i), int(j))}",
+            fontsize=TEXT_SIZES["label"],
+        )
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -152,10 +159,15 @@ def plot_value_histograms(
     -------
     matplotlib.figure.Figure
     """
+    size = min(size, max(2.4, COLUMN_WIDTH / len(samples)))  # a row fits the column
+    ncols = _columns(len(samples), size)
+    nrows = -(-len(samples) // ncols)
     fig, axes = plt.subplots(
-        1, len(samples), figsize=(size * len(samples), 3.0), squeeze=False
+        nrows, ncols, figsize=(size * ncols, 3.0 * nrows), squeeze=False
     )
-    for ax, (name, values) in zip(axes[0], samples.items()):
+    for ax in axes.flat[len(samples) :]:
+        ax.remove()
+    for ax, (name, values) in zip(axes.flat, samples.items()):
         values = np.asarray(values, dtype=np.float64).ravel()
         ax.hist(
             values,
@@ -175,14 +187,14 @@ def plot_value_histograms(
             f"mean {mean:.3g}\nstd {values.std():.3g}\n> 0: {np.mean(values > 0):.0%}",
             transform=ax.transAxes,
             va="top",
-            fontsize=8,
+            fontsize=TEXT_SIZES["small"],
             bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"),
         )
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=TEXT_SIZES["label"])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("share of values")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -262,12 +274,13 @@ def plot_weight_distributions(
         ax.set_yscale("log")
         ax.set_ylim(0.5 / values.size, 1.5)
         ax.set_title(
-            f"{name}\nexcess kurtosis {excess_kurtosis(values):.2f}", fontsize=9
+            f"{name}\nexcess kurtosis {excess_kurtosis(values):.2f}",
+            fontsize=TEXT_SIZES["label"],
         )
         ax.set_xlabel("standardised weight")
         ax.set_ylabel("density")
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(loc="upper right")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig

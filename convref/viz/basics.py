@@ -13,12 +13,16 @@ from matplotlib.ticker import MaxNLocator
 
 from ..arith import conv_output_size
 from .figure_style import (
+    COLUMN_WIDTH,
     INPUT_COLOR,
     OUTPUT_COLOR,
     PAD_COLOR,
     TAP_COLOR,
+    TEXT_SIZES,
+    _columns,
     _grid,
     _styled,
+    _wrap,
 )
 
 
@@ -79,7 +83,7 @@ def plot_conv_arithmetic(
     ax.set_title(
         f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding}, "
         f"dilation {dilation} -> output {out}",
-        fontsize=9,
+        fontsize=TEXT_SIZES["label"],
     )
     return ax.figure
 
@@ -107,15 +111,20 @@ def plot_conv_steps(
     matplotlib.figure.Figure
         One axes per step.
     """
-    fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 2.8))
-    for ax, step in zip(np.atleast_1d(axes), steps):
+    ncols = _columns(len(steps), 2.6)
+    nrows = -(-len(steps) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows + 0.4), squeeze=False
+    )
+    for ax in axes.flat[len(steps) :]:
+        ax.remove()
+    for ax, step in zip(axes.flat, steps):
         plot_conv_arithmetic(
             input_size, kernel_size, stride, padding, dilation, step, ax=ax
         )
-        ax.set_title(f"output position {step}", fontsize=9)
+        ax.set_title(f"output position {step}", fontsize=TEXT_SIZES["label"])
     fig.suptitle(
         f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}",
-        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -138,7 +147,11 @@ def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) ->
     -------
     matplotlib.figure.Figure
     """
-    fig = plt.figure(figsize=(3.4 * len(steps), 2.9 * len(cases)), layout="constrained")
+    width = min(2.55, (COLUMN_WIDTH - 0.15) / len(steps))
+    fig = plt.figure(
+        figsize=(width * len(steps), (0.62 * width + 0.75) * len(cases)),
+        layout="constrained",
+    )
     rows = fig.subfigures(len(cases), 1, squeeze=False)[:, 0]
     for row, (name, geometry) in zip(rows, cases.items()):
         geometry = {"stride": 1, "padding": 0, "dilation": 1, **geometry}
@@ -152,11 +165,10 @@ def plot_conv_cases(cases: dict[str, dict], steps: Sequence[int] = (0, 1, 2)) ->
         axes = row.subplots(1, len(steps), squeeze=False)[0]
         for ax, step in zip(axes, steps):
             plot_conv_arithmetic(**geometry, step=step, ax=ax)
-            ax.set_title(f"output position {step}", fontsize=8)
+            ax.set_title(f"output position {step}", fontsize=TEXT_SIZES["label"])
         row.suptitle(
             f"{name}: i={geometry['input_size']}, k={geometry['kernel_size']}, s={geometry['stride']}, "
             f"p={geometry['padding']}, d={geometry['dilation']}  ->  o={out}",
-            fontsize=10,
         )
     return fig
 
@@ -189,10 +201,11 @@ def plot_channel_groups(
                 f"groups must divide in_channels and out_channels, got groups={g} "
                 f"for {in_channels} -> {out_channels} channels"
             )
+    width = min(2.6, COLUMN_WIDTH / len(groups))
     fig, axes = plt.subplots(
         1,
         len(groups),
-        figsize=(2.9 * len(groups), 0.32 * max(in_channels, out_channels) + 1.6),
+        figsize=(width * len(groups), 0.32 * max(in_channels, out_channels) + 1.8),
     )
     colors = plt.get_cmap("tab10")
     height = max(in_channels, out_channels)
@@ -227,15 +240,15 @@ def plot_channel_groups(
                         lw=0.6,
                     )
                 )
-        ax.text(0.0, height + 0.3, "input", ha="center", fontsize=8)
-        ax.text(1.0, height + 0.3, "output", ha="center", fontsize=8)
+        ax.text(0.0, height + 0.3, "input", ha="center", fontsize=TEXT_SIZES["small"])
+        ax.text(1.0, height + 0.3, "output", ha="center", fontsize=TEXT_SIZES["small"])
         ax.set_xlim(-0.2, 1.2)
         ax.set_ylim(-0.2, height + 1.0)
         ax.axis("off")
         ax.set_title(
-            f"groups={g}: weight ({out_channels}, {per_in}, kh, kw)\n"
-            f"{out_channels * per_in} kernel slices of kh x kw",
-            fontsize=9,
+            f"groups={g}\nweight ({out_channels}, {per_in}, kh, kw)\n"
+            f"{out_channels * per_in} slices of kh x kw",
+            fontsize=TEXT_SIZES["label"],
         )
     fig.tight_layout()
     return fig
@@ -265,9 +278,10 @@ def plot_images(
     symmetric : sequence of bool
         Per image: centre the colour scale on zero (for filter responses and kernels).
     ncols : int, optional
-        Images per row (all in one row by default).
+        Images per row (all in one row by default). A row wider than the book's column
+        gets smaller panels (down to 1.5 inches) and then fewer panels per row.
     size : float
-        Side of each panel in inches.
+        Side of each panel in inches (at most; see ``ncols``).
     limits : (float, float), optional
         One fixed colour range for the unsigned images, so that panels compare (a constant
         image then shows its value instead of the bottom of an auto-scaled range).
@@ -280,7 +294,9 @@ def plot_images(
         One axes per image (unused grid cells are hidden).
     """
     count = len(images)
-    ncols = ncols or count
+    wanted = min(ncols or count, count)
+    size = min(size, max(1.5, COLUMN_WIDTH / wanted))
+    ncols = _columns(count, size, wanted)
     nrows = -(-count // ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
@@ -299,7 +315,10 @@ def plot_images(
         if colorbar:
             fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         if index < len(titles):
-            ax.set_title(titles[index], fontsize=9)
+            ax.set_title(
+                _wrap(titles[index], 0.9 * size if colorbar else size),
+                fontsize=TEXT_SIZES["label"],
+            )
     fig.tight_layout()
     return fig
 
@@ -360,14 +379,14 @@ def plot_matrix(
                 format(value, fmt),
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=TEXT_SIZES["small"],
                 color=color,
             )
         ax.set_xticks(range(matrix.shape[1]))
         ax.set_yticks(range(matrix.shape[0]))
     else:
         ax.figure.colorbar(image, ax=ax, fraction=0.04)
-    ax.set_title(f"{title} {tuple(matrix.shape)}".strip(), fontsize=9)
+    ax.set_title(f"{title} {tuple(matrix.shape)}".strip(), fontsize=TEXT_SIZES["label"])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax.figure
@@ -413,7 +432,7 @@ def plot_curves(
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     return ax.figure
@@ -447,7 +466,7 @@ def plot_cost_shares(shares: dict[str, tuple[float, float]], title: str = "") ->
     ax.invert_yaxis()
     ax.set_xlabel("share of the network (%)")
     ax.set_xlim(0, 100)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

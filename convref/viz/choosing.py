@@ -8,9 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.transforms import Bbox
 
-from .figure_style import _styled
+from .figure_style import COLUMN_WIDTH, TEXT_SIZES, _styled
 
 
 #: Marker colour of each chapter in :func:`plot_operator_choices` (one per part of the book).
@@ -29,41 +31,140 @@ _PART_OF_CHAPTER = {
 }
 
 
+def _overlap(a: Bbox, b: Bbox) -> float:
+    """Area (square pixels) that two boxes share."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)
+
+
+#: Directions in which :func:`_label_points` tries a label, nearest first: right, left,
+#: above, below, then the diagonals; each at a gap of 2, 9 and 16 points from the
+#: marker.
+_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+_GAPS = (2.0, 9.0, 16.0)
+_ALIGN_X = {
+    1: "left",
+    -1: "right",
+    0: "center",
+}  # a label right of its point: left-aligned
+_ALIGN_Y = {1: "bottom", -1: "top", 0: "center"}
+
+
 def _label_points(
     ax: Axes,
     xs: Sequence[float],
     ys: Sequence[float],
     labels: Sequence[str],
-    fontsize: float = 7,
-) -> None:
-    """Write each label right of its point, pushing a label down while it would overlap one already placed."""
+    radii: Sequence[float],
+    fontsize: float = TEXT_SIZES["small"],
+) -> list:
+    """Write each label next to its point, covering no other label, point or axis edge.
+
+    A deterministic greedy placement: the labels are placed one by one, the points with
+    the most neighbours first; each takes the first of a fixed list of places around its
+    point (:data:`_DIRECTIONS` at the gaps :data:`_GAPS`) whose box, measured by the
+    renderer, stays inside the axes and overlaps none of the labels placed before it nor
+    any marker. When no place is free, the one with the least overlap is taken. Labels
+    set apart from their point get a thin leader line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes whose limits are final.
+    xs, ys : sequence of float
+        The points, in data coordinates.
+    labels : sequence of str
+        One label per point.
+    radii : sequence of float
+        The radius of each point's marker, in points.
+    fontsize : float
+        Size of the labels.
+
+    Returns
+    -------
+    list of matplotlib.text.Annotation
+        The labels, in the order of the points.
+    """
     fig = ax.figure
     fig.canvas.draw()  # fixes the axes' limits, so data -> pixel is final
-    to_pixels = ax.transData.transform
-    height = fontsize * fig.dpi / 72 * 1.15
-    placed: list[tuple[float, float, float]] = []  # (left, right, baseline) in pixels
-    for index in np.argsort(ys)[::-1]:  # from the top down
-        px, py = to_pixels((xs[index], ys[index]))
-        left, right = (
-            px + 4,
-            px + 4 + 0.55 * fontsize * fig.dpi / 72 * len(labels[index]),
-        )
-        shift = 0.0
-        while any(
-            lo < right and left < hi and abs(py + 2 - shift - base) < height
-            for lo, hi, base in placed
-        ):
-            shift += height / 2
-        placed.append((left, right, py + 2 - shift))
-        ax.annotate(
+    renderer = fig.canvas.get_renderer()
+    scale = fig.dpi / 72  # pixels per point
+    centres = ax.transData.transform(np.column_stack([xs, ys]))
+    markers = [
+        Bbox.from_bounds(x - r * scale, y - r * scale, 2 * r * scale, 2 * r * scale)
+        for (x, y), r in zip(centres, radii)
+    ]
+    frame = ax.get_window_extent(renderer)
+    # The most crowded points choose first, while they still have free places.
+    reach = 40 * scale
+    crowding = [
+        sum(np.hypot(*(centres[k] - centre)) < reach for k in range(len(centres)))
+        for centre in centres
+    ]
+    order = sorted(range(len(labels)), key=lambda k: (-crowding[k], k))
+    placed: list[Bbox] = []
+    annotations: dict[int, Annotation] = {}
+    for index in order:
+        # A probe, moved through the places and measured (the text alone, no leader).
+        probe = ax.annotate(
             labels[index],
             (xs[index], ys[index]),
-            xytext=(4, 2 - shift * 72 / fig.dpi),
+            xytext=(0.0, 0.0),
             textcoords="offset points",
             fontsize=fontsize,
-            va="bottom",
-            arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if shift else None,
         )
+        best, best_cost = None, None
+        for gap in _GAPS:
+            for dx, dy in _DIRECTIONS:
+                distance = radii[index] + gap
+                offset = (dx * distance, dy * distance)
+                probe.xyann = offset
+                probe.set_ha(_ALIGN_X[dx])
+                probe.set_va(_ALIGN_Y[dy])
+                probe.update_positions(renderer)  # xyann -> the text's place
+                box = Text.get_window_extent(probe, renderer)
+                outside = box.width * box.height - _overlap(box, frame)
+                cost = (
+                    sum(_overlap(box, other) for other in placed)
+                    + sum(
+                        _overlap(box, marker)
+                        for k, marker in enumerate(markers)
+                        if k != index
+                    )
+                    + 10 * outside
+                )
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = (offset, dx, dy, gap), cost
+                if cost == 0:
+                    break
+            if best_cost == 0:
+                break
+        probe.remove()
+        offset, dx, dy, gap = best
+        annotation = ax.annotate(
+            labels[index],
+            (xs[index], ys[index]),
+            xytext=offset,
+            textcoords="offset points",
+            ha=_ALIGN_X[dx],
+            va=_ALIGN_Y[dy],
+            fontsize=fontsize,
+            arrowprops=(
+                dict(arrowstyle="-", color="0.6", lw=0.5, shrinkA=0, shrinkB=2)
+                if gap > _GAPS[0]
+                else None
+            ),
+        )
+        annotation.update_positions(renderer)
+        placed.append(Text.get_window_extent(annotation, renderer))
+        annotations[index] = annotation
+    return [annotations[k] for k in range(len(labels))]
+
+
+def _marker_area(row: dict, largest: float) -> float:
+    """Area of a point's marker (square points): it grows with the parameter count."""
+    return 20 + 180 * row["params"] / largest
 
 
 #: Axis labels of the costs :func:`plot_operator_choices` can put on the horizontal axis.
@@ -83,6 +184,7 @@ def plot_operator_choices(
     costs: Sequence[str] = ("mult_adds", "cpu_ratio"),
     accuracy: str = "test_accuracy",
     noise: Optional[float] = None,
+    ncols: int = 1,
 ) -> Figure:
     """Accuracy against cost for the rows of :func:`convref.experiments.compare_operators`, one panel per cost.
 
@@ -103,6 +205,9 @@ def plot_operator_choices(
     noise : float, optional
         Half-width of a grey band around the baseline's accuracy (e.g. the spread over seeds):
         points inside it are not distinguishable from the baseline.
+    ncols : int
+        Panels side by side; by default one above the other, each as wide as the book's
+        column, which leaves room for the labels.
 
     Returns
     -------
@@ -119,14 +224,26 @@ def plot_operator_choices(
         raise ValueError(
             f"every row needs a value for {list(costs)} (gpu_ratio exists only when a GPU was measured)"
         )
-    fig, axes = plt.subplots(
-        1, len(costs), figsize=(5.5 * len(costs), 5), sharey=True, squeeze=False
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = min(ncols, len(costs))
+    nrows = -(-len(costs) // ncols)
+    width = COLUMN_WIDTH / ncols
+    fig, grid = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width * ncols, 3.6 * nrows + 0.35),
+        sharey=True,
+        squeeze=False,
     )
+    axes = list(grid.flat[: len(costs)])
+    for unused in grid.flat[len(costs) :]:
+        unused.remove()
     parts = list(dict.fromkeys(_PART_OF_CHAPTER.values()))
     colours = dict(zip(parts, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     largest = max(row["params"] for row in rows)
     baseline = rows[0]
-    for ax, key in zip(axes[0], costs):
+    for ax, key in zip(axes, costs):
         unit = _COST_UNITS.get(key, 1.0)
         if noise is not None:
             ax.axhspan(
@@ -142,7 +259,7 @@ def plot_operator_choices(
             ax.scatter(
                 row[key] / unit,
                 row[accuracy],
-                s=20 + 180 * row["params"] / largest,
+                s=_marker_area(row, largest),
                 color=colours[part],
                 edgecolor="k",
                 lw=0.5,
@@ -154,13 +271,8 @@ def plot_operator_choices(
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.margins(x=0.12, y=0.08)
         ax.set_xlabel(CHOICE_COSTS[key])
-        _label_points(
-            ax,
-            [row[key] / unit for row in rows],
-            [row[accuracy] for row in rows],
-            [row["label"] for row in rows],
-        )
-    axes[0][0].set_ylabel(accuracy.replace("_", " "))
+        ax.set_ylabel(accuracy.replace("_", " "))
+        ax.yaxis.set_tick_params(labelleft=True)
     handles = [
         plt.Line2D(
             [], [], marker="o", ls="", color=colours[p], markeredgecolor="k", label=p
@@ -168,7 +280,21 @@ def plot_operator_choices(
         for p in parts
     ]
     fig.legend(
-        handles=handles, fontsize=8, loc="lower center", ncol=len(parts), frameon=False
+        handles=handles,
+        fontsize=TEXT_SIZES["small"],
+        loc="lower center",
+        ncol=len(parts),
+        frameon=False,
     )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    # The labels go in last, once the axes have their final size and place.
+    for ax, key in zip(axes, costs):
+        unit = _COST_UNITS.get(key, 1.0)
+        _label_points(
+            ax,
+            [row[key] / unit for row in rows],
+            [row[accuracy] for row in rows],
+            [row["label"] for row in rows],
+            [np.sqrt(_marker_area(row, largest)) / 2 for row in rows],
+        )
     return fig

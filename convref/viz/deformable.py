@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from .._checks import int_pair
 from ..arith import tap_positions
 from ..reference import deform_conv2d
-from .figure_style import TAP_COLOR, _styled
+from .figure_style import COLUMN_WIDTH, TAP_COLOR, TEXT_SIZES, _columns, _styled, _wrap
 
 
 def _draw_taps(
@@ -133,13 +133,18 @@ def plot_sampling_grid(
         raise ValueError("offsets must hold at least one panel")
     kh, kw = int_pair("kernel_size", kernel_size, minimum=1)
     pixels = [tuple(int(v) for v in p) for p in pixels]
+    size = min(size, max(1.8, COLUMN_WIDTH / len(offsets)))  # a row fits the column
+    ncols = _columns(len(offsets), size)
+    nrows = -(-len(offsets) // ncols)
     fig, axes = plt.subplots(
-        1,
-        len(offsets),
-        figsize=(size * len(offsets), size + (0.5 if title else 0.25)),
+        nrows,
+        ncols,
+        figsize=(size * ncols, (size + 0.25) * nrows + (0.3 if title else 0.0)),
         squeeze=False,
     )
-    for ax, (name, offset) in zip(axes[0], offsets.items()):
+    for ax in axes.flat[len(offsets) :]:
+        ax.remove()
+    for ax, (name, offset) in zip(axes.flat, offsets.items()):
         ax.imshow(image, cmap="gray", interpolation="nearest")
         regular = tap_positions(None, pixels, (kh, kw), stride, padding, dilation)
         deformed = tap_positions(offset, pixels, (kh, kw), stride, padding, dilation)
@@ -160,9 +165,9 @@ def plot_sampling_grid(
             ax.set_ylim(cy + crop + 0.5, cy - crop - 0.5)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(name, fontsize=9)
+        ax.set_title(_wrap(name, size), fontsize=TEXT_SIZES["label"])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, size * ncols, TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -264,6 +269,7 @@ def plot_deformed_sampling(
         mask=field_mask,
     )[0, 0, h, w]
 
+    size = min(size, COLUMN_WIDTH / 3)  # the three panels fit the book's column
     fig, axes = plt.subplots(
         1, 3, figsize=(3 * size, size + 0.5), gridspec_kw={"width_ratios": [1.4, 1, 1]}
     )
@@ -274,7 +280,7 @@ def plot_deformed_sampling(
     axes[0].plot([w], [h], "+", color="#00d0ff", ms=10, mew=2, gid="pixel")
     axes[0].set_xlim(-0.5, width - 0.5)
     axes[0].set_ylim(height - 0.5, -0.5)
-    axes[0].set_title(f"taps of output pixel ({h}, {w})", fontsize=9)
+    axes[0].set_title(f"taps of output pixel ({h}, {w})", fontsize=TEXT_SIZES["label"])
     read = r"$x(p_0 + p_k + \Delta p_k)$" + (
         r"$\,\Delta m_k$" if mask is not None else ""
     )
@@ -289,13 +295,19 @@ def plot_deformed_sampling(
                 "white" if abs(entry) > 0.6 * limit else "black"
             )  # light text on the saturated cells
             ax.text(
-                j, i, f"{entry:.2f}", ha="center", va="center", fontsize=8, color=color
+                j,
+                i,
+                f"{entry:.2f}",
+                ha="center",
+                va="center",
+                fontsize=TEXT_SIZES["small"],
+                color=color,
             )
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=TEXT_SIZES["label"])
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"y({h}, {w}) = {value:.4f}", fontsize=10)
+    fig.suptitle(f"y({h}, {w}) = {value:.4f}")
     fig.tight_layout()
     return fig
 
@@ -323,7 +335,7 @@ def plot_learned_taps(
     titles : sequence of str
         One title per panel.
     ncols : int, optional
-        Panels per row (all in one row by default).
+        Panels per row (by default all, or as many as fit the book's column).
     size : float
         Side of each panel in inches.
     title : str
@@ -339,12 +351,12 @@ def plot_learned_taps(
             f"images, taps and centres must be non-empty and of equal length, got {len(images)}, {len(taps)}, {len(centres)}"
         )
     count = len(images)
-    ncols = ncols or count
+    ncols = _columns(count, size, ncols)
     nrows = -(-count // ncols)
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(size * ncols, size * nrows + (0.35 if title else 0.1)),
+        figsize=(size * ncols, (size + 0.2) * nrows + (0.35 if title else 0.1)),
         squeeze=False,
     )
     for index, ax in enumerate(axes.flat):
@@ -378,9 +390,9 @@ def plot_learned_taps(
         ax.set_xlim(-0.5, image.shape[1] - 0.5)
         ax.set_ylim(image.shape[0] - 0.5, -0.5)
         if index < len(titles):
-            ax.set_title(titles[index], fontsize=8)
+            ax.set_title(_wrap(titles[index], size), fontsize=TEXT_SIZES["label"])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, size * ncols, TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -431,8 +443,8 @@ def plot_tap_spread(
         ax.scatter(sizes, values, s=10, alpha=0.6, label=f"{name} (r = {r:.2f})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.figure.tight_layout()
     return ax.figure

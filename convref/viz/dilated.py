@@ -14,7 +14,16 @@ from matplotlib.ticker import MaxNLocator
 from ..arith import causal_receptive_field, receptive_field_coverage, satisfies_hdc
 from ..experiments import erf_radius
 from ..reference import conv2d, dilate_kernel, space_to_batch
-from .figure_style import INPUT_COLOR, OUTPUT_COLOR, TAP_COLOR, _styled
+from .figure_style import (
+    COLUMN_WIDTH,
+    INPUT_COLOR,
+    OUTPUT_COLOR,
+    TAP_COLOR,
+    TEXT_SIZES,
+    _columns,
+    _styled,
+    _wrap,
+)
 
 
 #: Colours of the ``d x d`` phases (residue classes) of a dilated convolution.
@@ -51,7 +60,7 @@ def plot_dilated_kernel(
     limit = float(np.abs(kernel).max()) or 1.0
     largest = max(max(d * (kh - 1) + 1, d * (kw - 1) + 1) for d in dilations)
     fig, axes = plt.subplots(
-        1, len(dilations), figsize=(2.7 * len(dilations), 3.3), squeeze=False
+        1, len(dilations), figsize=(2.6 * len(dilations), 3.3), squeeze=False
     )
     cmap = plt.get_cmap("RdBu_r").with_extremes(
         bad="#e6e6e6"
@@ -96,7 +105,7 @@ def plot_dilated_kernel(
                     text,
                     ha="center",
                     va="center",
-                    fontsize=7 if not holes[i, j] else 6,
+                    fontsize=TEXT_SIZES["small"],
                     color=color,
                 )
         ax.set_xlim(-0.5, largest - 0.5)
@@ -105,7 +114,7 @@ def plot_dilated_kernel(
         ax.set_yticks([])
         ax.set_title(
             f"rate {d}: {kh}x{kw} taps span {height}x{width}\n{kh * kw} weights, {holes.sum()} zeros",
-            fontsize=9,
+            fontsize=TEXT_SIZES["label"],
         )
     fig.tight_layout()
     return fig
@@ -192,7 +201,7 @@ def plot_space_to_batch(
         )
         ax.set_xlim(-0.5, phases.shape[1] - 0.5)
         ax.set_ylim(phases.shape[0] - 0.5, -0.5)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=TEXT_SIZES["label"])
         ax.set_xticks([])
         ax.set_yticks([])
 
@@ -209,7 +218,7 @@ def plot_space_to_batch(
         for spine in ax.spines.values():
             spine.set_edgecolor(_PHASE_COLORS(index % 10))
             spine.set_linewidth(3)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=TEXT_SIZES["label"])
         ax.set_xticks([])
         ax.set_yticks([])
 
@@ -250,7 +259,6 @@ def plot_space_to_batch(
             if kernel is None
             else f"; the {kernel.shape[0]}x{kernel.shape[1]} kernel runs densely on each"
         ),
-        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -284,7 +292,7 @@ def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figu
     ]
     half = max(m.shape[0] for m in maps) // 2
     fig, axes = plt.subplots(
-        1, len(stacks), figsize=(3.3 * len(stacks), 3.4), squeeze=False
+        1, len(stacks), figsize=(2.6 * len(stacks), 3.2), squeeze=False
     )
     cmap = plt.get_cmap("viridis").with_extremes(
         bad="white"
@@ -311,22 +319,25 @@ def plot_coverage(stacks: Sequence[Sequence[int]], kernel_size: int = 3) -> Figu
         )
         ax.set_xlim(-half - 0.5, half + 0.5)
         ax.set_ylim(half + 0.5, -half - 0.5)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=TEXT_SIZES["small"])
         reached, total = int((counts > 0).sum()), counts.size
-        title = f"rates {', '.join(str(int(r)) for r in rates)}: {reached} of {total} reached ({reached / total:.0%})"
+        title = (
+            f"rates {', '.join(str(int(r)) for r in rates)}: "
+            f"{reached} of {total} reached\n({reached / total:.0%})"
+        )
         if kernel_size >= 3:
-            title += f"\nHDC rule {'met' if satisfies_hdc(rates, kernel_size) else 'not met'}"
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("input offset (columns)", fontsize=8)
+            verdict = "met" if satisfies_hdc(rates, kernel_size) else "not met"
+            title += f", HDC rule {verdict}"
+        ax.set_title(title, fontsize=TEXT_SIZES["label"])
+        ax.set_xlabel("input offset (columns)")
         bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
-        bar.set_label("paths", fontsize=7)
+        bar.set_label("paths")
         bar.locator = MaxNLocator(integer=True)  # path counts are whole numbers
         bar.update_ticks()
-        bar.ax.tick_params(labelsize=7)
-    axes[0, 0].set_ylabel("input offset (rows)", fontsize=8)
+        bar.ax.tick_params(labelsize=TEXT_SIZES["small"])
+    axes[0, 0].set_ylabel("input offset (rows)")
     fig.suptitle(
         f"{kernel_size}x{kernel_size} kernels: input positions that reach the centre output (white: holes)",
-        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -380,7 +391,9 @@ def plot_causal_stack(
             for j in range(kernel_size)
             if t - d * j >= 0
         }
-    fig, ax = plt.subplots(figsize=(min(0.32 * length + 2.2, 14), 0.75 * layers + 1.6))
+    fig, ax = plt.subplots(
+        figsize=(min(0.32 * length + 2.2, COLUMN_WIDTH), 0.75 * layers + 1.6)
+    )
     for level in range(1, layers + 1):
         d = dilations[level - 1]
         for t in range(length):
@@ -427,10 +440,10 @@ def plot_causal_stack(
         f"{'output' if level == layers else 'hidden'}, rate {dilations[level - 1]}"
         for level in range(1, layers + 1)
     ]
-    ax.set_yticks(range(layers + 1), labels, fontsize=8)
-    ax.set_xlabel("time step", fontsize=8)
+    ax.set_yticks(range(layers + 1), labels, fontsize=TEXT_SIZES["small"])
+    ax.set_xlabel("time step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(axis="x", labelsize=7)
+    ax.tick_params(axis="x", labelsize=TEXT_SIZES["small"])
     ax.set_xlim(-0.8, length - 0.2)
     ax.set_ylim(-0.5, layers + 0.5)
     for side in ("top", "right", "left"):
@@ -439,7 +452,7 @@ def plot_causal_stack(
         f"causal stack, kernel {kernel_size}, rates {tuple(int(d) for d in dilations)}: "
         f"output {highlight} sees inputs {highlight - rf + 1 if highlight >= rf - 1 else 0}..{highlight} "
         f"(receptive field {rf})",
-        fontsize=9,
+        fontsize=TEXT_SIZES["label"],
     )
     fig.tight_layout()
     return fig
@@ -475,12 +488,15 @@ def plot_effective_receptive_fields(
         and the solid one gid ``"effective"``.
     """
     count = len(erfs)
-    fig, axes = plt.subplots(
-        1,
-        count + 1,
-        figsize=(2.2 * count + 3.2, 2.9),
-        gridspec_kw={"width_ratios": [1] * count + [1.4]},
+    # The maps and the profiles wrap onto rows of panels that fit the book's column.
+    ncols = _columns(count + 1, 2.5)
+    nrows = -(-(count + 1) // ncols)
+    fig, grid = plt.subplots(
+        nrows, ncols, figsize=(2.5 * ncols, 2.7 * nrows + 0.3), squeeze=False
     )
+    axes = list(grid.flat[: count + 1])
+    for unused in grid.flat[count + 1 :]:
+        unused.remove()
     profile_ax = axes[-1]
     for index, (ax, (name, erf)) in enumerate(zip(axes[:-1], erfs.items())):
         erf = np.asarray(erf, dtype=np.float64)
@@ -505,7 +521,8 @@ def plot_effective_receptive_fields(
                 )
             )
         ax.set_title(
-            f"{name}\ntheoretical {side}, {mass:.0%} in {effective}", fontsize=8
+            f"{name}\ntheoretical {side}, {mass:.0%} in {effective}",
+            fontsize=TEXT_SIZES["label"],
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -519,15 +536,20 @@ def plot_effective_receptive_fields(
             color=plt.get_cmap("tab10")(index % 10),
             lw=1.2,
         )
-    profile_ax.set_xlabel("offset from the centre (pixels)", fontsize=8)
-    profile_ax.set_ylabel("influence / peak", fontsize=8)
-    profile_ax.set_title("profiles (summed over rows)", fontsize=9)
-    profile_ax.tick_params(labelsize=7)
+    profile_ax.set_xlabel("offset from the centre (pixels)")
+    profile_ax.set_ylabel("influence / peak")
+    profile_ax.set_title("profiles (summed over rows)", fontsize=TEXT_SIZES["label"])
+    profile_ax.tick_params(labelsize=TEXT_SIZES["small"])
     profile_ax.grid(alpha=0.3)
-    profile_ax.legend(fontsize=6)
+    profile_ax.set_ylim(0, 1.5)  # room for the legend above the curves
+    profile_ax.legend(loc="upper center", ncol=2, handlelength=1.2, columnspacing=0.8)
     fig.suptitle(
-        f"effective receptive fields (dashed: theoretical; solid: {mass:.0%} of the influence)",
-        fontsize=10,
+        _wrap(
+            "effective receptive fields (dashed: theoretical; "
+            f"solid: {mass:.0%} of the influence)",
+            2.5 * ncols,
+            TEXT_SIZES["heading"],
+        )
     )
     fig.tight_layout()
     return fig

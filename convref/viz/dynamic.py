@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .deformable import plot_tap_spread
-from .figure_style import _styled
+from .figure_style import COLUMN_WIDTH, TEXT_SIZES, _styled, _wrap
 
 
 @_styled
@@ -56,7 +56,10 @@ def plot_attention_by_group(
         1,
         len(attention),
         figsize=(
-            0.75 * max(a.shape[1] for a in attention) * len(attention) + 2.2,
+            min(
+                0.75 * max(a.shape[1] for a in attention) * len(attention) + 2.2,
+                COLUMN_WIDTH,
+            ),
             0.42 * len(masks) + 1.6,
         ),
         squeeze=False,
@@ -69,17 +72,27 @@ def plot_attention_by_group(
             deviation, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto"
         )
         for (i, j), value in np.ndenumerate(means):
-            ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7)
+            ax.text(
+                j,
+                i,
+                f"{value:.3f}",
+                ha="center",
+                va="center",
+                fontsize=TEXT_SIZES["small"],
+            )
         ax.set_xticks(range(a.shape[1]), [f"$W_{k + 1}$" for k in range(a.shape[1])])
         ax.set_yticks(
             range(len(masks)), list(masks) if index == 0 else [""] * len(masks)
         )
         name = layer_names[index] if index < len(layer_names) else f"layer {index + 1}"
-        ax.set_title(f"{name}\nstd across inputs {a.std(0).mean():.3f}", fontsize=9)
+        ax.set_title(
+            f"{name}\nstd across inputs {a.std(0).mean():.3f}",
+            fontsize=TEXT_SIZES["label"],
+        )
         bar = fig.colorbar(shown, ax=ax, fraction=0.05, pad=0.03)
-        bar.ax.tick_params(labelsize=7)
+        bar.ax.tick_params(labelsize=TEXT_SIZES["small"])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -137,35 +150,39 @@ def plot_kernel_mixture(
     limit = float(np.abs(kernels).max()) or 1.0
     for k in range(count):
         axes[0, k].imshow(kernels[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[0, k].set_title(f"$W_{k + 1}$", fontsize=9)
+        axes[0, k].set_title(f"$W_{k + 1}$", fontsize=TEXT_SIZES["label"])
     uniform = kernels.mean(0)
     for row, (name, a) in enumerate(weights.items(), start=1):
         if name in images:
             axes[row, 0].imshow(np.asarray(images[name]), cmap="gray")
-            axes[row, 0].set_title(name, fontsize=8)
+            axes[row, 0].set_title(name, fontsize=TEXT_SIZES["label"])
         bars = axes[row, offset]
         bars.axis("on")
         bars.bar(range(1, count + 1), a, color="#4c72b0")
         bars.axhline(1 / count, color="gray", linestyle="--", linewidth=1)
         bars.set_xticks(range(1, count + 1))
         bars.set_ylim(0, max(1.0, float(a.max()) * 1.05))
-        bars.tick_params(labelsize=7)
+        bars.tick_params(labelsize=TEXT_SIZES["small"])
         bars.set_title(
-            "attention" if name in images else f"attention: {name}", fontsize=8
+            "attention" if name in images else f"attention: {name}",
+            fontsize=TEXT_SIZES["label"],
         )
         mixed = np.tensordot(a, kernels, axes=1)
         axes[row, offset + 1].imshow(mixed, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[row, offset + 1].set_title(r"mixed: $\Sigma_k\, a_k W_k$", fontsize=8)
+        axes[row, offset + 1].set_title(
+            r"mixed: $\Sigma_k\, a_k W_k$", fontsize=TEXT_SIZES["label"]
+        )
         change = mixed - uniform
         change_limit = float(np.abs(change).max()) or 1e-12
         axes[row, offset + 2].imshow(
             change, cmap="RdBu_r", vmin=-change_limit, vmax=change_limit
         )
         axes[row, offset + 2].set_title(
-            f"minus uniform mix\n(max |change| {change_limit:.2g})", fontsize=8
+            f"minus uniform mix\n(max |change| {change_limit:.2g})",
+            fontsize=TEXT_SIZES["label"],
         )
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -217,12 +234,12 @@ def plot_temperature_sweep(
         ax.axvline(1.0, color="black", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         ax.set_xlabel(r"temperature $\tau$")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=TEXT_SIZES["label"])
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend()
     axes[0, 0].set_ylabel("attention")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -267,7 +284,11 @@ def plot_branch_attention(
         )
     count = layers.pop()
     fig, axes = plt.subplots(
-        1, count, figsize=(4.2 * count, 3.5), squeeze=False, sharey=True
+        1,
+        count,
+        figsize=(min(4.2, COLUMN_WIDTH / count) * count, 3.5),
+        squeeze=False,
+        sharey=True,
     )
     for index, ax in enumerate(axes[0]):
         values = {
@@ -284,6 +305,6 @@ def plot_branch_attention(
             ax=ax,
         )
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig

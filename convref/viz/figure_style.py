@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable, Iterator, TypeVar
+import textwrap
+from typing import Callable, Iterator, Optional, TypeVar
 
 import matplotlib
 import numpy as np
@@ -18,25 +19,35 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.rcsetup import cycler
 
-#: The book's figure style: matplotlib ``rcParams`` that every ``plot_*`` function runs under
-#: (:func:`style`), or that :func:`use_style` makes global. Text sizes step down from titles
-#: to tick labels; the colour cycle is a muted, colour-blind-friendlier palette whose first
-#: three entries are the input, kernel-tap and output colours of the convolution diagrams;
-#: grids are light and drawn only where a function asks for one; figures have a white
-#: background so that they read the same on the book's light and dark themes.
+#: The book's type scale, in points: every text of a figure takes one of these sizes,
+#: by role. ``"heading"``: a figure's title; ``"title"``: an axes' title; ``"label"``:
+#: axis labels and the titles of the panels of a grid; ``"small"``: tick labels,
+#: legends, colour-bar ticks, annotations and the numbers in the cells of a diagram.
+#: Nothing is smaller than ``"small"``: at the book's 100 dpi it is 11 pixels tall, and
+#: still 9 in a figure up to 968 pixels wide that the 784-pixel column shrinks.
+TEXT_SIZES: dict[str, float] = {"heading": 11, "title": 10, "label": 9, "small": 8}
+
+#: The book's figure style: matplotlib ``rcParams`` that every ``plot_*`` function runs
+#: under (:func:`style`), or that :func:`use_style` makes global. Text sizes are those
+#: of :data:`TEXT_SIZES`, by role; the colour cycle is a muted, colour-blind-friendlier
+#: palette whose first three entries are the input, kernel-tap and output colours of the
+#: convolution diagrams; grids are light and drawn only where a function asks for one;
+#: figures have a white background so that they read the same on the book's light and
+#: dark themes.
 STYLE: dict[str, object] = {
     "figure.dpi": 100,
     "figure.facecolor": "white",
     "figure.edgecolor": "white",
-    "figure.titlesize": 11,
+    "figure.titlesize": TEXT_SIZES["heading"],
     "savefig.dpi": 150,
     "savefig.facecolor": "white",
-    "font.size": 10,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.fontsize": 8,
+    "font.size": TEXT_SIZES["label"],
+    "axes.titlesize": TEXT_SIZES["title"],
+    "axes.labelsize": TEXT_SIZES["label"],
+    "xtick.labelsize": TEXT_SIZES["small"],
+    "ytick.labelsize": TEXT_SIZES["small"],
+    "legend.fontsize": TEXT_SIZES["small"],
+    "legend.title_fontsize": TEXT_SIZES["small"],
     "legend.frameon": False,
     "axes.facecolor": "white",
     "axes.edgecolor": "#333333",
@@ -76,6 +87,44 @@ STYLE: dict[str, object] = {
 }
 
 _Plot = TypeVar("_Plot", bound=Callable)
+
+#: Width (inches) of the book's content column at ``figure.dpi`` (784 pixels at
+#: 100 dpi): the figures are sized to fit it, so that the page shows them at their
+#: natural size.
+COLUMN_WIDTH = 7.84
+
+
+def _columns(
+    count: int, panel: float, ncols: Optional[int] = None, extra: float = 0.0
+) -> int:
+    """Panels per row: ``ncols`` (default ``count``), fewer where a row would not fit.
+
+    ``panel`` is the width of one panel and ``extra`` what the row needs besides its
+    panels (inches); the row must fit :data:`COLUMN_WIDTH`. A wrapped grid is balanced:
+    8 panels that fit 5 to a row become two rows of 4.
+    """
+    wanted = min(ncols or count, count)
+    fitting = max(1, int((COLUMN_WIDTH - extra) / panel + 1e-9))
+    if wanted <= fitting:
+        return max(1, wanted)
+    rows = -(-count // fitting)
+    return -(-count // rows)
+
+
+def _wrap(text: str, width: float, size: float = TEXT_SIZES["label"]) -> str:
+    """Break ``text`` between words so that no line is wider than ``width`` inches.
+
+    The text is set at ``size`` points; a line's width is estimated at 0.58 em a
+    character (DejaVu Sans runs narrower on average). Lines already short enough, and
+    the text's own line breaks, are kept.
+    """
+    chars = max(8, int(width * 72 / (0.58 * size)))
+    return "\n".join(
+        textwrap.fill(line, chars, break_long_words=False)
+        if len(line) > chars
+        else line
+        for line in text.split("\n")
+    )
 
 
 def use_style() -> None:

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .figure_style import _styled
+from .figure_style import TEXT_SIZES, _styled, _wrap
 
 
 def _shuffle_positions(channels: int, groups: int) -> np.ndarray:
@@ -72,7 +72,7 @@ def plot_shuffle_connectivity(
     fig, axes = plt.subplots(
         2,
         2,
-        figsize=(11, 2 * (0.24 * channels + 1.3)),
+        figsize=(7.8, 2 * (0.22 * channels + 1.3)),
         gridspec_kw={"width_ratios": [2.2, 1]},
     )
     xs = (0.0, 1.0, 2.0, 3.0)  # input, after conv 1, after the shuffle, after conv 2
@@ -173,7 +173,14 @@ def plot_shuffle_connectivity(
             f"conv 2\n({groups} groups)",
         )
         for x, label in zip(xs, labels):
-            ax_wire.text(x, channels + 0.1, label, ha="center", va="bottom", fontsize=8)
+            ax_wire.text(
+                x,
+                channels + 0.1,
+                label,
+                ha="center",
+                va="bottom",
+                fontsize=TEXT_SIZES["small"],
+            )
         ax_wire.set_xlim(-0.4, 3.4)
         ax_wire.set_ylim(-0.8, channels + 1.3)
         ax_wire.axis("off")
@@ -208,7 +215,7 @@ def plot_shuffle_connectivity(
         )
         ax_matrix.set_title(
             f"{'with' if shuffle else 'without'} shuffle: each output\ndepends on {reach} of {channels} inputs",
-            fontsize=9,
+            fontsize=TEXT_SIZES["label"],
         )
         ax_matrix.set_xlabel("input channel")
         ax_matrix.set_ylabel("output channel")
@@ -217,7 +224,7 @@ def plot_shuffle_connectivity(
     title = f"{channels} channels, two grouped convolutions with {groups} groups"
     if highlight is not None:
         title += f"; dark: the paths to output {highlight}"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -276,7 +283,7 @@ def plot_roofline(
             ridge * 1.1,
             bottom * 1.15,
             f"ridge point:\n{ridge:.3g} mult-adds/B",
-            fontsize=8,
+            fontsize=TEXT_SIZES["small"],
             color="#555555",
         )
     markers = "osD^vP*X"
@@ -297,8 +304,8 @@ def plot_roofline(
     ax.set_ylim(min(values) / 3, max(values) * 2)  # room for the labels above the roof
     ax.set_xlabel("arithmetic intensity (multiply-adds per byte)")
     ax.set_ylabel("throughput (G multiply-adds / s)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="lower right")
     ax.figure.tight_layout()
     return ax.figure

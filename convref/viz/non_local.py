@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .figure_style import _styled
+from .figure_style import COLUMN_WIDTH, TEXT_SIZES, _styled, _wrap
 
 
 def _as_picture(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
@@ -98,6 +98,9 @@ def plot_attention_map(
             f"query must lie inside the {height}x{width} image, got {tuple(query)}"
         )
     grids = {name: _key_grid(weights, height, width) for name, weights in maps.items()}
+    # One row that fits the book's column: smaller panels when there are many maps.
+    fitting = (COLUMN_WIDTH - 0.4 * len(grids)) / (1 + len(grids))
+    size = min(size, max(1.5, fitting))
     fig, axes = plt.subplots(
         1,
         1 + len(grids),
@@ -105,7 +108,11 @@ def plot_attention_map(
     )
     axes = np.atleast_1d(axes)
     axes[0].imshow(picture, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-    axes[0].set_title(f"input {height}x{width}, query ({row}, {col})", fontsize=9)
+    separator = ", " if size > 2.2 else "\n"  # a narrow panel: two lines
+    axes[0].set_title(
+        f"input {height}x{width}{separator}query ({row}, {col})",
+        fontsize=TEXT_SIZES["label"],
+    )
     for ax, (name, grid) in zip(axes[1:], grids.items()):
         # A sub-sampled map covers the image's even part: 2x2 pixels per key.
         extent = (
@@ -118,8 +125,10 @@ def plot_attention_map(
         )
         ax.set_xlim(-0.5, width - 0.5)
         ax.set_ylim(height - 0.5, -0.5)
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
-        ax.set_title(name, fontsize=9)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(
+            labelsize=TEXT_SIZES["small"]
+        )
+        ax.set_title(_wrap(name, size), fontsize=TEXT_SIZES["label"])
     for ax in axes:
         ax.plot(
             [col],
@@ -133,7 +142,7 @@ def plot_attention_map(
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig
 
@@ -188,7 +197,7 @@ def plot_scaling(
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.legend()
     return ax.figure

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..reference import shift2d
-from .figure_style import _styled
+from .figure_style import TEXT_SIZES, _styled, _wrap
 
 
 @_styled
@@ -96,8 +96,8 @@ def plot_shifted_channels(
                 gid="shift",
                 arrowprops=dict(arrowstyle="-|>", color="tab:orange", lw=1.8),
             )
-        ax.set_title(f"ch {index}: ({dy:g}, {dx:g})", fontsize=8)
+        ax.set_title(f"ch {index}: ({dy:g}, {dx:g})", fontsize=TEXT_SIZES["label"])
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_wrap(title, fig.get_figwidth(), TEXT_SIZES["heading"]))
     fig.tight_layout()
     return fig

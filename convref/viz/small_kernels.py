@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..reference import conv2d, factorize_kernel, separable_conv2d
-from .figure_style import INPUT_COLOR, TAP_COLOR, _styled
+from .figure_style import (
+    COLUMN_WIDTH,
+    INPUT_COLOR,
+    TAP_COLOR,
+    TEXT_SIZES,
+    _styled,
+    _wrap,
+)
 
 
 def _low_rank(kernel: np.ndarray, rank: int) -> np.ndarray:
@@ -51,13 +58,16 @@ def plot_low_rank_kernels(
     matplotlib.figure.Figure
     """
     ncols = len(ranks) + 2
+    # The kernels' panels and a wider error plot share the book's column.
+    unit = min(2.2, (COLUMN_WIDTH - 0.2) / (ncols - 1 + 1.6))
     fig, axes = plt.subplots(
         len(kernels),
         ncols,
-        figsize=(2.2 * ncols + 0.6, 2.2 * len(kernels)),
+        figsize=(unit * (ncols - 1 + 1.6) + 0.2, (unit + 0.45) * len(kernels)),
         squeeze=False,
+        gridspec_kw={"width_ratios": [1] * (ncols - 1) + [1.6]},
     )
-    for row, (name, kernel) in zip(axes, kernels.items()):
+    for index, (row, (name, kernel)) in enumerate(zip(axes, kernels.items())):
         kernel = np.asarray(kernel, dtype=np.float64)
         limit = (
             float(np.abs(kernel).max()) or 1.0
@@ -75,7 +85,7 @@ def plot_low_rank_kernels(
             )
         for ax, (matrix, title) in zip(row, panels):
             ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(title, fontsize=8)
+            ax.set_title(_wrap(title, unit), fontsize=TEXT_SIZES["label"])
             ax.set_xticks([])
             ax.set_yticks([])
         # Error against rank: r = 0 (nothing kept) up to full rank (exact).
@@ -126,11 +136,11 @@ def plot_low_rank_kernels(
             top = 1.0
         ax.set_ylim(-0.05 * top, 1.05 * top)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("rank", fontsize=8)
-        ax.set_ylabel("relative error", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("rank")
+        ax.set_ylabel("relative error")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        if index == 0:  # one legend serves every row
+            ax.legend()
     fig.tight_layout()
     return fig
 
@@ -185,7 +195,8 @@ def plot_low_rank_filtering(
         )
     else:  # grey levels, one range for both outputs so that they compare
         out_style = ("gray", float(full.min()), float(full.max()))
-    fig, axes = plt.subplots(1, 5, figsize=(13, 2.9))
+    size = COLUMN_WIDTH / 5  # five panels in one row of the book's column
+    fig, axes = plt.subplots(1, 5, figsize=(5 * size, size + 0.9))
     label = f"{name} " if name else ""
     panels = [
         (
@@ -217,7 +228,7 @@ def plot_low_rank_filtering(
     )
     for ax, (matrix, title, cmap, vmin, vmax) in zip(axes, panels):
         shown = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(_wrap(title, size), fontsize=TEXT_SIZES["label"])
         ax.axis("off")
     fig.colorbar(shown, ax=axes[-1], fraction=0.046, pad=0.04)
     fig.tight_layout()

@@ -20,6 +20,8 @@ from .figure_style import (
     OUTPUT_COLOR,
     PAD_COLOR,
     TAP_COLOR,
+    TEXT_SIZES,
+    _columns,
     _grid,
     _styled,
 )
@@ -85,7 +87,7 @@ def plot_transpose_scatter(
     _grid(ax_in, top, 0, input_size, input_size, colors, alpha)
     ax_in.set_xlim(-0.3, input_size + 0.3)
     ax_in.set_ylim(-0.3, full + 0.3)
-    ax_in.set_title(f"input {input_size}x{input_size}", fontsize=9)
+    ax_in.set_title(f"input {input_size}x{input_size}", fontsize=TEXT_SIZES["label"])
 
     # Output cells: cropped border grey and hatched, kept region white; the count in each cell.
     for i in range(full):
@@ -110,7 +112,7 @@ def plot_transpose_scatter(
                 str(counts[i, j]),
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=TEXT_SIZES["small"],
                 color="#333333",
             )
     for index, (row, col) in enumerate(
@@ -141,7 +143,7 @@ def plot_transpose_scatter(
     ax_out.set_ylim(-0.3, full + 0.3)
     ax_out.set_title(
         f"full output {full}x{full}: number of stamps per pixel; padding {padding} keeps {out}x{out}",
-        fontsize=9,
+        fontsize=TEXT_SIZES["label"],
     )
     for ax in (ax_in, ax_out):
         ax.set_aspect("equal")
@@ -149,7 +151,6 @@ def plot_transpose_scatter(
     fig.suptitle(
         f"transposed convolution, kernel {kernel_size}, stride {stride}: one input pixel -> one "
         f"{kernel_size}x{kernel_size} stamp",
-        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -275,13 +276,13 @@ def plot_zero_stuffed(
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
         ncol=2,
-        fontsize=7,
+        fontsize=TEXT_SIZES["small"],
         frameon=False,
     )
     ax.set_title(
         f"input {input_size}, kernel {kernel_size}, stride {stride}, padding {padding} -> output {out}\n"
         f"stride-1 convolution over the {size}x{size} zero-stuffed input",
-        fontsize=9,
+        fontsize=TEXT_SIZES["label"],
     )
     ax.figure.tight_layout()
     return ax.figure
@@ -319,6 +320,7 @@ def plot_overlap(
     cases: Sequence[tuple[int, int]] = ((3, 2), (4, 2)),
     input_size: int = 5,
     image: Optional[np.ndarray] = None,
+    ncols: Optional[int] = None,
 ) -> Figure:
     """How many kernel taps land on each output pixel of a transposed convolution, per (kernel, stride).
 
@@ -339,21 +341,31 @@ def plot_overlap(
         Side of the input whose count map is drawn.
     image : numpy.ndarray, optional
         A smooth ``(H, W)`` picture to upsample.
+    ncols : int, optional
+        Cases side by side (by default as many as fit the book's column, two); more
+        cases continue on further rows.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The axes row by row: the count maps of a row of cases, then their pictures; the
+        colour bars last.
     """
     if not cases:
         raise ValueError("cases must hold at least one (kernel_size, stride) pair")
     rows = 1 if image is None else 2
+    ncols = _columns(len(cases), 3.6, ncols)
+    blocks = -(-len(cases) // ncols)
     fig, axes = plt.subplots(
-        rows, len(cases), figsize=(3.4 * len(cases), 3.3 * rows), squeeze=False
+        rows * blocks, ncols, figsize=(3.6 * ncols, 3.3 * rows * blocks), squeeze=False
     )
-    for column, (kernel_size, stride) in enumerate(cases):
+    for ax in axes[:, len(cases) % ncols or ncols :][-rows:].flat:
+        ax.remove()  # the unused places of the last row of cases
+    for index, (kernel_size, stride) in enumerate(cases):
+        block, column = divmod(index, ncols)
         counts = transpose_overlap(input_size, kernel_size, stride)
         grid = np.outer(counts, counts)
-        ax = axes[0, column]
+        ax = axes[block * rows, column]
         shown = ax.imshow(grid, cmap="viridis", vmin=0, interpolation="nearest")
         if grid.shape[0] <= 24:
             middle = (grid.max() + 0) / 2
@@ -364,14 +376,14 @@ def plot_overlap(
                     str(value),
                     ha="center",
                     va="center",
-                    fontsize=6,
+                    fontsize=TEXT_SIZES["small"],
                     color="white" if value < middle else "black",
                 )
         uneven = has_uneven_overlap(kernel_size, stride)
         ax.set_title(
             f"k={kernel_size}, s={stride}: {'uneven' if uneven else 'even'} overlap\n"
             f"(k mod s = {kernel_size % stride}); 1-D counts {counts[:6].tolist()}...",
-            fontsize=8,
+            fontsize=TEXT_SIZES["label"],
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -383,12 +395,12 @@ def plot_overlap(
             upsampled = upsampled[
                 : upsampled.shape[0] // 2 * 2, : upsampled.shape[1] // 2 * 2
             ]  # even sides
-            ax = axes[1, column]
+            ax = axes[block * rows + 1, column]
             ax.imshow(upsampled, cmap="gray", interpolation="nearest")
             title = f"upsampled x{stride}, equal taps, {upsampled.shape[0]}x{upsampled.shape[1]}"
             if min(upsampled.shape) >= 2:
                 title += f"\ncheckerboard energy {checkerboard_energy(upsampled):.3f}"
-            ax.set_title(title, fontsize=8)
+            ax.set_title(title, fontsize=TEXT_SIZES["label"])
             ax.axis("off")
     fig.tight_layout()
     return fig
@@ -402,13 +414,14 @@ def plot_upsampling_comparison(
 ) -> Figure:
     r"""Upsampled images side by side: the picture, a zoomed crop, and the power spectrum.
 
-    One column per entry of ``outputs``. Row 1: the whole image, each on its own grey scale
-    (its minimum to its maximum), with the crop outlined. Row 2: the ``crop x crop`` pixels at
-    ``corner``, enlarged, where a checkerboard is easy to see. Row 3: the log power spectrum
-    of the image minus its mean, zero frequency at the centre and frequencies from
-    :math:`-\pi` to :math:`\pi` on both axes, with the three Nyquist frequencies that
-    :func:`convref.experiments.checkerboard_energy` sums circled (they lie on the edges:
-    :math:`-\pi` and :math:`\pi` are the same frequency); the title gives their share.
+    One row per entry of ``outputs``. Left: the whole image, each on its own grey scale
+    (its minimum to its maximum), with the crop outlined. Middle: the ``crop x crop``
+    pixels at ``corner``, enlarged, where a checkerboard is easy to see. Right: the log
+    power spectrum of the image minus its mean, zero frequency at the centre and
+    frequencies from :math:`-\pi` to :math:`\pi` on both axes, with the three Nyquist
+    frequencies that :func:`convref.experiments.checkerboard_energy` sums circled (they
+    lie on the edges: :math:`-\pi` and :math:`\pi` are the same frequency); the title
+    gives their share.
 
     Parameters
     ----------
@@ -429,8 +442,9 @@ def plot_upsampling_comparison(
         name: np.asarray(image, dtype=np.float64) for name, image in outputs.items()
     }
     fig, axes = plt.subplots(
-        3, len(images), figsize=(3.0 * len(images), 8.6), squeeze=False
+        len(images), 3, figsize=(7.5, 3.0 * len(images)), squeeze=False
     )
+    axes = axes.T  # axes[kind, entry]: kind 0 the image, 1 the crop, 2 the spectrum
     for column, (name, image) in enumerate(images.items()):
         height, width = image.shape
         top, left = (
@@ -449,13 +463,15 @@ def plot_upsampling_comparison(
                 lw=1.2,
             )
         )
-        axes[0, column].set_title(name, fontsize=9)
+        axes[0, column].set_title(name, fontsize=TEXT_SIZES["label"])
         axes[1, column].imshow(
             image[top : top + crop, left : left + crop],
             cmap="gray",
             interpolation="nearest",
         )
-        axes[1, column].set_title(f"{crop}x{crop} crop, enlarged", fontsize=8)
+        axes[1, column].set_title(
+            f"{crop}x{crop} crop, enlarged", fontsize=TEXT_SIZES["label"]
+        )
         power = np.fft.fftshift(np.abs(np.fft.fft2(image - image.mean())) ** 2)
         spectrum = axes[2, column]
         spectrum.imshow(
@@ -475,11 +491,15 @@ def plot_upsampling_comparison(
                     clip_on=False,
                 )
             )
-        spectrum.set_xticks([0, width // 2, width - 1], ["-π", "0", "π"], fontsize=7)
-        spectrum.set_yticks([0, height // 2, height - 1], ["-π", "0", "π"], fontsize=7)
+        spectrum.set_xticks(
+            [0, width // 2, width - 1], ["-π", "0", "π"], fontsize=TEXT_SIZES["small"]
+        )
+        spectrum.set_yticks(
+            [0, height // 2, height - 1], ["-π", "0", "π"], fontsize=TEXT_SIZES["small"]
+        )
         spectrum.set_title(
             f"log power spectrum\ncheckerboard energy {checkerboard_energy(image):.4f}",
-            fontsize=8,
+            fontsize=TEXT_SIZES["label"],
             pad=9,
         )
         for ax in axes[:2, column]:
