@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 TORCH   ?= torch==2.13.0
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit notebooks build-book browser bench lab vendor clean
+.PHONY: setup book test unit notebooks build-book browser bench lab pdf vendor clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,10 @@ browser: setup
 
 bench: setup
 	$(PYTHON) -m convref.bench
+
+## Print the whole book into one PDF, _build/pdf/convref.pdf (with the browser tests' Chromium).
+pdf: setup build-book
+	$(PYTHON) scripts/book_pdf.py
 
 ## Run the notebooks interactively.
 lab: setup
