@@ -14,10 +14,8 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
-from convref import data, viz, widgets
+from convref import data, viz
 
 # ---------------------------------------------------------------------------
 # viz.plot_template_matching
@@ -130,39 +128,3 @@ def test_weight_distributions_compare_shapes_against_the_two_densities():
 # ---------------------------------------------------------------------------
 # widgets.template_widget
 # ---------------------------------------------------------------------------
-
-
-def test_template_widget_follows_its_sliders():
-    image = data.test_image(32, seed=1)
-    widget = widgets.template_widget(image, corner=(4, 6), size=5)
-    size, row, column = widget.children[0].children
-
-    def latest_titles():
-        fig = plt.figure(plt.get_fignums()[-1])
-        return [ax.get_title() for ax in fig.axes[:4]]
-
-    def correlation_best(r, c, k):
-        t = torch.from_numpy(image[r : r + k, c : c + k])[None, None]
-        scores = F.conv2d(torch.from_numpy(image)[None, None], t)[0, 0]
-        return tuple(
-            int(v) for v in np.unravel_index(scores.argmax().item(), scores.shape)
-        )
-
-    titles = latest_titles()
-    assert _best(titles[3]) == (4, 6) and _best(titles[2]) == correlation_best(4, 6, 5)
-    row.value, column.value = 20, 11
-    titles = latest_titles()
-    assert _best(titles[3]) == (20, 11) and _best(titles[2]) == correlation_best(
-        20, 11, 5
-    )
-    size.value = 15  # the ranges shrink, and the template must still fit
-    assert (row.max, column.max) == (17, 17) and row.value <= 17
-    titles = latest_titles()
-    assert titles[1].startswith("template (15x15)") and _best(titles[3]) == (
-        row.value,
-        column.value,
-    )
-    plt.close("all")
-    default = widgets.template_widget()
-    assert [c.value for c in default.children[0].children] == [7, 22, 10]
-    plt.close("all")

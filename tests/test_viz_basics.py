@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from convref import data, reference, viz, widgets, zoo
+from convref import data, reference, viz, zoo
 
 
 def _rectangles(ax, color=None):
@@ -129,39 +129,6 @@ def test_plot_cost_shares():
 def _sliders(widget):
     columns = widget.children[0].children
     return {s.description: s for column in columns for s in column.children}
-
-
-def test_conv_arithmetic_widget(capsys):
-    widget = widgets.conv_arithmetic_widget(5, 3, stride=2, padding=1)
-    sliders = _sliders(widget)
-    assert {"input", "kernel", "stride", "padding", "dilation", "output #"} <= set(
-        sliders
-    )
-    before = len(plt.get_fignums())
-    sliders["input"].value = 7
-    sliders["output #"].value = 4
-    assert len(plt.get_fignums()) == before + 2  # one new figure per change
-    # a geometry that does not fit prints a message instead of raising
-    sliders["padding"].value = 0
-    sliders["input"].value = 2
-    sliders["kernel"].value = 5
-    assert "no output:" in capsys.readouterr().out
-
-
-def test_kernel_widget():
-    image = data.test_image(24)
-    kernels = {
-        "identity": np.pad([[1.0]], 1),
-        "box": np.full((3, 3), 1 / 9),
-        "edge": np.array([[1.0, -1.0]]),
-    }
-    widget = widgets.kernel_widget(image, kernels)
-    dropdown = widget.children[0]
-    assert list(dropdown.options) == list(kernels)
-    before = len(plt.get_fignums())
-    dropdown.value = "edge"  # an even kernel: "same" padding is asymmetric
-    dropdown.value = "box"
-    assert len(plt.get_fignums()) == before + 2
 
 
 # viz.plot_conv_cases and viz.plot_channel_groups

@@ -7,7 +7,7 @@ from matplotlib.text import Text
 
 from test_viz_legibility import _choice_rows
 
-from convref import experiments, viz, widgets
+from convref import experiments, viz
 
 
 def _rows() -> list[dict]:
@@ -64,14 +64,6 @@ def test_plot_operator_choices_bad_calls(kwargs, message):
         viz.plot_operator_choices(_rows(), **kwargs)
     with pytest.raises(ValueError, match="rows must hold at least one operator"):
         viz.plot_operator_choices([])
-
-
-def test_choice_widget_offers_only_measured_costs():
-    box = widgets.choice_widget(_rows())
-    cost, accuracy = box.children[0].children
-    assert "gpu_ratio" not in [value for _, value in cost.options]
-    assert cost.value == "mult_adds"
-    accuracy.value = "train_accuracy"  # redraws without error
 
 
 @pytest.mark.parametrize(

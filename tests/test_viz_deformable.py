@@ -13,10 +13,8 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
-from convref import arith, data, viz, widgets
+from convref import arith, data, viz
 
 # ---------------------------------------------------------------------------
 # data.varied_shapes
@@ -278,43 +276,3 @@ def test_learned_taps_and_spread_figures():
 # ---------------------------------------------------------------------------
 # widgets.deform_widget
 # ---------------------------------------------------------------------------
-
-
-def test_deform_widget_outputs_match_conv2d():
-    rng = np.random.default_rng(4)
-    image = rng.uniform(size=(12, 12))
-    weight = rng.normal(size=(3, 3))
-    x, w = torch.from_numpy(image)[None, None], torch.from_numpy(weight)[None, None]
-    widget = widgets.deform_widget(image, weight, pixel=(5, 6))
-    (pixel_box, global_box, tap_box) = widget.children[0].children
-    row, column = pixel_box.children
-    scale, aspect, angle = global_box.children
-    tap, dy, dx = tap_box.children
-
-    def latest():
-        return _title_value(plt.figure(plt.get_fignums()[-1]))
-
-    # regular taps: an ordinary 3x3 convolution
-    np.testing.assert_allclose(
-        latest(), F.conv2d(x, w, padding=1)[0, 0, 5, 6].item(), atol=1e-4
-    )
-    # scale 2 moves every tap to twice its distance: exactly a dilated convolution
-    scale.value = 2.0
-    dilated = F.conv2d(x, w, padding=2, dilation=2)[0, 0]
-    np.testing.assert_allclose(latest(), dilated[5, 6].item(), atol=1e-4)
-    row.value, column.value = 7, 3
-    np.testing.assert_allclose(latest(), dilated[7, 3].item(), atol=1e-4)
-    # one tap moved by a whole pixel reads its new pixel instead
-    tap.value = 4
-    dy.value = 1.0
-    expected = dilated[7, 3].item() + weight[1, 1] * (image[8, 3] - image[7, 3])
-    np.testing.assert_allclose(latest(), expected, atol=1e-4)
-    # each tap keeps its own offset: another tap starts at zero, and coming back restores (1, 0)
-    tap.value = 0
-    assert (dy.value, dx.value) == (0.0, 0.0)
-    np.testing.assert_allclose(
-        latest(), expected, atol=1e-4
-    )  # switching taps changes nothing
-    tap.value = 4
-    assert (dy.value, dx.value) == (1.0, 0.0)
-    plt.close("all")

@@ -18,7 +18,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from convref import viz, widgets
+from convref import viz
 
 # ---------------------------------------------------------------------------
 # oracles
@@ -321,30 +321,3 @@ def test_plot_effective_receptive_fields_squares_and_profiles(rng):
 def _sliders(widget):
     columns = widget.children[0].children
     return {s.description: s for column in columns for s in column.children}
-
-
-def test_dilation_widget_redraws_the_coverage():
-    widget = widgets.dilation_widget(rates=(2, 2, 2))
-    sliders = _sliders(widget)
-    assert set(sliders) == {"rate 1", "rate 2", "rate 3", "kernel"}
-    assert [sliders[f"rate {i}"].value for i in (1, 2, 3)] == [2, 2, 2]
-    before = len(plt.get_fignums())
-    sliders["rate 1"].value = 1
-    sliders["rate 3"].value = 5
-    assert len(plt.get_fignums()) == before + 2  # one new figure per change
-    titles = [
-        ax.get_title()
-        for ax in plt.figure(plt.get_fignums()[-1]).axes
-        if ax.get_title()
-    ]
-    assert titles == ["rates 1, 2, 5: 289 of 289 reached (100%)\nHDC rule met"]
-    sliders["kernel"].value = 2  # no HDC verdict for 2-tap kernels, and no error
-    titles = [
-        ax.get_title()
-        for ax in plt.figure(plt.get_fignums()[-1]).axes
-        if ax.get_title()
-    ]
-    counts = ones_stack_gradient((1, 2, 5), 2)
-    assert titles == [
-        f"rates 1, 2, 5: {int((counts > 0).sum())} of {counts.size} reached ({(counts > 0).mean():.0%})"
-    ]

@@ -8,13 +8,10 @@ and its tempered softmax worked out with NumPy.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 
-from convref import experiments, viz, widgets
-from convref.nn import DynamicConv2d
+from convref import viz
 
 # ---------------------------------------------------------------------------
 # viz
@@ -107,45 +104,3 @@ def test_plot_branch_attention_reports_the_correlations():
 # ---------------------------------------------------------------------------
 # widgets.dynamic_widget
 # ---------------------------------------------------------------------------
-
-
-def test_dynamic_widget_follows_its_controls():
-    torch.manual_seed(0)
-    model = experiments.dynamic_classifier("dynamic", width=4)
-    images = torch.randn(6, 1, 16, 16).numpy()
-    model.train()
-    widget = widgets.dynamic_widget(model, images, layer=1, choices=[2, 4])
-    assert model.training  # the mode is restored
-    (left, right), _ = widget.children[0].children, widget.children[1]
-    chooser, temperature = left.children
-    out_channel, in_channel = right.children
-    assert [value for _, value in chooser.options] == [2, 4]
-    layer = [m for m in model.modules() if isinstance(m, DynamicConv2d)][1]
-    assert (out_channel.max, in_channel.max) == (
-        layer.out_channels - 1,
-        layer.in_channels - 1,
-    )
-
-    def latest_bars():
-        fig = plt.figure(plt.get_fignums()[-1])
-        return np.array([p.get_height() for ax in fig.axes for p in ax.patches])
-
-    attention = experiments.dynamic_attention(model, images)[1]
-    np.testing.assert_allclose(latest_bars(), attention[2], rtol=1e-5)
-    temperature.value = 100.0  # the slider's top: nearly uniform
-    assert temperature.value == 100.0
-    hot = (
-        np.exp(np.log(attention[2]) / 100) / np.exp(np.log(attention[2]) / 100).sum()
-    )  # the logits are log a + const
-    np.testing.assert_allclose(latest_bars(), hot, rtol=1e-5)
-    assert np.abs(latest_bars() - 0.25).max() < 0.01
-    assert layer.temperature == 1.0  # the layer's own temperature is left alone
-    chooser.value = 4
-    out_channel.value, in_channel.value = 3, 2
-    assert plt.get_fignums()
-    with pytest.raises(ValueError):
-        widgets.dynamic_widget(model, images, layer=3)
-    with pytest.raises(ValueError):
-        widgets.dynamic_widget(model, images, choices=[6])
-    with pytest.raises(ValueError):
-        widgets.dynamic_widget(model, images, names=["one"])

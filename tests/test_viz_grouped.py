@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from convref import viz, widgets
+from convref import viz
 
 
 def test_plot_shuffle_connectivity_draws_and_validates():
@@ -34,26 +33,3 @@ def test_plot_roofline_draws_the_roof_as_the_lower_ceiling():
     assert roofs, "the roof line is drawn"
     x, y = np.asarray(roofs[0].get_xdata()), np.asarray(roofs[0].get_ydata())
     np.testing.assert_allclose(y, np.minimum(100.0, 20.0 * x))
-
-
-def test_shuffle_widget_redraws_with_the_measured_maps():
-    calls = []
-
-    def connectivity(groups):
-        calls.append(groups)
-        group = np.arange(6) // (6 // groups)
-        block = (group[:, None] == group[None, :]).astype(int)
-        return {False: block, True: np.ones((6, 6), dtype=int)}
-
-    widget = widgets.shuffle_widget(
-        connectivity, channels=6, groups=(1, 2, 3), group_count=2
-    )
-    choice, highlight = widget.children[0].children
-    assert (
-        list(choice.options) == [1, 2, 3] and choice.value == 2 and highlight.max == 5
-    )
-    before = len(plt.get_fignums())
-    choice.value = 3
-    highlight.value = 4
-    assert calls == [2, 3, 3]  # the initial drawing, then one per change
-    assert len(plt.get_fignums()) == before + 2

@@ -22,7 +22,10 @@ def test_show_source_is_the_source_without_its_docstring():
 
 
 def test_show_source_links_the_documented_name():
-    assert viz.show_source(reference.conv2d).link == ("convref.reference.conv2d", "func")
+    assert viz.show_source(reference.conv2d).link == (
+        "convref.reference.conv2d",
+        "func",
+    )
     assert viz.show_source(nn.ASPP.forward).link == ("convref.nn.ASPP", "class")
     markdown = viz.show_source(nn.ASPP.forward)._repr_markdown_()
     assert "{py:class}`convref.nn.ASPP`" in markdown and "```python\n" in markdown

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from convref import data, reference, viz, widgets
+from convref import data, reference, viz
 
 # ---------------------------------------------------------------------------
 # oracles
@@ -323,46 +323,3 @@ def test_far_pairs_rejects_bad_arguments(kwargs, message):
 # ---------------------------------------------------------------------------
 # attention_widget (constructed and redrawn outside a kernel: errors propagate)
 # ---------------------------------------------------------------------------
-
-
-def test_attention_widget_redraws_the_picked_row(rng):
-    height, width = 6, 8
-    image = rng.random((height, width))
-    full, pooled = (
-        rng.random((height * width, height * width)),
-        rng.random((height * width, 12)),
-    )
-    widget = widgets.attention_widget(image, {"full": full, "pooled": pooled})
-    sliders = {s.description: s for s in widget.children[0].children}
-    assert set(sliders) == {"row", "column"}
-    assert (sliders["row"].value, sliders["column"].value) == (
-        height // 2,
-        width // 2,
-    )  # the centre by default
-    assert (sliders["row"].max, sliders["column"].max) == (height - 1, width - 1)
-    before = len(plt.get_fignums())
-    sliders["row"].value = 1
-    sliders["column"].value = 6
-    assert len(plt.get_fignums()) == before + 2  # one new figure per change
-    fig = plt.figure(plt.get_fignums()[-1])
-    assert "query (1, 6)" in fig.axes[0].get_title()
-    np.testing.assert_array_equal(
-        fig.axes[1].images[0].get_array(),
-        map_by_loops(full[1 * width + 6], height, width),
-    )
-    np.testing.assert_array_equal(
-        fig.axes[2].images[0].get_array(), map_by_loops(pooled[1 * width + 6], 3, 4)
-    )
-    assert query_marker(fig.axes[1]) == (6.0, 1.0)
-
-
-def test_attention_widget_single_matrix_rgb_and_bad_shape(rng):
-    image = rng.random((3, 4, 4))
-    widget = widgets.attention_widget(image, rng.random((16, 4)), query=(0, 3))
-    sliders = {s.description: s for s in widget.children[0].children}
-    assert (sliders["row"].value, sliders["column"].value) == (0, 3)
-    with pytest.raises(
-        ValueError,
-        match="affinity 'a' must have H\\*W = 16 rows, got shape \\(15, 4\\)",
-    ):
-        widgets.attention_widget(image, {"a": rng.random((15, 4))})

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from convref import data, viz, widgets
+from convref import data, viz
 
 
 def shift_by_loops(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -97,22 +97,3 @@ def test_fractional_shift_of_a_ramp_is_the_ramp_moved():
 def test_bad_arguments_raise(image, shifts):
     with pytest.raises(ValueError):
         viz.plot_shifted_channels(image, shifts)
-
-
-def test_shift_widget_redraws_on_change():
-    # constructed and redrawn outside a kernel: one new figure per change, errors propagate
-    image = data.test_image(16)
-    widget = widgets.shift_widget(image, dy=1.0, dx=0.0)
-    sliders = widget.children[0].children
-    assert [s.value for s in sliders] == [1.0, 0.0]
-    before = len(plt.get_fignums())
-    sliders[0].value = 2.0
-    sliders[1].value = -3.0
-    assert len(plt.get_fignums()) == before + 2
-    fig = plt.figure(plt.get_fignums()[-1])
-    unshifted, shifted = panels(fig)
-    np.testing.assert_allclose(unshifted.images[0].get_array(), image, atol=1e-12)
-    np.testing.assert_allclose(
-        shifted.images[0].get_array(), shift_by_loops(image, 2, -3), atol=1e-12
-    )
-    plt.close("all")

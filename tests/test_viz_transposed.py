@@ -176,20 +176,6 @@ def test_plot_upsampling_comparison():
 # ---------------------------------------------------------------------------
 
 
-def test_overlap_widget_redraws():
-    widget = widgets.overlap_widget(
-        experiments.smooth_image(16), kernel_size=3, stride=2
-    )
-    sliders = {s.description: s for s in widget.children[0].children}
-    assert set(sliders) == {"kernel", "stride"}
-    before = len(plt.get_fignums())
-    sliders["kernel"].value = 4
-    sliders["stride"].value = 3
-    assert len(plt.get_fignums()) == before + 2  # one new figure per change
-    figure = plt.figure(plt.get_fignums()[-1])
-    assert "k=4, s=3" in figure.axes[0].get_title()
-
-
 def test_overlap_widget_default_image():
     widget = widgets.overlap_widget()
     assert len(widget.children) == 2
