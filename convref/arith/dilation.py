@@ -89,7 +89,8 @@ def receptive_field_coverage(
     dilations = _int_sequence("dilations", dilations, 1)
     if len(kernel_sizes) != len(dilations):
         raise ValueError(
-            f"kernel_sizes and dilations must have the same length, got {len(kernel_sizes)} and {len(dilations)}"
+            "kernel_sizes and dilations must have the same length, got "
+            f"{len(kernel_sizes)} and {len(dilations)}"
         )
     counts = np.ones(1, dtype=np.int64)
     for kernel_size, dilation in zip(kernel_sizes, dilations):

@@ -57,7 +57,8 @@ def conv_output_size(
     span = dilation * (kernel_size - 1) + 1
     if size + before + after < span:
         raise ValueError(
-            f"size {size} with padding {before}+{after} is smaller than the dilated kernel ({span})"
+            f"size {size} with padding {before}+{after} is smaller than the dilated "
+            f"kernel ({span})"
         )
     return (size + before + after - span) // stride + 1
 

@@ -79,7 +79,8 @@ def effective_receptive_field(
             model = build_model()
             if not isinstance(model, torch.nn.Module):
                 raise TypeError(
-                    f"build_model must return a torch.nn.Module, got {type(model).__name__}"
+                    "build_model must return a torch.nn.Module, got "
+                    f"{type(model).__name__}"
                 )
             model = model.double().eval()
             x = torch.randn(
@@ -89,7 +90,8 @@ def effective_receptive_field(
         if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise ValueError(
-                f"build_model's model must return a (1, C_out, H_out, W_out) tensor, got {shape}"
+                "build_model's model must return a (1, C_out, H_out, W_out) tensor, "
+                f"got {shape}"
             )
         signal = torch.zeros_like(y)
         signal[0, :, y.shape[2] // 2, y.shape[3] // 2] = (
@@ -100,7 +102,8 @@ def effective_receptive_field(
     mass = total.sum()
     if mass == 0:
         raise ValueError(
-            "the centre output has zero gradient with respect to the input in every trial"
+            "the centre output has zero gradient with respect to the input in every "
+            "trial"
         )
     return (total / mass).numpy()
 

@@ -221,8 +221,9 @@ class ASPP(nn.Module):
         _check_input(x, self.in_channels, "in_channels")
         if self.training and self.batch_norm and self.image_pooling and x.shape[0] < 2:
             raise ValueError(
-                "x must hold at least 2 samples in training mode: the image-pooling branch's "
-                f"BatchNorm sees one value per channel and sample, got shape {tuple(x.shape)}"
+                "x must hold at least 2 samples in training mode: the image-pooling "
+                "branch's BatchNorm sees one value per channel and sample, got shape "
+                f"{tuple(x.shape)}"
             )
         features = [branch(x) for branch in self.branches]
         if self.pooling is not None:
