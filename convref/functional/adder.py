@@ -38,6 +38,7 @@ from .._checks import (
     check_floating,
     check_grad_output,
 )
+from ._precision import compute_dtype  # cdist lacks half kernels; L1 sums lose digits
 
 __all__ = [
     "adder2d",
@@ -57,11 +58,6 @@ MAX_COLUMN_ELEMENTS = 2**22
 #: arithmetic.
 PAIRWISE_ELEMENTS = 2**20
 PAIRWISE_ELEMENTS_GPU = 2**25
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """``torch.cdist`` has no half-precision kernels, and long L1 sums lose digits there: use float32."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def _batch_chunk(args: Conv2dArgs) -> int:
@@ -152,7 +148,7 @@ def _fold_patches(
 
 def _forward(x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     """``-|windows - filters|_1`` for every window and filter, a batch chunk at a time."""
-    dtype = _compute_dtype(x.dtype)
+    dtype = compute_dtype(x.dtype)
     filters = _filters(weight, args).to(dtype)
     chunk = _batch_chunk(args)
     outputs = []
@@ -219,7 +215,7 @@ def _backward(
     needs: tuple[bool, bool],
 ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Gradients of the input and of the filters, a batch chunk at a time."""
-    dtype = _compute_dtype(x.dtype)
+    dtype = compute_dtype(x.dtype)
     filters = _filters(weight, args).to(dtype)
     need_x, need_filters = needs
     grad_x = torch.empty_like(x) if need_x else None
@@ -411,7 +407,7 @@ def adder_adaptive_scale(grad_weight: torch.Tensor, eta: float = 0.2) -> torch.T
     """
     check_floating("grad_weight", grad_weight, torch.Tensor)
     eta = check_eta(eta)
-    norm = torch.linalg.vector_norm(grad_weight.to(_compute_dtype(grad_weight.dtype)))
+    norm = torch.linalg.vector_norm(grad_weight.to(compute_dtype(grad_weight.dtype)))
     return (eta * math.sqrt(grad_weight.numel()) / norm.clamp_min(1e-12)).to(
         grad_weight.dtype
     )

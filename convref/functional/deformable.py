@@ -25,6 +25,7 @@ from .._checks import (
     check_dcls_kernel_args,
     check_deform_conv2d_args,
 )
+from ._precision import compute_dtype
 
 #: Largest number of elements the sampled columns of one batch chunk may hold
 #: (16 Mi elements = 64 MB in float32); larger batches are processed in chunks.
@@ -102,11 +103,6 @@ def _sample_columns(
     return columns.view(*y_points.shape, channels)
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """Half precision samples and accumulates in float32 (its rounding would move points)."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
 def _deform_conv2d_chunk(
     x: torch.Tensor,
     offset: torch.Tensor,
@@ -124,7 +120,8 @@ def _deform_conv2d_chunk(
     )
     per_offset_group = conv.in_channels // offset_groups
     per_group = conv.in_channels // groups
-    compute = _compute_dtype(x.dtype)
+    # half precision samples and accumulates in float32: its rounding would move points
+    compute = compute_dtype(x.dtype)
     grouped_input = x.to(compute).reshape(
         batch * offset_groups, per_offset_group, height, width
     )
