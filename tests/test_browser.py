@@ -11,36 +11,27 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import importlib
 import inspect
 import json
 import os
 import re
-import shutil
-import threading
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import yaml
 from test_api_docs import PUBLIC_MODULES  # the API page's modules, listed in one place
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
+# the book's server, page list and browser lookup are the ones `make pdf` prints with
+sys.path.insert(0, str(ROOT / "scripts"))
+import book_pdf  # noqa: E402 (after the path: scripts/ is not a package)
+
 HTML = ROOT / "_build" / "html"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 #: The repr of an object with no readable one, such as ``<torch._C.Generator object at 0x7f...>``:
@@ -49,25 +40,16 @@ OBJECT_ADDRESS = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-fA-F]+>")
 
 
 def _chromium() -> str:
-    path = (
-        os.environ.get("CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-    if path:
-        return path
-    message = "no Chromium found (install Debian's chromium package, or set CHROMIUM to its path)"
-    if os.environ.get("CI"):
-        pytest.fail(message + "; CI must run the browser test")
-    pytest.skip(message)
+    try:
+        return book_pdf.chromium()
+    except FileNotFoundError as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI must run the browser test")
+        pytest.skip(str(missing))
 
 
 def _toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [
-        c["file"] for part in toc["parts"] for c in part["chapters"]
-    ]
-    return [f"{f}.html" for f in files]
+    return book_pdf.toc_pages(ROOT / "_toc.yml")
 
 
 def _chapter_pages() -> list[str]:
@@ -80,17 +62,8 @@ def server() -> Iterator[str]:
         pytest.fail(
             f"{HTML} has no built book: run `make book` (or `make test`, which builds it) first"
         )
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:  # keep pytest's output readable
-        pass
+    with book_pdf.serve(HTML) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +73,7 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+            executable_path=executable, headless=True, args=book_pdf.CHROMIUM_FLAGS
         )
         yield browser
         browser.close()
