@@ -35,14 +35,18 @@ $(PACKAGE_STAMP): $(PACKAGE_SOURCES)
 
 # One thread per kernel, as `make notebooks` runs them: training results depend on the
 # order of floating-point sums, so the book shows the numbers the notebook tests checked.
+# The notebooks the cache lacks run first, two at a time (jupyter-book runs them one by one).
 build-book: setup $(PACKAGE_STAMP)
+	OMP_NUM_THREADS=1 $(PYTHON) scripts/execute_notebooks.py --jobs 2
 	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
 ## Run every test: unit tests, notebooks, the book build and the browser smoke test.
 test: unit notebooks build-book browser
 
+# Two test processes, each on one thread (the tests' tensors are small: a second thread
+# gains little, a second process nearly doubles the speed on two cores).
 unit: setup
-	$(PYTHON) -m pytest tests -m "not browser"
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -m "not browser" -n 2
 
 # Two notebooks at a time, each kernel on one thread: on two cores this is faster than one
 # notebook on two threads (small tensors gain little from a second thread).
@@ -50,8 +54,10 @@ notebooks: setup
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
 		-n 2 --dist loadfile book
 
+# Two browsers at a time; the checks of one book page stay in one process, where they share
+# one opening of the page (tests/conftest.py groups them, tests/book_pages.py opens them).
 browser: setup
-	$(PYTHON) -m pytest tests -m browser
+	$(PYTHON) -m pytest tests -m browser -n 2 --dist loadgroup
 
 bench: setup
 	$(PYTHON) -m convref.bench

@@ -8,10 +8,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -23,14 +23,35 @@ def pytest_configure(config):
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked ``cuda`` when no CUDA device is present."""
-    if HAS_CUDA:
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    """Skip tests marked ``cuda`` without a CUDA device; run the browser tests page by page.
+
+    The browser checks of one book page share one opening of it (``loaded`` in
+    ``test_browser.py``), so they run together: ordered by page, and in one
+    pytest-xdist worker (a group per page) when the tests run in several.
+    """
+    if not HAS_CUDA:
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
+
+    def book_page(item) -> str:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("page_path", "") if callspec else ""
+
     for item in items:
-        if "cuda" in item.keywords:
-            item.add_marker(skip)
+        if "browser" in item.keywords and book_page(item):
+            item.add_marker(pytest.mark.xdist_group(book_page(item)))
+    position = {id(item): index for index, item in enumerate(items)}
+    items.sort(
+        key=lambda item: (
+            "browser" in item.keywords,
+            book_page(item) if "browser" in item.keywords else "",
+            position[id(item)],
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +90,34 @@ def scores_by_loops() -> Callable[
     Shared by test_experiments_adder.py (``template_responses``) and test_viz_adder.py (its figure).
     """
     return _scores_by_loops
+
+
+# ---- The built book in headless Chromium: one server and one browser per test process ----
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The built book served on the loopback interface: its URL."""
+    from book_pages import book_server
+
+    with book_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Playwright's headless Chromium (the one ``make pdf`` prints with)."""
+    from book_pages import headless_chromium
+
+    with headless_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
+def loaded(browser, server):
+    """A book page opened once per window size for read-only checks (``LoadedPages``)."""
+    from book_pages import LoadedPages
+
+    pages = LoadedPages(browser, server)
+    yield pages
+    pages.close()

@@ -13,19 +13,10 @@ import struct
 from pathlib import PurePosixPath
 
 import pytest
-from test_browser import (  # noqa: F401 (browser and server are fixtures)
-    ARTIFACTS,
-    _chapter_pages,
-    _open,
-    _toc_pages,
-    browser,
-    server,
-)
+from book_pages import ARTIFACTS, DESKTOP, PHONE, _chapter_pages, _open, _toc_pages
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 900}
 
 #: Figures are drawn for the desktop column, 784 px wide. On a phone a figure at least
 #: this wide keeps at least this width (it scrolls in its own box); shrunk to the
@@ -104,7 +95,7 @@ def _link_to(page, scope: str, target: str):
     return page.locator(f"{scope} a[href$='{name}']").first
 
 
-def test_phone_menu_opens_the_chapter_list(browser, server):  # noqa: F811
+def test_phone_menu_opens_the_chapter_list(browser, server):
     """At 390 px, tapping ☰ shows the chapter list; a chapter link in it works."""
     start, target = _chapter_pages()[0], _chapter_pages()[-1]
     page, _ = _open(browser, f"{server}/{start}")
@@ -129,7 +120,7 @@ def test_phone_menu_opens_the_chapter_list(browser, server):  # noqa: F811
         page.close()
 
 
-def test_phone_contents_button_lists_the_page_sections(browser, server):  # noqa: F811
+def test_phone_contents_button_lists_the_page_sections(browser, server):
     """At 390 px, the contents button shows the page's sections; a link in it works."""
     page, _ = _open(browser, f"{server}/{_chapter_pages()[0]}")
     try:
@@ -148,7 +139,7 @@ def test_phone_contents_button_lists_the_page_sections(browser, server):  # noqa
         page.close()
 
 
-def test_desktop_menu_hides_and_shows_the_sidebar(browser, server):  # noqa: F811
+def test_desktop_menu_hides_and_shows_the_sidebar(browser, server):
     """At 1400 px, ☰ hides the chapter list and shows it again; one search box, no bar.
 
     (The theme's empty navbar was a 64 px bar above the article with a second search.)
@@ -189,39 +180,35 @@ def test_desktop_menu_hides_and_shows_the_sidebar(browser, server):  # noqa: F81
 
 
 @pytest.mark.parametrize("page_path", _toc_pages())
-def test_page_fits_a_phone_screen(browser, server, page_path):  # noqa: F811
+def test_page_fits_a_phone_screen(loaded, page_path):
     """At 390 px the page is no wider than the window; wide figures stay legible.
 
     Long inline code wraps; tables, code blocks, equations and figures wider than the
     column scroll inside their own box.
     """
-    page, _ = _open(browser, f"{server}/{page_path}")
-    try:
-        page.set_viewport_size(PHONE)
-        _settle(page)
-        scroll_width, window_width = page.evaluate(
-            "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-        )
-        assert scroll_width <= window_width, (
-            f"{page_path} is {scroll_width} px wide in a {window_width} px window; "
-            f"what reaches past the edge: {page.evaluate(_OVERFLOWING)}"
-        )
-        figures = page.evaluate(
-            """() => Array.from(document.querySelectorAll('main .cell_output img'))
-              .filter(image => image.naturalWidth > 0)
-              .map(image => {
-                let box = image.parentElement;
-                while (box && getComputedStyle(box).overflowX === 'visible')
-                  box = box.parentElement;
-                return {natural: image.naturalWidth,
-                        shown: image.getBoundingClientRect().width,
-                        scrolls: !!box && ['auto', 'scroll']
-                          .includes(getComputedStyle(box).overflowX),
-                        alt: (image.alt || '').slice(0, 50)};
-              })"""
-        )
-    finally:
-        page.close()
+    page = loaded(page_path, PHONE)
+    _settle(page)
+    scroll_width, window_width = page.evaluate(
+        "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= window_width, (
+        f"{page_path} is {scroll_width} px wide in a {window_width} px window; "
+        f"what reaches past the edge: {page.evaluate(_OVERFLOWING)}"
+    )
+    figures = page.evaluate(
+        """() => Array.from(document.querySelectorAll('main .cell_output img'))
+          .filter(image => image.naturalWidth > 0)
+          .map(image => {
+            let box = image.parentElement;
+            while (box && getComputedStyle(box).overflowX === 'visible')
+              box = box.parentElement;
+            return {natural: image.naturalWidth,
+                    shown: image.getBoundingClientRect().width,
+                    scrolls: !!box && ['auto', 'scroll']
+                      .includes(getComputedStyle(box).overflowX),
+                    alt: (image.alt || '').slice(0, 50)};
+          })"""
+    )
     shrunk = [
         f"{figure['alt']!r}: {figure['natural']} px shown at {figure['shown']:.0f} px"
         for figure in figures
@@ -246,7 +233,7 @@ def _png_size(path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("width", [DESKTOP["width"], PHONE["width"]])
 @pytest.mark.parametrize("chapter", SCREENSHOT_CHAPTERS)
-def test_full_page_screenshots(browser, server, chapter, width):  # noqa: F811
+def test_full_page_screenshots(browser, server, chapter, width):
     """Screenshots of whole chapters at both widths, for a person to look at.
 
     Saved as ``test-artifacts/screens/<chapter>-<width>.png``; the image is as wide as

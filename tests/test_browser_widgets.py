@@ -16,7 +16,7 @@ import html
 import json
 
 import pytest
-from test_browser import _chapter_pages, _open, browser, server  # noqa: F401 (fixtures)
+from book_pages import DESKTOP, PHONE, _chapter_pages, _open
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +109,7 @@ def _move(page, output, control, index: int) -> str:
 
 
 @pytest.mark.parametrize("page_path", _chapter_pages())
-def test_every_control_changes_the_figure(browser, server, page_path):  # noqa: F811
+def test_every_control_changes_the_figure(browser, server, page_path):
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
         panels = _panels(page)
@@ -156,30 +156,26 @@ def test_every_control_changes_the_figure(browser, server, page_path):  # noqa: 
 
 
 @pytest.mark.parametrize("page_path", _chapter_pages())
-@pytest.mark.parametrize("width", [1400, 390])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1400", "390"])
 def test_widget_controls_are_whole_and_fit(
-    browser,  # noqa: F811 (a pytest fixture)
-    server,  # noqa: F811 (a pytest fixture)
+    loaded,
     page_path,
-    width,
+    viewport,
 ):
-    page, _ = _open(browser, f"{server}/{page_path}")
-    try:
-        page.set_viewport_size({"width": width, "height": 900})
-        for number, output in enumerate(_widget_outputs(page)):
-            where = f"{page_path} at {width} px, widget {number + 1}"
-            output.scroll_into_view_if_needed()
-            cut = output.evaluate(CUT)
-            assert not cut, f"{where}: cut readouts or descriptions: {cut}"
-            boxes = output.locator(".widget-slider, .widget-dropdown").evaluate_all(
-                "els => els.map(e => e.getBoundingClientRect().right)"
-            )
-            assert max(boxes) <= width, f"{where}: a control leaves the page"
-            tracks = output.locator(".slider-container").evaluate_all(
-                "els => els.map(e => e.getBoundingClientRect().width)"
-            )
-            assert all(track >= 80 for track in tracks), (
-                f"{where}: slider tracks shrunk to stubs: {tracks}"
-            )
-    finally:
-        page.close()
+    page = loaded(page_path, viewport)
+    width = viewport["width"]
+    for number, output in enumerate(_widget_outputs(page)):
+        where = f"{page_path} at {width} px, widget {number + 1}"
+        output.scroll_into_view_if_needed()
+        cut = output.evaluate(CUT)
+        assert not cut, f"{where}: cut readouts or descriptions: {cut}"
+        boxes = output.locator(".widget-slider, .widget-dropdown").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().right)"
+        )
+        assert max(boxes) <= width, f"{where}: a control leaves the page"
+        tracks = output.locator(".slider-container").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().width)"
+        )
+        assert all(track >= 80 for track in tracks), (
+            f"{where}: slider tracks shrunk to stubs: {tracks}"
+        )

@@ -10,6 +10,7 @@ a wide equation, an exercise solution in a dropdown, code hidden with ``hide-inp
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import os
 import re
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import book_pdf  # (after the path: scripts/ is not a package)
 
-pytestmark = pytest.mark.browser
+# One worker prints the book once for the whole module (make browser runs two workers).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pdf")]
 
 HTML = ROOT / "_build" / "html"
 #: A4 is 595.92 pt wide; the column ends at the right margin (15 mm = 42.52 pt).
@@ -44,13 +46,30 @@ def _require_browser() -> None:
         pytest.skip(str(error))
 
 
+def _in_own_thread(function, *args, **kwargs):
+    """Call ``function`` (which runs its own asyncio loop) in a thread of its own.
+
+    The other browser tests' Playwright browser (a session fixture, when it shares this
+    process) keeps an asyncio loop running on the main thread, where ``asyncio.run``
+    refuses to start a second one.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
 def _require_book() -> None:
     if not (HTML / "index.html").exists():
         pytest.fail(f"{HTML} has no built book: run `make book` first")
 
 
 class _Page(HTMLParser):
-    """What the tests need from a built page: its title, code, math and figures."""
+    """What the tests need from a built page: its title, code, math and figures.
+
+    ``code`` holds the printed code blocks only: a cell tagged ``hide-input`` or
+    ``hide-cell`` keeps its code collapsed on paper too.
+    """
+
+    HIDDEN_CELLS = frozenset({"tag_hide-input", "tag_hide-cell"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -64,6 +83,13 @@ class _Page(HTMLParser):
     def _inside(self, tag: str, cls: str | None = None) -> bool:
         return any(t == tag and (cls is None or cls in c) for t, c in self.stack)
 
+    def _in_printed_code(self) -> bool:
+        return (
+            self._inside("pre")
+            and self._inside("div", "cell_input")
+            and not any(t == "div" and c & self.HIDDEN_CELLS for t, c in self.stack)
+        )
+
     def handle_starttag(self, tag, attrs):
         classes = set((dict(attrs).get("class") or "").split())
         if tag in {"img", "br", "meta", "link", "input", "hr"}:
@@ -73,7 +99,7 @@ class _Page(HTMLParser):
         self.stack.append((tag, classes))
         if tag == "h1" and not self.title and self._inside("article"):
             self.title_parts = []
-        if tag == "pre" and self._inside("div", "cell_input"):
+        if tag == "pre" and self._in_printed_code():
             self.code.append("")
         if "math" in classes or tag == "math":
             self.math = True
@@ -90,7 +116,7 @@ class _Page(HTMLParser):
     def handle_data(self, data):
         if self.title_parts is not None and not self._inside("a", "headerlink"):
             self.title_parts.append(data)
-        if self._inside("pre") and self._inside("div", "cell_input") and self.code:
+        if self._in_printed_code() and self.code:
             self.code[-1] += data
 
 
@@ -175,7 +201,7 @@ def book(tmp_path_factory):
     _require_book()
     _require_browser()
     output = tmp_path_factory.mktemp("pdf") / "convref.pdf"
-    assert book_pdf.main(["--output", str(output)]) == 0
+    assert _in_own_thread(book_pdf.main, ["--output", str(output)]) == 0
     reader = pypdf.PdfReader(output)
     pages = book_pdf.toc_pages()
     outline = [item for item in reader.outline if not isinstance(item, list)]
@@ -351,7 +377,7 @@ def extra(tmp_path_factory):
     assert count == 1, f"{chapter}: no title in the article"
     target.write_text(page, encoding="utf-8")
     output = site / "extra.pdf"
-    book_pdf.build_pdf(site, output, pages=[chapter])
+    _in_own_thread(book_pdf.build_pdf, site, output, pages=[chapter])
     return _Layout(pypdf.PdfReader(output))
 
 
