@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # pyproject.toml's extras that the conda environment mirrors (everything but "dev").
-MIRRORED_EXTRAS = ("test", "book")
+MIRRORED_EXTRAS = ("viz", "test", "book")
 
 
 def _normalise(requirement: str) -> tuple[str, str]:
@@ -26,7 +26,8 @@ def _pyproject_requirements() -> set[tuple[str, str]]:
     requirements = list(project["dependencies"])
     for extra in MIRRORED_EXTRAS:
         requirements += project["optional-dependencies"][extra]
-    return {_normalise(r) for r in requirements}
+    # "convref[viz]" inside an extra names other extras, listed here already
+    return {_normalise(r) for r in requirements if not r.startswith("convref[")}
 
 
 def _environment_requirements() -> set[tuple[str, str]]:

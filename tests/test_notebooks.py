@@ -186,7 +186,7 @@ def test_first_code_cell_installs_convref_from_the_book_repository(path):
     cell = _install_cell(path)
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     source = "".join(cell["source"])
-    assert f"convref @ git+{repository}" in source
+    assert f"convref[viz] @ git+{repository}" in source  # with the figures' extra
     assert "remove-cell" in cell["metadata"].get("tags", [])  # not part of the page
 
 
@@ -212,7 +212,7 @@ def test_install_cell_pip_installs_where_convref_is_missing(monkeypatch):
     assert len(calls) == 1
     (command,), options = calls[0]
     assert command[1:4] == ["-m", "pip", "install"] and options == {"check": True}
-    assert command[-1].startswith("convref @ git+https://")
+    assert command[-1].startswith("convref[viz] @ git+https://")
 
 
 def test_every_notebook_has_the_same_install_cell():

@@ -35,6 +35,10 @@ choosing
     Accuracy against cost, one point per operator.
 """
 
+from .._optional import require
+
+require("matplotlib", "convref.viz")
+
 from .adder import (
     plot_template_matching,
     plot_value_histograms,
@@ -71,10 +75,10 @@ from .dynamic import (
     plot_temperature_sweep,
 )
 from .figure_style import (
+    COLUMN_WIDTH,
     INPUT_COLOR,
     OUTPUT_COLOR,
     PAD_COLOR,
-    COLUMN_WIDTH,
     STYLE,
     TAP_COLOR,
     TEXT_SIZES,

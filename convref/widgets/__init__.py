@@ -5,6 +5,11 @@ when it is made, and the controls choose among those figures in the browser: the
 book behaves as a live notebook does.
 """
 
+from .._optional import require
+
+require("ipywidgets", "convref.widgets")
+require("matplotlib", "convref.widgets")
+
 from .basics import (
     channel_mix_widget,
     conv_arithmetic_widget,
