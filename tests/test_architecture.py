@@ -21,6 +21,7 @@ PACKAGE = ROOT / "convref"
 #: ``viz`` -> ``widgets``, as DESIGN.md draws it.
 LAYERS: dict[str, int] = {
     "_checks": 0,
+    "_optional": 0,
     "data": 0,
     "reference": 1,
     "arith": 1,

@@ -35,10 +35,7 @@ choosing
     Accuracy against cost, one point per operator.
 """
 
-from .._optional import require
-
-require("matplotlib", "convref.viz")
-
+from . import _requires  # noqa: F401 (first: says which install brings what is missing)
 from .adder import (
     plot_template_matching,
     plot_value_histograms,

@@ -5,11 +5,7 @@ when it is made, and the controls choose among those figures in the browser: the
 book behaves as a live notebook does.
 """
 
-from .._optional import require
-
-require("ipywidgets", "convref.widgets")
-require("matplotlib", "convref.widgets")
-
+from . import _requires  # noqa: F401 (first: says which install brings what is missing)
 from .basics import (
     channel_mix_widget,
     conv_arithmetic_widget,
