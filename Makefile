@@ -4,7 +4,7 @@
 VENV    ?= .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-# The CPU build of PyTorch; the package itself accepts any torch>=2.1.
+# The CPU build of PyTorch; the package itself accepts any torch>=2.4.
 TORCH   ?= torch==2.13.0
 JB_FLAGS := -W -n --keep-going
 

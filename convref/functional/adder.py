@@ -38,7 +38,10 @@ from .._checks import (
     check_floating,
     check_grad_output,
 )
-from ._precision import compute_dtype  # cdist lacks half kernels; L1 sums lose digits
+from ._precision import (  # cdist lacks half kernels; L1 sums lose digits
+    compute_dtype,
+    follows_autocast,
+)
 
 __all__ = [
     "adder2d",
@@ -269,6 +272,7 @@ class _Adder2d(torch.autograd.Function):
         return grad_x, grad_weight, None, None
 
 
+@follows_autocast
 def adder2d(
     x: torch.Tensor,
     weight: torch.Tensor,

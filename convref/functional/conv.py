@@ -19,6 +19,7 @@ from .._checks import (
     check_conv2d_args,
     check_window_args,
 )
+from ._precision import follows_autocast
 
 #: Largest number of elements the column matrix of one batch chunk may hold
 #: (64 Mi elements = 256 MB in float32). Larger batches are processed in chunks.
@@ -88,6 +89,7 @@ def im2col(
     )
 
 
+@follows_autocast
 def conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,

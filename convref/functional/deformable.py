@@ -25,7 +25,7 @@ from .._checks import (
     check_dcls_kernel_args,
     check_deform_conv2d_args,
 )
-from ._precision import compute_dtype
+from ._precision import compute_dtype, float32_under_autocast
 
 #: Largest number of elements the sampled columns of one batch chunk may hold
 #: (16 Mi elements = 64 MB in float32); larger batches are processed in chunks.
@@ -161,6 +161,7 @@ def _deform_conv2d_chunk(
     return out.to(x.dtype)
 
 
+@float32_under_autocast
 def deform_conv2d(
     x: torch.Tensor,
     offset: torch.Tensor,

@@ -22,6 +22,7 @@ from .._checks import (
     check_conv2d_args,
     check_dilate_kernel_args,
 )
+from ._precision import follows_autocast
 from .conv import conv2d
 
 
@@ -51,6 +52,7 @@ def dilate_kernel(weight: torch.Tensor, dilation: IntPair) -> torch.Tensor:
     return dilated
 
 
+@follows_autocast
 def conv2d_dilated_kernel(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -137,6 +139,7 @@ def batch_to_space(y: torch.Tensor, block: IntPair) -> torch.Tensor:
     return y.reshape(n, c, h * bh, w * bw)
 
 
+@follows_autocast
 def conv2d_space_to_batch(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -187,6 +190,7 @@ def conv2d_space_to_batch(
     return y
 
 
+@follows_autocast
 def causal_conv1d(
     x: torch.Tensor,
     weight: torch.Tensor,

@@ -16,11 +16,13 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import IntPair, Padding, check_dynamic_conv2d_args
+from ._precision import follows_autocast
 from .conv import symmetric_padding
 
 __all__ = ["dynamic_conv2d"]
 
 
+@follows_autocast
 def dynamic_conv2d(
     x: torch.Tensor,
     weights: torch.Tensor,

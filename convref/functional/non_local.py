@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import NonLocalArgs, check_non_local_args, check_out_weight
+from ._precision import follows_autocast
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -51,6 +52,7 @@ def _embeddings(
     )
 
 
+@follows_autocast
 def non_local_affinity(
     x: torch.Tensor,
     theta_weight: Optional[torch.Tensor],
@@ -152,6 +154,7 @@ def _concatenation_response(
     return y / positions  # (N, H W, C_i)
 
 
+@follows_autocast
 def non_local_response(
     x: torch.Tensor,
     theta_weight: Optional[torch.Tensor],
@@ -234,6 +237,7 @@ def non_local_response(
     return y.transpose(1, 2).reshape(x.shape[0], args.inter_channels, *x.shape[2:])
 
 
+@follows_autocast
 def non_local2d(
     x: torch.Tensor,
     theta_weight: Optional[torch.Tensor],

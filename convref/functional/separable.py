@@ -7,9 +7,11 @@ from typing import Optional
 import torch
 
 from .._checks import IntPair, Padding, check_kernel_matrix, check_separable_conv2d_args
+from ._precision import follows_autocast
 from .conv import conv2d
 
 
+@follows_autocast
 def separable_conv2d(
     x: torch.Tensor,
     column_weight: torch.Tensor,

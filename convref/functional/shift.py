@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from ..reference.shift import shift_pattern as _numpy_shift_pattern
+from ._precision import float32_under_autocast
 
 
 def shift_pattern(
@@ -292,6 +293,7 @@ class _PatternShift(torch.autograd.Function):
 # ---------------------------------------------------------------------------
 
 
+@float32_under_autocast
 def shift2d(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     r"""Shift every channel by its own offset: :math:`y[n, c, h, w] = x[n, c, h - \Delta y_c, w - \Delta x_c]`.
 

@@ -20,6 +20,7 @@ from .._checks import (
     check_conv_transpose2d_args,
     check_stuff_zeros_args,
 )
+from ._precision import follows_autocast
 from .conv import MAX_COLUMN_ELEMENTS, conv2d
 
 
@@ -46,6 +47,7 @@ def _scatter(
     )
 
 
+@follows_autocast
 def conv_transpose2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -179,6 +181,7 @@ def flip_transpose_weight(weight: torch.Tensor, groups: int) -> torch.Tensor:
     return per_group.flip(-2, -1).reshape(groups * group_out, c_in // groups, kh, kw)
 
 
+@follows_autocast
 def conv_transpose2d_as_conv(
     x: torch.Tensor,
     weight: torch.Tensor,

@@ -10,9 +10,11 @@ from typing import Optional
 import torch
 
 from .._checks import IntPair, Padding, check_resize_conv2d_args
+from ._precision import follows_autocast
 from .conv import conv2d
 
 
+@follows_autocast
 def resize_conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,

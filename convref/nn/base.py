@@ -197,6 +197,24 @@ class ConvLayer2d(nn.Module):
         """
         self._reset_weight_and_bias()
 
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True):
+        """Apply ``fn`` as :class:`torch.nn.Module` does, to stacks of kernels too.
+
+        ``module.to(memory_format=torch.channels_last)`` converts every 4-D (and 5-D)
+        tensor, and a 5-D one cannot take the 2-D format: a stack of ``K`` kernels
+        ``(K, C_out, C_in / groups, kh, kw)`` (CondConv, DY-CNN) or DCLS's positions would
+        make the whole model's conversion fail. Such a tensor is given to ``fn`` as the 4-D
+        ``(K * C_out, C_in / groups, kh, kw)`` view that it is, kernel by kernel, and shaped
+        back: every kernel gets the format, as a convolution's weight does.
+        """
+
+        def per_kernel(tensor: torch.Tensor) -> torch.Tensor:
+            if tensor.dim() != 5:
+                return fn(tensor)
+            return fn(tensor.flatten(0, 1)).unflatten(0, tensor.shape[:2])
+
+        return super()._apply(per_kernel, recurse)
+
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`: the convolution and its bias.
 
