@@ -482,7 +482,7 @@ def test_atrous_cascade_bad_arguments(kwargs, exception, pattern):
         (
             torch.zeros(1, 4, 5, 5),
             ValueError,
-            r"^x must have 3 channels \(in_channels\), got shape \(1, 4, 5, 5\)$",
+            r"^x must have 3 channels, the layer's input channels, got shape \(1, 4, 5, 5\)$",
         ),
         (
             torch.zeros(1, 3, 5, 5, dtype=torch.int64),
@@ -500,8 +500,9 @@ def test_atrous_cascade_bad_arguments(kwargs, exception, pattern):
 )
 def test_bad_inputs(make, x, exception, pattern):
     module = make()
-    if isinstance(module, AtrousCascade):
-        pattern = pattern.replace("in_channels", "channels")
+    pattern = f"^{type(module).__name__}: " + pattern.removeprefix(
+        "^"
+    )  # names the layer
     with pytest.raises(exception, match=pattern):
         module(x)
 

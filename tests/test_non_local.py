@@ -513,7 +513,9 @@ def test_layer_bad_calls(overrides, exception, pattern):
 
 def test_layer_forward_checks_channels():
     with pytest.raises(
-        ValueError, match=r"^x must have 4 channels, got shape \(1, 3, 4, 4\)$"
+        ValueError,
+        match=r"^NonLocal2d: x must have 4 channels, the layer's input channels,"
+        r" got shape \(1, 3, 4, 4\)$",
     ):
         cnn.NonLocal2d(4)(torch.randn(1, 3, 4, 4))
 

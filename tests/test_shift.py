@@ -610,7 +610,8 @@ def test_shift2d_bad_calls(overrides, exception, pattern):
 def test_shift_layer_refuses_other_channel_counts():
     with pytest.raises(
         ValueError,
-        match=r"^shifts must have shape \(20, 2\) \(one \(dy, dx\) per channel\), got shape \(18, 2\)$",
+        match=r"^Shift2d: x must have 18 channels, the layer's input channels,"
+        r" got shape \(1, 20, 5, 5\)$",
     ):
         cnn.Shift2d(18)(torch.zeros(1, 20, 5, 5))
 

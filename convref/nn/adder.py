@@ -18,7 +18,7 @@ from torch import nn
 from .. import functional
 from .._checks import IntPair, Padding, check_adder_gradient, check_bool, check_eta
 from ..arith import Ops
-from .base import ConvLayer2d
+from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["Adder2d", "adder_bn_relu", "to_adder"]
 
@@ -104,6 +104,7 @@ class Adder2d(ConvLayer2d):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         weight = (
             self.weight
             if self.eta is None

@@ -17,6 +17,7 @@ from torch import nn
 from .._checks import (
     IntPair,
     Padding,
+    check_array,
     check_bool,
     check_layer_channels,
     int_pair,
@@ -24,9 +25,74 @@ from .._checks import (
     positive_int,
 )
 from ..arith import Ops
+from ..functional._precision import autocast_dtype
 from .init import bilinear_, init_weight_, pytorch_default_
 
-__all__ = ["ConvLayer2d"]
+__all__ = ["ConvLayer2d", "check_layer_input"]
+
+
+def check_layer_input(
+    layer: nn.Module,
+    x: Any,
+    channels: Optional[int],
+    *,
+    ndim: int = 4,
+    layout: str = "(N, C_in, H, W)",
+) -> None:
+    """Refuse an input the layer cannot take, before any PyTorch operation runs.
+
+    The layers' own message for each mistake, naming the layer, ``x``, what it expected
+    and what it got, where PyTorch's would come from deep inside (a matrix product, a
+    reshape, a weight that "must be C_in / groups").
+
+    Parameters
+    ----------
+    layer : torch.nn.Module
+        The layer (its class name opens every message; its first parameter gives the
+        device and dtype ``x`` must share).
+    x : Any
+        The input.
+    channels : int or None
+        The channels ``x`` must have (dimension 1); ``None`` takes any number.
+    ndim : int
+        The dimensions ``x`` must have: 4 for ``(N, C, H, W)``, 3 for ``(N, C, L)``.
+    layout : str
+        The shape ``x`` must have, as the messages write it.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point :class:`torch.Tensor`, or (outside
+        :class:`torch.autocast`) its dtype is not the layer's.
+    ValueError
+        If ``x`` has the wrong number of dimensions or channels, or is on another device
+        than the layer's parameters.
+    """
+    name = type(layer).__name__
+    try:
+        check_array("x", x, torch.Tensor, ndim, layout)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{name}: x must have {channels} channels, the layer's input channels,"
+            f" got shape {tuple(x.shape)}"
+        )
+    parameter = next(layer.parameters(), None)
+    if parameter is None:
+        return
+    if x.device != parameter.device:
+        raise ValueError(
+            f"{name}: x is on {x.device}, the layer's parameters on {parameter.device};"
+            " move the input or the layer with .to(device)"
+        )
+    if x.dtype != parameter.dtype and autocast_dtype(x.device.type) is None:
+        raise TypeError(
+            f"{name}: x has dtype {x.dtype}, the layer's parameters {parameter.dtype};"
+            f" convert one of them (x.to({parameter.dtype}) or layer.to({x.dtype})),"
+            " or run under torch.autocast"
+        )
+
 
 #: How each ``init`` scheme other than ``"pytorch"`` fills one kernel; the bias then
 #: starts at zero. (``"pytorch"`` draws weight and bias together, by

@@ -8,6 +8,7 @@ from torch import nn
 from .. import functional
 from .._checks import check_layer_channels, positive_int
 from ..arith import Ops
+from .base import check_layer_input
 from .init import pytorch_default_
 
 __all__ = ["CausalConv1d"]
@@ -71,6 +72,7 @@ class CausalConv1d(nn.Module):
         return self.dilation * (self.kernel_size - 1) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels, ndim=3, layout="(N, C_in, L)")
         return functional.causal_conv1d(
             x, self.weight, self.bias, self.dilation, self.groups
         )

@@ -6,7 +6,7 @@ import torch
 
 from .. import functional
 from .._checks import IntPair, Padding
-from .base import ConvLayer2d
+from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["Conv2d", "Conv1x1"]
 
@@ -66,6 +66,7 @@ class Conv2d(ConvLayer2d):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         return functional.conv2d(
             x,
             self.weight,

@@ -23,7 +23,7 @@ from torch import nn
 from .. import functional
 from .._checks import IntPair, Padding, check_bool, check_window_args, positive_int
 from ..arith import Ops
-from .base import ConvLayer2d
+from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["DeformConv2d", "DCN2d", "ActiveConv2d", "DclsConv2d"]
 
@@ -110,6 +110,7 @@ class DeformConv2d(ConvLayer2d):
         mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Convolve ``input`` with the taps moved by ``offset`` (and scaled by ``mask``, DCN v2)."""
+        check_layer_input(self, input, self.in_channels)
         return functional.deform_conv2d(
             input,
             offset,
@@ -234,6 +235,7 @@ class DCN2d(ConvLayer2d):
         return predicted[:, :split], mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         offset, mask = self.offsets_and_mask(x)
         return functional.deform_conv2d(
             x,
@@ -344,6 +346,7 @@ class ActiveConv2d(ConvLayer2d):
         return self.tap_offsets.reshape(1, -1, 1, 1).expand(x.shape[0], -1, *out_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         offset = self.offset_map(x)
         return functional.deform_conv2d(
             x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation
@@ -455,6 +458,7 @@ class DclsConv2d(ConvLayer2d):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         # the learned part is the dense kernel; the large convolution is PyTorch's own,
         # which is the point of DCLS: at run time it costs what a dense kernel of that
         # size costs

@@ -15,8 +15,9 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from .._checks import _is_int, check_array, check_bool, positive_int
+from .._checks import _is_int, check_bool, positive_int
 from ..arith import ConvSpec, Ops, receptive_field, stack_specs, tensor_bytes
+from .base import check_layer_input
 from .conv import Conv2d
 
 __all__ = ["ASPP", "AtrousCascade"]
@@ -56,15 +57,6 @@ def _conv_bn_relu(
         nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity(),
         nn.ReLU(),
     )
-
-
-def _check_input(x: Any, channels: int, name: str) -> None:
-    """Refuse anything but a floating ``(N, channels, H, W)`` tensor; ``name`` is the module's argument."""
-    check_array("x", x, torch.Tensor, 4, "(N, C_in, H, W)")
-    if x.shape[1] != channels:
-        raise ValueError(
-            f"x must have {channels} channels ({name}), got shape {tuple(x.shape)}"
-        )
 
 
 class _ImagePooling(nn.Module):
@@ -218,7 +210,7 @@ class ASPP(nn.Module):
         return None if self.image_pooling else self.conv_receptive_field
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, "in_channels")
+        check_layer_input(self, x, self.in_channels)
         if self.training and self.batch_norm and self.image_pooling and x.shape[0] < 2:
             raise ValueError(
                 "x must hold at least 2 samples in training mode: the image-pooling "
@@ -304,7 +296,7 @@ class AtrousCascade(nn.Sequential):
         return receptive_field(specs).size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.channels, "channels")
+        check_layer_input(self, x, self.channels)
         return super().forward(x)
 
     def extra_repr(self) -> str:

@@ -27,7 +27,7 @@ from .._checks import (
     positive_number,
 )
 from ..arith import Ops, tensor_bytes
-from .base import ConvLayer2d
+from .base import ConvLayer2d, check_layer_input
 
 __all__ = [
     "KernelMixtureConv2d",
@@ -97,6 +97,7 @@ class KernelMixtureConv2d(ConvLayer2d):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         return functional.dynamic_conv2d(
             x,
             self.weight,
@@ -397,6 +398,7 @@ class SelectiveKernel2d(nn.Module):
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The output ``(N, C_out, H_out, W_out)`` and the branch weights ``(N, branches, C_out)`` (summing to one over branches)."""
+        check_layer_input(self, x, self.in_channels)
         outputs = torch.stack(
             [branch(x) for branch in self.branches], dim=1
         )  # (N, M, C, H, W)

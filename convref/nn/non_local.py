@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import check_array, check_non_local_options, positive_int
+from .._checks import check_non_local_options, positive_int
 from ..arith import Ops
+from .base import check_layer_input
 from .init import pytorch_default_
 
 __all__ = ["NonLocal2d"]
@@ -146,11 +147,7 @@ class NonLocal2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_array("x", x, torch.Tensor, 4, "(N, C, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"x must have {self.in_channels} channels, got shape {tuple(x.shape)}"
-            )
+        check_layer_input(self, x, self.in_channels)
         y = self.response(x)
         z = torch.matmul(self.out_weight, y.flatten(2)) + self.out_bias.view(1, -1, 1)
         z = z.view_as(x)

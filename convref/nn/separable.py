@@ -10,6 +10,7 @@ from torch import nn
 from .. import functional
 from .._checks import IntPair, Padding, positive_int
 from ..arith import Ops
+from .base import check_layer_input
 from .conv import Conv2d
 
 __all__ = ["DepthwiseSeparableConv2d", "ChannelShuffle"]
@@ -61,7 +62,8 @@ class DepthwiseSeparableConv2d(nn.Module):
         activation: Optional[nn.Module] = None,
     ) -> None:
         super().__init__()
-        in_channels = positive_int("in_channels", in_channels)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.out_channels = positive_int("out_channels", out_channels)
         depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
         middle = in_channels * depth_multiplier
         self.depthwise = Conv2d(
@@ -82,6 +84,7 @@ class DepthwiseSeparableConv2d(nn.Module):
         self.activation = activation if activation is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         x = self.activation(self.depthwise_norm(self.depthwise(x)))
         return self.activation(self.pointwise_norm(self.pointwise(x)))
 
@@ -104,6 +107,7 @@ class ChannelShuffle(nn.Module):
         self.groups = positive_int("groups", groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, None)
         return functional.channel_shuffle(x, self.groups)
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:

@@ -9,6 +9,7 @@ from .. import functional
 from .._checks import check_shift_args, check_shift_pattern_args, positive_int
 from ..arith import Ops, tensor_bytes
 from ..functional.shift import pattern_shift2d
+from .base import check_layer_input
 from .conv import Conv1x1
 
 __all__ = ["Shift2d", "ActiveShift2d", "ShiftBlock"]
@@ -55,6 +56,7 @@ class Shift2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.channels)
         check_shift_args(
             x, self.shifts, array_type=torch.Tensor
         )  # x has the channels of the table, as before
@@ -99,6 +101,7 @@ class ActiveShift2d(nn.Module):
         self.shifts = nn.Parameter(start)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.channels)
         return functional.shift2d(x, self.shifts.to(x.dtype))
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
@@ -148,6 +151,7 @@ class ShiftBlock(nn.Module):
         super().__init__()
         in_channels = positive_int("in_channels", in_channels)
         out_channels = positive_int("out_channels", out_channels)
+        self.in_channels, self.out_channels = in_channels, out_channels
         middle = in_channels * positive_int("expansion", expansion)
         self.stride = positive_int("stride", stride)
         self.expand = nn.Sequential(
@@ -159,6 +163,7 @@ class ShiftBlock(nn.Module):
         self.residual = in_channels == out_channels and self.stride == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(self, x, self.in_channels)
         y = self.shift(self.expand(x))
         if self.stride > 1:  # a strided 1x1 convolution reads every stride-th pixel
             y = y[:, :, :: self.stride, :: self.stride]

@@ -8,7 +8,7 @@ import torch
 
 from .. import functional
 from .._checks import IntPair, check_output_padding, conv_transpose_length, int_pair
-from .base import ConvLayer2d
+from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["ConvTranspose2d"]
 
@@ -118,6 +118,7 @@ class ConvTranspose2d(ConvLayer2d):
         self, x: torch.Tensor, output_size: Optional[Sequence[int]] = None
     ) -> torch.Tensor:
         """Apply the layer; ``output_size`` (the last two entries are used) picks ``output_padding``."""
+        check_layer_input(self, x, self.in_channels)
         output_padding = self.output_padding
         if output_size is not None:
             if not isinstance(x, torch.Tensor) or x.dim() != 4:
