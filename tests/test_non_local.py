@@ -225,6 +225,26 @@ def test_implicit_path_equals_explicit_affinity_path(mode, sub_sample, scale):
     torch.testing.assert_close(implicit, explicit, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("sub_sample", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_batch_gives_an_empty_output(mode, sub_sample):
+    """N = 0 (the last, empty batch of a loader): both versions return (0, C, H, W)."""
+    x = np.zeros((0, 5, 4, 6))
+    weights, biases = make_weights(mode, seed=6)
+    out_weight = np.random.default_rng(7).standard_normal((5, 4))
+    zs = run_both(
+        "non_local2d",
+        x,
+        **weights,
+        out_weight=out_weight,
+        mode=mode,
+        sub_sample=sub_sample,
+        **biases,
+    )
+    for front, z in zs.items():
+        assert z.shape == x.shape and z.dtype == x.dtype, front
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_block_adds_the_residual(mode):
     x = np.random.default_rng(5).standard_normal((1, 5, 4, 5))

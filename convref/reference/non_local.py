@@ -23,7 +23,8 @@ from .._checks import check_non_local_args, check_out_weight
 
 def _flat(x: np.ndarray) -> np.ndarray:
     """``(N, C, H, W)`` -> ``(N, C, H W)``: one column per position."""
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    # the position count spelled out, not -1: an empty batch leaves -1 undetermined
+    return x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
 
 
 def _project(
@@ -200,7 +201,7 @@ def non_local_response(
         g_weight, _flat(max_pool_2x2(x) if sub_sample else x), g_bias
     )  # (N, C_i, M)
     y = np.einsum("nij,ncj->nci", affinity, values)
-    return y.reshape(x.shape[0], -1, *x.shape[2:]).astype(x.dtype, copy=False)
+    return y.reshape(x.shape[0], y.shape[1], *x.shape[2:]).astype(x.dtype, copy=False)
 
 
 def non_local2d(
