@@ -260,3 +260,30 @@ def test_energy_table_is_horowitz_2014():
         table[("mult", fmt)] > table[("add", fmt)]
         for fmt in ("int8", "int32", "fp16", "fp32")
     )
+
+
+def test_scale_when_is_checked_and_shown():
+    with pytest.raises(
+        ValueError,
+        match=r"^scale_when must be one of \['backward', 'on_call'\], got 'x'$",
+    ):
+        Adder2d(2, 3, 3, scale_when="x")
+    assert "scale_when='on_call'" in repr(Adder2d(2, 3, 3, scale_when="on_call"))
+    assert "scale_when" not in repr(Adder2d(2, 3, 3))
+
+
+def test_on_call_scaling_equals_in_backward_scaling_in_one_process():
+    """The deferred scale, applied by scale_adder_gradients_, is the authors' step."""
+    from convref.nn import scale_adder_gradients_
+
+    grads = []
+    for when in ("backward", "on_call"):
+        torch.manual_seed(0)
+        layer = Adder2d(3, 4, 3, padding=1, scale_when=when).double()
+        x = torch.randn(
+            2, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+        )
+        layer(x).square().mean().backward()
+        assert scale_adder_gradients_(layer) == (when == "on_call")
+        grads.append(layer.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=0)

@@ -7,7 +7,7 @@ options beyond them are keyword-only.
 """
 
 from . import init
-from .adder import Adder2d, adder_bn_relu, to_adder
+from .adder import Adder2d, adder_bn_relu, scale_adder_gradients_, to_adder
 from .base import ConvLayer2d
 from .causal import CausalConv1d
 from .conv import Conv1x1, Conv2d
@@ -55,6 +55,7 @@ __all__ = [
     "Adder2d",
     "adder_bn_relu",
     "to_adder",
+    "scale_adder_gradients_",
     # dynamic
     "KernelMixtureConv2d",
     "CondConv2d",
