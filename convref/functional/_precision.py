@@ -73,6 +73,17 @@ def _first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
     )
 
 
+def _run_cast(
+    op: Callable, args: tuple, kwargs: dict, device_type: str, dtype: torch.dtype
+):
+    """``op`` on its floating arguments cast to ``dtype``, with autocast off."""
+    with torch.autocast(device_type, enabled=False):
+        return op(
+            *(_cast_floating(v, dtype) for v in args),
+            **{k: _cast_floating(v, dtype) for k, v in kwargs.items()},
+        )
+
+
 def follows_autocast(op: Op) -> Op:
     """Make ``op`` run under :class:`torch.autocast` as PyTorch's own convolutions do.
 
@@ -101,11 +112,7 @@ def follows_autocast(op: Op) -> Op:
         dtype = None if first is None else autocast_dtype(first.device.type)
         if dtype is None:
             return op(*args, **kwargs)
-        with torch.autocast(first.device.type, enabled=False):
-            return op(
-                *(_cast_floating(v, dtype) for v in args),
-                **{k: _cast_floating(v, dtype) for k, v in kwargs.items()},
-            )
+        return _run_cast(op, args, kwargs, first.device.type, dtype)
 
     return run  # type: ignore[return-value]
 
@@ -135,11 +142,7 @@ def float32_under_autocast(op: Op) -> Op:
         first = _first_tensor(args, kwargs)
         if first is None or autocast_dtype(first.device.type) is None:
             return op(*args, **kwargs)
-        with torch.autocast(first.device.type, enabled=False):
-            output = op(
-                *(_cast_floating(v, torch.float32) for v in args),
-                **{k: _cast_floating(v, torch.float32) for k, v in kwargs.items()},
-            )
+        output = _run_cast(op, args, kwargs, first.device.type, torch.float32)
         return output.to(first.dtype)
 
     return run  # type: ignore[return-value]
