@@ -627,7 +627,8 @@ def test_depthwise_separable_layer_bad_input():
     layer = convref.nn.DepthwiseSeparableConv2d(3, 4, 3)
     with pytest.raises(
         ValueError,
-        match=r"^groups must divide the input channels: x has 4 channels, groups=3$",
+        match=r"^DepthwiseSeparableConv2d: x must have 3 channels, the layer's input"
+        r" channels, got shape \(1, 4, 5, 5\)$",
     ):
         layer(torch.zeros(1, 4, 5, 5))
     with pytest.raises(

@@ -448,7 +448,7 @@ KEYWORD_ONLY = {
     cnn.DCN2d: ["offset_groups", "modulated", "init"],
     cnn.ActiveConv2d: ["init"],
     cnn.DclsConv2d: ["init"],
-    cnn.Adder2d: ["gradient", "eta", "init"],
+    cnn.Adder2d: ["gradient", "eta", "scale_when", "init"],
     cnn.ConvTranspose2d: ["init"],
     cnn.DepthwiseSeparableConv2d: ["depth_multiplier", "batch_norm", "activation"],
     cnn.adder_bn_relu: ["eta", "relu"],
