@@ -4,7 +4,7 @@
 (``_build/.jupyter_cache``) one after another, in its own process. This script runs the
 same executions first, several at once, and stores each executed notebook in that cache
 the way the build would: the build then finds every notebook cached and only renders.
-On two cores this takes the build from about eleven minutes to about seven.
+On two cores this takes the build from about ten minutes to about six.
 
 Each notebook runs exactly as the build would run it: the same executor
 (``jupyter_cache``'s ``single_nb_execution``), its own folder as working directory, the
