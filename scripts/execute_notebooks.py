@@ -23,21 +23,17 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from book_pdf import toc_pages  # (beside this script) the table of contents' pages
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".jupyter_cache"
 
 
 def book_notebooks(root: Path = ROOT) -> list[Path]:
     """Return the ``.ipynb`` files the table of contents lists, in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part.get("chapters", [])]
-    files += [chapter["file"] for chapter in toc.get("chapters", [])]
-    paths = [root / f"{name}.ipynb" for name in files]
-    return [path for path in paths if path.is_file()]
+    pages = toc_pages(root / "_toc.yml")
+    notebooks = [root / (page.removesuffix(".html") + ".ipynb") for page in pages]
+    return [path for path in notebooks if path.is_file()]
 
 
 def cell_timeout(root: Path = ROOT) -> int:

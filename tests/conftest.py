@@ -27,9 +27,9 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """Skip tests marked ``cuda`` without a CUDA device; run the browser tests page by page.
 
-    The browser checks of one book page share one opening of it (``loaded`` in
-    ``test_browser.py``), so they run together: ordered by page, and in one
-    pytest-xdist worker (a group per page) when the tests run in several.
+    The browser checks of one book page share one opening of it (the ``loaded``
+    fixture below), so they run together: ordered by page, and in one pytest-xdist
+    worker (a group per page) when the tests run in several.
     """
     if not HAS_CUDA:
         skip = pytest.mark.skip(reason="needs a CUDA device")
@@ -41,17 +41,14 @@ def pytest_collection_modifyitems(config, items):
         callspec = getattr(item, "callspec", None)
         return callspec.params.get("page_path", "") if callspec else ""
 
+    def browser_page(item) -> str:
+        return book_page(item) if "browser" in item.keywords else ""
+
     for item in items:
-        if "browser" in item.keywords and book_page(item):
-            item.add_marker(pytest.mark.xdist_group(book_page(item)))
-    position = {id(item): index for index, item in enumerate(items)}
-    items.sort(
-        key=lambda item: (
-            "browser" in item.keywords,
-            book_page(item) if "browser" in item.keywords else "",
-            position[id(item)],
-        )
-    )
+        if browser_page(item):
+            item.add_marker(pytest.mark.xdist_group(browser_page(item)))
+    # a stable sort: within one page the tests keep the order they were collected in
+    items.sort(key=lambda item: ("browser" in item.keywords, browser_page(item)))
 
 
 @pytest.fixture(autouse=True)

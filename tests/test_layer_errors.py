@@ -86,12 +86,10 @@ ROWS = [
 def test_layer_refuses_a_bad_input_with_its_own_message(
     name, what, bad, exception, pattern
 ):
-    layer, _, extra = _layer_and_input(name)
+    layer, x, extra = _layer_and_input(name)
     layer_name = type(layer).__name__
-    inputs = (bad,)
-    if extra is not None:  # DeformConv2d: valid offsets and mask beside the bad input
-        _, x, _ = _layer_and_input(name)
-        inputs = (bad, *extra(x))
+    # DeformConv2d: valid offsets and mask beside the bad input
+    inputs = (bad, *extra(x)) if extra is not None else (bad,)
     with pytest.raises(exception, match=f"^{layer_name}: {pattern}"):
         layer(*inputs)
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .. import functional
-from .._checks import check_shift_args, check_shift_pattern_args, positive_int
+from .._checks import check_shift_pattern_args, positive_int
 from ..arith import Ops, tensor_bytes
 from ..functional.shift import pattern_shift2d
 from .base import check_layer_input
@@ -57,9 +57,6 @@ class Shift2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_layer_input(self, x, self.channels)
-        check_shift_args(
-            x, self.shifts, array_type=torch.Tensor
-        )  # x has the channels of the table, as before
         return pattern_shift2d(x, self.kernel_size, self.dilation, self.layout)
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
