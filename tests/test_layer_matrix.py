@@ -219,3 +219,21 @@ def test_sampling_ops_run_in_float32_under_autocast():
     assert sampled.dtype == shifted.dtype == torch.float32  # x's dtype
     torch.testing.assert_close(sampled, expected)
     torch.testing.assert_close(shifted, expected_shift)
+
+
+def test_active_shifts_keep_float32_positions_under_autocast():
+    """A bfloat16 input does not round the learned shifts: 2.31 stays 2.31, not 2.3125."""
+    from convref import functional
+
+    layer = nn.ActiveShift2d(4)
+    with torch.no_grad():
+        layer.shifts.copy_(
+            torch.tensor([[1.3, -0.7], [2.31, 0.1], [-1.17, 0.45], [0.33, 1.9]])
+        )
+    x = torch.randn(2, 4, 9, 9, generator=torch.Generator().manual_seed(6))
+    x = x.to(torch.bfloat16)  # the output of an earlier layer under autocast
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        output = layer(x)
+    expected = functional.shift2d(x.float(), layer.shifts.detach()).to(torch.bfloat16)
+    assert output.dtype == torch.bfloat16
+    torch.testing.assert_close(output, expected, rtol=0, atol=0)

@@ -99,7 +99,7 @@ class ActiveShift2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_layer_input(self, x, self.channels)
-        return functional.shift2d(x, self.shifts.to(x.dtype))
+        return functional.shift2d(x, self.shifts)  # positions stay in float32
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """Four multiply-adds per output value, the bilinear blend (for :func:`convref.arith.count`)."""
