@@ -44,9 +44,12 @@ build-book: setup $(PACKAGE_STAMP)
 test: unit notebooks build-book browser
 
 # Two test processes, each on one thread (the tests' tensors are small: a second thread
-# gains little, a second process nearly doubles the speed on two cores).
+# gains little, a second process nearly doubles the speed on two cores). The run writes
+# the API page's layer compatibility matrix from its own outcomes (tests/compatibility_matrix.py).
+COMPAT_MATRIX := book/_generated/compatibility.md
 unit: setup
-	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -m "not browser" -n 2
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -m "not browser" -n 2 \
+		--compatibility-matrix $(COMPAT_MATRIX)
 
 # Two notebooks at a time, each kernel on one thread: on two cores this is faster than one
 # notebook on two threads (small tensors gain little from a second thread).

@@ -2,7 +2,7 @@
 
 One process, or several with ``torchrun``; the CPU, or a GPU when there is one:
 
-    python examples/train_with_convref.py --amp --channels-last --compile
+    python examples/train_with_convref.py --amp --channels-last --compile --onnx model.onnx
     torchrun --nproc-per-node 2 examples/train_with_convref.py --amp
 
 What it shows, each behind a flag or always on:
@@ -16,7 +16,10 @@ What it shows, each behind a flag or always on:
 * DistributedDataParallel when ``torchrun`` starts it (gloo on the CPU, NCCL on GPUs),
   each process training on its own share of every batch, AdderNet's adaptive gradient
   scaled after the all-reduce (``scale_when="on_call"``);
-* saving the trained weights and loading them into a fresh model.
+* saving the trained weights and loading them into a fresh model;
+* exporting the trained model to ONNX with a dynamic batch size (``--onnx PATH``; needs
+  the ``onnx`` and ``onnxscript`` packages) and, where ``onnxruntime`` is installed,
+  checking that the exported model gives the model's outputs.
 
 The data are generated (:func:`convref.data.varied_shapes`), so nothing is downloaded. The
 script prints the loss of the first and last steps and exits with an error if training
@@ -71,7 +74,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the model"
     )
+    parser.add_argument(
+        "--onnx", metavar="PATH", help="export the trained model to ONNX at PATH"
+    )
     return parser.parse_args(argv)
+
+
+def export_onnx(model: torch.nn.Module, images: torch.Tensor, path: str) -> float | None:
+    """Export ``model`` (eval mode, float32) with a dynamic batch size; check it if possible.
+
+    Returns the largest difference between onnxruntime's outputs and the model's on
+    ``images``, or None where onnxruntime is not installed.
+    """
+    model = model.float().eval()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    example = images[:2]  # any batch size: the exported graph keeps it a dimension
+    program = torch.onnx.export(
+        model, (example,), dynamo=True, dynamic_shapes=({0: batch},), verbose=False
+    )
+    program.save(path)
+    try:
+        import onnxruntime  # optional: only to check the export
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (name,) = [node.name for node in session.get_inputs()]
+    (outputs,) = session.run(None, {name: images.numpy()})
+    with torch.no_grad():
+        expected = model(images)
+    return float((torch.from_numpy(outputs) - expected).abs().max())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,10 +172,22 @@ def main(argv: list[str] | None = None) -> int:
             f" channels_last={args.channels_last}, compile={args.compile}:"
             f" loss {first:.3f} over the first 5 steps, {last:.3f} over the last 5"
         )
+    exported_differs = False
+    if args.onnx and rank == 0:
+        new_images = torch.from_numpy(data.varied_shapes(16, size=24, seed=1)[0])
+        difference = export_onnx(fresh, new_images, args.onnx)
+        if difference is None:
+            print(f"ONNX: saved to {args.onnx} (install onnxruntime to check it)")
+        else:
+            print(f"ONNX: onnxruntime's outputs within {difference:.1e} of the model's")
+            exported_differs = difference > 1e-4
     if distributed:
         dist.destroy_process_group()
     if not last < first:
         print("training did not lower the loss", file=sys.stderr)
+        return 1
+    if exported_differs:
+        print("the exported model differs from the trained one", file=sys.stderr)
         return 1
     return 0
 

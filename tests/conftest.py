@@ -1,4 +1,4 @@
-"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, closing figures, shared oracles."""
+"""Shared test setup: a headless matplotlib backend, the ``cuda`` marker's skip, closing figures, shared oracles, the compatibility matrix."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from compatibility_matrix import add_option, register
 
 HAS_CUDA = torch.cuda.is_available()
 
 
+def pytest_addoption(parser):
+    add_option(parser)
+
+
 def pytest_configure(config):
+    register(config)  # the compatibility matrix of the API page
     # PyTorch's own performance note when the oracle F.conv2d pads an even kernel for "same".
     config.addinivalue_line(
         "filterwarnings", "ignore:Using padding='same' with even kernel:UserWarning"

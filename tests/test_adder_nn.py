@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from convref import arith, functional, reference
+from convref import arith, functional, nn, reference
 from convref.nn import Adder2d, adder_bn_relu, to_adder
 
 
@@ -287,3 +287,34 @@ def test_on_call_scaling_equals_in_backward_scaling_in_one_process():
         assert scale_adder_gradients_(layer) == (when == "on_call")
         grads.append(layer.weight.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=0)
+
+
+def test_double_backward_names_the_adder_layer():
+    """A gradient penalty through Adder2d fails with a message that says why, not PyTorch's generic one."""
+    layer = nn.Adder2d(2, 3, 3, padding=1)
+    x = torch.randn(2, 2, 5, 5, requires_grad=True)
+    (grad_x,) = torch.autograd.grad(layer(x).square().mean(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match=r"adder2d has no second derivative"):
+        grad_x.square().sum().backward()
+
+
+def test_double_backward_names_the_adaptive_scale():
+    weight = torch.randn(3, 4, requires_grad=True)
+    scaled = functional.with_adaptive_gradient(weight, eta=0.2)
+    (grad_w,) = torch.autograd.grad(
+        (scaled * weight.detach()).sum() ** 2, weight, create_graph=True
+    )
+    with pytest.raises(RuntimeError, match=r"with_adaptive_gradient .* no second"):
+        grad_w.sum().backward()
+
+
+def test_a_graph_of_gradients_keeps_the_first_order_gradients():
+    """create_graph=True alone (no second derivative taken) gives the usual gradients."""
+    layer = nn.Adder2d(2, 3, 3, padding=1)
+    x = torch.randn(2, 2, 5, 5, requires_grad=True)
+    plain = torch.autograd.grad(layer(x).square().mean(), (x, layer.weight))
+    graphed = torch.autograd.grad(
+        layer(x).square().mean(), (x, layer.weight), create_graph=True
+    )
+    for first, second in zip(plain, graphed, strict=True):
+        torch.testing.assert_close(first, second.detach(), rtol=0, atol=0)

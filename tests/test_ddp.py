@@ -22,7 +22,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from test_layer_matrix import LAYERS, _layer_and_input
+from layer_cases import LAYERS, layer_and_input
 
 from convref import nn
 
@@ -41,7 +41,7 @@ def _layer(name: str):
         layer = ADDER_VARIANTS[name]()
         extra, shape = None, (4, 9, 9)
     else:
-        layer, x, extra = _layer_and_input(name)
+        layer, x, extra = layer_and_input(name)
         shape = tuple(x.shape[1:])
     return layer.double().eval(), shape, extra
 
@@ -109,7 +109,16 @@ def _one_process(name: str) -> dict[str, torch.Tensor]:
     return _gradients(layer, _inputs(shape, extra))
 
 
-@pytest.mark.parametrize("name", _names())
+def _matrix_cell(name: str):
+    """The compatibility-matrix mark: both Adder2d variants are the Adder2d cell."""
+    return pytest.mark.compat(
+        "DDP", layer="Adder2d" if name in ADDER_VARIANTS else name
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=_matrix_cell(name)) for name in _names()]
+)
 def test_two_processes_take_the_one_process_step(ranks, name):
     first, second = (rank[name] for rank in ranks)
     assert first.keys() == second.keys() and first

@@ -11,7 +11,7 @@ import re
 
 import pytest
 import torch
-from test_layer_matrix import LAYERS, _layer_and_input
+from layer_cases import LAYERS, layer_and_input
 
 
 def _spatial_layout(x: torch.Tensor) -> str:
@@ -20,7 +20,7 @@ def _spatial_layout(x: torch.Tensor) -> str:
 
 def _bad_inputs(name: str):
     """``(what, bad input, exception, message pattern)`` for the layer ``name``."""
-    layer, x, _ = _layer_and_input(name)
+    layer, x, _ = layer_and_input(name)
     channels = x.shape[1]
     layout = re.escape(_spatial_layout(x))
     rows = [
@@ -86,7 +86,7 @@ ROWS = [
 def test_layer_refuses_a_bad_input_with_its_own_message(
     name, what, bad, exception, pattern
 ):
-    layer, x, extra = _layer_and_input(name)
+    layer, x, extra = layer_and_input(name)
     layer_name = type(layer).__name__
     # DeformConv2d: valid offsets and mask beside the bad input
     inputs = (bad, *extra(x)) if extra is not None else (bad,)

@@ -10,11 +10,9 @@ nothing about the dtype, layout or batch changes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import pytest
 import torch
+from layer_cases import LAYERS, layer_and_input, relative_error, run_layer
 
 from convref import nn
 
@@ -29,88 +27,14 @@ TOLERANCE = {
 }
 
 
-@dataclass(frozen=True)
-class LayerCase:
-    """A layer and its input: ``build()`` returns the layer, ``shape`` one input's shape."""
-
-    build: Callable[[], torch.nn.Module]
-    shape: tuple[int, ...] = (4, 9, 9)
-    #: Extra inputs after ``x`` (DeformConv2d's offsets and mask), made from ``x``.
-    extra: Callable[[torch.Tensor], tuple] | None = None
-
-
-def _deform_inputs(x: torch.Tensor) -> tuple:
-    generator = torch.Generator().manual_seed(1)
-    n, _, h, w = x.shape
-    offset = torch.randn(n, 18, h, w, generator=generator) * 1.5
-    mask = torch.rand(n, 9, h, w, generator=generator)
-    return offset.to(x), mask.to(x)  # x's device and dtype
-
-
-LAYERS: dict[str, LayerCase] = {
-    "Conv2d": LayerCase(lambda: nn.Conv2d(4, 6, 3, padding=1)),
-    "Conv2d groups": LayerCase(lambda: nn.Conv2d(4, 6, 3, stride=2, groups=2)),
-    "Conv1x1": LayerCase(lambda: nn.Conv1x1(4, 6)),
-    "DepthwiseSeparableConv2d": LayerCase(
-        lambda: nn.DepthwiseSeparableConv2d(4, 6, 3, padding=1, batch_norm=True)
-    ),
-    "ChannelShuffle": LayerCase(lambda: nn.ChannelShuffle(2)),
-    "ASPP": LayerCase(lambda: nn.ASPP(4, 6, rates=(1, 2))),
-    "AtrousCascade": LayerCase(lambda: nn.AtrousCascade(4, rates=(1, 2))),
-    "CausalConv1d": LayerCase(lambda: nn.CausalConv1d(4, 6, 3, dilation=2), (4, 17)),
-    "ConvTranspose2d": LayerCase(
-        lambda: nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1)
-    ),
-    "NonLocal2d": LayerCase(lambda: nn.NonLocal2d(4)),
-    "NonLocal2d concatenation": LayerCase(
-        lambda: nn.NonLocal2d(4, mode="concatenation", sub_sample=False)
-    ),
-    "Shift2d": LayerCase(lambda: nn.Shift2d(9), (9, 9, 9)),
-    "ActiveShift2d": LayerCase(lambda: nn.ActiveShift2d(4), (4, 9, 9)),
-    "ShiftBlock": LayerCase(lambda: nn.ShiftBlock(4, 6)),
-    "DeformConv2d": LayerCase(
-        lambda: nn.DeformConv2d(4, 6, 3, padding=1), extra=_deform_inputs
-    ),
-    "DCN2d": LayerCase(lambda: nn.DCN2d(4, 6, 3, padding=1, modulated=True)),
-    "ActiveConv2d": LayerCase(lambda: nn.ActiveConv2d(4, 6, 3, padding=1)),
-    "DclsConv2d": LayerCase(lambda: nn.DclsConv2d(4, 6, 3, 5, padding=2)),
-    "Adder2d": LayerCase(lambda: nn.Adder2d(4, 6, 3, padding=1)),
-    "CondConv2d": LayerCase(lambda: nn.CondConv2d(4, 6, 3, padding=1)),
-    "DynamicConv2d": LayerCase(lambda: nn.DynamicConv2d(4, 6, 3, padding=1)),
-    "SelectiveKernel2d": LayerCase(lambda: nn.SelectiveKernel2d(4, 6)),
-}
-
-
-def _layer_and_input(name: str, batch: int = 3):
-    case = LAYERS[name]
-    torch.manual_seed(0)
-    layer = case.build().eval()  # batch norm on its running statistics
-    with torch.no_grad():  # non-zero offsets, so that the deformable taps move
-        for parameter_name, parameter in layer.named_parameters():
-            if "offset" in parameter_name or "positions" in parameter_name:
-                parameter.add_(torch.randn_like(parameter) * 0.5)
-    x = torch.randn(batch, *case.shape, generator=torch.Generator().manual_seed(2))
-    return layer, x, case.extra
-
-
-def _run(layer, x, extra) -> torch.Tensor:
-    inputs = (x, *extra(x)) if extra else (x,)
-    return layer(*inputs)
-
-
-def _relative_error(output: torch.Tensor, expected: torch.Tensor) -> float:
-    scale = expected.abs().max().clamp_min(1e-6)
-    return float((output.double() - expected.double()).abs().max() / scale)
-
-
 def _case_output(layer, x, extra, case: str) -> torch.Tensor:
     if case == "float64":
-        return _run(layer.double(), x.double(), extra)
+        return run_layer(layer.double(), x.double(), extra)
     if case == "bfloat16 autocast":
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return _run(layer, x, extra)
+            return run_layer(layer, x, extra)
     if case == "channels_last":
-        return _run(
+        return run_layer(
             layer.to(memory_format=torch.channels_last),
             x.contiguous(memory_format=torch.channels_last),
             extra,
@@ -119,12 +43,22 @@ def _case_output(layer, x, extra, case: str) -> torch.Tensor:
         wide = torch.stack([x, torch.full_like(x, float("nan"))], dim=-1)
         view = wide[..., 0]  # every other value of a wider tensor: a strided view
         assert not view.is_contiguous()
-        return _run(layer, view, extra)
+        return run_layer(layer, view, extra)
     raise AssertionError(case)
 
 
+#: The cases that are columns of the API page's compatibility matrix.
+MATRIX_COLUMNS = {"bfloat16 autocast": "autocast", "channels_last": "channels_last"}
+
 CASES = [
-    pytest.param(name, case, id=f"{name}-{case}")
+    pytest.param(
+        name,
+        case,
+        id=f"{name}-{case}",
+        marks=[pytest.mark.compat(MATRIX_COLUMNS[case])]
+        if case in MATRIX_COLUMNS
+        else [],
+    )
     for name in LAYERS
     for case in TOLERANCE
     # a 1-D layer's input is 3-D: no channels_last, the 2-D (4-D tensor) format
@@ -134,34 +68,35 @@ CASES = [
 
 @pytest.mark.parametrize("name, case", CASES)
 def test_layer_matches_its_float32_output(name, case):
-    layer, x, extra = _layer_and_input(name)
+    layer, x, extra = layer_and_input(name)
     with torch.no_grad():
-        expected = _run(layer, x, extra)
+        expected = run_layer(layer, x, extra)
         output = _case_output(layer, x, extra, case)
     assert output.shape == expected.shape
     if case == "bfloat16 autocast":
         assert output.dtype in (torch.bfloat16, torch.float32), output.dtype
-    error = _relative_error(output, expected)
+    error = relative_error(output, expected)
     assert error <= TOLERANCE[case], f"{name}, {case}: relative error {error:.2e}"
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_takes_an_empty_batch(name):
-    layer, x, extra = _layer_and_input(name)
+    layer, x, extra = layer_and_input(name)
     with torch.no_grad():
-        expected = _run(layer, x, extra)
-        empty = _run(layer, x[:0], extra)
+        expected = run_layer(layer, x, extra)
+        empty = run_layer(layer, x[:0], extra)
     assert empty.shape == (0, *expected.shape[1:])
 
 
+@pytest.mark.compat("autocast")
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_trains_under_autocast(name):
     """A step under bfloat16 autocast gives the input and every parameter a finite gradient."""
-    layer, x, extra = _layer_and_input(name)
+    layer, x, extra = layer_and_input(name)
     layer.train()
     x.requires_grad_(True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = _run(layer, x, extra).float().square().mean()
+        loss = run_layer(layer, x, extra).float().square().mean()
     loss.backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     for parameter_name, parameter in layer.named_parameters():
@@ -170,17 +105,76 @@ def test_layer_trains_under_autocast(name):
         assert torch.isfinite(parameter.grad).all(), f"{name}.{parameter_name}"
 
 
+#: A layer converted to half precision, against its float32 output: float16 keeps 11
+#: bits, bfloat16 8; the parameters and the input are rounded, and so is the output.
+HALF_TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 4e-2}
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        pytest.param(dtype, id=str(dtype), marks=pytest.mark.compat(str(dtype)[6:]))
+        for dtype in HALF_TOLERANCE
+    ],
+)
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_runs_in_half_precision(name, dtype):
+    """``layer.to(dtype)`` on an input in ``dtype``: the float32 output, and finite gradients."""
+    layer, x, extra = layer_and_input(name)
+    with torch.no_grad():
+        expected = run_layer(layer, x, extra)
+    layer = layer.to(dtype)  # still in eval mode: batch norm on its running statistics
+    x = x.to(dtype).requires_grad_(True)
+    output = run_layer(layer, x, extra)  # extra inputs take x's dtype
+    assert output.dtype == dtype
+    error = relative_error(output, expected)
+    assert error <= HALF_TOLERANCE[dtype], (
+        f"{name}, {dtype}: relative error {error:.2e}"
+    )
+    output.float().square().mean().backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
+    for parameter_name, parameter in layer.named_parameters():
+        assert parameter.grad is not None, f"{name}.{parameter_name} has no gradient"
+        assert torch.isfinite(parameter.grad).all(), f"{name}.{parameter_name}"
+
+
+@pytest.fixture
+def deterministic_algorithms():
+    """``torch.use_deterministic_algorithms(True)`` for one test, then as it was."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+@pytest.mark.compat("deterministic")
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_is_deterministic(name, deterministic_algorithms):
+    """Under PyTorch's deterministic mode, no op refuses, and two steps agree bit for bit."""
+
+    def step() -> list[torch.Tensor]:
+        layer, x, extra = layer_and_input(name)
+        layer.train()
+        x.requires_grad_(True)
+        output = run_layer(layer, x, extra)
+        output.square().mean().backward()
+        return [output, x.grad, *(p.grad for p in layer.parameters())]
+
+    for first, second in zip(step(), step(), strict=True):
+        torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_under_cuda_autocast_matches_float32(name, dtype):
-    layer, x, extra = _layer_and_input(name)
+    layer, x, extra = layer_and_input(name)
     layer, x = layer.cuda(), x.cuda()
     with torch.no_grad():
-        expected = _run(layer, x, extra)
+        expected = run_layer(layer, x, extra)
         with torch.autocast("cuda", dtype=dtype):
-            output = _run(layer, x, extra)
-    error = _relative_error(output, expected)
+            output = run_layer(layer, x, extra)
+    error = relative_error(output, expected)
     assert error <= TOLERANCE["bfloat16 autocast"], f"{name}, {dtype}: {error:.2e}"
 
 

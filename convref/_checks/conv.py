@@ -8,6 +8,7 @@ from typing import Any
 from .core import (
     IntPair,
     Padding,
+    batch_and_sizes,
     check_array,
     check_bias,
     check_same_dtype,
@@ -148,7 +149,7 @@ def check_conv2d_args(
     check_array(weight_name, weight, array_type, 4, "(C_out, C_in / groups, kh, kw)")
     check_same_dtype(weight_name, weight, x)
     groups = positive_int("groups", groups)
-    batch, in_channels, height, width = (int(s) for s in x.shape)
+    batch, in_channels, height, width = batch_and_sizes(x)
     out_channels, group_channels, kh, kw = (int(s) for s in weight.shape)
     if in_channels % groups:
         raise ValueError(

@@ -87,6 +87,16 @@ def check_layer_channels(
     return in_channels, out_channels, groups
 
 
+def batch_and_sizes(array: Any) -> tuple:
+    """``array.shape`` with every size but the first as a Python int.
+
+    The first, the batch size, is left as the array gives it: under ``torch.export`` or
+    ``torch.compile`` with a dynamic batch it is a symbol, and ``int()`` of it would fix
+    the traced graph to one batch size.
+    """
+    return (array.shape[0], *(int(s) for s in array.shape[1:]))
+
+
 def _check_array_type(name: str, value: Any, array_type: type) -> None:
     if not isinstance(value, array_type):
         expected = f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conv import Conv2dArgs, check_conv2d_args
-from .core import IntPair, Padding, check_array, check_same_dtype, int_pair
+from .core import (
+    IntPair,
+    Padding,
+    batch_and_sizes,
+    check_array,
+    check_same_dtype,
+    int_pair,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ def _check_sampling_map(
     """Check an offset or mask map ``(N, G * per_group, H_out, W_out)``; return its group count ``G``."""
     check_array(name, value, array_type, 4, layout)
     check_same_dtype(name, value, x)
-    batch, channels, height, width = (int(s) for s in value.shape)
+    batch, channels, height, width = batch_and_sizes(value)
     if batch != args.batch:
         raise ValueError(
             f"{name} must have the batch size of x ({args.batch}), got shape {tuple(value.shape)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conv import Conv2dArgs, check_conv2d_args
-from .core import IntPair, Padding, check_array, check_same_dtype
+from .core import IntPair, Padding, batch_and_sizes, check_array, check_same_dtype
 
 
 def check_dynamic_conv2d_args(
@@ -43,7 +43,7 @@ def check_dynamic_conv2d_args(
     )
     check_array("attention", attention, array_type, 2, "(N, K)")
     check_same_dtype("attention", attention, x)
-    if tuple(int(s) for s in attention.shape) != (args.batch, kernels):
+    if batch_and_sizes(attention) != (args.batch, kernels):
         raise ValueError(
             f"attention must have shape ({args.batch}, {kernels}) (one weight per sample and kernel), "
             f"got shape {tuple(attention.shape)}"

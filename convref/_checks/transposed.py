@@ -7,6 +7,7 @@ from typing import Any
 
 from .core import (
     IntPair,
+    batch_and_sizes,
     check_array,
     check_bias,
     check_same_dtype,
@@ -109,7 +110,7 @@ def check_conv_transpose2d_args(
     check_array("weight", weight, array_type, 4, "(C_in, C_out / groups, kh, kw)")
     check_same_dtype("weight", weight, x)
     groups = positive_int("groups", groups)
-    batch, in_channels, height, width = (int(s) for s in x.shape)
+    batch, in_channels, height, width = batch_and_sizes(x)
     weight_in, group_out, kh, kw = (int(s) for s in weight.shape)
     if height < 1 or width < 1:
         raise ValueError(

@@ -21,12 +21,13 @@ Only ``x`` and ``weight`` are saved for the backward pass; the windows are rebui
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from .._checks import (
     Conv2dArgs,
@@ -42,6 +43,7 @@ from ._precision import (  # cdist lacks half kernels; L1 sums lose digits
     compute_dtype,
     follows_autocast,
 )
+from ._tracing import batch_slices, exporting
 
 __all__ = [
     "adder2d",
@@ -149,16 +151,27 @@ def _fold_patches(
     return grad_padded[:, :, top : top + height, left : left + width]
 
 
+def _l1_distances(patches: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
+    """``|patch - filter|_1`` for every pair: ``(G, P, K)`` and ``(G, F, K)`` give ``(G, P, F)``.
+
+    ``torch.cdist`` never holds the ``P x F x K`` differences, but exporters have no rule for
+    it; a traced export takes the broadcast difference instead (the same sums).
+    """
+    if exporting():
+        return (patches.unsqueeze(2) - filters.unsqueeze(1)).abs().sum(3)
+    return torch.cdist(patches, filters, p=1)
+
+
 def _forward(x: torch.Tensor, weight: torch.Tensor, args: Conv2dArgs) -> torch.Tensor:
     """``-|windows - filters|_1`` for every window and filter, a batch chunk at a time."""
     dtype = compute_dtype(x.dtype)
     filters = _filters(weight, args).to(dtype)
     chunk = _batch_chunk(args)
     outputs = []
-    for start in range(0, args.batch, chunk):
-        x_chunk = x[start : start + chunk]
-        distances = torch.cdist(
-            _patches(x_chunk.to(dtype), args), filters, p=1
+    for part in batch_slices(args.batch, chunk):
+        x_chunk = x[part]
+        distances = _l1_distances(
+            _patches(x_chunk.to(dtype), args), filters
         )  # (G, n L, C_out / G)
         outputs.append(_rows_to_output(distances.neg_(), x_chunk.shape[0], args))
     if not outputs:  # an empty batch
@@ -224,10 +237,10 @@ def _backward(
     grad_x = torch.empty_like(x) if need_x else None
     grad_filters = torch.zeros_like(filters) if need_filters else None
     chunk = _batch_chunk(args)
-    for start in range(0, args.batch, chunk):
-        x_chunk = x[start : start + chunk]
+    for part in batch_slices(args.batch, chunk):
+        x_chunk = x[part]
         patches = _patches(x_chunk.to(dtype), args)
-        grad_rows = _output_to_rows(grad[start : start + chunk].to(dtype), args)
+        grad_rows = _output_to_rows(grad[part].to(dtype), args)
         if need_filters and not exact:
             # the paper's sum G (X - F) = G^T X - F sum(G): two matrix products, no
             # differences
@@ -240,15 +253,63 @@ def _backward(
             if exact_filters is not None:
                 grad_filters += exact_filters
             if need_x:
-                grad_x[start : start + chunk] = _fold_patches(
-                    grad_patches, x_chunk, args
-                )
+                grad_x[part] = _fold_patches(grad_patches, x_chunk, args)
     grad_weight = (
         None
         if grad_filters is None
         else grad_filters.reshape(weight.shape).to(weight.dtype)
     )
     return grad_x, grad_weight
+
+
+class _NotDifferentiable(torch.autograd.Function):
+    """A copy of ``gradient`` recorded as a function of ``anchor``; differentiating it raises ``message``."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, gradient: torch.Tensor, anchor: torch.Tensor, message: str
+    ) -> torch.Tensor:
+        ctx.message = message
+        return gradient.clone()
+
+    @staticmethod
+    def backward(ctx, *_):  # type: ignore[override]
+        raise RuntimeError(ctx.message)
+
+
+def _first_derivative_only(what: str, why: str) -> Callable:
+    """``torch.autograd.function.once_differentiable``, with a message that names ``what``.
+
+    The backward pass runs without recording; when a graph of the gradients is asked for
+    (``create_graph=True``, as a gradient penalty does), the gradients it returns raise a
+    ``RuntimeError`` naming the operator and ``why`` if anything differentiates them.
+    """
+    message = (
+        f"{what} has no second derivative ({why}): a double backward through it, "
+        "such as a gradient penalty with create_graph=True, is not supported"
+    )
+
+    def decorate(backward: Callable) -> Callable:
+        @functools.wraps(backward)
+        def run(ctx, *grads):
+            with torch.no_grad():
+                gradients = backward(ctx, *grads)
+            recorded = [
+                g for g in grads if isinstance(g, torch.Tensor) and g.requires_grad
+            ]
+            if not (torch.is_grad_enabled() and recorded):
+                return gradients
+            # computed without recording, the gradients need a node that refuses
+            return tuple(
+                _NotDifferentiable.apply(g, recorded[0], message)
+                if isinstance(g, torch.Tensor)
+                else g
+                for g in gradients
+            )
+
+        return run
+
+    return decorate
 
 
 class _Adder2d(torch.autograd.Function):
@@ -263,7 +324,10 @@ class _Adder2d(torch.autograd.Function):
         return _forward(x, weight, args)
 
     @staticmethod
-    @once_differentiable
+    @_first_derivative_only(
+        "adder2d",
+        "its backward pass is AdderNet's surrogate gradient, HardTanh or sign",
+    )
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         x, weight = ctx.saved_tensors
         grad_x, grad_weight = _backward(
@@ -426,7 +490,10 @@ class _AdaptiveGradient(torch.autograd.Function):
         return weight.view_as(weight)
 
     @staticmethod
-    @once_differentiable
+    @_first_derivative_only(
+        "with_adaptive_gradient (Adder2d's adaptive learning rate)",
+        "its scale is taken from the gradient's norm",
+    )
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         return grad * adder_adaptive_scale(grad, ctx.eta), None
 

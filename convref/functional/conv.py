@@ -20,6 +20,7 @@ from .._checks import (
     check_window_args,
 )
 from ._precision import follows_autocast
+from ._tracing import batch_slices
 
 #: Largest number of elements the column matrix of one batch chunk may hold
 #: (64 Mi elements = 256 MB in float32). Larger batches are processed in chunks.
@@ -143,10 +144,9 @@ def conv2d(
     )
     chunk = max(1, MAX_COLUMN_ELEMENTS // max(1, columns_per_sample))
     outputs = []
-    for start in range(
-        0, max(args.batch, 1), chunk
-    ):  # an empty batch still makes one (empty) chunk
-        columns = _columns(x[start : start + chunk], args)
+    # an empty batch still makes one (empty) chunk
+    for part in batch_slices(args.batch, chunk) or [slice(None)]:
+        columns = _columns(x[part], args)
         n, rows, positions = columns.shape
         columns = columns.reshape(n, groups, rows // groups, positions)
         outputs.append(torch.matmul(kernels, columns))  # (N, G, O/G, L)

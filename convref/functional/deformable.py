@@ -26,6 +26,7 @@ from .._checks import (
     check_deform_conv2d_args,
 )
 from ._precision import compute_dtype, float32_under_autocast
+from ._tracing import batch_slices
 
 #: Largest number of elements the sampled columns of one batch chunk may hold
 #: (16 Mi elements = 64 MB in float32); larger batches are processed in chunks.
@@ -226,15 +227,15 @@ def deform_conv2d(
         * conv.out_size[1]
     )
     chunk = max(1, MAX_COLUMN_ELEMENTS // max(per_image, 1))
-    if chunk >= conv.batch:
+    parts = batch_slices(conv.batch, chunk)
+    if len(parts) <= 1:
         return _deform_conv2d_chunk(x, offset, weight, bias, mask, args)
     tensors = (x, offset, weight, bias, mask)
     recompute = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in tensors
     )
     outs = []
-    for start in range(0, conv.batch, chunk):
-        part = slice(start, start + chunk)
+    for part in parts:
         inputs = (
             x[part],
             offset[part],

@@ -5,7 +5,8 @@ kernel, and PyTorch's ``conv2d`` takes one kernel per call. Folding the batch in
 axis makes it one call: the input ``(N, C_in, H, W)`` becomes ``(1, N C_in, H, W)``, the ``N``
 mixed kernels are stacked into ``(N C_out, C_in / G, kh, kw)``, and ``groups = N G`` keeps
 sample ``n``'s channels away from every other sample's kernel (the trick of CondConv's and
-timm's implementations).
+timm's implementations). While exporting, where ONNX needs the group count before the
+batch size is known, each kernel's output is computed and the outputs are mixed instead.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .._checks import IntPair, Padding, check_dynamic_conv2d_args
+from .._checks import Conv2dArgs, IntPair, Padding, check_dynamic_conv2d_args
 from ._precision import follows_autocast
+from ._tracing import exporting
 from .conv import symmetric_padding
 
 __all__ = ["dynamic_conv2d"]
@@ -77,6 +79,24 @@ def dynamic_conv2d(
     n, (h_out, w_out) = args.batch, args.out_size
     if n == 0:
         return x.new_zeros((0, args.out_channels, h_out, w_out))
+    if exporting():
+        y = _mixed_outputs(x, weights, attention, args, kernels)
+    else:
+        y = _folded_convolution(x, weights, attention, args, kernels)
+    if bias is not None:
+        y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)
+    return y
+
+
+def _folded_convolution(
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    attention: torch.Tensor,
+    args: Conv2dArgs,
+    kernels: int,
+) -> torch.Tensor:
+    """The batch folded into the channels: one convolution with ``N G`` groups."""
+    n, (h_out, w_out) = args.batch, args.out_size
     mixed = torch.matmul(
         attention, weights.reshape(kernels, -1)
     )  # (N, C_out * C_in/G * kh * kw)
@@ -87,7 +107,29 @@ def dynamic_conv2d(
     y = F.conv2d(
         folded, mixed, None, args.stride, padding, args.dilation, n * args.groups
     )
-    y = y.reshape(n, args.out_channels, h_out, w_out)
-    if bias is not None:
-        y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)
-    return y
+    return y.reshape(n, args.out_channels, h_out, w_out)
+
+
+def _mixed_outputs(
+    x: torch.Tensor,
+    weights: torch.Tensor,
+    attention: torch.Tensor,
+    args: Conv2dArgs,
+    kernels: int,
+) -> torch.Tensor:
+    r"""``sum_k a_nk (W_k * x[n])``: the ``K`` kernels' outputs, mixed per sample.
+
+    The same sum as mixing the kernels first (the convolution is linear in its weight), at
+    ``K`` times the cost; used while exporting, where ONNX's ``Conv`` needs a ``group``
+    count known before the batch size is.
+    """
+    groups = args.groups
+    per_group = args.out_channels // groups
+    # (K, C_out, ...) -> (G, K, C_out / G, ...): each group's K kernels side by side
+    stacked = weights.reshape(kernels, groups, per_group, *weights.shape[2:])
+    stacked = stacked.transpose(0, 1).reshape(-1, *weights.shape[2:])
+    padded, padding = symmetric_padding(x, args.padding)
+    y = F.conv2d(padded, stacked, None, args.stride, padding, args.dilation, groups)
+    y = y.reshape(args.batch, groups, kernels, per_group, *args.out_size)
+    y = torch.einsum("nk,ngkchw->ngchw", attention, y)
+    return y.reshape(args.batch, args.out_channels, *args.out_size)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .._checks import NonLocalArgs, check_non_local_args, check_out_weight
 from ._precision import follows_autocast
+from ._tracing import exporting
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -124,6 +125,17 @@ def _concat_terms(
     return torch.matmul(a, queries), torch.matmul(b, keys)
 
 
+def _count_below(increasing: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``#{j : increasing[n, j] < values[n, i]}`` for every ``(n, i)``: a binary search per value.
+
+    ONNX has no binary search; a traced export counts with one ``(N, H W, M)`` comparison
+    instead (the same integers, in ``O(H W M)`` memory).
+    """
+    if exporting():
+        return (increasing.unsqueeze(1) < values.unsqueeze(2)).sum(2)
+    return torch.searchsorted(increasing.contiguous(), values.contiguous(), side="left")
+
+
 def _concatenation_response(
     s: torch.Tensor, t: torch.Tensor, values: torch.Tensor
 ) -> torch.Tensor:
@@ -144,9 +156,7 @@ def _concatenation_response(
     prefix_tg = torch.cat([zero, (t_sorted.unsqueeze(2) * g_sorted).cumsum(1)], dim=1)
     # k_i = #{j : t_j > -s_i} = #{j : -t_j < s_i}; -t_sorted is increasing, so binary
     # search it
-    count = torch.searchsorted(
-        (-t_sorted).contiguous(), s.contiguous(), side="left"
-    )  # (N, H W)
+    count = _count_below(-t_sorted, s)  # (N, H W)
     index = count.unsqueeze(2).expand(-1, -1, values.shape[2])
     y = s.unsqueeze(2) * torch.gather(prefix_g, 1, index) + torch.gather(
         prefix_tg, 1, index

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from ..reference.shift import shift_pattern as _numpy_shift_pattern
 from ._precision import float32_under_autocast
+from ._tracing import compiling, exporting
 
 
 def shift_pattern(
@@ -231,11 +232,6 @@ def _lattice_plan(
     )
 
 
-#: Whether torch.compile is tracing (torch >= 2.3; older versions trace through the plan
-#: cache).
-_compiling = getattr(torch.compiler, "is_compiling", lambda: False)
-
-
 def _lattice_shift(
     x: torch.Tensor, kernel_size: int, dilation: int, layout: str, sign: int
 ) -> torch.Tensor:
@@ -248,7 +244,7 @@ def _lattice_shift(
     batch, channels, height, width = x.shape
     # under torch.compile the plan is traced into the graph once; calling the cache
     # there only draws a warning
-    plan = (_lattice_plan.__wrapped__ if _compiling() else _lattice_plan)(
+    plan = (_lattice_plan.__wrapped__ if compiling() else _lattice_plan)(
         tuple(x.shape), kernel_size, dilation, layout, sign
     )
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
@@ -365,7 +361,8 @@ def pattern_shift2d(
     The pattern is given by its parameters, not a table, so the fast path is chosen from
     Python ints: all shifted planes move with one strided copy and ``2 (k - 1)`` border fills,
     about the memory traffic of ``x.clone()``, forward and backward (the negated pattern).
-    A pattern whose largest move is as large as the image goes through :func:`shift2d`.
+    A pattern whose largest move is as large as the image, and any call traced for export
+    (ONNX has no strided copy), goes through :func:`shift2d`.
 
     Parameters
     ----------
@@ -391,9 +388,10 @@ def pattern_shift2d(
         channels < kernel_size**2
         or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3])
         or x.numel() == 0
+        or exporting()
     ):
         # nothing to move as a lattice, or a move the lattice's border fills cannot
-        # clear
+        # clear; an exporter has no rule for the lattice's strided copies
         return shift2d(
             x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device)
         )

@@ -21,6 +21,7 @@ from .._checks import (
     check_stuff_zeros_args,
 )
 from ._precision import follows_autocast
+from ._tracing import batch_slices
 from .conv import MAX_COLUMN_ELEMENTS, conv2d
 
 
@@ -113,8 +114,8 @@ def conv_transpose2d(
     else:
         y = torch.cat(
             [
-                _scatter(x[start : start + chunk], weight, args)
-                for start in range(0, args.batch, chunk)
+                _scatter(x[part], weight, args)
+                for part in batch_slices(args.batch, chunk)
             ]
         )
     (ph, pw), (oph, opw), (out_h, out_w) = (
