@@ -73,9 +73,10 @@ def layer_and_input(name: str, batch: int = 3):
     case = LAYERS[name]
     torch.manual_seed(0)
     layer = case.build().eval()  # batch norm on its running statistics
-    with torch.no_grad():  # non-zero offsets, so that the deformable taps move
+    # fractional offsets, so that the deformable taps and the active shifts interpolate
+    with torch.no_grad():
         for parameter_name, parameter in layer.named_parameters():
-            if "offset" in parameter_name or "positions" in parameter_name:
+            if any(key in parameter_name for key in ("offset", "positions", "shifts")):
                 parameter.add_(torch.randn_like(parameter) * 0.5)
     x = torch.randn(batch, *case.shape, generator=torch.Generator().manual_seed(2))
     return layer, x, case.extra

@@ -2,10 +2,11 @@
 
 * ONNX: each layer is exported with ``torch.onnx.export`` (the default exporter, built on
   ``torch.export``) with a dynamic batch size, and the model that onnxruntime runs on
-  another batch size matches the layer's own output. Three operators have fast paths that
-  ONNX cannot express (a binary search, ``cdist``, strided copies); while exporting they
-  take an exportable path with the same result, which the rows for NonLocal2d
-  (concatenation), Adder2d, Shift2d and ShiftBlock test.
+  another batch size matches the layer's own output. Four operators have fast paths that
+  ONNX cannot express (a binary search, ``cdist``, strided copies, a group count that
+  depends on the batch); while exporting they take another path with the same result,
+  which the rows for NonLocal2d (concatenation), Adder2d, Shift2d, ShiftBlock, CondConv2d
+  and DynamicConv2d test, and which is tested against the fast path below.
 * ``torch.compile(fullgraph=True)``: each layer compiles as one graph (a graph break is
   an error) with the default backend, and the compiled forward and backward give the
   eager output and gradients (in float64, so that only real differences show).
@@ -134,14 +135,43 @@ def _export_path_cases():
     }
 
 
-@pytest.mark.parametrize("module", ["non_local", "adder", "shift", "dynamic"])
-def test_export_path_gives_the_fast_paths_result(module, monkeypatch):
-    """The path taken while exporting computes what the fast path does, in float64."""
+@pytest.mark.parametrize(
+    "module, traced",
+    [
+        ("non_local", "exporting"),
+        ("adder", "exporting"),
+        ("shift", "compiling"),  # any trace: export and torch.compile alike
+        ("dynamic", "exporting"),
+    ],
+)
+def test_export_path_gives_the_fast_paths_result(module, traced, monkeypatch):
+    """The path taken while tracing computes what the fast path does, in float64."""
     import importlib
 
     operator = _export_path_cases()[module]
     fast = operator()
     source = importlib.import_module(f"convref.functional.{module}")
-    monkeypatch.setattr(source, "exporting", lambda: True)
+    monkeypatch.setattr(source, traced, lambda: True)
     exported = _export_path_cases()[module]()
     torch.testing.assert_close(exported, fast, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_new_batch_sizes_do_not_recompile(name):
+    """A compiled layer traces twice at most: once static, once with the batch dynamic.
+
+    The operators' checks and batch chunks keep a symbolic batch size symbolic, so after
+    the second batch size (when torch.compile marks the batch dynamic) no further one
+    traces again. Counted with dynamo's own counting backend.
+    """
+    from torch._dynamo.testing import CompileCounter
+
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    layer, _, extra = layer_and_input(name)
+    compiled = torch.compile(layer, backend=counter, fullgraph=True)
+    with torch.no_grad():
+        for batch in (2, 3, 4, 6):
+            _, x, _ = layer_and_input(name, batch=batch)
+            compiled(*layer_inputs(x, extra))
+    assert counter.frame_count <= 2, f"{name}: traced {counter.frame_count} times"

@@ -8,7 +8,6 @@ channel permutation between the two layouts; autograd's numerical gradients.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
@@ -485,70 +484,6 @@ def test_shift_layers_with_different_patterns_keep_their_plans():
     after = functional_shift._lattice_plan.cache_info()
     assert after.misses == before.misses
     assert after.hits == before.hits + 3 * 4
-
-
-class _AllShiftLayers(nn.Module):
-    """The three shift layers side by side, so that one compilation covers them all."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shift = cnn.Shift2d(20, 3, layout="interleaved")
-        self.active = cnn.ActiveShift2d(9)
-        self.block = cnn.ShiftBlock(9, 9, expansion=2)
-
-    def forward(
-        self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        return self.shift(a), self.active(b), self.block(c)
-
-
-def test_shift_layers_compile_without_graph_breaks():
-    """``torch.compile(fullgraph=True)`` (inductor, CPU) traces all three layers, forward and backward.
-
-    One compilation for all three layers keeps this test to about 15-30 s on two CPU cores (a cold inductor).
-    """
-    torch.manual_seed(0)
-    eager = _AllShiftLayers().double()
-    with torch.no_grad():
-        eager.active.shifts.add_(
-            torch.rand(9, 2, dtype=torch.float64) - 0.5
-        )  # fractional offsets
-    compiled = torch.compile(
-        copy.deepcopy(eager), fullgraph=True
-    )  # its own BatchNorm statistics
-    inputs = [
-        torch.randn(2, 20, 6, 7),
-        torch.randn(2, 9, 6, 7),
-        torch.randn(2, 9, 6, 7),
-    ]
-    inputs = [t.double().requires_grad_() for t in inputs]
-    copies = [t.detach().clone().requires_grad_() for t in inputs]
-    outputs, expected = compiled(*inputs), eager(*copies)
-    grads = [torch.randn_like(y) for y in outputs]
-    torch.autograd.backward(outputs, grads)
-    torch.autograd.backward(expected, grads)
-    # the shifts against their oracles, the block against its eager run (checked above part by part)
-    pattern = eager.shift.shifts.numpy()
-    np.testing.assert_array_equal(
-        outputs[0].detach().numpy(), loop_shift(inputs[0].detach().numpy(), pattern)
-    )
-    np.testing.assert_array_equal(
-        inputs[0].grad.numpy(), loop_shift(grads[0].numpy(), -pattern)
-    )
-    offsets = eager.active.shifts.detach().numpy()
-    np.testing.assert_allclose(
-        outputs[1].detach().numpy(),
-        reference.shift2d(inputs[1].detach().numpy(), offsets),
-        rtol=1e-12,
-        atol=1e-12,
-    )
-    for got, want in zip(
-        [*outputs[1:], *(t.grad for t in inputs[1:])],
-        [*expected[1:], *(t.grad for t in copies[1:])],
-    ):
-        torch.testing.assert_close(got, want)
-    for (name, got), want in zip(compiled.named_parameters(), eager.parameters()):
-        torch.testing.assert_close(got.grad, want.grad, msg=name)
 
 
 # ---------------------------------------------------------------------------

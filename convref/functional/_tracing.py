@@ -1,12 +1,15 @@
 """Whether an operator is being traced: by ``torch.compile``, or for export.
 
-Three operators have a fast path that a tracer cannot take, each with an exportable path
-that gives the same result (see the modules that import :func:`exporting`):
+Four operators have a fast path that a tracer cannot take, each with a traceable path
+that gives the same result (see the modules that import :func:`exporting` and
+:func:`compiling`):
 
 * ``torch.searchsorted`` (non-local concatenation): ONNX has no such operator;
 * ``torch.cdist`` (AdderNet's L1 distances): the ONNX exporter has no rule for it;
 * ``as_strided`` copies (ShiftNet's pattern shift): ``prims.as_strided_scatter`` has no
-  ONNX rule.
+  ONNX rule, and the copy plan depends on the batch size (any trace takes the gather);
+* the batch folded into a convolution's groups (dynamic convolution): ONNX's ``Conv``
+  needs a group count known before the batch size.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ def exporting() -> bool:
 def batch_slices(batch: int, chunk: int) -> list[slice]:
     """The slices that cut a batch of ``batch`` samples into chunks of ``chunk``.
 
-    The chunks bound the memory of an operator's window matrices. A symbolic batch (a
-    ``torch.export`` or ``torch.compile`` trace with a dynamic batch size) is one chunk:
-    a loop over it would fix the graph to the traced size.
+    The chunks bound the memory of an operator's window matrices. A batch that fits in
+    one chunk is one slice, decided by ``batch <= chunk``: under ``torch.compile`` with
+    a dynamic batch size that comparison is a range guard, so the compiled graph serves
+    every batch size up to ``chunk`` (a loop over the batch would fix it to one size).
+    While exporting the batch is always one chunk: an exported graph cannot branch.
 
     Parameters
     ----------
@@ -59,6 +64,8 @@ def batch_slices(batch: int, chunk: int) -> list[slice]:
     list of slice
         Empty for an empty batch.
     """
-    if isinstance(batch, torch.SymInt):
+    if batch == 0:
+        return []
+    if batch <= chunk or exporting():
         return [slice(None)]
     return [slice(start, start + chunk) for start in range(0, batch, chunk)]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .._checks import check_array, check_shift_args, check_shift_pattern_args
 from ..reference.shift import shift_pattern as _numpy_shift_pattern
 from ._precision import float32_under_autocast
-from ._tracing import compiling, exporting
+from ._tracing import compiling
 
 
 def shift_pattern(
@@ -242,11 +242,7 @@ def _lattice_shift(
     """
     x = x.contiguous()
     batch, channels, height, width = x.shape
-    # under torch.compile the plan is traced into the graph once; calling the cache
-    # there only draws a warning
-    plan = (_lattice_plan.__wrapped__ if compiling() else _lattice_plan)(
-        tuple(x.shape), kernel_size, dilation, layout, sign
-    )
+    plan = _lattice_plan(tuple(x.shape), kernel_size, dilation, layout, sign)
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     target = out.narrow(1, 0, plan.shifted).view(batch, *plan.grid, height * width)
     image = target.shape[1:]
@@ -361,8 +357,8 @@ def pattern_shift2d(
     The pattern is given by its parameters, not a table, so the fast path is chosen from
     Python ints: all shifted planes move with one strided copy and ``2 (k - 1)`` border fills,
     about the memory traffic of ``x.clone()``, forward and backward (the negated pattern).
-    A pattern whose largest move is as large as the image, and any call traced for export
-    (ONNX has no strided copy), goes through :func:`shift2d`.
+    A pattern whose largest move is as large as the image, and any call that
+    ``torch.compile`` or an exporter traces, goes through :func:`shift2d`.
 
     Parameters
     ----------
@@ -388,10 +384,12 @@ def pattern_shift2d(
         channels < kernel_size**2
         or (kernel_size // 2) * dilation >= min(x.shape[2], x.shape[3])
         or x.numel() == 0
-        or exporting()
+        or compiling()
     ):
         # nothing to move as a lattice, or a move the lattice's border fills cannot
-        # clear; an exporter has no rule for the lattice's strided copies
+        # clear; or a trace, whose graph would be fixed to the lattice's batch size (and
+        # exporters have no rule for its strided copies): the gather fuses as well
+
         return shift2d(
             x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device)
         )
