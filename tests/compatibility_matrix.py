@@ -138,6 +138,11 @@ def _mark(layer: str, column: str, outcomes: dict, footnotes: list[str]) -> str:
     return mark
 
 
+def _heading(column: str) -> str:
+    """A column's name as the table heads it: words that can wrap in a narrow column."""
+    return column.replace("_", " ").replace("deterministic", "deter&shy;ministic")
+
+
 def render(outcomes: dict) -> str:
     """The matrix as MyST: a table, the columns' tests, the footnotes."""
     footnotes: list[str] = []
@@ -149,13 +154,14 @@ def render(outcomes: dict) -> str:
         f"{torch.__version__.split('+')[0]} on the CPU. ✓: every test of the cell passed; "
         "✗: one failed.",
         "",
-        "| layer | " + " | ".join(COLUMNS) + " |",
+        ":::{div} compat-matrix",  # compact and centred: convref.css
+        "| layer | " + " | ".join(_heading(column) for column in COLUMNS) + " |",
         "|---|" + "---|" * len(COLUMNS),
     ]
     for layer in LAYERS:
         marks = [_mark(layer, column, outcomes, footnotes) for column in COLUMNS]
-        lines.append(f"| `{layer}` | " + " | ".join(marks) + " |")
-    lines += ["", "What each column's tests check:", ""]
+        lines.append(f"| {layer} | " + " | ".join(marks) + " |")
+    lines += [":::", "", "What each column's tests check:", ""]
     lines += [f"- **{column}**: {what}." for column, what in COLUMNS.items()]
     lines.append("")
     lines += [f"[^compat-{i}]: {text}." for i, text in enumerate(footnotes, start=1)]
