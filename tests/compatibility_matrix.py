@@ -106,8 +106,15 @@ class CompatibilityMatrix:
     def pytest_sessionfinish(self, session):
         if self.path is None or hasattr(session.config, "workerinput"):
             return  # not asked for, or a pytest-xdist worker: the controller writes
-        if missing_cells(self.outcomes):
-            return  # a partial run
+        missing = missing_cells(self.outcomes)
+        if missing:  # a partial run, or a cell that no test checks
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    f"compatibility matrix not written: {len(missing)} cells not run,"
+                    f" such as {missing[0]}"
+                )
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(render(self.outcomes), encoding="utf-8")
 

@@ -71,3 +71,35 @@ def test_environment_python_matches_requires_python():
         if isinstance(e, str) and re.match(r"python\b", e)
     ]
     assert pythons == ["python" + project["requires-python"]]
+
+
+def test_xdist_groups_run_in_one_worker(tmp_path):
+    """``--dist loadgroup`` keeps a group's tests in one process, as make browser needs.
+
+    The browser tests of one page share one opening of it, and the PDF tests one
+    printing of the book, only when their group runs in one worker; a pytest that drops
+    pytest-xdist's group suffix (9.2) scatters them without any error.
+    """
+    import subprocess
+    import sys
+
+    (tmp_path / "test_group.py").write_text(
+        "import os\n"
+        "import pytest\n"
+        "pytestmark = pytest.mark.xdist_group('together')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_worker(n):\n"
+        "    with open(f'worker{n}.txt', 'w') as f:\n"
+        "        f.write(os.environ['PYTEST_XDIST_WORKER'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q"]
+        + ["-p", "no:cacheprovider", "test_group.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    workers = {(tmp_path / f"worker{n}.txt").read_text() for n in range(6)}
+    assert len(workers) == 1, f"one group ran in {sorted(workers)}"
