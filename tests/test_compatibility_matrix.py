@@ -12,7 +12,9 @@ from pathlib import Path
 from compatibility_matrix import COLUMNS, NOT_APPLICABLE, missing_cells, render
 from layer_cases import LAYERS
 
-MATRIX = Path(__file__).resolve().parents[1] / "book" / "_generated" / "compatibility.md"
+MATRIX = (
+    Path(__file__).resolve().parents[1] / "book" / "_generated" / "compatibility.md"
+)
 
 
 def _all_passed() -> dict:

@@ -175,3 +175,26 @@ def test_new_batch_sizes_do_not_recompile(name):
             _, x, _ = layer_and_input(name, batch=batch)
             compiled(*layer_inputs(x, extra))
     assert counter.frame_count <= 2, f"{name}: traced {counter.frame_count} times"
+
+
+def test_export_keeps_a_batch_larger_than_a_chunk_dynamic():
+    """An exported graph takes any batch size, beyond the eager path's memory chunks too.
+
+    Eager, the adder layer cuts this batch of 1,500 into two chunks (1,438 samples each
+    at most, for 4 channels of 9 x 9 pixels); the exported graph, which cannot branch on
+    the batch size, takes it whole and gives the same result.
+    """
+    from convref.functional import adder
+
+    layer, _, _ = layer_and_input("Adder2d")
+    x = torch.randn(1500, 4, 9, 9, generator=torch.Generator().manual_seed(8))
+    chunk = adder._batch_chunk(
+        adder.check_conv2d_args(
+            x, layer.weight, None, 1, 1, 1, 1, array_type=torch.Tensor, op="adder2d"
+        )
+    )
+    assert chunk < len(x)  # the eager path takes two chunks
+    batch = torch.export.Dim("batch", min=1, max=100_000)
+    program = torch.export.export(layer, (x[:3],), dynamic_shapes=({0: batch},))
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(x), layer(x), rtol=0, atol=1e-4)

@@ -66,6 +66,6 @@ def batch_slices(batch: int, chunk: int) -> list[slice]:
     """
     if batch == 0:
         return []
-    if batch <= chunk or exporting():
+    if exporting() or batch <= chunk:  # exporting first: no guard on the batch
         return [slice(None)]
     return [slice(start, start + chunk) for start in range(0, batch, chunk)]
