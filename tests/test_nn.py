@@ -128,6 +128,29 @@ def test_he_std_matches_torch(shape):
     assert init.init_std(shape, "he") == pytest.approx(expected, rel=0.01)
 
 
+@pytest.mark.parametrize("shape", INIT_SHAPES, ids=str)
+def test_pytorch_default_std_matches_torch(shape):
+    """PyTorch's own default draw, kaiming_uniform_(a=sqrt(5)): variance 1 / (3 fan_in)."""
+    expected = _empirical_std(
+        lambda w: nn.init.kaiming_uniform_(w, a=math.sqrt(5)), shape
+    )
+    assert init.init_std(shape, "pytorch") == pytest.approx(expected, rel=0.01)
+
+
+def test_pytorch_scheme_draws_uniform_values_within_torchs_bound():
+    shape = (256, 128, 3, 3)
+    weight = init.init_weight_(
+        torch.empty(shape), "pytorch", generator=torch.Generator().manual_seed(4)
+    )
+    bound = 1 / math.sqrt(
+        128 * 9
+    )  # kaiming_uniform_'s gain * sqrt(3 / fan_in), a = sqrt(5)
+    assert weight.abs().max().item() <= bound
+    # a uniform fills its range evenly: each tenth holds a tenth of the draws
+    counts = torch.histc(weight, bins=10, min=-bound, max=bound) / weight.numel()
+    assert torch.allclose(counts, torch.full((10,), 0.1), atol=0.005)
+
+
 def test_random_std_is_krizhevsky():
     assert init.init_std((64, 32, 3, 3), "random") == 0.01
     assert init.init_std((5, 5), "random") == 0.01
@@ -166,7 +189,7 @@ def test_bad_init_name():
         Conv2d(3, 4, 3, init="glorot")
     with pytest.raises(
         ValueError,
-        match=r"^scheme must be one of \['he', 'random', 'xavier'\], got 'kaiming'$",
+        match=r"^scheme must be one of \['he', 'pytorch', 'random', 'xavier'\], got 'kaiming'$",
     ):
         init.init_std((4, 3, 3, 3), "kaiming")
 

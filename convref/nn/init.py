@@ -1,7 +1,11 @@
-"""Weight initialisation schemes named by the source article: random, Xavier and He.
+"""Weight initialisation schemes: the source article's random, Xavier and He, and PyTorch's default.
 
-Each draws zero-mean Gaussian weights; they differ only in the standard deviation,
-chosen from the layer's fan-in and fan-out.
+What sets the signal's scale through a deep stack is the weights' variance, chosen from the
+layer's fan-in and fan-out, not the shape of their distribution: Glorot and Bengio drew
+uniform weights, He et al. Gaussian ones, and PyTorch has both shapes of each. Here
+``"random"``, ``"xavier"`` and ``"he"`` draw zero-mean Gaussians; ``"pytorch"`` is PyTorch's
+default for its convolutions (``kaiming_uniform_`` with ``a = sqrt(5)``), uniform with
+variance ``1 / (3 fan_in)``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ INIT_SCHEMES = {
     "random": "fixed small standard deviation 0.01 (Krizhevsky et al. 2012)",
     "xavier": "std = sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010)",
     "he": "std = sqrt(2 / fan_in), for ReLU (He et al. 2015)",
+    "pytorch": "uniform, std = 1 / sqrt(3 fan_in): PyTorch's default kaiming_uniform_(a=sqrt(5))",
 }
 
 
@@ -63,7 +68,7 @@ def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
     ----------
     weight_shape : tuple of int
         ``(C_out, C_in / groups, kh, kw)``.
-    scheme : {"random", "xavier", "he"}
+    scheme : {"random", "xavier", "he", "pytorch"}
         See :data:`INIT_SCHEMES`.
 
     Returns
@@ -77,20 +82,26 @@ def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
         return math.sqrt(2.0 / (fan_in + fan_out))
     if scheme == "he":
         return math.sqrt(2.0 / fan_in)
+    if (
+        scheme == "pytorch"
+    ):  # uniform on (-b, b), b = 1 / sqrt(fan_in): variance b^2 / 3
+        return 1.0 / math.sqrt(3.0 * fan_in)
     raise ValueError(f"scheme must be one of {sorted(INIT_SCHEMES)}, got {scheme!r}")
 
 
 def init_weight_(
     weight: torch.Tensor, scheme: str, generator: Optional[torch.Generator] = None
 ) -> torch.Tensor:
-    """Fill ``weight`` in place with Gaussian values of mean 0 and the scheme's standard deviation.
+    """Fill ``weight`` in place with values of mean 0 and the scheme's standard deviation.
+
+    Gaussian values, except for ``"pytorch"``: uniform ones, as PyTorch draws them.
 
     Parameters
     ----------
     weight : torch.Tensor
         A convolution's weight ``(C_out, C_in / groups, kh, kw)`` (or a linear layer's
         ``(out, in)``), overwritten.
-    scheme : {"random", "xavier", "he"}
+    scheme : {"random", "xavier", "he", "pytorch"}
         Chooses the standard deviation, :func:`init_std`.
     generator : torch.Generator, optional
         Source of the random numbers (for reproducible draws).
@@ -102,6 +113,9 @@ def init_weight_(
     """
     std = init_std(tuple(weight.shape), scheme)
     with torch.no_grad():
+        if scheme == "pytorch":
+            bound = math.sqrt(3.0) * std  # a uniform's std is its bound / sqrt(3)
+            return weight.uniform_(-bound, bound, generator=generator)
         return weight.normal_(0.0, std, generator=generator)
 
 
