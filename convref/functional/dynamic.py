@@ -65,7 +65,7 @@ def dynamic_conv2d(
     torch.Tensor
         Shape ``(N, C_out, H_out, W_out)``.
     """
-    args, kernels = check_dynamic_conv2d_args(
+    args, _ = check_dynamic_conv2d_args(  # the kernel count: weights.shape[0]
         x,
         weights,
         attention,
@@ -79,10 +79,8 @@ def dynamic_conv2d(
     n, (h_out, w_out) = args.batch, args.out_size
     if n == 0:
         return x.new_zeros((0, args.out_channels, h_out, w_out))
-    if exporting():
-        y = _mixed_outputs(x, weights, attention, args, kernels)
-    else:
-        y = _folded_convolution(x, weights, attention, args, kernels)
+    combine = _mixed_outputs if exporting() else _folded_convolution
+    y = combine(x, weights, attention, args)
     if bias is not None:
         y = y + torch.matmul(attention, bias).reshape(n, args.out_channels, 1, 1)
     return y
@@ -93,10 +91,9 @@ def _folded_convolution(
     weights: torch.Tensor,
     attention: torch.Tensor,
     args: Conv2dArgs,
-    kernels: int,
 ) -> torch.Tensor:
     """The batch folded into the channels: one convolution with ``N G`` groups."""
-    n, (h_out, w_out) = args.batch, args.out_size
+    n, (h_out, w_out), kernels = args.batch, args.out_size, weights.shape[0]
     mixed = torch.matmul(
         attention, weights.reshape(kernels, -1)
     )  # (N, C_out * C_in/G * kh * kw)
@@ -115,7 +112,6 @@ def _mixed_outputs(
     weights: torch.Tensor,
     attention: torch.Tensor,
     args: Conv2dArgs,
-    kernels: int,
 ) -> torch.Tensor:
     r"""``sum_k a_nk (W_k * x[n])``: the ``K`` kernels' outputs, mixed per sample.
 
@@ -123,7 +119,7 @@ def _mixed_outputs(
     ``K`` times the cost; used while exporting, where ONNX's ``Conv`` needs a ``group``
     count known before the batch size is.
     """
-    groups = args.groups
+    kernels, groups = weights.shape[0], args.groups
     per_group = args.out_channels // groups
     # (K, C_out, ...) -> (G, K, C_out / G, ...): each group's K kernels side by side
     stacked = weights.reshape(kernels, groups, per_group, *weights.shape[2:])

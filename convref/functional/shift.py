@@ -389,7 +389,6 @@ def pattern_shift2d(
         # nothing to move as a lattice, or a move the lattice's border fills cannot
         # clear; or a trace, whose graph would be fixed to the lattice's batch size (and
         # exporters have no rule for its strided copies): the gather fuses as well
-
         return shift2d(
             x, shift_pattern(channels, kernel_size, dilation, layout, device=x.device)
         )

@@ -82,9 +82,8 @@ def init_std(weight_shape: tuple[int, ...], scheme: str) -> float:
         return math.sqrt(2.0 / (fan_in + fan_out))
     if scheme == "he":
         return math.sqrt(2.0 / fan_in)
-    if (
-        scheme == "pytorch"
-    ):  # uniform on (-b, b), b = 1 / sqrt(fan_in): variance b^2 / 3
+    if scheme == "pytorch":
+        # uniform on (-b, b) with b = 1 / sqrt(fan_in): variance b^2 / 3
         return 1.0 / math.sqrt(3.0 * fan_in)
     raise ValueError(f"scheme must be one of {sorted(INIT_SCHEMES)}, got {scheme!r}")
 
@@ -113,9 +112,8 @@ def init_weight_(
     """
     std = init_std(tuple(weight.shape), scheme)
     with torch.no_grad():
-        if scheme == "pytorch":
-            bound = math.sqrt(3.0) * std  # a uniform's std is its bound / sqrt(3)
-            return weight.uniform_(-bound, bound, generator=generator)
+        if scheme == "pytorch":  # PyTorch's own draw, as pytorch_default_ makes it
+            return nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
         return weight.normal_(0.0, std, generator=generator)
 
 
