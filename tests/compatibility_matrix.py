@@ -16,16 +16,29 @@ from pathlib import Path
 
 import pytest
 import torch
-from layer_cases import LAYERS
+from layer_cases import (
+    COMPILE_TOLERANCE,
+    EXPORT_TOLERANCE,
+    HALF_TOLERANCE,
+    LAYERS,
+    TOLERANCE,
+)
 
-#: The columns, in order, with what their tests check.
+
+def _e(value: float) -> str:
+    """A tolerance as the page writes it: ``1e-2``, ``4e-2``, ``1e-10``."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+#: The columns, in order, with what their tests check (the tests' own tolerances).
 COLUMNS = {
-    "float16": "the layer and input in `float16`: output within 1e-2 of float32, finite gradients",
-    "bfloat16": "the same in `bfloat16`, within 4e-2",
-    "autocast": 'under `torch.autocast("cpu", dtype=torch.bfloat16)`: within 4e-2, and a training step with finite gradients',
-    "channels_last": "model and input in `torch.channels_last`: within 1e-5",
-    "compile": "`torch.compile(fullgraph=True)` (one graph, Inductor): float64 output and every gradient within 1e-10 of eager",
-    "ONNX": "`torch.onnx.export` with a dynamic batch size; onnxruntime on another batch size within 1e-5",
+    "float16": f"the layer and input in `float16`: output within {_e(HALF_TOLERANCE[torch.float16])} of float32, finite gradients",
+    "bfloat16": f"the same in `bfloat16`, within {_e(HALF_TOLERANCE[torch.bfloat16])}",
+    "autocast": f'under `torch.autocast("cpu", dtype=torch.bfloat16)`: within {_e(TOLERANCE["bfloat16 autocast"])}, and a training step with finite gradients',
+    "channels_last": f"model and input in `torch.channels_last`: within {_e(TOLERANCE['channels_last'])}",
+    "compile": f"`torch.compile(fullgraph=True)` (one graph, Inductor): float64 output and every gradient within {_e(COMPILE_TOLERANCE)} of eager",
+    "ONNX": f"`torch.onnx.export` with a dynamic batch size; onnxruntime on another batch size within {_e(EXPORT_TOLERANCE)}",
     "DDP": "`DistributedDataParallel`, 2 processes (gloo): gradients equal on both and to the one-process step",
     "deterministic": "`torch.use_deterministic_algorithms(True)`: two training steps bitwise equal",
 }

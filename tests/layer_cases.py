@@ -3,7 +3,8 @@
 The dtype and layout table (``test_layer_matrix.py``), the export and compile tests
 (``test_layer_export.py``) and the two-process test (``test_ddp.py``) all take their
 layers and inputs from here, and the compatibility matrix on the API page has one row
-per entry of :data:`LAYERS`.
+per entry of :data:`LAYERS`. Their tolerances are here too, so that the page states
+the ones the tests use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,29 @@ from dataclasses import dataclass
 import torch
 
 from convref import nn
+
+# The tolerances of the layer-wide tests, which the API page's matrix also states.
+
+#: How far a case's output may be from the float32 output, relative to the largest
+#: float32 value: float64 differs by float32's rounding; bfloat16 keeps 8 bits, and
+#: autocast rounds the input and the weights to it before the products.
+TOLERANCE = {
+    "float64": 1e-5,
+    "bfloat16 autocast": 4e-2,
+    "channels_last": 1e-5,
+    "non-contiguous": 1e-6,
+}
+
+
+#: A layer converted to half precision, against its float32 output: float16 keeps 11
+#: bits, bfloat16 8; the parameters and the input are rounded, and so is the output.
+HALF_TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 4e-2}
+
+
+#: Export and compilation change the order of floating-point sums, nothing else: float32
+#: rounding for the ONNX models, float64 rounding for the compiled layers.
+EXPORT_TOLERANCE = 1e-5
+COMPILE_TOLERANCE = 1e-10
 
 
 @dataclass(frozen=True)

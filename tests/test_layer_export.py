@@ -17,14 +17,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from layer_cases import LAYERS, layer_and_input, layer_inputs, relative_error
+from layer_cases import (
+    COMPILE_TOLERANCE,
+    EXPORT_TOLERANCE,
+    LAYERS,
+    layer_and_input,
+    layer_inputs,
+    relative_error,
+)
 
 onnxruntime = pytest.importorskip("onnxruntime")
-
-#: Export and compilation change the order of floating-point sums, nothing else: float32
-#: rounding for the ONNX models, float64 rounding for the compiled layers.
-EXPORT_TOLERANCE = 1e-5
-COMPILE_TOLERANCE = 1e-10
 
 
 def _dynamic_batch(inputs: tuple) -> tuple:

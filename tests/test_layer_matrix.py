@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from layer_cases import LAYERS, layer_and_input, relative_error, run_layer
+from layer_cases import (
+    HALF_TOLERANCE,
+    LAYERS,
+    TOLERANCE,
+    layer_and_input,
+    relative_error,
+    run_layer,
+)
 
 from convref import nn
-
-#: How far a case's output may be from the float32 output, relative to the largest
-#: float32 value: float64 differs by float32's rounding; bfloat16 keeps 8 bits, and
-#: autocast rounds the input and the weights to it before the products.
-TOLERANCE = {
-    "float64": 1e-5,
-    "bfloat16 autocast": 4e-2,
-    "channels_last": 1e-5,
-    "non-contiguous": 1e-6,
-}
 
 
 def _case_output(layer, x, extra, case: str) -> torch.Tensor:
@@ -103,11 +100,6 @@ def test_layer_trains_under_autocast(name):
         assert parameter.grad is not None, f"{name}.{parameter_name} has no gradient"
         assert parameter.grad.dtype == parameter.dtype
         assert torch.isfinite(parameter.grad).all(), f"{name}.{parameter_name}"
-
-
-#: A layer converted to half precision, against its float32 output: float16 keeps 11
-#: bits, bfloat16 8; the parameters and the input are rounded, and so is the output.
-HALF_TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 4e-2}
 
 
 @pytest.mark.parametrize(
