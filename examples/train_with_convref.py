@@ -152,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
 
     images, labels, _ = data.varied_shapes(args.steps * args.batch, size=24, seed=0)
     images, labels = torch.from_numpy(images), torch.from_numpy(labels)
+    classes = int(labels.max()) + 1
     memory_format = (
         torch.channels_last if args.channels_last else torch.contiguous_format
     )
 
     torch.manual_seed(0)  # the same initial weights in every process
-    model = build_model(int(labels.max()) + 1).to(device, memory_format=memory_format)
+    model = build_model(classes).to(device, memory_format=memory_format)
     trained = model
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(model)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.pt")
         torch.save(trained.state_dict(), path)
-        fresh = build_model(int(labels.max()) + 1)
+        fresh = build_model(classes)
         fresh.load_state_dict(torch.load(path, map_location="cpu"))
     recalibrate_batch_norm(fresh, list(images[: 8 * args.batch].split(args.batch)))
     new_images, new_labels, _ = data.varied_shapes(256, size=24, seed=1)
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             f" channels_last={args.channels_last}, compile={args.compile}:"
             f" loss {first:.3f} over the first 5 steps, {last:.3f} over the last 5;"
             f" eval accuracy {accuracy:.2f} on 256 new images"
-            f" (chance {1 / (int(labels.max()) + 1):.2f})"
+            f" (chance {1 / classes:.2f})"
         )
     exported_differs = False
     if args.onnx and rank == 0:
