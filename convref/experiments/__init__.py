@@ -7,7 +7,12 @@ random state is left alone; every training run goes through one loop (:func:`opt
 :func:`train_classifier` on top of it). One module per chapter family:
 
 training
-    The seeding policy, the training loop, :func:`train_classifier`.
+    The seeding policy, the training loop, :func:`train_classifier`, the :class:`Plateau`
+    stopping rule, :func:`population_statistics`.
+protocol
+    Several seeds per design (:func:`train_seeds`) and a verdict between designs.
+verdicts
+    Means over seeds, confidence intervals, "A beats B" or "cannot be told apart".
 basics
     Initialisation and padding studies; channel connectivity of grouped stacks.
 costs
@@ -60,7 +65,23 @@ from .dynamic import (
     freeze_attention,
 )
 from .receptive_field import effective_receptive_field, erf_radius
-from .training import optimise, seeded, seeded_generator, train_classifier
+from .protocol import ROW_HEADERS, SeedRuns, train_seeds, verdict
+from .training import (
+    Plateau,
+    optimise,
+    population_statistics,
+    seeded,
+    seeded_generator,
+    train_classifier,
+)
+from .verdicts import (
+    Estimate,
+    Verdict,
+    compare,
+    compare_to_level,
+    estimate,
+    student_t_quantile,
+)
 from .transposed import (
     UPSAMPLERS,
     checkerboard_energy,
@@ -77,6 +98,19 @@ __all__ = [
     "seeded_generator",
     "optimise",
     "train_classifier",
+    "Plateau",
+    "population_statistics",
+    # protocol and verdicts: several seeds, intervals, "A beats B"
+    "train_seeds",
+    "SeedRuns",
+    "ROW_HEADERS",
+    "verdict",
+    "Estimate",
+    "Verdict",
+    "estimate",
+    "compare",
+    "compare_to_level",
+    "student_t_quantile",
     # basics
     "activation_stds",
     "input_influence",

@@ -19,22 +19,43 @@ Training loop
 :func:`optimise` is the loop: one optimiser step per mini-batch of sample indices, the loss of
 each step recorded. :func:`train_classifier` (cross-entropy, epochs of shuffled mini-batches,
 a held-out test part) and :func:`convref.experiments.train_upsampler` (mean squared error,
-mini-batches drawn with replacement) both run it.
+mini-batches drawn with replacement) both run it, on the package's thread policy (one
+intra-op thread, see ``convref._threads``).
+
+Stopping and scoring
+--------------------
+A classifier trains until its training loss reaches a :class:`Plateau` (or for a fixed number of
+epochs, whose learning curve then says whether it had plateaued), so that a comparison is
+between trained models, not between how fast each starts. It is scored in evaluation mode with
+batch-norm statistics recomputed over the training part with the final weights
+(:func:`population_statistics`): each test image's prediction then depends on that image alone,
+not on the others that happen to share its batch.
+
+Several seeds and a verdict: :mod:`convref.experiments.protocol`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Union
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
 
 from .._checks import _is_int, positive_int
+from .._threads import policy_threads
 
-__all__ = ["seeded", "seeded_generator", "optimise", "train_classifier"]
+__all__ = [
+    "seeded",
+    "seeded_generator",
+    "optimise",
+    "Plateau",
+    "train_classifier",
+    "population_statistics",
+]
 
 
 def check_seed(seed: object) -> int:
@@ -128,15 +149,20 @@ def optimise(
     -------
     list of float
         The loss of every step, before that step's update.
+
+    Notes
+    -----
+    The loop runs on the package's thread policy (one intra-op thread, restored afterwards).
     """
     step_rule = _optimizer(optimizer, parameters, lr)
     losses = []
-    for batch in batches:
-        value = loss(batch)
-        step_rule.zero_grad()
-        value.backward()
-        step_rule.step()
-        losses.append(value.item())
+    with policy_threads():
+        for batch in batches:
+            value = loss(batch)
+            step_rule.zero_grad()
+            value.backward()
+            step_rule.step()
+            losses.append(value.item())
     return losses
 
 
@@ -176,6 +202,112 @@ def _accuracy(
     return (predictions == y[index]).float().mean().item()
 
 
+def _check_positive_number(name: str, value: object) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """The stopping rule "the training loss has stopped falling".
+
+    Training stops after the first epoch at which the lowest training loss of the last
+    ``patience`` epochs is not lower than the lowest loss before them by more than
+    ``tolerance`` of it (a relative improvement), or after ``max_epochs``.
+
+    Attributes
+    ----------
+    patience : int
+        Epochs without enough improvement before stopping.
+    tolerance : float
+        The relative improvement that counts, e.g. 0.02 for 2%.
+    max_epochs : int
+        The budget; a run that reaches it has not plateaued.
+    min_epochs : int
+        Epochs always run before the rule is applied (at least ``patience + 1``).
+    """
+
+    patience: int = 3
+    tolerance: float = 0.02
+    max_epochs: int = 60
+    min_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        positive_int("patience", self.patience)
+        _check_positive_number("tolerance", self.tolerance)
+        positive_int("max_epochs", self.max_epochs)
+        positive_int("min_epochs", self.min_epochs)
+        if self.min_epochs <= self.patience:
+            raise ValueError(
+                f"min_epochs must be > patience = {self.patience}, got {self.min_epochs}"
+            )
+
+    def reached(self, losses: Sequence[float]) -> bool:
+        """Whether the learning curve ``losses`` (one mean training loss per epoch) has plateaued."""
+        if len(losses) < self.min_epochs:
+            return False
+        before = min(losses[: -self.patience])
+        recent = min(losses[-self.patience :])
+        return recent > before * (1 - self.tolerance)
+
+
+def _batch_norms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    return [
+        m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+
+
+def population_statistics(
+    model: torch.nn.Module, batches: Iterable[torch.Tensor]
+) -> torch.nn.Module:
+    """Give every batch norm of ``model`` the exact mean and variance of its inputs over ``batches``.
+
+    Two reasons to call it after training. Running averages kept during training trail the
+    weights, which in short runs still move fast (an adder layer's outputs, in the hundreds,
+    drift by more than their spread). And a batch norm without running averages
+    (:func:`use_batch_statistics`) normalises each evaluation batch with that batch's own
+    statistics, so that one test image's prediction depends on the others in its batch. After
+    this call every batch norm holds running statistics equal to the average over ``batches``
+    (its cumulative mode, ``momentum=None``, computed with the final weights), and in evaluation
+    mode it is a fixed affine map.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Changed in place; left in evaluation mode.
+    batches : iterable of torch.Tensor
+        Inputs ``(B, ...)``, typically the training images in the mini-batch size of the
+        training, so that the averaged batch variances match what the model trained with.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``.
+    """
+    norms = _batch_norms(model)
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        if not norm.track_running_stats:  # give it the buffers use_batch_statistics removed
+            parameter = norm.weight if norm.weight is not None else None
+            kwargs = {"device": parameter.device} if parameter is not None else {}
+            norm.running_mean = torch.zeros(norm.num_features, **kwargs)
+            norm.running_var = torch.ones(norm.num_features, **kwargs)
+            norm.num_batches_tracked = torch.tensor(0, dtype=torch.long, **kwargs)
+            norm.track_running_stats = True
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches
+    model.train()
+    with torch.no_grad():
+        for batch in batches:
+            model(batch)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    return model.eval()
+
+
 def train_classifier(
     model: torch.nn.Module,
     images: Union[np.ndarray, torch.Tensor],
@@ -186,14 +318,18 @@ def train_classifier(
     batch_size: int = 64,
     lr: float = 3e-3,
     optimizer: str = "adam",
+    until: Optional[Plateau] = None,
+    test: Optional[tuple] = None,
 ) -> dict:
     """Train a classifier with Adam (or SGD) and cross-entropy; report its train and test accuracy.
 
     The data are split once, with ``seed``, into a training part and a held-out test part
-    (``test_fraction`` of the samples); the model is trained on the first and scored on both.
-    Everything random here (the split and the order of the mini-batches) follows ``seed``
-    through a private generator; the model's initial weights are the caller's (build it
-    inside :func:`seeded`). The model is left in evaluation mode.
+    (``test_fraction`` of the samples), unless a separate test set is given; the model is
+    trained on the training part and scored on both. Everything random here (the split and the
+    order of the mini-batches) follows ``seed`` through a private generator; the model's initial
+    weights are the caller's (build it inside :func:`seeded`). Training runs on the package's
+    thread policy. Before scoring, the batch norms get the statistics of the training part
+    (:func:`population_statistics`); the model is left in evaluation mode.
 
     Parameters
     ----------
@@ -204,69 +340,91 @@ def train_classifier(
     labels : numpy.ndarray or torch.Tensor
         Integer class labels, shape ``(N,)``.
     epochs : int
-        Passes over the training part.
+        Passes over the training part (ignored when ``until`` is given).
     seed : int
         Seed of the split and of the mini-batch order.
     test_fraction : float
-        Share of the samples held out for testing, in (0, 1).
+        Share of the samples held out for testing, in (0, 1) (unused when ``test`` is given).
     batch_size : int
         Samples per optimisation step.
     lr : float
         The optimiser's learning rate.
     optimizer : {"adam", "sgd"}
         As in :func:`optimise`.
+    until : Plateau, optional
+        Train until the training loss plateaus (at most ``until.max_epochs`` epochs) instead of
+        for ``epochs`` epochs.
+    test : tuple of (images, labels), optional
+        A separate test set (generated with another seed): all of ``images`` then trains, and
+        the test accuracy is measured on these, with less sampling noise than a split leaves.
 
     Returns
     -------
     dict
         ``train_accuracy`` and ``test_accuracy`` (fractions in [0, 1], after the last epoch),
-        ``loss`` (mean training loss of each epoch, a list), ``params`` (trainable parameters)
-        and ``seconds`` (wall time of the training).
+        ``loss`` (mean training loss of each epoch, a list), ``epochs`` (how many ran),
+        ``plateaued`` (whether the learning curve had flattened by the end, by ``until`` or by
+        the default :class:`Plateau` rule), ``params`` (trainable parameters) and ``seconds``
+        (wall time of the training).
     """
-    epochs = positive_int("epochs", epochs)
+    if until is not None and not isinstance(until, Plateau):
+        raise TypeError(f"until must be a Plateau or None, got {until!r}")
+    rule = until if until is not None else Plateau()
+    epochs = until.max_epochs if until is not None else positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)
     generator = seeded_generator(seed)
-    test_fraction = _check_fraction(test_fraction)
     x, y = _as_dataset(images, labels)
     order = torch.randperm(len(x), generator=generator)
-    n_test = max(1, int(round(test_fraction * len(x))))
-    if n_test >= len(x):
-        raise ValueError(
-            f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
-        )
-    test, train = order[:n_test], order[n_test:]
+    if test is None:
+        test_fraction = _check_fraction(test_fraction)
+        n_test = max(1, int(round(test_fraction * len(x))))
+        if n_test >= len(x):
+            raise ValueError(
+                f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
+            )
+        test_x, test_y, train = x, y, order[n_test:]
+        test_index = order[:n_test]
+    else:
+        if not isinstance(test, tuple) or len(test) != 2:
+            raise TypeError(f"test must be a pair (images, labels), got {type(test).__name__}")
+        test_x, test_y = _as_dataset(*test)
+        train, test_index = order, torch.arange(len(test_x))
     optimizer = _check_optimizer(optimizer)  # refused before the model is touched
+    step_losses: list[float] = []
+    sizes = [len(batch) for batch in train.split(batch_size)]  # the same every epoch
+    losses: list[float] = []
 
     def shuffled_epochs() -> Iterator[torch.Tensor]:
         for _ in range(epochs):  # a new order per epoch, drawn when the epoch starts
             yield from train[torch.randperm(len(train), generator=generator)].split(
                 batch_size
             )
+            # the epoch's steps have all run: record its mean loss, and stop on a plateau
+            epoch_losses = step_losses[-len(sizes) :]
+            losses.append(sum(v * n for v, n in zip(epoch_losses, sizes)) / len(train))
+            if until is not None and until.reached(losses):
+                return
 
     def cross_entropy(batch: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+        value = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+        step_losses.append(value.item())
+        return value
 
     model.train()
     start = time.perf_counter()
-    steps = optimise(
-        cross_entropy, model.parameters(), shuffled_epochs(), optimizer, lr
-    )
-    seconds = time.perf_counter() - start
-    sizes = [
-        len(batch) for batch in train.split(batch_size)
-    ]  # every epoch: the same batch sizes, in order
-    losses = []
-    for epoch in range(epochs):
-        total = 0.0
-        for loss, size in zip(
-            steps[epoch * len(sizes) : (epoch + 1) * len(sizes)], sizes
-        ):
-            total += loss * size
-        losses.append(total / len(train))
+    with policy_threads():
+        optimise(cross_entropy, model.parameters(), shuffled_epochs(), optimizer, lr)
+        seconds = time.perf_counter() - start
+        population_statistics(model, (x[batch] for batch in train.split(batch_size)))
+        scores = {
+            "train_accuracy": _accuracy(model, x, y, train),
+            "test_accuracy": _accuracy(model, test_x, test_y, test_index),
+        }
     return {
-        "train_accuracy": _accuracy(model, x, y, train),
-        "test_accuracy": _accuracy(model, x, y, test),
+        **scores,
         "loss": losses,
+        "epochs": len(losses),
+        "plateaued": rule.reached(losses),
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "seconds": seconds,
     }
