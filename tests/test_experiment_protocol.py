@@ -216,3 +216,18 @@ def test_training_runs_on_the_thread_policy_and_restores_the_callers():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_shared_test_set_widens_the_comparison_with_a_level():
+    # Two seeds that agree closely, both scored on one test set of 2,000 images: the seeds'
+    # interval alone would put 76.6% above 75%, but the test set's own binomial error
+    # (about 0.95 points, 1.86 at 95%) is shared by both and makes them indistinguishable.
+    values = [0.767, 0.7665]
+    assert compare_to_level(values, 0.75).winner == "A"
+    widened = compare_to_level(values, 0.75, test_samples=2000)
+    assert widened.winner is None
+    half = (widened.difference.high - widened.difference.low) / 2
+    seeds_only = compare_to_level(values, 0.75).difference
+    seeds_half = (seeds_only.high - seeds_only.low) / 2
+    sampling = 1.959964 * math.sqrt(0.76675 * 0.23325 / 2000)
+    assert half == pytest.approx(math.hypot(seeds_half, sampling), rel=1e-6)

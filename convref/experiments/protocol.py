@@ -45,12 +45,16 @@ class SeedRuns:
         :func:`train_classifier`'s result for each seed.
     models : tuple of torch.nn.Module
         The trained models, in evaluation mode.
+    shared_test : bool
+        Whether every seed was scored on the same separate test set (else each on its own
+        held-out split, whose sampling error the spread over seeds already contains).
     """
 
     name: str
     seeds: tuple[int, ...]
     results: tuple[dict, ...]
     models: tuple[torch.nn.Module, ...]
+    shared_test: bool = False
 
     def values(self, key: str = "test_accuracy") -> list[float]:
         """The result ``key`` of every seed, e.g. ``"test_accuracy"`` or ``"train_accuracy"``."""
@@ -140,7 +144,9 @@ def train_seeds(
             model = build()
         results.append(train_classifier(model, images, labels, seed=seed, **training))
         models.append(model)
-    return SeedRuns(name, seeds, tuple(results), tuple(models))
+    return SeedRuns(
+        name, seeds, tuple(results), tuple(models), training.get("test") is not None
+    )
 
 
 def verdict(
@@ -166,10 +172,22 @@ def verdict(
     -------
     Verdict
         "first beats second", "second beats first", or "cannot be told apart at this budget".
+        Against a level, when every seed was scored on one separate test set, that set's
+        binomial sampling error widens the interval
+        (:func:`~convref.experiments.verdicts.compare_to_level`).
     """
     if isinstance(second, SeedRuns):
         return compare(
             first.values(key), second.values(key), (first.name, second.name), confidence
         )
     level_name, level = second
-    return compare_to_level(first.values(key), level, (first.name, level_name), confidence)
+    # every seed met the same test set when one was given: its sampling error is shared
+    test_sizes = {result["test_samples"] for result in first.results}
+    shared_test = key == "test_accuracy" and len(test_sizes) == 1 and first.shared_test
+    return compare_to_level(
+        first.values(key),
+        level,
+        (first.name, level_name),
+        confidence,
+        test_samples=test_sizes.pop() if shared_test else None,
+    )

@@ -362,7 +362,8 @@ def train_classifier(
     -------
     dict
         ``train_accuracy`` and ``test_accuracy`` (fractions in [0, 1], after the last epoch),
-        ``loss`` (mean training loss of each epoch, a list), ``epochs`` (how many ran),
+        ``loss`` (mean training loss of each epoch, a list), ``test_samples`` (the size of
+        the test part), ``epochs`` (how many ran),
         ``plateaued`` (whether the learning curve had flattened by the end, by ``until`` or by
         the default :class:`Plateau` rule), ``params`` (trainable parameters) and ``seconds``
         (wall time of the training).
@@ -423,6 +424,7 @@ def train_classifier(
     return {
         **scores,
         "loss": losses,
+        "test_samples": len(test_index),
         "epochs": len(losses),
         "plateaued": rule.reached(losses),
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Optional
 
 import numpy as np
@@ -260,8 +261,14 @@ def compare_to_level(
     level: float,
     names: tuple[str, str] = ("A", "the level"),
     confidence: float = 0.95,
+    test_samples: Optional[int] = None,
 ) -> Verdict:
     """Compare a sample of per-seed results with a fixed number (a proven ceiling, or chance).
+
+    When every seed is scored on the same test set, that set's own sampling error is shared
+    by all of them and the spread over seeds does not show it; pass ``test_samples`` to add
+    it: the binomial standard error ``sqrt(m (1 - m) / test_samples)`` of an accuracy ``m``,
+    combined with the seeds' interval in quadrature.
 
     Parameters
     ----------
@@ -273,6 +280,8 @@ def compare_to_level(
         The sample's name and the level's name, for the verdict's sentence.
     confidence : float
         Confidence level of the interval.
+    test_samples : int, optional
+        The size of the one test set all the values were measured on (accuracies only).
 
     Returns
     -------
@@ -282,10 +291,18 @@ def compare_to_level(
     """
     interval = estimate(values, confidence)
     level = float(level)
+    half_width = (interval.high - interval.low) / 2
+    if test_samples is not None:
+        if not isinstance(test_samples, int) or test_samples < 1:
+            raise ValueError(f"test_samples must be a positive int, got {test_samples!r}")
+        mean = min(max(interval.mean, 0.0), 1.0)
+        z = NormalDist().inv_cdf((1 + confidence) / 2)
+        sampling = z * math.sqrt(mean * (1 - mean) / test_samples)
+        half_width = math.hypot(half_width, sampling)
     difference = Estimate(
         interval.mean - level,
-        interval.low - level,
-        interval.high - level,
+        interval.mean - level - half_width,
+        interval.mean - level + half_width,
         interval.confidence,
         interval.count,
     )
