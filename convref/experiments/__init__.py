@@ -65,6 +65,7 @@ from .dynamic import (
     freeze_attention,
 )
 from .receptive_field import effective_receptive_field, erf_radius
+from .._threads import policy_threads
 from .protocol import ROW_HEADERS, SeedRuns, train_seeds, verdict
 from .training import (
     Plateau,
@@ -100,6 +101,7 @@ __all__ = [
     "train_classifier",
     "Plateau",
     "population_statistics",
+    "policy_threads",
     # protocol and verdicts: several seeds, intervals, "A beats B"
     "train_seeds",
     "SeedRuns",
