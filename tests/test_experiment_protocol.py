@@ -231,3 +231,19 @@ def test_a_shared_test_set_widens_the_comparison_with_a_level():
     seeds_half = (seeds_only.high - seeds_only.low) / 2
     sampling = 1.959964 * math.sqrt(0.76675 * 0.23325 / 2000)
     assert half == pytest.approx(math.hypot(seeds_half, sampling), rel=1e-6)
+
+
+def test_paired_comparison_removes_what_the_pairs_share():
+    # Five seeds that differ a lot, and an intervention that costs each exactly 0.02 give or
+    # take 0.001: unpaired, the seeds' spread hides it; paired, it is found.
+    seeds = np.array([0.55, 0.70, 0.62, 0.80, 0.66])
+    after = seeds - 0.02 + np.array([0.001, -0.001, 0.0, 0.001, -0.001])
+    assert compare(seeds, after).winner is None
+    paired = experiments.compare_paired(seeds, after, ("before", "after"))
+    assert paired.text == "before beats after"
+    assert paired.difference.mean == pytest.approx(0.02)
+    # the paired interval is the one-sample t interval of the differences (t_0.975,4)
+    half = 2.776445105 * np.std(seeds - after, ddof=1) / np.sqrt(5)
+    assert paired.difference.high - paired.difference.mean == pytest.approx(half)
+    with pytest.raises(ValueError, match="must pair up"):
+        experiments.compare_paired([1, 2, 3], [1, 2])

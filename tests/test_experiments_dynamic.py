@@ -355,3 +355,33 @@ def test_freeze_attention_uses_the_mean_mixture():
     assert frozen.weight.dtype == torch.float64
     with pytest.raises(ValueError, match="no DynamicConv2d"):
         experiments.freeze_attention(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)), x)
+
+
+# ---------------------------------------------------------------------------
+# experiments.shuffle_attention
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer_type", [CondConv2d, DynamicConv2d])
+def test_shuffle_attention_gives_each_input_another_inputs_kernel(layer_type):
+    torch.manual_seed(3)
+    layer = layer_type(2, 3, 3, padding=1, bias=True, num_kernels=3).double()
+    x = torch.randn(6, 2, 8, 8, dtype=torch.float64)
+    shuffled = experiments.shuffle_attention(torch.nn.Sequential(layer), seed=4)
+    permutation = torch.randperm(6, generator=torch.Generator().manual_seed(4))
+    assert not torch.equal(permutation, torch.arange(6))
+    with torch.no_grad():
+        attention = layer.attention(x)
+        got = shuffled(x)
+        for i in range(6):  # input i, convolved with the mixture made for its partner
+            mix = attention[permutation[i]]
+            weight = torch.einsum("k,koihw->oihw", mix, layer.weight)
+            expected = F.conv2d(x[i : i + 1], weight, mix @ layer.bias, padding=1)
+            torch.testing.assert_close(got[i : i + 1], expected)
+        torch.testing.assert_close(layer(x)[0:1], F.conv2d(
+            x[:1], torch.einsum("k,koihw->oihw", attention[0], layer.weight),
+            attention[0] @ layer.bias, padding=1))  # the original is unchanged
+    with pytest.raises(ValueError, match="no DynamicConv2d"):
+        experiments.shuffle_attention(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        experiments.shuffle_attention(torch.nn.Sequential(layer), seed=0.5)

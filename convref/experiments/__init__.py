@@ -63,6 +63,7 @@ from .dynamic import (
     dynamic_attention,
     dynamic_classifier,
     freeze_attention,
+    shuffle_attention,
 )
 from .receptive_field import effective_receptive_field, erf_radius
 from .._threads import policy_threads
@@ -79,6 +80,7 @@ from .verdicts import (
     Estimate,
     Verdict,
     compare,
+    compare_paired,
     compare_to_level,
     estimate,
     student_t_quantile,
@@ -111,6 +113,7 @@ __all__ = [
     "Verdict",
     "estimate",
     "compare",
+    "compare_paired",
     "compare_to_level",
     "student_t_quantile",
     # basics
@@ -150,6 +153,7 @@ __all__ = [
     "anneal_temperature",
     "dynamic_attention",
     "freeze_attention",
+    "shuffle_attention",
     # choosing
     "OperatorChoice",
     "CHOICES",

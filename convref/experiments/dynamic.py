@@ -17,7 +17,7 @@ import torch
 
 from .._checks import positive_int
 from ..nn import CondConv2d, DynamicConv2d, SelectiveKernel2d, temperature_schedule
-from .training import run_hooked, use_batch_statistics
+from .training import check_seed, run_hooked, use_batch_statistics
 
 __all__ = [
     "SourceDynamicConv2d",
@@ -406,3 +406,48 @@ def freeze_attention(
                     conv.bias.copy_(mean @ source.bias)
             setattr(parent, name, conv)
     return frozen
+
+
+def shuffle_attention(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """A copy of ``model`` whose dynamic layers give each input the kernel mixture of another input.
+
+    The control for "kernels that follow the input help": every
+    :class:`convref.nn.DynamicConv2d` and :class:`convref.nn.CondConv2d` still computes its
+    attention for the whole batch, and the rows are then permuted across the batch (one random
+    permutation per call, drawn from ``seed`` for the batch's size). Each input is convolved
+    with a kernel the trained network really produces, from the same distribution of kernels,
+    but one chosen for some other input. Unlike :func:`freeze_attention`, which replaces the
+    mixtures by their average and so also changes their distribution, this breaks only the
+    match between input and kernel. If the network scores as well shuffled as not, the match
+    contributed nothing. ``model`` itself is not changed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with dynamic layers.
+    seed : int
+        Seed of the permutations.
+
+    Returns
+    -------
+    torch.nn.Module
+        A deep copy of ``model``; evaluate it on one batch of many inputs, so that the
+        permutation mixes them.
+    """
+    seed = check_seed(seed)
+    shuffled = copy.deepcopy(model)
+    layers = [
+        m for m in shuffled.modules() if isinstance(m, (DynamicConv2d, CondConv2d))
+    ]
+    if not layers:
+        raise ValueError("model has no DynamicConv2d or CondConv2d layer")
+    for layer in layers:
+        own_attention = layer.attention  # the bound method of the copied layer
+
+        def permuted(x: torch.Tensor, own_attention=own_attention) -> torch.Tensor:
+            rows = own_attention(x)
+            generator = torch.Generator().manual_seed(seed)
+            return rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
+
+        layer.attention = permuted  # this copy's layer only
+    return shuffled

@@ -31,6 +31,7 @@ __all__ = [
     "student_t_quantile",
     "estimate",
     "compare",
+    "compare_paired",
     "compare_to_level",
 ]
 
@@ -254,6 +255,42 @@ def compare(
             mean, mean - half_width, mean + half_width, confidence, len(a) + len(b)
         )
     return _verdict(names[0], names[1], interval)
+
+
+def compare_paired(
+    first: Sequence[float],
+    second: Sequence[float],
+    names: tuple[str, str] = ("A", "B"),
+    confidence: float = 0.95,
+) -> Verdict:
+    """Compare two measurements taken in pairs, such as one trained model scored two ways.
+
+    When ``first[i]`` and ``second[i]`` come from the same seed (the same trained network,
+    with and without an intervention), most of the seed-to-seed variation is common to both
+    and cancels in the difference. The interval is then Student's for the mean of the
+    differences, with ``n - 1`` degrees of freedom, and is usually much narrower than
+    :func:`compare`'s.
+
+    Parameters
+    ----------
+    first, second : sequence of float
+        One number per seed each, in the same order, at least two.
+    names : tuple of str
+        Their names, used in the verdict's sentence.
+    confidence : float
+        Confidence level of the interval.
+
+    Returns
+    -------
+    Verdict
+        Whose mean is higher, when the interval for the mean difference excludes zero.
+    """
+    a, b = _check_sample("first", first), _check_sample("second", second)
+    if len(a) != len(b):
+        raise ValueError(
+            f"first and second must pair up, got {len(a)} and {len(b)} numbers"
+        )
+    return _verdict(names[0], names[1], estimate(a - b, confidence))
 
 
 def compare_to_level(
