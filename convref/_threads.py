@@ -1,12 +1,14 @@
 """The package's one thread policy for CPU work it runs itself: experiments and benchmarks.
 
-The chapters' networks and the benchmark's cases are small: a convolution over a few
-thousand pixels and a handful of channels finishes before a second thread has paid for its
-start. Measured on two cores (``scripts/thread_gain.py``), a second intra-op thread makes a
-training step of the chapters' networks at most a few percent faster on an idle machine and
-several times slower when another process holds the other core, because each step waits for
-its slowest thread. So the policy is one thread, set for the duration of the work and restored
-afterwards: the caller's own setting is never changed behind its back.
+The chapters' networks and the benchmark's cases are small. Measured on two cores
+(``scripts/thread_gain.py``, which prints ratios to the one-thread idle time of the same work),
+a second intra-op thread makes a training step of the chapters' networks 1.2 to 1.5 times
+faster on an idle machine, but when another process holds the other core, the two-thread step
+becomes 1.2 to 2.3 times *slower* than the one-thread step, because every parallel region waits
+for its slowest thread; one thread loses nothing under that load. The book's builds run two
+notebooks at once, so both cores are always taken. So the policy is one thread, set for the
+duration of the work and restored afterwards: the caller's own setting is never changed
+behind its back. On an idle machine the policy gives up to a third of the speed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 
 __all__ = ["POLICY_THREADS", "intra_op_threads", "policy_threads"]
 
-# The number of intra-op threads the package's own CPU work runs on (see the module docstring).
+#: The number of intra-op threads the package's own CPU work runs on (see the module docstring).
 POLICY_THREADS = 1
 
 
@@ -46,5 +48,11 @@ def intra_op_threads(count: int) -> Iterator[None]:
 
 
 def policy_threads() -> AbstractContextManager[None]:
-    """The block runs on :data:`POLICY_THREADS` threads: ``with policy_threads(): train()``."""
+    """Run a block on the policy's one thread: ``with policy_threads(): train()``.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Sets the intra-op thread count on entry and restores the caller's on exit.
+    """
     return intra_op_threads(POLICY_THREADS)

@@ -22,6 +22,7 @@ PACKAGE = ROOT / "convref"
 LAYERS: dict[str, int] = {
     "_checks": 0,
     "_optional": 0,
+    "_threads": 0,
     "data": 0,
     "reference": 1,
     "arith": 1,

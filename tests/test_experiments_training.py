@@ -22,7 +22,16 @@ from convref import experiments
 # experiments.train_classifier on a linearly separable toy set
 # ---------------------------------------------------------------------------
 
-TRAIN_KEYS = {"train_accuracy", "test_accuracy", "loss", "params", "seconds"}
+TRAIN_KEYS = {
+    "train_accuracy",
+    "test_accuracy",
+    "loss",
+    "params",
+    "seconds",
+    "epochs",
+    "plateaued",
+    "test_samples",
+}
 FAST = dict(epochs=3, lr=0.05, batch_size=32)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from .._threads import POLICY_THREADS
 from .cases import CASES
 from .harness import default_device, format_table, measure, timing_records
 
@@ -95,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="CPU threads for PyTorch (default: its own choice); 1 gives the steadiest ratios",
+        default=POLICY_THREADS,
+        help=f"CPU threads for PyTorch (default: {POLICY_THREADS}, the package's thread "
+        "policy, the steadiest ratios on a shared machine; give the core count to time "
+        "multi-threaded runs)",
     )
     parser.add_argument(
         "--json",

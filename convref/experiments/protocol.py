@@ -94,7 +94,7 @@ class SeedRuns:
         )
 
 
-# The column names of SeedRuns.row, for viz.show_table.
+#: The column names of ``SeedRuns.row()``, for :func:`convref.viz.show_table`.
 ROW_HEADERS = ("design", "params", "test accuracy [95% CI]", "train accuracy", "epochs")
 
 
@@ -117,8 +117,10 @@ def train_seeds(
         The design's name.
     build : callable
         Returns a new, untrained model; called once per seed.
-    images, labels : array or torch.Tensor
-        The data, as for :func:`train_classifier`.
+    images : numpy.ndarray or torch.Tensor
+        Training inputs, shape ``(N, ...)``, as for :func:`train_classifier`.
+    labels : numpy.ndarray or torch.Tensor
+        Integer class labels, shape ``(N,)``.
     seeds : sequence of int
         At least two, so that an interval can be given.
     **training
@@ -174,7 +176,7 @@ def verdict(
         "first beats second", "second beats first", or "cannot be told apart at this budget".
         Against a level, when every seed was scored on one separate test set, that set's
         binomial sampling error widens the interval
-        (:func:`~convref.experiments.verdicts.compare_to_level`).
+        (:func:`~convref.experiments.compare_to_level`).
     """
     if isinstance(second, SeedRuns):
         return compare(
