@@ -38,6 +38,7 @@ import torch
 import torch.distributed as dist
 
 from convref import data, nn
+from convref.experiments import population_statistics
 
 
 def build_model(classes: int) -> torch.nn.Module:
@@ -78,33 +79,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--onnx", metavar="PATH", help="export the trained model to ONNX at PATH"
     )
     return parser.parse_args(argv)
-
-
-def recalibrate_batch_norm(model: torch.nn.Module, batches: list[torch.Tensor]) -> None:
-    """Set every batch norm's running statistics to the exact averages over ``batches``.
-
-    During training the running averages trail the weights. An adder layer's outputs are
-    negative L1 distances in the hundreds, which move by more than their own spread while
-    the filters train, so after a short run the averages are off by more than a standard
-    deviation and in eval mode the next ReLU zeroes everything. Recomputing them with the
-    trained weights (a cumulative average: ``momentum=None``) is the usual remedy.
-    """
-    norms = [
-        m
-        for m in model.modules()
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-    ]
-    momenta = [m.momentum for m in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
-    with torch.no_grad():
-        for batch in batches:
-            model(batch)
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-    model.eval()
 
 
 def export_onnx(
@@ -198,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(trained.state_dict(), path)
         fresh = build_model(classes)
         fresh.load_state_dict(torch.load(path, map_location="cpu"))
-    recalibrate_batch_norm(fresh, list(images[: 8 * args.batch].split(args.batch)))
+    # Batch norm's running averages trail an adder layer's drifting outputs (in the hundreds):
+    # recompute them with the trained weights, or eval mode gives every image the same scores.
+    population_statistics(fresh, images[: 8 * args.batch].split(args.batch))
     new_images, new_labels, _ = data.varied_shapes(256, size=24, seed=1)
     new_images = torch.from_numpy(new_images)
     with torch.no_grad():

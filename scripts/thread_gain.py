@@ -45,9 +45,16 @@ def workloads() -> dict:
     shapes = torch.randn(64, 1, 24, 24), torch.randint(0, 4, (64,))
     pairs = torch.randn(64, 3, 20, 20), torch.randint(0, 2, (64,))
     far_pairs = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        NonLocal2d(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        NonLocal2d(8),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
     )
     features = torch.randn(4, 64, 14, 14)
     conv = nn.Conv2d(64, 64, 3, padding=1)

@@ -55,7 +55,9 @@ def test_t_quantile_tends_to_the_normal_one():
     z = NormalDist().inv_cdf(0.975)
     # Cornish-Fisher: t_p = z + (z^3 + z) / (4 df) + O(1 / df^2)
     df = 1e5
-    assert student_t_quantile(0.975, df) == pytest.approx(z + (z**3 + z) / (4 * df), abs=1e-9)
+    assert student_t_quantile(0.975, df) == pytest.approx(
+        z + (z**3 + z) / (4 * df), abs=1e-9
+    )
 
 
 def test_interval_covers_the_true_mean_as_often_as_it_says():
@@ -102,15 +104,35 @@ def test_verdict_sentences():
     [
         (lambda: estimate([0.5]), ValueError, "values must hold at least two numbers"),
         (lambda: estimate([0.5, float("nan")]), ValueError, "values must hold finite"),
-        (lambda: estimate(["a", "b"]), TypeError, "values must be a sequence of numbers"),
-        (lambda: estimate([1, 2], confidence=1.5), ValueError, r"confidence must be in \(0, 1\)"),
-        (lambda: estimate([1, 2], confidence="95%"), TypeError, "confidence must be a number"),
+        (
+            lambda: estimate(["a", "b"]),
+            TypeError,
+            "values must be a sequence of numbers",
+        ),
+        (
+            lambda: estimate([1, 2], confidence=1.5),
+            ValueError,
+            r"confidence must be in \(0, 1\)",
+        ),
+        (
+            lambda: estimate([1, 2], confidence="95%"),
+            TypeError,
+            "confidence must be a number",
+        ),
         (lambda: compare([1, 2], [3]), ValueError, "second must hold at least two"),
         (lambda: student_t_quantile(0.5, 0.5), ValueError, "df must be >= 1"),
-        (lambda: student_t_quantile(1.0, 3), ValueError, r"probability must be in \(0, 1\)"),
+        (
+            lambda: student_t_quantile(1.0, 3),
+            ValueError,
+            r"probability must be in \(0, 1\)",
+        ),
         (lambda: Plateau(patience=0), ValueError, "patience must be"),
         (lambda: Plateau(tolerance=0), ValueError, "tolerance must be > 0"),
-        (lambda: Plateau(patience=3, min_epochs=3), ValueError, "min_epochs must be > patience"),
+        (
+            lambda: Plateau(patience=3, min_epochs=3),
+            ValueError,
+            "min_epochs must be > patience",
+        ),
     ],
 )
 def test_bad_arguments_are_refused(call, error, message):
@@ -121,7 +143,9 @@ def test_bad_arguments_are_refused(call, error, message):
 def test_plateau_rule_on_hand_made_curves():
     rule = Plateau(patience=2, tolerance=0.05, min_epochs=4)
     assert not rule.reached([1.0, 0.8, 0.7])  # too early
-    assert not rule.reached([1.0, 0.8, 0.7, 0.6])  # 0.6 is 14% below 0.7... still falling
+    assert not rule.reached(
+        [1.0, 0.8, 0.7, 0.6]
+    )  # 0.6 is 14% below 0.7... still falling
     assert rule.reached([1.0, 0.8, 0.7, 0.69, 0.68])  # 0.68 is 1.4% below 0.7: flat
     assert not rule.reached([1.0, 0.8, 0.7, 0.69, 0.6])
 
@@ -176,7 +200,9 @@ def test_population_statistics_are_the_training_averages():
 
 def test_train_seeds_gives_each_seed_its_own_run():
     images, labels = data.shapes(160, size=12, seed=2)
-    runs = train_seeds("small", _small_classifier, images, labels, seeds=(0, 1, 2), epochs=2)
+    runs = train_seeds(
+        "small", _small_classifier, images, labels, seeds=(0, 1, 2), epochs=2
+    )
     assert runs.seeds == (0, 1, 2) and len(runs.models) == 3
     # seed 1 alone gives the same run as inside train_seeds
     with experiments.seeded(1):

@@ -378,9 +378,15 @@ def test_shuffle_attention_gives_each_input_another_inputs_kernel(layer_type):
             weight = torch.einsum("k,koihw->oihw", mix, layer.weight)
             expected = F.conv2d(x[i : i + 1], weight, mix @ layer.bias, padding=1)
             torch.testing.assert_close(got[i : i + 1], expected)
-        torch.testing.assert_close(layer(x)[0:1], F.conv2d(
-            x[:1], torch.einsum("k,koihw->oihw", attention[0], layer.weight),
-            attention[0] @ layer.bias, padding=1))  # the original is unchanged
+        torch.testing.assert_close(
+            layer(x)[0:1],
+            F.conv2d(
+                x[:1],
+                torch.einsum("k,koihw->oihw", attention[0], layer.weight),
+                attention[0] @ layer.bias,
+                padding=1,
+            ),
+        )  # the original is unchanged
     with pytest.raises(ValueError, match="no DynamicConv2d"):
         experiments.shuffle_attention(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
     with pytest.raises(TypeError, match="seed must be an int"):

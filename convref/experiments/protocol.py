@@ -64,7 +64,9 @@ class SeedRuns:
             )
         return [float(result[key]) for result in self.results]
 
-    def estimate(self, key: str = "test_accuracy", confidence: float = 0.95) -> Estimate:
+    def estimate(
+        self, key: str = "test_accuracy", confidence: float = 0.95
+    ) -> Estimate:
         """The mean of ``key`` over the seeds, with its confidence interval."""
         return estimate(self.values(key), confidence)
 

@@ -256,7 +256,9 @@ class Plateau:
 
 def _batch_norms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
     return [
-        m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
     ]
 
 
@@ -290,7 +292,9 @@ def population_statistics(
     norms = _batch_norms(model)
     momenta = [norm.momentum for norm in norms]
     for norm in norms:
-        if not norm.track_running_stats:  # give it the buffers use_batch_statistics removed
+        if (
+            not norm.track_running_stats
+        ):  # give it the buffers use_batch_statistics removed
             parameter = norm.weight if norm.weight is not None else None
             kwargs = {"device": parameter.device} if parameter is not None else {}
             norm.running_mean = torch.zeros(norm.num_features, **kwargs)
@@ -387,7 +391,9 @@ def train_classifier(
         test_index = order[:n_test]
     else:
         if not isinstance(test, tuple) or len(test) != 2:
-            raise TypeError(f"test must be a pair (images, labels), got {type(test).__name__}")
+            raise TypeError(
+                f"test must be a pair (images, labels), got {type(test).__name__}"
+            )
         test_x, test_y = _as_dataset(*test)
         train, test_index = order, torch.arange(len(test_x))
     optimizer = _check_optimizer(optimizer)  # refused before the model is touched

@@ -48,7 +48,9 @@ def _check_sample(name: str, values: object) -> np.ndarray:
     try:
         sample = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from None
+        raise TypeError(
+            f"{name} must be a sequence of numbers, got {values!r}"
+        ) from None
     if sample.ndim != 1 or len(sample) < 2:
         raise ValueError(
             f"{name} must hold at least two numbers (one per seed), got {values!r}"
@@ -135,9 +137,7 @@ class Estimate:
         return f"{self.mean:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
     def __str__(self) -> str:
-        return (
-            f"{self.format()} ({self.confidence:.0%} interval, {self.count} seeds)"
-        )
+        return f"{self.format()} ({self.confidence:.0%} interval, {self.count} seeds)"
 
 
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
@@ -250,7 +250,9 @@ def compare(
         df = standard_error**4 / (
             variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1)
         )
-        half_width = student_t_quantile((1 + confidence) / 2, max(df, 1.0)) * standard_error
+        half_width = (
+            student_t_quantile((1 + confidence) / 2, max(df, 1.0)) * standard_error
+        )
         interval = Estimate(
             mean, mean - half_width, mean + half_width, confidence, len(a) + len(b)
         )
@@ -331,7 +333,9 @@ def compare_to_level(
     half_width = (interval.high - interval.low) / 2
     if test_samples is not None:
         if not isinstance(test_samples, int) or test_samples < 1:
-            raise ValueError(f"test_samples must be a positive int, got {test_samples!r}")
+            raise ValueError(
+                f"test_samples must be a positive int, got {test_samples!r}"
+            )
         mean = min(max(interval.mean, 0.0), 1.0)
         z = NormalDist().inv_cdf((1 + confidence) / 2)
         sampling = z * math.sqrt(mean * (1 - mean) / test_samples)
