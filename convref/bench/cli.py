@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=POLICY_THREADS,
-        help=f"CPU threads for PyTorch (default: {POLICY_THREADS}, the package's thread "
+        help=f"CPU threads for PyTorch (default: {POLICY_THREADS}, the package thread "
         "policy, the steadiest ratios on a shared machine; give the core count to time "
         "multi-threaded runs)",
     )

@@ -242,7 +242,8 @@ class Plateau:
         positive_int("min_epochs", self.min_epochs)
         if self.min_epochs <= self.patience:
             raise ValueError(
-                f"min_epochs must be > patience = {self.patience}, got {self.min_epochs}"
+                f"min_epochs must be > patience = {self.patience}, "
+                f"got {self.min_epochs}"
             )
 
     def reached(self, losses: Sequence[float]) -> bool:
@@ -385,7 +386,8 @@ def train_classifier(
         n_test = max(1, int(round(test_fraction * len(x))))
         if n_test >= len(x):
             raise ValueError(
-                f"test_fraction={test_fraction} leaves no training samples out of {len(x)}"
+                f"test_fraction={test_fraction} leaves no training samples "
+                f"out of {len(x)}"
             )
         test_x, test_y, train = x, y, order[n_test:]
         test_index = order[:n_test]
@@ -406,7 +408,7 @@ def train_classifier(
             yield from train[torch.randperm(len(train), generator=generator)].split(
                 batch_size
             )
-            # the epoch's steps have all run: record its mean loss, and stop on a plateau
+            # the epoch's steps have all run: record its mean loss; stop on a plateau
             epoch_losses = step_losses[-len(sizes) :]
             losses.append(sum(v * n for v, n in zip(epoch_losses, sizes)) / len(train))
             if until is not None and until.reached(losses):
