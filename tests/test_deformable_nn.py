@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from layer_cases import HALF_TOLERANCE
 from torch.utils.flop_counter import FlopCounterMode
 
-from convref import arith, reference
+from convref import arith, functional, reference
 from convref import nn as cnn
 
 LAYER_CONFIGS = [
@@ -404,6 +405,103 @@ def test_active_conv_equals_a_convolution_with_a_splatted_dense_kernel():
     torch.testing.assert_close(layer(x), expected)
     layer(x).sum().backward()
     assert layer.tap_offsets.grad.abs().sum() > 0
+
+
+def _active_with_offsets(config: dict, offsets: torch.Tensor) -> cnn.ActiveConv2d:
+    torch.manual_seed(7)
+    layer = cnn.ActiveConv2d(4, 8, **config).double()
+    with torch.no_grad():
+        layer.tap_offsets.copy_(offsets)
+    return layer
+
+
+def _through_deform_conv(layer: cnn.ActiveConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The layer's definition: deform_conv2d with its offsets broadcast to every pixel."""
+    return functional.deform_conv2d(
+        x,
+        layer.offset_map(x),
+        layer.weight,
+        layer.bias,
+        layer.stride,
+        layer.padding,
+        layer.dilation,
+    )
+
+
+@pytest.mark.parametrize("config", LAYER_CONFIGS)
+@pytest.mark.parametrize("reach", [0.4, 1.5, 6.0])
+def test_active_conv_dense_kernel_matches_deform_conv_and_its_gradients(config, reach):
+    """Eager ActiveConv2d runs a plain convolution with a dense kernel; it must be the deformable one."""
+    generator = torch.Generator().manual_seed(int(10 * reach))
+    size = config["kernel_size"]
+    taps = size * size if isinstance(size, int) else size[0] * size[1]
+    # points off the pixel grid, some of them past the image's border
+    offsets = (torch.rand(taps, 2, generator=generator, dtype=torch.float64) - 0.5) * (
+        2 * reach
+    ) + 0.123
+    layer = _active_with_offsets(config, offsets)
+    x = torch.randn(2, 4, 9, 8, generator=generator, dtype=torch.float64)
+    x.requires_grad_(True)
+    out, expected = layer(x), _through_deform_conv(layer, x)
+    torch.testing.assert_close(out, expected)
+    cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    inputs = [x, layer.weight, layer.bias, layer.tap_offsets]
+    got = torch.autograd.grad(out, inputs, cotangent)
+    want = torch.autograd.grad(expected, inputs, cotangent)
+    for name, a, b in zip(["x", "weight", "bias", "tap_offsets"], got, want):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_active_conv_gradient_at_integer_offsets_is_the_right_hand_derivative():
+    """On the pixel grid (every new layer's offsets are 0) the read has a kink.
+
+    The dense path takes the derivative from the right everywhere, checked here against a
+    one-sided difference quotient. (deform_conv2d does too, except for a point exactly on
+    row or column -1, which torchvision's rule counts as outside: there it reports 0.)
+    """
+    config = LAYER_CONFIGS[0]
+    layer = _active_with_offsets(config, torch.zeros(9, 2, dtype=torch.float64))
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), _through_deform_conv(layer, x))
+    layer(x).sum().backward()
+    step = 1e-7
+    quotients = torch.zeros(9, 2, dtype=torch.float64)
+    with torch.no_grad():
+        base = layer(x).sum()
+        for tap in range(9):
+            for axis in range(2):
+                layer.tap_offsets[tap, axis] += step
+                quotients[tap, axis] = (layer(x).sum() - base) / step
+                layer.tap_offsets[tap, axis] -= step
+    torch.testing.assert_close(layer.tap_offsets.grad, quotients, rtol=1e-5, atol=1e-5)
+
+
+def test_active_conv_with_non_finite_offsets_reads_as_deform_conv():
+    """A NaN offset cannot size a dense kernel: the layer takes the deformable path."""
+    offsets = torch.zeros(9, 2, dtype=torch.float64)
+    offsets[4, 0] = float("nan")
+    layer = _active_with_offsets(LAYER_CONFIGS[0], offsets)
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
+    out = layer(x)
+    assert torch.isfinite(out).all()  # the NaN point reads 0, as in torchvision
+    torch.testing.assert_close(out, _through_deform_conv(layer, x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_active_conv_dense_path_in_half_precision(dtype):
+    layer = _active_with_offsets(
+        LAYER_CONFIGS[0], torch.full((9, 2), 0.3, dtype=torch.float64)
+    ).float()
+    x = torch.randn(2, 4, 9, 8)
+    expected = _through_deform_conv(layer, x)
+    out = layer.to(dtype)(x.to(dtype))
+    assert out.dtype == dtype
+    torch.testing.assert_close(
+        out.float(),
+        expected,
+        rtol=0,
+        atol=HALF_TOLERANCE[dtype] * expected.abs().max().item(),
+    )
 
 
 def test_active_conv_reports_a_too_small_input():

@@ -26,7 +26,7 @@ from .._checks import (
     check_deform_conv2d_args,
 )
 from ._precision import compute_dtype, float32_under_autocast
-from ._tracing import batch_slices
+from ._tracing import batch_slices, compiling, exporting
 
 #: Largest number of elements the sampled columns of one batch chunk may hold
 #: (16 Mi elements = 64 MB in float32); larger batches are processed in chunks.
@@ -93,15 +93,58 @@ def _sample_columns(
         for col, weight_x in ((col0, 1 - right), (col0 + 1, right)):
             indices.append(torch.where(valid, row * (width + 2) + col, 0) + first)
             weights.append(torch.where(valid, weight_y * weight_x, 0))
-    # one fused weighted sum of four rows per point (embedding_bag's "sum" mode), which
-    # differentiates with respect to the rows and the weights
-    columns = F.embedding_bag(
-        torch.stack(indices, dim=-1).reshape(-1, 4),
+    columns = _weighted_rows(
         rows,
-        mode="sum",
-        per_sample_weights=torch.stack(weights, dim=-1).reshape(-1, 4),
+        torch.stack(indices, dim=-1).reshape(-1, 4),
+        torch.stack(weights, dim=-1).reshape(-1, 4),
     )
     return columns.view(*y_points.shape, channels)
+
+
+def _weighted_rows(
+    rows: torch.Tensor, indices: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """``out[p] = sum_j weights[p, j] rows[indices[p, j]]``: ``(P, C)`` from rows ``(R, C)``, ``(P, 4)``.
+
+    One fused weighted sum of four rows per point (embedding_bag's "sum" mode). Its own
+    backward sorts the indices to add the gradient rows, which takes most of a training
+    step's time; when gradients are recorded outside a trace, :class:`_WeightedRows`
+    adds them with ``index_add`` instead (the same sums in another order).
+    """
+    if torch.is_grad_enabled() and not (compiling() or exporting()):
+        return _WeightedRows.apply(rows, indices, weights)
+    return F.embedding_bag(indices, rows, mode="sum", per_sample_weights=weights)
+
+
+class _WeightedRows(torch.autograd.Function):
+    """:func:`_weighted_rows` with a scatter-add backward, itself differentiable."""
+
+    @staticmethod
+    def forward(
+        ctx, rows: torch.Tensor, indices: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(rows, indices, weights)
+        return F.embedding_bag(indices, rows, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        rows, indices, weights = ctx.saved_tensors
+        grad_rows = grad_weights = None
+        if ctx.needs_input_grad[0]:  # each point's gradient, added to its four rows
+            grad_rows = torch.zeros_like(rows)
+            for corner in range(indices.shape[1]):
+                grad_rows = grad_rows.index_add(
+                    0, indices[:, corner], grad * weights[:, corner, None]
+                )
+        if ctx.needs_input_grad[2]:  # d out / d weight = the row that weight scales
+            grad_weights = torch.stack(
+                [
+                    (rows.index_select(0, indices[:, corner]) * grad).sum(1)
+                    for corner in range(indices.shape[1])
+                ],
+                dim=1,
+            )
+        return grad_rows, None, grad_weights
 
 
 def _deform_conv2d_chunk(

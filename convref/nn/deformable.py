@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import functional
+from ..functional._precision import compute_dtype
+from ..functional._tracing import compiling, exporting
 from .._checks import IntPair, Padding, check_bool, check_window_args, positive_int
 from ..arith import Ops
 from .base import ConvLayer2d, check_layer_input
@@ -299,6 +301,15 @@ class ActiveConv2d(ConvLayer2d):
     Notes
     -----
     The parameter ``tap_offsets`` ``(kh kw, 2)`` holds ``(dy, dx)`` per tap in row-major order.
+
+    Because every pixel shares the offsets, the layer runs as one plain convolution whose
+    dense kernel carries each tap's weight spread bilinearly over the four pixels around
+    its point (as DCLS builds its kernels): about the cost of a convolution with a kernel
+    two pixels wider than the taps' spread. Under ``torch.compile`` or export, where a
+    kernel's size may not depend on parameter values, it runs
+    :func:`convref.functional.deform_conv2d` with the offsets broadcast to every pixel;
+    both give the same output and gradients (on the pixel grid, the derivative from the
+    right; ``deform_conv2d`` reports 0 for a point exactly on row or column -1).
     """
 
     def __init__(
@@ -348,9 +359,76 @@ class ActiveConv2d(ConvLayer2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_layer_input(self, x, self.in_channels)
         offset = self.offset_map(x)
-        return functional.deform_conv2d(
-            x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation
+        traced = compiling() or exporting()
+        if traced or not torch.isfinite(self.tap_offsets).all():
+            return functional.deform_conv2d(
+                x,
+                offset,
+                self.weight,
+                self.bias,
+                self.stride,
+                self.padding,
+                self.dilation,
+            )
+        return self._dense_forward(x)
+
+    def _dense_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The same convolution as a plain one with the taps' bilinear weights in one dense kernel.
+
+        Offsets shared by every pixel let the sampling move into the kernel: each tap's
+        weight is spread over the four pixels around its point, with the bilinear weights
+        of :func:`convref.functional.deform_conv2d` (the corner ``floor(p)`` gets
+        ``1 - frac(p)``: the same one-sided derivative at integer points), and the input
+        is padded or cropped so that the kernel's first row and column fall where the
+        highest and leftmost tap reads. Reading zeros outside the image is then what zero
+        padding does. The kernel's size follows the offsets, so a trace (whose shapes
+        must not depend on parameter values) takes the deformable path instead.
+        """
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+        compute = compute_dtype(x.dtype)
+        offsets = self.tap_offsets.to(compute)
+        grid = torch.stack(
+            torch.meshgrid(
+                torch.arange(kh, device=x.device, dtype=compute) * dh,
+                torch.arange(kw, device=x.device, dtype=compute) * dw,
+                indexing="ij",
+            ),
+            dim=-1,
+        ).reshape(-1, 2)
+        points = (
+            grid + offsets
+        )  # (K, 2): where each tap reads, from the window's corner
+        corner = points.detach().floor()
+        first = corner.min(dim=0).values.long()  # the dense kernel's (0, 0)
+        size = (corner.max(dim=0).values.long() - first + 2).tolist()
+        index = corner.long() - first  # each point's upper-left pixel in the kernel
+        fraction = points - corner
+        rows = _bilinear_rows(index[:, 0], fraction[:, 0], size[0])  # (K, size_h)
+        cols = _bilinear_rows(index[:, 1], fraction[:, 1], size[1])  # (K, size_w)
+        kernel = torch.einsum(
+            "ock,ku,kv->ocuv", self.weight.to(compute).flatten(2), rows, cols
         )
+        *_, (top, _, left, _), _, out_size = check_window_args(
+            "ActiveConv2d",
+            tuple(x.shape[2:]),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+        )
+        (sh, sw), (first_y, first_x) = self.stride, first.tolist()
+        # the padded input's row 0 is the image's row first_y - top; it ends where the
+        # last output's window does (negative padding crops)
+        start_y, start_x = first_y - top, first_x - left
+        end_y = start_y + (out_size[0] - 1) * sh + size[0]
+        end_x = start_x + (out_size[1] - 1) * sw + size[1]
+        height, width = x.shape[2], x.shape[3]
+        padded = F.pad(
+            x.to(compute), (-start_x, end_x - width, -start_y, end_y - height)
+        )
+        bias = None if self.bias is None else self.bias.to(compute)
+        out = F.conv2d(padded, kernel, bias, self.stride, groups=self.groups)
+        return out.to(x.dtype)
 
     def count_ops(self, inputs: tuple, output: torch.Tensor) -> Ops:
         """This call's arithmetic, for :func:`convref.arith.count`: see :func:`_deformable_ops` (no offset prediction)."""
@@ -497,3 +575,17 @@ class DclsConv2d(ConvLayer2d):
             ("dilated_kernel_size", self.dilated_kernel_size),
             *shown,
         ]
+
+
+def _bilinear_rows(
+    index: torch.Tensor, fraction: torch.Tensor, size: int
+) -> torch.Tensor:
+    """Each point's bilinear weights along one axis: ``1 - f`` at ``index``, ``f`` at ``index + 1``.
+
+    ``(K, size)`` from integer ``index`` and fractional part ``fraction``, both ``(K,)``;
+    differentiable with respect to ``fraction``.
+    """
+    positions = torch.arange(size, device=index.device)
+    lower = (positions == index[:, None]).to(fraction.dtype)
+    upper = (positions == index[:, None] + 1).to(fraction.dtype)
+    return lower * (1 - fraction[:, None]) + upper * fraction[:, None]
