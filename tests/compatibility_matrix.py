@@ -43,9 +43,14 @@ COLUMNS = {
     "deterministic": "`torch.use_deterministic_algorithms(True)`: two training steps bitwise equal",
 }
 
+#: Why a 1-D layer (input ``(N, C, L)``) has no channels_last cell.
+ONE_D = "a 1-D layer: channels_last is a 4-D format"
+
 #: Cells that have nothing to test, with the reason the page gives.
 NOT_APPLICABLE = {
-    ("CausalConv1d", "channels_last"): "a 1-D layer: channels_last is a 4-D format",
+    ("CausalConv1d", "channels_last"): ONE_D,
+    ("LightweightConv1d", "channels_last"): ONE_D,
+    ("DynamicLightweightConv1d", "channels_last"): ONE_D,
     ("ChannelShuffle", "DDP"): "no parameters: nothing to all-reduce",
     ("Shift2d", "DDP"): "no parameters: nothing to all-reduce",
 }

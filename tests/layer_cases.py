@@ -89,6 +89,13 @@ LAYERS: dict[str, LayerCase] = {
     "CondConv2d": LayerCase(lambda: nn.CondConv2d(4, 6, 3, padding=1)),
     "DynamicConv2d": LayerCase(lambda: nn.DynamicConv2d(4, 6, 3, padding=1)),
     "SelectiveKernel2d": LayerCase(lambda: nn.SelectiveKernel2d(4, 6)),
+    "LightweightConv1d": LayerCase(
+        lambda: nn.LightweightConv1d(4, 4, heads=2, bias=True), (4, 17)
+    ),
+    "DynamicLightweightConv1d": LayerCase(
+        lambda: nn.DynamicLightweightConv1d(4, 3, heads=2, padding="causal", bias=True),
+        (4, 17),
+    ),
 }
 
 

@@ -47,6 +47,15 @@ from .dilated import (
 )
 from .dynamic import check_dynamic_conv2d_args
 from .grouped import check_channel_shuffle_args
+from .lightweight import (
+    LIGHTWEIGHT_PADDINGS,
+    LightweightArgs,
+    check_dynamic_lightweight_conv1d_args,
+    check_heads,
+    check_lightweight_conv1d_args,
+    check_lightweight_layer_args,
+    lightweight_padding,
+)
 from .non_local import (
     NON_LOCAL_MODES,
     NonLocalArgs,
@@ -101,6 +110,13 @@ __all__ = [
     "check_dilate_kernel_args",
     "check_dynamic_conv2d_args",
     "check_channel_shuffle_args",
+    "LIGHTWEIGHT_PADDINGS",
+    "LightweightArgs",
+    "check_dynamic_lightweight_conv1d_args",
+    "check_heads",
+    "check_lightweight_conv1d_args",
+    "check_lightweight_layer_args",
+    "lightweight_padding",
     "NON_LOCAL_MODES",
     "NonLocalArgs",
     "check_non_local_args",

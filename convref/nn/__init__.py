@@ -20,6 +20,7 @@ from .dynamic import (
     SelectiveKernel2d,
     temperature_schedule,
 )
+from .lightweight import DynamicLightweightConv1d, LightweightConv1d
 from .non_local import NonLocal2d
 from .separable import ChannelShuffle, DepthwiseSeparableConv2d
 from .shift import ActiveShift2d, Shift2d, ShiftBlock
@@ -62,4 +63,7 @@ __all__ = [
     "DynamicConv2d",
     "SelectiveKernel2d",
     "temperature_schedule",
+    # lightweight and dynamic 1-D convolution
+    "LightweightConv1d",
+    "DynamicLightweightConv1d",
 ]

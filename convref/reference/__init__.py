@@ -16,6 +16,7 @@ from .dilated import (
 )
 from .dynamic import dynamic_conv2d
 from .grouped import channel_shuffle
+from .lightweight import dynamic_lightweight_conv1d, lightweight_conv1d
 from .non_local import non_local2d, non_local_affinity, non_local_response
 from .separable import factorize_kernel, separable_conv2d
 from .shift import pattern_shift2d, shift2d, shift_pattern
@@ -58,4 +59,6 @@ __all__ = [
     "adder2d_backward",
     "adder_adaptive_scale",
     "dynamic_conv2d",
+    "lightweight_conv1d",
+    "dynamic_lightweight_conv1d",
 ]
