@@ -130,20 +130,13 @@ class _WeightedRows(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         rows, indices, weights = ctx.saved_tensors
         grad_rows = grad_weights = None
+        flat = indices.reshape(-1)  # (4 P,): the four corners of each point in turn
         if ctx.needs_input_grad[0]:  # each point's gradient, added to its four rows
-            grad_rows = torch.zeros_like(rows)
-            for corner in range(indices.shape[1]):
-                grad_rows = grad_rows.index_add(
-                    0, indices[:, corner], grad * weights[:, corner, None]
-                )
+            spread = (weights[:, :, None] * grad[:, None, :]).reshape(flat.shape[0], -1)
+            grad_rows = torch.zeros_like(rows).index_add(0, flat, spread)
         if ctx.needs_input_grad[2]:  # d out / d weight = the row that weight scales
-            grad_weights = torch.stack(
-                [
-                    (rows.index_select(0, indices[:, corner]) * grad).sum(1)
-                    for corner in range(indices.shape[1])
-                ],
-                dim=1,
-            )
+            read = rows.index_select(0, flat).view(*indices.shape, -1)
+            grad_weights = (read * grad[:, None, :]).sum(2)
         return grad_rows, None, grad_weights
 
 
