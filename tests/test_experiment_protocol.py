@@ -99,6 +99,17 @@ def test_verdict_sentences():
     assert below.winner == "the ceiling"
 
 
+def test_a_printed_verdict_gives_the_winners_lead():
+    """The sentence names the winner first; the printed difference is its lead (+0.4)."""
+    second_wins = compare([0.5, 0.52, 0.51], [0.9, 0.91, 0.92], ("A", "B"))
+    assert second_wins.difference.mean == pytest.approx(-0.4)  # stored: A - B
+    assert str(second_wins).startswith("B beats A (difference +0.400 [+0.")
+    first_wins = compare([0.9, 0.91, 0.92], [0.5, 0.52, 0.51], ("A", "B"))
+    assert str(first_wins).startswith("A beats B (difference +0.400 [+0.")
+    tie = compare([0.5, 0.6, 0.7], [0.55, 0.65, 0.6], ("A", "B"))
+    assert str(tie).startswith("A and B cannot be told apart at this budget (difference")
+
+
 @pytest.mark.parametrize(
     "call, error, message",
     [

@@ -196,9 +196,15 @@ class Verdict:
         return f"{self.winner} beats {loser}"
 
     def __str__(self) -> str:
+        # the difference as the sentence reads it: the winner's lead, else first - second
+        shown = self.difference
+        if self.winner is not None and self.winner != self.first:
+            shown = Estimate(
+                -shown.mean, -shown.high, -shown.low, shown.confidence, shown.count
+            )
         return (
-            f"{self.text} (difference {self.difference.format('+.3f')}, "
-            f"{self.difference.confidence:.0%} interval)"
+            f"{self.text} (difference {shown.format('+.3f')}, "
+            f"{shown.confidence:.0%} interval)"
         )
 
 
