@@ -354,3 +354,87 @@ def varied_shapes(
 
 
 __all__ += ["varied_shapes", "SHAPE_AREAS"]
+
+
+def dots_and_frames(
+    n: int,
+    size: int = 20,
+    frame_sides: tuple[int, int] = (9, 11),
+    dots: int = 3,
+    noise: float = 0.3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A segmentation task with objects of two scales: small filled dots and large hollow frames.
+
+    Each image holds one square frame, drawn as a one-pixel outline of side
+    ``frame_sides[0]`` to ``frame_sides[1]``, whose *whole inside* is labelled object, and
+    up to ``dots`` filled 2x2 dots away from the frame and from each other (a dot is
+    dropped when twenty random places are all taken). Labelling the inside of a frame
+    needs a receptive field about as wide as the frame; labelling a dot needs an output
+    at full resolution, since the dot is narrower than one pixel of a map downsampled by
+    four. Gaussian noise covers the whole image.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    size : int
+        Side of each image; at least ``frame_sides[1] + 4``.
+    frame_sides : (int, int)
+        Smallest and largest side of the frames, at least 3.
+    dots : int
+        Dots tried per image.
+    noise : float
+        Standard deviation of the noise (0 for clean images).
+    seed : int
+        Seed of the generator; the same seed gives the same data.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, 1, size, size)``, float32.
+    labels : numpy.ndarray
+        ``(n, size, size)`` int64: 1 on object pixels (dots, frames with their insides).
+    kinds : numpy.ndarray
+        ``(n, size, size)`` int64: 0 background, 1 dot, 2 frame or its inside.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    low, high = frame_sides
+    if not (isinstance(low, int) and isinstance(high, int) and 3 <= low <= high):
+        raise ValueError(
+            f"frame_sides must be two ints with 3 <= low <= high, got {frame_sides!r}"
+        )
+    if not isinstance(size, int) or size < high + 4:
+        raise ValueError(
+            f"size must be an int >= frame_sides[1] + 4 = {high + 4}, got {size!r}"
+        )
+    if not isinstance(dots, int) or dots < 0:
+        raise ValueError(f"dots must be an int >= 0, got {dots!r}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    images = noise * rng.standard_normal((n, 1, size, size))
+    kinds = np.zeros((n, size, size), dtype=np.int64)
+    for image, kind in zip(images[:, 0], kinds):
+        side = int(rng.integers(low, high + 1))
+        top, left = rng.integers(0, size - side + 1, 2)
+        bottom, right = top + side - 1, left + side - 1
+        for row in (top, bottom):
+            image[row, left : right + 1] += 1.0
+        for col in (left, right):
+            image[top : bottom + 1, col] += 1.0
+        kind[top : bottom + 1, left : right + 1] = 2
+        for _ in range(dots):
+            for _ in range(20):  # a free place: no object within one pixel of the dot
+                row, col = rng.integers(0, size - 1, 2)
+                if kind[max(row - 1, 0) : row + 3, max(col - 1, 0) : col + 3].any():
+                    continue
+                image[row : row + 2, col : col + 2] += 1.0
+                kind[row : row + 2, col : col + 2] = 1
+                break
+    labels = (kinds > 0).astype(np.int64)
+    return images.astype(np.float32), labels, kinds
+
+
+__all__ += ["dots_and_frames"]

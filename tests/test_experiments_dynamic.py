@@ -391,3 +391,116 @@ def test_shuffle_attention_gives_each_input_another_inputs_kernel(layer_type):
         experiments.shuffle_attention(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
     with pytest.raises(TypeError, match="seed must be an int"):
         experiments.shuffle_attention(torch.nn.Sequential(layer), seed=0.5)
+
+
+# ---------------------------------------------------------------------------
+# experiments.pointer_sequences
+# ---------------------------------------------------------------------------
+
+
+def test_pointer_sequences_label_is_the_symbol_pointed_at():
+    x, labels, info = experiments.pointer_sequences(
+        300, length=14, symbols=3, max_offset=4, seed=5
+    )
+    assert x.shape == (300, 3 + 8, 14) and x.dtype == np.float32
+    assert labels.shape == (300,) and labels.dtype == np.int64
+    assert (x.sum(1) == 1).all()  # one token per position
+    assert list(info["offsets"]) == [-4, -3, -2, -1, 1, 2, 3, 4]
+    tokens = x.argmax(1)
+    for n in range(300):  # read each sequence as a list of tokens
+        pointers = [t for t in range(14) if tokens[n, t] >= 3]
+        assert pointers == [info["position"][n]]  # exactly one pointer
+        p = pointers[0]
+        k = [-4, -3, -2, -1, 1, 2, 3, 4][tokens[n, p] - 3]
+        assert k == info["offset"][n] and 0 <= p + k < 14
+        assert labels[n] == tokens[n, p + k] < 3  # a content symbol
+    # every offset and every class occurs; positions keep all offsets inside
+    assert set(info["offset"]) == {-4, -3, -2, -1, 1, 2, 3, 4}
+    assert set(labels) == {0, 1, 2}
+    assert info["position"].min() >= 4 and info["position"].max() <= 14 - 5
+
+
+def test_pointer_sequences_follow_the_seed():
+    a = experiments.pointer_sequences(50, seed=1)
+    b = experiments.pointer_sequences(50, seed=1)
+    c = experiments.pointer_sequences(50, seed=2)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_pointer_sequences_reject_bad_arguments():
+    with pytest.raises(ValueError, match="length must be > 2 \\* max_offset = 8"):
+        experiments.pointer_sequences(10, length=8, max_offset=4)
+    with pytest.raises(ValueError, match="symbols must be >= 2"):
+        experiments.pointer_sequences(10, symbols=1)
+    with pytest.raises(TypeError, match="n must be an int"):
+        experiments.pointer_sequences(1.5)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        experiments.pointer_sequences(10, seed="0")
+
+
+# ---------------------------------------------------------------------------
+# experiments.SequenceClassifier
+# ---------------------------------------------------------------------------
+
+
+def _classifier_by_hand(model, x):
+    """The classifier's forward pass written out with a loop over positions and taps."""
+    h = F.conv1d(x, model.embed.weight, model.embed.bias)
+    n, c, length = h.shape
+    k = model.mix.kernel_size if model.kind != "depthwise" else model.mix.kernel_size[0]
+    half = k // 2
+    y = torch.zeros_like(h)
+    for t in range(length):
+        if model.kind == "depthwise":
+            w = model.mix.weight[:, 0, :].expand(n, c, k)  # (n, C, K)
+        elif model.kind == "lightweight":
+            w = torch.softmax(model.mix.weight, 1)  # (H, K)
+            w = w.repeat_interleave(c // model.mix.heads, 0).expand(n, c, k)
+        else:  # the kernel at t from the input at t alone
+            logits = h[:, :, t] @ model.mix.kernel_predictor.weight.T  # (n, H K)
+            w = torch.softmax(logits.reshape(n, model.mix.heads, k), -1)
+            w = w.repeat_interleave(c // model.mix.heads, 1)  # (n, C, K)
+        for j in range(k):
+            if 0 <= t + j - half < length:
+                y[:, :, t] += w[:, :, j] * h[:, :, t + j - half]
+    u = torch.relu(h + F.conv1d(y, model.project.weight, model.project.bias))
+    return u.max(-1).values @ model.head.weight.T + model.head.bias
+
+
+@pytest.mark.parametrize("kind", experiments.SEQUENCE_CLASSIFIER_KINDS)
+def test_sequence_classifier_computes_its_formula(kind):
+    torch.manual_seed(0)
+    model = experiments.SequenceClassifier(
+        kind, vocabulary=5, channels=4, kernel_size=5, heads=2, classes=3
+    ).double()
+    x = torch.randn(3, 5, 9, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), _classifier_by_hand(model, x))
+    assert model(x).shape == (3, 3)
+
+
+def test_sequence_classifier_parameters_by_hand():
+    c, k, v, classes = 8, 17, 20, 4
+    shared = (v * c + c) + (c * c + c) + (c * classes + classes)  # embed, project, head
+    counts = {
+        kind: sum(
+            p.numel()
+            for p in experiments.SequenceClassifier(kind, v, c, k, 1).parameters()
+        )
+        for kind in experiments.SEQUENCE_CLASSIFIER_KINDS
+    }
+    assert counts == {
+        "depthwise": shared + c * k,
+        "lightweight": shared + 1 * k,
+        "dynamic": shared + c * 1 * k,  # as many weights as the depthwise kernels
+    }
+
+
+def test_sequence_classifier_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        experiments.SequenceClassifier("attention", 5)
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        experiments.SequenceClassifier("dynamic", 5, kernel_size=4)
+    with pytest.raises(TypeError, match="channels must be an int"):
+        experiments.SequenceClassifier("dynamic", 5, channels=2.0)

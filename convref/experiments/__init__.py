@@ -19,6 +19,8 @@ costs
     Parameters, multiply-adds and operation counts of whole models.
 receptive_field
     Effective receptive fields and their radius.
+dilated
+    Segmenters of small dots and large frames: plain, dilated or strided.
 transposed
     Checkerboard artifacts of learned 2x upsampling.
 deformable
@@ -26,7 +28,8 @@ deformable
 adder
     AdderNet: template matching, weight statistics, gradients.
 dynamic
-    Dynamic kernels: the source article's layer, small dynamic networks, their attention.
+    Dynamic kernels: the source article's layer, small dynamic networks, their attention;
+    a pointer task for lightweight and dynamic 1-D convolution.
 choosing
     The capstone: every operator of the book in the same network slot.
 """
@@ -50,6 +53,7 @@ from .choosing import (
     shift_unit,
 )
 from .costs import model_cost, network_mult_adds, op_counts
+from .dilated import SEGMENTER_KINDS, recall_by_kind, segmenter
 from .deformable import (
     SHAPE_CLASSIFIER_KINDS,
     layer_offsets,
@@ -58,11 +62,14 @@ from .deformable import (
 )
 from .dynamic import (
     DYNAMIC_CLASSIFIER_KINDS,
+    SEQUENCE_CLASSIFIER_KINDS,
+    SequenceClassifier,
     SourceDynamicConv2d,
     anneal_temperature,
     dynamic_attention,
     dynamic_classifier,
     freeze_attention,
+    pointer_sequences,
     shuffle_attention,
 )
 from .receptive_field import effective_receptive_field, erf_radius
@@ -135,6 +142,10 @@ __all__ = [
     "checkerboard_experiment",
     "smooth_image",
     "train_upsampler",
+    # dilated
+    "SEGMENTER_KINDS",
+    "segmenter",
+    "recall_by_kind",
     # deformable
     "SHAPE_CLASSIFIER_KINDS",
     "shape_classifier",
@@ -154,6 +165,9 @@ __all__ = [
     "dynamic_attention",
     "freeze_attention",
     "shuffle_attention",
+    "pointer_sequences",
+    "SEQUENCE_CLASSIFIER_KINDS",
+    "SequenceClassifier",
     # choosing
     "OperatorChoice",
     "CHOICES",

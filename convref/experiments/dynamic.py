@@ -5,6 +5,9 @@
 selective-kernel layers; :func:`anneal_temperature` runs DY-CNN's temperature schedule inside
 any training loop; :func:`dynamic_attention` reads the attention each layer computes, and
 :func:`freeze_attention` replaces every kernel mixture by its average kernel.
+For sequences, :func:`pointer_sequences` generates a task in which one token says where to
+look, and :class:`SequenceClassifier` solves it with a depthwise, lightweight or dynamic
+1-D convolution (Wu et al. 2019).
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import numpy as np
 import torch
 
 from .._checks import positive_int
-from ..nn import CondConv2d, DynamicConv2d, SelectiveKernel2d, temperature_schedule
+from ..nn import (
+    CondConv2d,
+    DynamicConv2d,
+    DynamicLightweightConv1d,
+    LightweightConv1d,
+    SelectiveKernel2d,
+    temperature_schedule,
+)
 from .training import check_seed, run_hooked, use_batch_statistics
 
 __all__ = [
@@ -26,6 +36,10 @@ __all__ = [
     "anneal_temperature",
     "dynamic_attention",
     "freeze_attention",
+    "shuffle_attention",
+    "pointer_sequences",
+    "SEQUENCE_CLASSIFIER_KINDS",
+    "SequenceClassifier",
 ]
 
 
@@ -451,3 +465,161 @@ def shuffle_attention(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
         layer.attention = permuted  # this copy's layer only
     return shuffled
+
+
+def pointer_sequences(
+    n: int,
+    length: int = 24,
+    symbols: int = 4,
+    max_offset: int = 8,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Sequences in which one token says where to look: the label is the symbol it points at.
+
+    Every position holds one of ``symbols`` content symbols, drawn uniformly, except one
+    position ``p`` that holds a *pointer*: one of ``2 * max_offset`` tokens, each standing
+    for an offset ``k`` in ``-max_offset .. -1, 1 .. max_offset``. The label is the content
+    symbol at ``p + k``. ``p`` is drawn so that every offset stays inside the sequence. Which
+    neighbour matters is written in the input at ``p`` itself, so a layer whose kernel at
+    ``p`` is computed from the input at ``p`` (dynamic convolution) can read the label in
+    one step, while a fixed kernel must carry every offset's symbol to ``p``. Chance is
+    ``1 / symbols``.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences.
+    length : int
+        Positions per sequence; more than ``2 * max_offset``.
+    symbols : int
+        Content symbols, and classes (at least 2).
+    max_offset : int
+        The largest distance a pointer can point to.
+    seed : int
+        Seed of every draw (a private generator).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        One-hot tokens, float32, shape ``(n, symbols + 2 * max_offset, length)``: channel
+        ``s < symbols`` marks content symbol ``s``; channel ``symbols + i`` marks the pointer
+        to ``offsets[i]``.
+    labels : numpy.ndarray
+        The symbol pointed at, int64, shape ``(n,)``.
+    info : dict
+        ``"position"`` and ``"offset"`` of each sequence's pointer (int64 arrays of shape
+        ``(n,)``) and ``"offsets"``, the offset of each pointer token, shape
+        ``(2 * max_offset,)``.
+    """
+    n, length = positive_int("n", n), positive_int("length", length)
+    symbols, max_offset = (
+        positive_int("symbols", symbols),
+        positive_int("max_offset", max_offset),
+    )
+    if symbols < 2:
+        raise ValueError(f"symbols must be >= 2, got {symbols}")
+    if length <= 2 * max_offset:
+        raise ValueError(
+            f"length must be > 2 * max_offset = {2 * max_offset}, got {length}"
+        )
+    rng = np.random.default_rng(check_seed(seed))
+    offsets = np.concatenate([np.arange(-max_offset, 0), np.arange(1, max_offset + 1)])
+    tokens = rng.integers(0, symbols, size=(n, length))
+    which = rng.integers(0, len(offsets), size=n)
+    position = rng.integers(max_offset, length - max_offset, size=n)
+    rows = np.arange(n)
+    labels = tokens[rows, position + offsets[which]]
+    tokens[rows, position] = symbols + which  # the pointer replaces the content there
+    x = np.zeros((n, symbols + len(offsets), length), dtype=np.float32)
+    x[rows[:, None], tokens, np.arange(length)[None, :]] = 1.0
+    info = {"position": position, "offset": offsets[which], "offsets": offsets}
+    return x, labels.astype(np.int64), info
+
+
+#: The token-mixing layers that :class:`SequenceClassifier` can hold.
+SEQUENCE_CLASSIFIER_KINDS = ("depthwise", "lightweight", "dynamic")
+
+
+class SequenceClassifier(torch.nn.Module):
+    r"""A one-block sequence classifier whose only layer across time is of ``kind``.
+
+    .. math::
+
+        h = E x, \qquad u = \mathrm{ReLU}\bigl(h + P\,\mathrm{mix}(h)\bigr), \qquad
+        \text{logits} = W \max_t u[:, t] + b,
+
+    with :math:`E` and :math:`P` position-wise linear maps (1x1 convolutions with bias), a
+    residual connection, the maximum over time, and a linear read-out. ``mix`` is the only
+    part that sees neighbouring positions:
+
+    * ``"depthwise"``: :class:`torch.nn.Conv1d` with ``groups=C``, one fixed ``K``-tap
+      kernel per channel, no bias (``C K`` weights);
+    * ``"lightweight"``: :class:`convref.nn.LightweightConv1d`, ``H`` softmax-normalised
+      kernels shared by the channels of a head (``H K`` weights);
+    * ``"dynamic"``: :class:`convref.nn.DynamicLightweightConv1d`, ``H`` kernels predicted
+      at every position from the input there (``C H K`` weights in the predictor). With
+      ``heads=1`` it holds exactly as many weights as ``"depthwise"``.
+
+    Parameters
+    ----------
+    kind : {"depthwise", "lightweight", "dynamic"}
+        The layer across time.
+    vocabulary : int
+        Input channels (one per token of a one-hot input).
+    channels : int
+        ``C``, the width of the block.
+    kernel_size : int
+        ``K``, odd, so that ``"same"`` padding centres the window.
+    heads : int
+        ``H`` of the lightweight and dynamic layers (ignored by ``"depthwise"``).
+    classes : int
+        Number of outputs.
+
+    Shape
+    -----
+    Input ``(N, vocabulary, L)``, output ``(N, classes)``.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        vocabulary: int,
+        channels: int = 8,
+        kernel_size: int = 17,
+        heads: int = 1,
+        classes: int = 4,
+    ) -> None:
+        super().__init__()
+        if kind not in SEQUENCE_CLASSIFIER_KINDS:
+            raise ValueError(
+                f"kind must be one of {SEQUENCE_CLASSIFIER_KINDS}, got {kind!r}"
+            )
+        vocabulary = positive_int("vocabulary", vocabulary)
+        channels = positive_int("channels", channels)
+        kernel_size = positive_int("kernel_size", kernel_size)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        heads = positive_int("heads", heads)
+        classes = positive_int("classes", classes)
+        self.kind = kind
+        self.embed = torch.nn.Conv1d(vocabulary, channels, 1)
+        if kind == "depthwise":
+            self.mix: torch.nn.Module = torch.nn.Conv1d(
+                channels,
+                channels,
+                kernel_size,
+                padding=kernel_size // 2,
+                groups=channels,
+                bias=False,
+            )
+        elif kind == "lightweight":
+            self.mix = LightweightConv1d(channels, kernel_size, heads)
+        else:
+            self.mix = DynamicLightweightConv1d(channels, kernel_size, heads)
+        self.project = torch.nn.Conv1d(channels, channels, 1)
+        self.head = torch.nn.Linear(channels, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x)
+        u = torch.relu(h + self.project(self.mix(h)))
+        return self.head(u.amax(dim=-1))
