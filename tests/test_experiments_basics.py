@@ -1,13 +1,18 @@
-"""convref.experiments.basics: activation scales, input influence and channel connectivity.
+"""convref.experiments.basics: activation scales, input influence, channel connectivity and
+the width and transfer studies.
 
 Oracles: the variance analysis of Glorot & Bengio (2010) and He et al. (2015) for
 :func:`activation_stds`; window counts stamped by hand and the matrices of the 1-D linear maps
 for :func:`input_influence`; the block-diagonal masks and shuffle permutation of a grouped
-stack, multiplied out, for :func:`channel_connectivity`.
+stack, multiplied out, for :func:`channel_connectivity`; the parameter formula of a 3x3
+convolution stack for :func:`small_cnn` and :func:`width_sweep`; the pretrained weights and a
+fine-tuning run assembled by hand (copy, new head, :func:`train_classifier`) for
+:func:`finetune_seeds`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -15,7 +20,14 @@ import pytest
 import torch
 from torch import nn
 
-from convref import experiments
+from convref import data, experiments
+from convref.experiments.basics import (
+    TALL_OR_WIDE,
+    finetune_seeds,
+    small_cnn,
+    tall_or_wide,
+    width_sweep,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -290,3 +302,216 @@ def test_channel_connectivity_rejects_bad_arguments():
         experiments.channel_connectivity(model, 0)
     with pytest.raises(TypeError, match=r"^size must be an int, got 2\.5$"):
         experiments.channel_connectivity(model, 2, size=2.5)
+
+
+# ---------------------------------------------------------------------------
+# small_cnn and width_sweep against the parameter formula of the stack
+# ---------------------------------------------------------------------------
+
+
+def cnn_params(width: int, classes: int = 4, in_channels: int = 1) -> int:
+    """Weights of three bias-free 3x3 convolutions, three BatchNorms and a linear head."""
+    convolutions = 9 * in_channels * width + 2 * 9 * width * width
+    return convolutions + 3 * 2 * width + (width * classes + classes)
+
+
+@pytest.mark.parametrize(
+    "width, classes, in_channels", [(1, 2, 1), (2, 4, 1), (5, 3, 3), (16, 4, 1)]
+)
+def test_small_cnn_has_the_stated_width_and_parameters(width, classes, in_channels):
+    model = small_cnn(width, classes, in_channels)
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convolutions] == [width] * 3
+    assert [c.kernel_size for c in convolutions] == [(3, 3)] * 3
+    assert sum(p.numel() for p in model.parameters()) == cnn_params(
+        width, classes, in_channels
+    )
+    assert model(torch.zeros(2, in_channels, 16, 16)).shape == (2, classes)
+
+
+def test_small_cnn_cost_grows_with_the_square_of_the_width():
+    """Multiply-adds on a 16x16 input: 9 * 8 * 8 w (first layer, stride 2),
+    9 w^2 * 8 * 8 + 9 w^2 * 4 * 4 (the two others, after a 2x2 pooling) and 4 w (the head)."""
+    from convref import arith
+
+    for width in (2, 3, 8):
+        count = arith.count(
+            small_cnn(width), torch.zeros(1, 1, 16, 16), fold_batch_norm=True
+        )
+        assert count.mult_adds == 576 * width + 720 * width**2 + 4 * width
+
+
+def test_small_cnn_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="width"):
+        small_cnn(0)
+    with pytest.raises(TypeError, match="classes"):
+        small_cnn(4, classes=2.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_task():
+    images, labels = data.shapes(48, size=16, seed=0, noise=0.2)
+    test = data.shapes(32, size=16, seed=1, noise=0.2)
+    return images, labels, test
+
+
+def test_width_sweep_trains_each_width_as_train_seeds_would(tiny_task):
+    images, labels, test = tiny_task
+    sweep = width_sweep((3, 2), images, labels, seeds=(0, 1), epochs=1, test=test)
+    assert list(sweep) == [3, 2]
+    for width, runs in sweep.items():
+        assert runs.name == f"width {width}" and runs.seeds == (0, 1)
+        assert runs.params == cnn_params(width) and runs.shared_test
+        for model in runs.models:
+            convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+            assert all(c.out_channels == width for c in convolutions)
+    # seed 1 of width 2, built and trained by hand
+    with experiments.seeded(1):
+        model = small_cnn(2)
+    by_hand = experiments.train_classifier(
+        model, images, labels, epochs=1, seed=1, test=test
+    )
+    assert sweep[2].results[1]["test_accuracy"] == by_hand["test_accuracy"]
+    for mine, theirs in zip(
+        sweep[2].models[1].state_dict().values(), model.state_dict().values()
+    ):
+        assert torch.equal(mine, theirs)
+
+
+def test_width_sweep_rejects_bad_widths(tiny_task):
+    images, labels, _ = tiny_task
+    with pytest.raises(ValueError, match="widths"):
+        width_sweep((2, 2), images, labels, epochs=1)
+    with pytest.raises(ValueError, match="widths"):
+        width_sweep((), images, labels, epochs=1)
+    with pytest.raises(ValueError, match="widths"):
+        width_sweep((0,), images, labels, epochs=1)
+
+
+# ---------------------------------------------------------------------------
+# finetune_seeds against the pretrained weights and a fine-tuning assembled by hand
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    images, labels = data.shapes(48, size=16, seed=2, classes=("square", "disk"))
+    return experiments.train_seeds(
+        "pretrained", lambda: small_cnn(3, classes=2), images, labels, (0, 1), epochs=1
+    )
+
+
+@pytest.fixture(scope="module")
+def new_task():
+    classes = ("cross", "triangle", "disk")
+    return data.shapes(24, size=16, seed=3, classes=classes), data.shapes(
+        16, size=16, seed=4, classes=classes
+    )
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_finetune_starts_from_the_pretrained_weights_and_a_new_head(
+    pretrained, new_task
+):
+    (images, labels), test = new_task
+    before = [_snapshot(m) for m in pretrained.models]
+    tuned = finetune_seeds(
+        "tuned", pretrained, images, labels, classes=3, epochs=2, test=test
+    )
+    assert tuned.seeds == pretrained.seeds and tuned.shared_test
+    for seed, original, model, state in zip(
+        pretrained.seeds, pretrained.models, tuned.models, before
+    ):
+        # the pretrained models are left as they were
+        for key, value in original.state_dict().items():
+            assert torch.equal(value, state[key])
+        # by hand: copy the pretrained model, give it a new 3-class head drawn with the
+        # seed, train it with the same seed
+        by_hand = copy.deepcopy(original)
+        with experiments.seeded(seed):
+            by_hand[3][2] = nn.Linear(3, 3)
+        experiments.train_classifier(
+            by_hand, images, labels, epochs=2, seed=seed, test=test
+        )
+        assert model[3][2].weight.shape == (3, 3)
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, by_hand.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("freeze", [1, 3])
+def test_frozen_blocks_keep_their_pretrained_weights(pretrained, new_task, freeze):
+    (images, labels), test = new_task
+    tuned = finetune_seeds(
+        "frozen", pretrained, images, labels, 3, freeze=freeze, epochs=2, test=test
+    )
+    for original, model in zip(pretrained.models, tuned.models):
+        for index in range(4):
+            for (name, mine), theirs in zip(
+                model[index].named_parameters(), original[index].parameters()
+            ):
+                if index < freeze:
+                    assert torch.equal(mine, theirs) and not mine.requires_grad, name
+                elif index < 3:  # fine-tuned: moved away from the pretrained weights
+                    assert not torch.equal(mine, theirs), name
+    trainable = sum(
+        p.numel()
+        for block in list(small_cnn(3, 3))[freeze:]
+        for p in block.parameters()
+    )
+    assert tuned.params == trainable
+    if freeze == 3:  # only the head learns: 3 features -> 3 classes
+        assert tuned.params == 3 * 3 + 3
+
+
+def test_finetune_rejects_bad_arguments(pretrained, new_task):
+    (images, labels), _ = new_task
+    with pytest.raises(ValueError, match="freeze must be an int from 0 to 3"):
+        finetune_seeds("x", pretrained, images, labels, 3, freeze=4, epochs=1)
+    with pytest.raises(TypeError, match="freeze must be an int"):
+        finetune_seeds("x", pretrained, images, labels, 3, freeze=True, epochs=1)
+    with pytest.raises(TypeError, match="pretrained must be a SeedRuns"):
+        finetune_seeds("x", pretrained.models, images, labels, 3, epochs=1)
+    with pytest.raises(TypeError, match="seed"):
+        finetune_seeds("x", pretrained, images, labels, 3, seed=0, epochs=1)
+    with pytest.raises(TypeError, match="Linear"):
+        finetune_seeds(
+            "x",
+            experiments.SeedRuns("conv", (0, 1), ({}, {}), (nn.Conv2d(1, 1, 1),) * 2),
+            images,
+            labels,
+            3,
+            epochs=1,
+        )
+
+
+# ---------------------------------------------------------------------------
+# tall_or_wide against the extent of the drawn object, read off noise-free pixels
+# ---------------------------------------------------------------------------
+
+
+def test_tall_or_wide_labels_follow_the_object_extent():
+    images, labels = tall_or_wide(200, size=24, seed=5, noise=0.0)
+    assert images.shape == (200, 1, 24, 24) and images.dtype == np.float32
+    assert labels.dtype == np.int64 and set(labels.tolist()) == {0, 1}
+    assert TALL_OR_WIDE[1] == "tall"
+    for image, label in zip(images[:, 0], labels):
+        rows = np.flatnonzero(image.any(axis=1))
+        cols = np.flatnonzero(image.any(axis=0))
+        height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        assert (height > width) == bool(label), (height, width, label)
+
+
+def test_tall_or_wide_is_seeded_and_balanced():
+    first, again = tall_or_wide(300, seed=1), tall_or_wide(300, seed=1)
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    assert 0.4 < first[1].mean() < 0.6  # both elongations equally likely
+
+
+def test_tall_or_wide_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="margin"):
+        tall_or_wide(10, margin=2.5)
+    with pytest.raises(ValueError, match="n must"):
+        tall_or_wide(0)

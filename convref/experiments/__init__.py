@@ -14,7 +14,8 @@ protocol
 verdicts
     Means over seeds, confidence intervals, "A beats B" or "cannot be told apart".
 basics
-    Initialisation and padding studies; channel connectivity of grouped stacks.
+    Initialisation and padding studies; channel connectivity of grouped stacks; a width
+    sweep and fine-tuning of pretrained networks.
 costs
     Parameters, multiply-adds and operation counts of whole models.
 receptive_field
@@ -41,7 +42,16 @@ from .adder import (
     filter_gradients,
     template_responses,
 )
-from .basics import activation_stds, channel_connectivity, input_influence
+from .basics import (
+    TALL_OR_WIDE,
+    activation_stds,
+    channel_connectivity,
+    finetune_seeds,
+    input_influence,
+    small_cnn,
+    tall_or_wide,
+    width_sweep,
+)
 from .choosing import (
     CHOICES,
     OperatorChoice,
@@ -127,6 +137,11 @@ __all__ = [
     "activation_stds",
     "input_influence",
     "channel_connectivity",
+    "small_cnn",
+    "width_sweep",
+    "finetune_seeds",
+    "TALL_OR_WIDE",
+    "tall_or_wide",
     # costs
     "model_cost",
     "op_counts",
