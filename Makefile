@@ -7,6 +7,11 @@ STAMP   := $(VENV)/.installed
 # The CPU build of PyTorch; the package itself accepts any torch>=2.4.
 TORCH   ?= torch==2.13.0
 JB_FLAGS := -W -n --keep-going
+# Matplotlib's settings and font cache live with the environment: a cache another
+# environment wrote in ~/.cache (or wrote while this one was being installed) can list none
+# of matplotlib's own fonts, and then every figure prints "findfont" warnings, which the
+# book build (-W) rejects; the figures also stay free of the builder's own matplotlibrc.
+export MPLCONFIGDIR := $(CURDIR)/$(VENV)/matplotlib
 
 .PHONY: setup book test unit notebooks build-book browser bench lab pdf vendor clean
 
