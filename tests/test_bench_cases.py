@@ -356,6 +356,43 @@ def test_dynamic_rejects_a_zero_kernel_count():
         bench.run_case("dynamic", **TINY, num_kernels=(2, 0))
 
 
+LIGHTWEIGHT_ROWS = [
+    "torch conv1d, depthwise (the H kernels repeated to C)",
+    "convref.functional.lightweight_conv1d (H=2)",
+    "convref.functional.dynamic_lightweight_conv1d",
+    "band matrix + bmm (the authors' training path)",
+    "self-attention over the sequence (torch SDPA, H=2)",
+]
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4])
+def test_lightweight_tiny(kernel_size):
+    timings = bench.run_case(
+        "lightweight", **{**TINY, "batch": 2}, kernel_size=kernel_size, heads=2
+    )
+    assert [t.name for t in timings] == [
+        *(f"{row} (forward)" for row in LIGHTWEIGHT_ROWS),
+        *(f"{row} (forward+backward)" for row in LIGHTWEIGHT_ROWS),
+        "convref.reference.dynamic_lightweight_conv1d (NumPy, forward)",
+    ]
+    _check_ratios(timings)
+    window = 2 * 4 * 6 * kernel_size  # N C T K: K taps per output
+    band = 2 * 4 * 6 * 6  # N C T T: the band matrix multiplies a whole row
+    attention = 2 * 2 * 4 * 6 * 6  # Q K^T and A V, each N C T^2
+    forward = [window, window, window, band, attention]
+    assert [t.mult_adds for t in timings] == [
+        *forward,
+        *(3 * m for m in forward),
+        window,
+    ]
+    assert all(t.peak_bytes > 0 for t in timings if "NumPy" not in t.name)
+
+
+def test_lightweight_rejects_heads_that_do_not_divide_the_channels():
+    with pytest.raises(ValueError, match=r"^heads must divide channels = 4, got 3$"):
+        bench.run_case("lightweight", **TINY, heads=3)
+
+
 def _count_instead_of_timing(counted: list[int]):
     def time_call(fn, repeat, device, warmup=2):
         with FlopCounterMode(display=False) as counter:
@@ -414,6 +451,31 @@ def test_mult_adds_match_torch_flop_counter(monkeypatch, name, params):
         assert flops == 2 * t.mult_adds, t.name
 
 
+def test_lightweight_mult_adds_match_torch_flop_counter(monkeypatch):
+    """The rows built on conv1d, bmm and attention do the multiply-adds they report."""
+    counted: list[int] = []
+    monkeypatch.setattr(bench.harness, "time_call", _count_instead_of_timing(counted))
+    monkeypatch.setattr(bench.harness, "peak_memory", lambda fn, device: 1)
+    timings = bench.run_case(
+        "lightweight",
+        **{**TINY, "batch": 2},
+        heads=2,
+        kernel_size=3,
+        include_reference=False,
+    )
+    # Left out: the dynamic windows, and the depthwise rows' backward passes, for which
+    # the counter's formula ignores the groups (it counts a full conv1d's gradients).
+    seen = [
+        (t, flops)
+        for t, flops in zip(timings, counted)
+        if "dynamic_lightweight" not in t.name
+        and ("backward" not in t.name or "conv1d" not in t.name)
+    ]
+    assert len(seen) == 6
+    for t, flops in seen:
+        assert flops == 2 * t.mult_adds, t.name
+
+
 @pytest.mark.parametrize("name", list(bench.CASES))
 def test_without_reference_drops_the_numpy_row(name):
     timings = bench.run_case(name, **TINY, include_reference=False)
@@ -448,6 +510,10 @@ STANDS_ALONE = {
     "dynamic": {
         "torch conv2d 3x3, static (forward)",
         "torch conv2d 3x3, static (forward+backward)",
+    },
+    "lightweight": {
+        "self-attention over the sequence (torch SDPA, H=4) (forward)",
+        "self-attention over the sequence (torch SDPA, H=4) (forward+backward)",
     },
 }
 
@@ -508,6 +574,7 @@ def test_cases_table():
         "deformable",
         "adder",
         "dynamic",
+        "lightweight",
     ]
     for name, case in bench.CASES.items():
         assert case.name == name
@@ -521,7 +588,7 @@ def test_cases_table():
 def test_run_case_rejects_an_unknown_case():
     with pytest.raises(
         ValueError,
-        match=r"^unknown benchmark case 'deform_conv2d' \(choose from conv2d, grouped, .*, dynamic\)$",
+        match=r"^unknown benchmark case 'deform_conv2d' \(choose from conv2d, grouped, .*, lightweight\)$",
     ):
         bench.run_case("deform_conv2d", **TINY)
 
@@ -622,3 +689,20 @@ def test_rows_agree_on_cuda(name):
                 np.testing.assert_allclose(
                     a, b, rtol=1e-7, atol=1e-7, err_msg=f"{row.name} vs {group[0].name}"
                 )
+
+
+@pytest.mark.parametrize("padding", ["same", "causal"])
+@pytest.mark.parametrize("kernel_size", [1, 4, 7])
+def test_band_matrix_baseline_is_dynamic_convolution(padding, kernel_size):
+    """fairseq's band-matrix form against the NumPy reference's sum over the window."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 6, 9, dtype=torch.float64, generator=generator)
+    kernels = torch.randn(
+        2, 3, kernel_size, 9, dtype=torch.float64, generator=generator
+    )
+    expected = reference.dynamic_lightweight_conv1d(
+        x.numpy(), kernels.numpy(), padding, softmax=False
+    )
+    got = bench.band_matrix_dynamic_conv1d(x, kernels, padding)
+    assert got.shape == (2, 6, 9)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)

@@ -35,6 +35,7 @@ ALL_CASES = [
     "deformable",
     "adder",
     "dynamic",
+    "lightweight",
 ]
 
 
@@ -62,6 +63,12 @@ def test_main_prints_a_table(capsys):
         "1.00",
         "1.00",
     ]  # the baseline row: x baseline, mult-adds x
+
+
+def test_a_sequence_case_names_its_length_not_an_image_size(capsys):
+    bench.main(["lightweight", *MAIN_ARGS])
+    (lines,) = _tables(capsys.readouterr().out)
+    assert lines[0].startswith("lightweight: N=1, C=4, T=8, on cpu (torch ")
 
 
 def test_main_runs_every_case_by_default(capsys):

@@ -16,7 +16,8 @@ cases
 conv_rows
     The inputs, costs and rows of conv2d, grouped, separable, dilated and transposed.
 operator_rows
-    The inputs, costs and rows of non-local, shift, deformable, adder and dynamic.
+    The inputs, costs and rows of non-local, shift, deformable, adder, dynamic and
+    lightweight.
 baselines
     The authors' formulations that some cases use as their baseline.
 cli
@@ -24,6 +25,7 @@ cli
 """
 
 from .baselines import (
+    band_matrix_dynamic_conv1d,
     broadcast_adder2d,
     explicit_non_local_response,
     per_sample_dynamic_conv2d,
@@ -63,6 +65,7 @@ __all__ = [
     "run_case",
     "torchvision_deform_conv2d",
     # baselines
+    "band_matrix_dynamic_conv1d",
     "broadcast_adder2d",
     "per_sample_dynamic_conv2d",
     "explicit_non_local_response",

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from .. import functional
 
 __all__ = [
+    "band_matrix_dynamic_conv1d",
     "broadcast_adder2d",
     "per_sample_dynamic_conv2d",
     "explicit_non_local_response",
@@ -154,3 +155,43 @@ def explicit_non_local_response(
         affinity, torch.matmul(g_weight, x.flatten(2)).transpose(1, 2)
     )  # (N, HW, C_i)
     return response.transpose(1, 2).unflatten(2, x.shape[2:])
+
+
+def band_matrix_dynamic_conv1d(
+    x: torch.Tensor, kernels: torch.Tensor, padding: str = "same"
+) -> torch.Tensor:
+    """DynamicConv as a matrix product: each head's kernels written into a ``T x T`` band.
+
+    The form the authors' code (fairseq's ``DynamicConv1dTBC``, its "expanded" path) uses
+    in training: row ``t`` of a head's matrix holds the kernel of step ``t`` on the band
+    around the diagonal, and one batched matrix product applies every step's kernel to
+    the channels of its head. It does ``T`` multiply-adds per output where the windows
+    need ``K``, and stores ``N H T^2`` band entries. No softmax is applied.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Input ``(N, C, T)``.
+    kernels : torch.Tensor
+        One kernel per sample, head and step, ``(N, H, K, T)``; ``H`` divides ``C``.
+    padding : {"same", "causal"}
+        Where the window sits, as in :func:`convref.functional.dynamic_lightweight_conv1d`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, T)``.
+    """
+    n, c, t = x.shape
+    heads, k = kernels.shape[1], kernels.shape[2]
+    left = (k - 1) // 2 if padding == "same" else k - 1
+    # band[..., s, s + j] = kernel of step s, tap j, in the coordinates of the padded input
+    columns = torch.arange(t, device=x.device)[:, None] + torch.arange(
+        k, device=x.device
+    )
+    band = x.new_zeros(n, heads, t, t + k - 1).scatter(
+        3, columns.expand(n, heads, t, k), kernels.transpose(2, 3)
+    )
+    band = band[..., left : left + t]  # the padding's columns multiply zeros: drop them
+    per_head = x.reshape(n, heads, c // heads, t).transpose(2, 3)  # (N, H, T, C / H)
+    return (band @ per_head).transpose(2, 3).reshape(n, c, t)

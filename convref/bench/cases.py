@@ -31,6 +31,7 @@ from .conv_rows import (
 from .harness import Case, Timing, measure
 from .operator_rows import (
     ADDER_ROWS,
+    LIGHTWEIGHT_ROWS,
     NON_LOCAL_ROWS,
     SHIFT_ROWS,
     adder_costs,
@@ -41,6 +42,8 @@ from .operator_rows import (
     dynamic_costs,
     dynamic_rows,
     dynamic_setup,
+    lightweight_costs,
+    lightweight_setup,
     non_local_mult_adds,
     non_local_setup,
     shift_costs,
@@ -167,6 +170,18 @@ CASES: dict[str, Case] = {
             setup=dynamic_setup,
             costs=dynamic_costs,
             rows=dynamic_rows,
+        ),
+        Case(
+            name="lightweight",
+            family="lightweight",
+            summary="LightConv and DynamicConv on (N, C, T = size) against depthwise conv1d, "
+            "fairseq's band matrix and self-attention, with memory",
+            params=dict(batch=8, channels=512, size=512, kernel_size=31, heads=4),
+            setup=lightweight_setup,
+            costs=lightweight_costs,
+            rows=LIGHTWEIGHT_ROWS,
+            memory=True,
+            extent="T={size}",
         ),
     )
 }

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--size",
         type=int,
         default=32,
-        help="H = W of the input of every case (default: 32)",
+        help="H = W of the input of every case, T of a sequence case (default: 32)",
     )
     parser.add_argument(
         "--groups",
@@ -145,7 +145,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         }
         timings = measure(case, repeat=args.repeat, device=str(device), **params)
         title = (
-            f"{name}: N={args.batch}, C={args.channels}, {args.size}x{args.size}, on {device} "
+            f"{name}: N={args.batch}, C={args.channels}, "
+            f"{case.extent.format(size=args.size)}, on {device} "
             f"(torch {torch.__version__}, {torch.get_num_threads()} CPU threads); baseline = first row"
         )
         if args.json:

@@ -137,6 +137,9 @@ class Case:
         number of kernels), a function of ``p`` that returns them.
     memory : bool
         Whether to measure every row's peak memory too.
+    extent : str
+        How the table's title names ``size``: ``"{size}x{size}"`` for an image,
+        ``"T={size}"`` for a sequence.
     """
 
     name: str
@@ -147,6 +150,7 @@ class Case:
     costs: Callable[[SimpleNamespace], dict[str, int]]
     rows: Union[Sequence[Row], Callable[[SimpleNamespace], Sequence[Row]]]
     memory: bool = False
+    extent: str = "{size}x{size}"
 
 
 @dataclass(frozen=True)

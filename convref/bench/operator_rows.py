@@ -1,4 +1,5 @@
-"""Benchmark rows of the operators beyond convolution: non-local, shift, deformable, adder, dynamic.
+"""Benchmark rows of the operators beyond convolution: non-local, shift, deformable, adder, dynamic,
+lightweight.
 
 As in :mod:`convref.bench.conv_rows`: a ``setup``, a ``costs`` function and the rows of
 each operator, the baseline first (PyTorch's op, the authors' formulation or the memory
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from .. import arith, functional, reference
 from .._checks import positive_int
 from .baselines import (
+    band_matrix_dynamic_conv1d,
     broadcast_adder2d,
     explicit_non_local_response,
     per_sample_dynamic_conv2d,
@@ -34,6 +36,10 @@ __all__ = [
     "dynamic_costs",
     "dynamic_rows",
     "dynamic_setup",
+    "LIGHTWEIGHT_ROWS",
+    "lightweight_costs",
+    "lightweight_rows",
+    "lightweight_setup",
     "non_local_mult_adds",
     "non_local_setup",
     "shift_costs",
@@ -427,3 +433,97 @@ def dynamic_rows(p: SimpleNamespace) -> tuple[Row, ...]:
         agrees=f"K={first}",
     )
     return (*with_backward(*rows), reference_row)
+
+
+# --- lightweight: LightConv and DynamicConv (1-D) against a depthwise conv1d, the band
+# matrix of the authors' training path, and self-attention over the same sequence
+# ------------
+
+
+def lightweight_setup(
+    p: SimpleNamespace, device: torch.device, dtype: torch.dtype
+) -> dict[str, Any]:
+    """A sequence ``(N, C, T = size)``, ``H`` head kernels and one kernel per step and head."""
+    c, length, k = p.channels, p.size, positive_int("kernel_size", p.kernel_size)
+    heads = positive_int("heads", p.heads)
+    if c % heads:
+        raise ValueError(f"heads must divide channels = {c}, got {heads}")
+    x, head_logits, step_logits = seeded_tensors(
+        (p.batch, c, length),
+        (heads, k),
+        (p.batch, heads, k, length),
+        device=device,
+        dtype=dtype,
+    )
+    # kernels as the layers use them, normalised over the taps; given, so that only
+    # the convolutions are timed
+    return dict(
+        x=x,
+        head_kernels=torch.softmax(head_logits, -1),
+        step_kernels=torch.softmax(step_logits, 2),
+        tokens=x.reshape(p.batch, heads, c // heads, length).transpose(2, 3),
+    )
+
+
+def lightweight_costs(t: SimpleNamespace) -> dict[str, int]:
+    window = t.batch * t.channels * t.size * t.kernel_size  # K per output
+    return dict(
+        window=window,
+        band=t.batch * t.channels * t.size * t.size,  # a whole row of T per output
+        attention=2 * t.batch * t.channels * t.size * t.size,  # Q K^T, then A V
+    )
+
+
+LIGHTWEIGHT_ROWS = (
+    *with_backward(
+        Row(
+            "torch conv1d, depthwise (the H kernels repeated to C)",
+            lambda t: F.conv1d(
+                F.pad(t.x, ((t.kernel_size - 1) // 2, t.kernel_size // 2)),
+                t.head_kernels.repeat_interleave(t.channels // t.heads, 0)[:, None],
+                groups=t.channels,
+            ),  # "same": an even K's extra tap on the right, as LightConv's
+            "window",
+            grad_inputs=("x", "head_kernels"),
+            agrees="light",
+        ),
+        Row(
+            "convref.functional.lightweight_conv1d (H={heads})",
+            lambda t: functional.lightweight_conv1d(t.x, t.head_kernels, softmax=False),
+            "window",
+            grad_inputs=("x", "head_kernels"),
+            agrees="light",
+        ),
+        Row(
+            "convref.functional.dynamic_lightweight_conv1d",
+            lambda t: functional.dynamic_lightweight_conv1d(
+                t.x, t.step_kernels, softmax=False
+            ),
+            "window",
+            grad_inputs=("x", "step_kernels"),
+            agrees="dynamic",
+        ),
+        Row(
+            "band matrix + bmm (the authors' training path)",
+            lambda t: band_matrix_dynamic_conv1d(t.x, t.step_kernels),
+            "band",
+            grad_inputs=("x", "step_kernels"),
+            agrees="dynamic",
+        ),
+        Row(
+            "self-attention over the sequence (torch SDPA, H={heads})",
+            lambda t: F.scaled_dot_product_attention(t.tokens, t.tokens, t.tokens),
+            "attention",
+            grad_inputs=("tokens",),
+        ),
+    ),
+    Row(
+        "convref.reference.dynamic_lightweight_conv1d (NumPy, forward)",
+        lambda t: reference.dynamic_lightweight_conv1d(
+            t.x, t.step_kernels, softmax=False
+        ),
+        "window",
+        numpy=True,
+        agrees="dynamic",
+    ),
+)
