@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from convref import data, experiments
@@ -341,11 +342,65 @@ def test_small_cnn_cost_grows_with_the_square_of_the_width():
         assert count.mult_adds == 576 * width + 720 * width**2 + 4 * width
 
 
+@pytest.mark.parametrize(
+    "width, sizes, classes, in_channels",
+    [(6, (1, 3, 5), 4, 1), (15, (1, 3, 5), 4, 1), (4, (3, 7), 3, 2), (3, (5,), 2, 1)],
+)
+def test_small_cnn_with_several_kernel_sizes_has_the_stated_parameters(
+    width, sizes, classes, in_channels
+):
+    """(2 w + C_in) (w / m) sum(k^2) weights in the branches, BatchNorms and head as before."""
+    model = small_cnn(width, classes, in_channels, kernel_sizes=sizes)
+    per_size, squares = width // len(sizes), sum(k * k for k in sizes)
+    expected = (2 * width + in_channels) * per_size * squares
+    expected += 3 * 2 * width + width * classes + classes
+    assert sum(p.numel() for p in model.parameters()) == expected
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convolutions] == list(sizes) * 3
+    assert model(torch.zeros(2, in_channels, 16, 16)).shape == (2, classes)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_parallel_kernels_equal_one_large_kernel_holding_the_small_ones_centred(stride):
+    """Branches of sizes 1, 3, 5 = one 5x5 convolution whose kernels hold the 1x1 and 3x3
+    kernels zero-padded around their centre: the branches' outputs line up pixel for pixel."""
+    torch.manual_seed(0)
+    model = small_cnn(6, kernel_sizes=(1, 3, 5))
+    branches = model[0][0] if stride == 2 else model[1][0]
+    c_in = branches.paths[0].in_channels
+    x = torch.randn(2, c_in, 11, 11, dtype=torch.float64)
+    combined = torch.zeros(6, c_in, 5, 5, dtype=torch.float64)
+    for i, path in enumerate(branches.paths):
+        k, margin = path.kernel_size[0], (5 - path.kernel_size[0]) // 2
+        combined[2 * i : 2 * i + 2, :, margin : margin + k, margin : margin + k] = (
+            path.weight.detach().double()
+        )
+    expected = F.conv2d(x, combined, stride=stride, padding=2)
+    assert torch.allclose(branches.double()(x), expected, atol=1e-12)
+
+
 def test_small_cnn_rejects_bad_arguments():
     with pytest.raises(ValueError, match="width"):
         small_cnn(0)
     with pytest.raises(TypeError, match="classes"):
         small_cnn(4, classes=2.0)
+    with pytest.raises(
+        ValueError, match=r"^kernel_sizes must hold distinct odd sizes, got \(3, 4\)$"
+    ):
+        small_cnn(4, kernel_sizes=(3, 4))
+    with pytest.raises(ValueError, match="distinct"):
+        small_cnn(4, kernel_sizes=(3, 3))
+    with pytest.raises(ValueError, match="distinct"):
+        small_cnn(4, kernel_sizes=())
+    with pytest.raises(
+        ValueError,
+        match=r"^width must be a multiple of len\(kernel_sizes\) = 3, got 4$",
+    ):
+        small_cnn(4, kernel_sizes=(1, 3, 5))
+    with pytest.raises(TypeError, match="kernel_sizes must be a sequence"):
+        small_cnn(4, kernel_sizes="135")
+    with pytest.raises(TypeError, match="kernel_sizes"):
+        small_cnn(4, kernel_sizes=(3.0,))
 
 
 @pytest.fixture(scope="module")

@@ -177,29 +177,76 @@ def channel_connectivity(
     return torch.stack(rows).numpy()
 
 
+class _ParallelKernels(torch.nn.Module):
+    """Convolutions of several odd sizes side by side, their outputs concatenated (Inception)."""
+
+    def __init__(
+        self, in_channels: int, per_size: int, sizes: tuple[int, ...], stride: int
+    ) -> None:
+        super().__init__()
+        self.paths = torch.nn.ModuleList(
+            torch.nn.Conv2d(in_channels, per_size, k, stride, k // 2, bias=False)
+            for k in sizes
+        )  # padding k // 2 gives every size the same output grid
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([path(x) for path in self.paths], dim=1)
+
+
+def _kernel_sizes(kernel_sizes: Sequence[int], width: int) -> tuple[int, ...]:
+    """Check ``kernel_sizes``: distinct odd sizes whose number divides ``width``."""
+    if isinstance(kernel_sizes, (str, bytes)) or not isinstance(kernel_sizes, Sequence):
+        raise TypeError(
+            f"kernel_sizes must be a sequence of odd ints, got {kernel_sizes!r}"
+        )
+    sizes = tuple(positive_int("kernel_sizes[i]", k) for k in kernel_sizes)
+    if not sizes or len(set(sizes)) != len(sizes) or any(k % 2 == 0 for k in sizes):
+        raise ValueError(
+            f"kernel_sizes must hold distinct odd sizes, got {tuple(kernel_sizes)!r}"
+        )
+    if width % len(sizes):
+        raise ValueError(
+            f"width must be a multiple of len(kernel_sizes) = {len(sizes)}, got {width}"
+        )
+    return sizes
+
+
 def small_cnn(
-    width: int, classes: int = 4, in_channels: int = 1
+    width: int,
+    classes: int = 4,
+    in_channels: int = 1,
+    kernel_sizes: Sequence[int] = (3,),
 ) -> torch.nn.Sequential:
-    """The chapter's small CNN: three 3x3 convolutions of ``width`` kernels each, then a linear head.
+    """The chapter's small CNN: three convolutions of ``width`` kernels each, then a linear head.
 
     Four blocks, each a ``torch.nn.Sequential``: ``in_channels -> width`` with stride 2;
     ``width -> width`` followed by 2x2 max pooling; ``width -> width``; and the head (global
-    average pooling, flatten, ``Linear(width, classes)``). Every convolution has
-    ``padding=1``, no bias, and is followed by BatchNorm and ReLU. The blocks are the units
-    that :func:`finetune_seeds` freezes, and the head's linear layer the one it replaces.
+    average pooling, flatten, ``Linear(width, classes)``). Every convolution has no bias and
+    is followed by BatchNorm and ReLU. The blocks are the units that :func:`finetune_seeds`
+    freezes, and the head's linear layer the one it replaces.
 
-    The trainable parameters are
+    With the default ``kernel_sizes=(3,)`` every convolution is 3x3 (``padding=1``) and the
+    trainable parameters are
     ``18 width**2 + (9 in_channels + 6 + classes) width + classes``: two ``width x width``
     3x3 kernels, the first layer's kernels, three BatchNorms (scale and shift) and the head.
+    With several sizes, each convolution becomes Inception's parallel branches (Szegedy et
+    al. 2015, without the 1x1 reductions): one ``k x k`` convolution per size, each with
+    ``width / len(kernel_sizes)`` kernels and ``padding=k // 2``, concatenated along the
+    channels. The output keeps ``width`` channels; the parameters become
+    ``(2 width + in_channels) (width / m) S + (6 + classes) width + classes``, with ``m``
+    sizes whose squares sum to ``S``.
 
     Parameters
     ----------
     width : int
-        Kernels per convolution (output channels), the same in the three layers.
+        Kernels per convolution layer (output channels), the same in the three layers.
     classes : int
         Number of outputs.
     in_channels : int
         Channels of the input.
+    kernel_sizes : sequence of int
+        Distinct odd kernel sizes side by side in every layer; their number must divide
+        ``width``.
 
     Returns
     -------
@@ -209,14 +256,15 @@ def small_cnn(
     width = positive_int("width", width)
     classes = positive_int("classes", classes)
     in_channels = positive_int("in_channels", in_channels)
+    sizes = _kernel_sizes(kernel_sizes, width)
     nn = torch.nn
 
     def block(c_in: int, stride: int = 1, pool: bool = False) -> nn.Sequential:
-        layers = [
-            nn.Conv2d(c_in, width, 3, stride, padding=1, bias=False),  # BN follows
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-        ]
+        if sizes == (3,):  # one size: a plain convolution
+            conv = nn.Conv2d(c_in, width, 3, stride, padding=1, bias=False)
+        else:
+            conv = _ParallelKernels(c_in, width // len(sizes), sizes, stride)
+        layers = [conv, nn.BatchNorm2d(width), nn.ReLU()]  # BN: no bias above
         return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
 
     head = nn.Sequential(
