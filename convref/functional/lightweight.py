@@ -8,12 +8,12 @@ Same names and arguments as :mod:`convref.reference.lightweight`.
   :func:`torch.nn.functional.conv1d` runs with ``groups=C``. The padding, asymmetric
   for an even ``"same"`` kernel and one-sided for ``"causal"``, is added by
   :func:`torch.nn.functional.pad` first.
-* DynamicConv has a kernel per time step, which no convolution op takes. The padded
-  input's windows are a strided view ``(N, C, T, K)`` (:meth:`torch.Tensor.unfold`,
-  nothing copied), multiplied by the kernels broadcast over the channels of each
-  head, and summed over the taps. The product holds ``K`` values per output, so the
-  batch is processed in chunks of at most :data:`MAX_WINDOW_ELEMENTS` (a single
-  chunk while tracing for export, where the graph cannot branch on the batch size).
+* DynamicConv has a kernel per time step, which no convolution op takes. The output is
+  accumulated one tap at a time: for tap ``j``, the padded input shifted by ``j`` (a
+  view) times that tap's kernels, broadcast over the channels of each head, is added in
+  place, ``K`` fused multiply-adds over ``(N, C, T)``. A custom autograd function does the
+  same per tap backwards, so no ``(N, C, T, K)`` product is ever stored: memory stays that
+  of the input and output.
 """
 
 from __future__ import annotations
@@ -22,19 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import (
-    LightweightArgs,
     check_dynamic_lightweight_conv1d_args,
     check_lightweight_conv1d_args,
 )
 from ._precision import compute_dtype, follows_autocast
-from ._tracing import batch_slices
 
 __all__ = ["dynamic_lightweight_conv1d", "lightweight_conv1d"]
-
-#: Largest number of window-times-kernel products that
-#: :func:`dynamic_lightweight_conv1d` forms at once (4 Mi elements, 16 MB in float32);
-#: larger batches are processed in chunks of samples.
-MAX_WINDOW_ELEMENTS = 2**22
 
 
 def _normalised(kernel: torch.Tensor, dim: int, softmax: bool) -> torch.Tensor:
@@ -92,19 +85,44 @@ def lightweight_conv1d(
     return F.conv1d(padded, w_channel, groups=args.channels)
 
 
-def _weighted_windows(
-    x: torch.Tensor, kernels: torch.Tensor, args: LightweightArgs
-) -> torch.Tensor:
-    """``sum_j windows[..., j] * kernels[..., j]`` for a chunk: ``(n, C, T)``."""
-    n = x.shape[0]
-    per_head = args.channels // args.heads
-    padded = F.pad(x, (args.left, args.right))
-    windows = padded.unfold(2, args.kernel_size, 1)  # (n, C, T, K), a view
-    windows = windows.reshape(n, args.heads, per_head, args.length, args.kernel_size)
-    # (n, H, K, T) -> (n, H, 1, T, K): the same kernel for every channel of a head
-    taps = kernels.transpose(2, 3).unsqueeze(2)
-    y = (windows * taps).sum(-1)  # (n, H, C / H, T)
-    return y.reshape(n, args.channels, args.length)
+class _PerTapSum(torch.autograd.Function):
+    """``y[..., t] = sum_j padded[..., t + j] * taps[..., j, t]``, one tap at a time.
+
+    ``padded`` is ``(N, H, C / H, T + K - 1)``, ``taps`` is ``(N, H, 1, K, T)`` (one kernel
+    per head, broadcast over its channels); ``y`` is ``(N, H, C / H, T)``.
+    """
+
+    @staticmethod
+    def forward(ctx, padded: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        length = taps.shape[-1]
+        y = padded[..., :length] * taps[..., 0, :]
+        for j in range(1, taps.shape[-2]):
+            y.addcmul_(padded[..., j : j + length], taps[..., j, :])
+        ctx.save_for_backward(padded, taps)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        padded, taps = ctx.saved_tensors
+        length, kernel_size = taps.shape[-1], taps.shape[-2]
+        grad_padded = grad_taps = None
+        if ctx.needs_input_grad[
+            0
+        ]:  # each tap sends grad * its kernel back to its shift
+            grad_padded = torch.zeros_like(padded)
+            for j in range(kernel_size):
+                grad_padded[..., j : j + length].addcmul_(grad, taps[..., j, :])
+        if ctx.needs_input_grad[
+            1
+        ]:  # each tap's kernel: grad * its shifted input, per head
+            grad_taps = torch.stack(
+                [
+                    (grad * padded[..., j : j + length]).sum(2, keepdim=True)
+                    for j in range(kernel_size)
+                ],
+                dim=-2,
+            )
+        return grad_padded, grad_taps
 
 
 @follows_autocast
@@ -122,10 +140,10 @@ def dynamic_lightweight_conv1d(
 
         y[n, c, t] = \sum_{j=0}^{K-1} k[n, h(c), j, t] \, x[n, c, t + j - \ell],
 
-    from a strided view of the padded input's windows, multiplied by the kernels and
-    summed over the taps, differentiable with respect to ``x`` and ``kernels``. No
-    Python loop runs over the time steps; the batch is cut into chunks of at most
-    :data:`MAX_WINDOW_ELEMENTS` products.
+    one tap at a time: ``K`` in-place multiply-adds of the shifted padded input with
+    that tap's kernels, and the same per tap in the backward pass (a custom autograd
+    function), differentiable with respect to ``x`` and ``kernels``. No Python loop
+    runs over the time steps, and nothing of size ``N C T K`` is stored.
 
     Parameters
     ----------
@@ -147,12 +165,8 @@ def dynamic_lightweight_conv1d(
         x, kernels, padding, softmax, array_type=torch.Tensor
     )
     k = _normalised(kernels, 2, softmax)  # (N, H, K, T)
-    per_sample = args.channels * args.length * args.kernel_size
-    chunk = max(1, MAX_WINDOW_ELEMENTS // per_sample)
-    outputs = [
-        _weighted_windows(x[part], k[part], args)
-        for part in batch_slices(args.batch, chunk)
-    ]
-    if not outputs:  # an empty batch
-        return x.new_zeros((0, args.channels, args.length))
-    return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+    n, per_head = args.batch, args.channels // args.heads
+    padded = F.pad(x, (args.left, args.right))
+    padded = padded.reshape(n, args.heads, per_head, padded.shape[-1])
+    y = _PerTapSum.apply(padded, k.unsqueeze(2))  # (N, H, C / H, T)
+    return y.reshape(n, args.channels, args.length)
