@@ -235,6 +235,12 @@ def test_gradcheck(rng, padding, softmax):
         lambda x, k: functional.dynamic_lightweight_conv1d(x, k, padding, softmax),
         (x, kernels),
     )
+    # DynamicConv's backward is a custom function: its own gradient must be right too
+    # (a gradient penalty differentiates it)
+    assert torch.autograd.gradgradcheck(
+        lambda x, k: functional.dynamic_lightweight_conv1d(x, k, padding, softmax),
+        (x, kernels),
+    )
 
 
 def test_empty_batch_non_contiguous_inputs_and_dtypes(rng):
