@@ -417,6 +417,39 @@ def test_deformable_matmul_does_the_convolutions_work(monkeypatch):
     assert rows["convref.functional.deform_conv2d (forward)"] == conv_flops
 
 
+def test_layers_case_counts_what_torch_counts(monkeypatch):
+    """The layers' forward rows do the multiply-adds they report; the groups-blind
+    backward formula of the counter is left out, as for the lightweight case."""
+    counted: list[int] = []
+    monkeypatch.setattr(bench.harness, "time_call", _count_instead_of_timing(counted))
+    timings = bench.run_case("layers", **{**TINY, "batch": 2}, include_reference=False)
+    assert len(counted) == len(timings) == 12
+    for t, flops in zip(timings, counted):
+        if "backward" not in t.name or "depthwise" not in t.name:
+            assert flops == 2 * t.mult_adds, t.name
+
+
+def test_layers_run_pytorchs_own_kernels():
+    """convref.nn.Conv2d and ConvTranspose2d give PyTorch's float32 result to the last bit
+    (the im2col and fold versions of convref.functional round differently), gradients too."""
+    rows = bench.candidates(
+        bench.CASES["layers"],
+        device="cpu",
+        dtype=torch.float32,
+        batch=2,
+        channels=8,
+        size=9,
+    )
+    by_name = {row.name: row for row in rows}
+    for name in by_name:
+        if name.startswith("torch.nn."):
+            ours = name.replace("torch.nn.", "convref.nn.")
+            for a, b in zip(
+                _as_numpy(by_name[name].run()), _as_numpy(by_name[ours].run())
+            ):
+                assert np.array_equal(a, b), ours
+
+
 FLOP_CASES = [
     ("conv2d", dict(kernel_size=3)),
     ("conv2d", dict(kernel_size=4)),
@@ -569,6 +602,7 @@ def test_cases_table():
         "separable",
         "dilated",
         "transposed",
+        "layers",
         "non_local",
         "shift",
         "deformable",

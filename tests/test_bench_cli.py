@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
+import platform
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -30,6 +34,7 @@ ALL_CASES = [
     "separable",
     "dilated",
     "transposed",
+    "layers",
     "non_local",
     "shift",
     "deformable",
@@ -122,8 +127,14 @@ def test_main_json_has_the_rows_of_each_case(capsys):
     assert (
         document["torch"] == torch.__version__
         and document["device"] == "cpu"
-        and document["threads"] >= 1
+        and document["threads"] == torch.get_num_threads() >= 1
     )
+    # what the ratios were measured on, from sources other than the harness
+    assert document["numpy"] == np.__version__
+    assert document["python"] == platform.python_version()
+    assert document["convref"] == importlib.metadata.version("convref")
+    assert document["cpu_count"] == os.cpu_count()
+    assert document["device_name"] and document["platform"] == platform.platform()
     assert [case["case"] for case in document["cases"]] == ["shift", "grouped"]
     shift, grouped = document["cases"]
     assert shift["params"] == dict(batch=1, channels=4, size=8)

@@ -39,6 +39,7 @@ from .harness import (
     Timing,
     candidates,
     format_table,
+    machine_description,
     measure,
     peak_memory,
     time_call,
@@ -58,6 +59,7 @@ __all__ = [
     "measure",
     "with_backward",
     "format_table",
+    "machine_description",
     "timing_records",
     # cases
     "CASES",

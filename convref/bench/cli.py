@@ -15,7 +15,13 @@ import torch
 
 from .._threads import POLICY_THREADS
 from .cases import CASES
-from .harness import default_device, format_table, measure, timing_records
+from .harness import (
+    default_device,
+    format_table,
+    machine_description,
+    measure,
+    timing_records,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -104,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON document (torch version, device, threads, and per case its parameters and rows) instead of tables",
+        help="print one JSON document (the machine, threads and versions, and per case its "
+        "parameters and rows) instead of tables",
     )
     return parser
 
@@ -162,10 +169,5 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else:
             print(format_table(title, timings), end="\n\n", flush=True)
     if args.json:
-        document = dict(
-            torch=torch.__version__,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            cases=results,
-        )
+        document = dict(machine_description(device), cases=results)
         print(json.dumps(document, indent=1))

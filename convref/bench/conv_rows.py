@@ -1,4 +1,4 @@
-"""Benchmark rows of the convolution family: conv2d, grouped, separable, dilated, transposed.
+"""Benchmark rows of the convolution family: conv2d, grouped, separable, dilated, transposed, layers.
 
 Each operator has a ``setup`` that makes its inputs, a ``costs`` function that counts the
 multiply-adds of each row's formulation, and its rows, PyTorch's own op first. The table
@@ -14,18 +14,22 @@ import torch
 import torch.nn.functional as F
 
 from .. import arith, functional, reference
-from .harness import Row, seeded_tensors
+from .. import nn as convref_nn
+from .harness import Row, seeded_tensors, with_backward
 
 __all__ = [
     "CONV_ROWS",
     "DILATED_ROWS",
     "FULL_ROW",
+    "LAYER_ROWS",
     "SEPARABLE_ROWS",
     "TRANSPOSED_ROWS",
     "conv_costs",
     "conv_setup",
     "dilated_costs",
     "dilated_setup",
+    "layer_costs",
+    "layer_setup",
     "separable_costs",
     "separable_setup",
     "transposed_costs",
@@ -301,5 +305,96 @@ TRANSPOSED_ROWS = (
         "stamp",
         numpy=True,
         agrees="transposed",
+    ),
+)
+
+
+# --- layers: convref.nn's convolution layers against torch.nn's twins, same weights
+# -------
+
+#: The pairs of the ``layers`` case: key -> (convref.nn class, torch.nn class, options).
+_LAYER_PAIRS = {
+    "conv": (convref_nn.Conv2d, torch.nn.Conv2d, dict(kernel_size=3, padding=1)),
+    "depthwise": (
+        convref_nn.Conv2d,
+        torch.nn.Conv2d,
+        dict(kernel_size=3, padding=1, groups=-1),  # -1: groups = channels
+    ),
+    "transposed": (
+        convref_nn.ConvTranspose2d,
+        torch.nn.ConvTranspose2d,
+        dict(kernel_size=4, stride=2, padding=1),
+    ),
+}
+
+
+def layer_setup(
+    p: SimpleNamespace, device: torch.device, dtype: torch.dtype
+) -> dict[str, Any]:
+    """The input, and for each pair a torch.nn layer and a convref.nn layer with its weights."""
+    (x,) = seeded_tensors(
+        (p.batch, p.channels, p.size, p.size), device=device, dtype=dtype
+    )
+    made: dict[str, Any] = dict(x=x)
+    for key, (ours_class, torch_class, options) in _LAYER_PAIRS.items():
+        options = dict(options)
+        if options.get("groups") == -1:
+            options["groups"] = p.channels
+        theirs = torch_class(p.channels, p.channels, **options)
+        weight, bias = seeded_tensors(
+            tuple(theirs.weight.shape),
+            tuple(theirs.bias.shape),
+            device=device,
+            dtype=dtype,
+        )
+        theirs = theirs.to(device, dtype)
+        ours = ours_class(p.channels, p.channels, **options).to(device, dtype)
+        with torch.no_grad():
+            for layer in (theirs, ours):
+                layer.weight.copy_(weight)
+                layer.bias.copy_(bias)
+        made[f"torch_{key}"], made[f"convref_{key}"] = theirs, ours
+        made[f"{key}_weight"], made[f"{key}_bias"] = weight, bias  # for the reference
+    return made
+
+
+def layer_costs(t: SimpleNamespace) -> dict[str, int]:
+    c, size = t.channels, t.size
+    return dict(
+        conv=t.batch * arith.conv_cost(c, c, 3, size).mult_adds,
+        depthwise=t.batch * arith.conv_cost(c, c, 3, size, groups=c).mult_adds,
+        # per input pixel, what a 4x4 convolution does per output pixel
+        transposed=t.batch * arith.conv_cost(c, c, 4, size).mult_adds,
+    )
+
+
+def _layer_row(library: str, key: str, title: str) -> Row:
+    return Row(
+        f"{library}.nn.{title}",
+        lambda t: getattr(t, f"{library}_{key}")(t.x),
+        key,
+        grad_inputs=("x",),
+        agrees=key,
+    )
+
+
+LAYER_ROWS = (
+    *with_backward(
+        *(
+            _layer_row(library, key, title)
+            for key, title in (
+                ("conv", "Conv2d 3x3"),
+                ("depthwise", "Conv2d 3x3 depthwise"),
+                ("transposed", "ConvTranspose2d k=4 s=2"),
+            )
+            for library in ("torch", "convref")
+        )
+    ),
+    Row(
+        "convref.reference.conv2d 3x3 (NumPy, forward)",
+        lambda t: reference.conv2d(t.x, t.conv_weight, t.conv_bias, padding=1),
+        "conv",
+        numpy=True,
+        agrees="conv",
     ),
 )

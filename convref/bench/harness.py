@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib.metadata
 import os
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ __all__ = [
     "time_call",
     "peak_memory",
     "default_device",
+    "machine_description",
     "with_backward",
     "case_parameters",
     "candidates",
@@ -305,6 +308,64 @@ def default_device(device: Optional[str] = None) -> torch.device:
         The device.
     """
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _processor_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _installed_version(package: str) -> str:
+    """The installed distribution's version, or ``"not installed"`` (a bare source tree)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_description(
+    device: Union[str, torch.device, None] = None,
+) -> dict[str, Any]:
+    """What a set of timings was measured on: the machine, the threads and the versions.
+
+    Ratios travel between machines better than seconds, but not perfectly: a record of the
+    processor (or GPU), the thread count and the library versions says what they belong to.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        The device timed; by default as :func:`default_device` chooses.
+
+    Returns
+    -------
+    dict
+        ``device``, ``device_name`` (the CPU's model name, or the GPU's), ``cpu_count``,
+        ``threads`` (PyTorch's CPU threads), ``platform``, and the ``python``, ``torch``,
+        ``numpy`` and ``convref`` versions.
+    """
+    device = default_device(None if device is None else str(device))
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = _processor_name()
+    return dict(
+        device=str(device),
+        device_name=device_name,
+        cpu_count=os.cpu_count(),
+        threads=torch.get_num_threads(),
+        platform=platform.platform(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        numpy=np.__version__,
+        convref=_installed_version("convref"),
+    )
 
 
 def with_backward(*rows: Row) -> tuple[Row, ...]:

@@ -1,21 +1,29 @@
-"""``nn.Module`` convolution layers over :func:`convref.functional.conv2d`."""
+"""``nn.Module`` convolution layers over PyTorch's own ``conv2d``.
+
+:func:`convref.functional.conv2d` computes the same function as an im2col matrix
+product: it is the book's version, written to be read, and its tests compare it with
+PyTorch's. A layer that people train runs PyTorch's kernel, which is faster on every
+device and which autocast, ``channels_last``, ``torch.compile`` and ONNX export know
+natively.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from .. import functional
-from .._checks import IntPair, Padding
+from .._checks import IntPair, Padding, check_conv2d_args
 from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["Conv2d", "Conv1x1"]
 
 
 class Conv2d(ConvLayer2d):
-    """2-D convolution layer computed by :func:`convref.functional.conv2d`.
+    """2-D convolution layer computed by :func:`torch.nn.functional.conv2d`.
 
     A drop-in for :class:`torch.nn.Conv2d` (same arguments, same parameter shapes),
-    with the initialisation made explicit.
+    with the initialisation made explicit and the input checked with messages that name
+    what is wrong. It computes the function of :func:`convref.functional.conv2d`, the
+    book's im2col version, with PyTorch's kernel.
 
     Parameters
     ----------
@@ -67,7 +75,19 @@ class Conv2d(ConvLayer2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_layer_input(self, x, self.in_channels)
-        return functional.conv2d(
+        # convref.functional.conv2d's checks (an input smaller than the kernel, named as
+        # such), then PyTorch's kernel
+        check_conv2d_args(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            array_type=torch.Tensor,
+        )
+        return torch.nn.functional.conv2d(
             x,
             self.weight,
             self.bias,
