@@ -91,7 +91,16 @@ def test_table_of_contents_entries_exist(entry):
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+#: The chapters, ``book/<topic>/<topic>.ipynb``; the appendix's notebooks sit in ``book/``.
+CHAPTERS = [path for path in NOTEBOOKS if path.parent.name == path.stem]
+
+
+def test_every_notebook_but_the_appendix_is_a_chapter():
+    appendix = {path.name for path in NOTEBOOKS if path not in CHAPTERS}
+    assert len(CHAPTERS) >= 12 and appendix == {"performance.ipynb"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_notebook_follows_the_chapter_recipe(path):
     """Each chapter checks its claims in code, shows package code, and ends with summary and exercises."""
     cells = json.loads(path.read_text())["cells"]
