@@ -71,6 +71,7 @@ from .transposed import (
     check_output_padding,
     check_stuff_zeros_args,
     conv_transpose_length,
+    transposed_output_size,
 )
 from .upsample import check_resize_conv2d_args
 
@@ -133,5 +134,6 @@ __all__ = [
     "check_output_padding",
     "check_stuff_zeros_args",
     "conv_transpose_length",
+    "transposed_output_size",
     "check_resize_conv2d_args",
 ]

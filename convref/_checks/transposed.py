@@ -81,6 +81,28 @@ def conv_transpose_length(
     )
 
 
+def transposed_output_size(
+    in_size: tuple[int, int],
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    output_padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
+    """The output's (height, width); ``ValueError`` when the padding crops all of it."""
+    out_size = tuple(
+        conv_transpose_length(i, k, s, p, op, d)
+        for i, k, s, p, op, d in zip(
+            in_size, kernel_size, stride, padding, output_padding, dilation
+        )
+    )
+    if min(out_size) < 1:
+        raise ValueError(
+            f"padding {padding} crops the whole output: the output size would be {out_size}"
+        )
+    return out_size  # type: ignore[return-value]
+
+
 def check_conv_transpose2d_args(
     x: Any,
     weight: Any,
@@ -143,21 +165,9 @@ def check_conv_transpose2d_args(
     output_padding_hw = int_pair("output_padding", output_padding, minimum=0)
     dilation_hw = int_pair("dilation", dilation, minimum=1)
     check_output_padding(output_padding_hw, stride_hw, dilation_hw)
-    out_size = tuple(
-        conv_transpose_length(i, k, s, p, op, d)
-        for i, k, s, p, op, d in zip(
-            (height, width),
-            (kh, kw),
-            stride_hw,
-            padding_hw,
-            output_padding_hw,
-            dilation_hw,
-        )
+    out_size = transposed_output_size(
+        (height, width), (kh, kw), stride_hw, padding_hw, output_padding_hw, dilation_hw
     )
-    if min(out_size) < 1:
-        raise ValueError(
-            f"padding {padding_hw} crops the whole output: the output size would be {out_size}"
-        )
     return ConvTranspose2dArgs(
         batch=batch,
         in_channels=in_channels,

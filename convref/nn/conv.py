@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import IntPair, Padding, check_conv2d_args
+from .._checks import IntPair, Padding, check_window_args
 from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["Conv2d", "Conv1x1"]
@@ -75,17 +75,15 @@ class Conv2d(ConvLayer2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_layer_input(self, x, self.in_channels)
-        # convref.functional.conv2d's checks (an input smaller than the kernel, named as
-        # such), then PyTorch's kernel
-        check_conv2d_args(
-            x,
-            self.weight,
-            self.bias,
+        # an input smaller than the kernel, named as such, then PyTorch's kernel (which
+        # applies autocast itself)
+        check_window_args(
+            "conv2d",
+            tuple(x.shape[-2:]),
+            self.kernel_size,
             self.stride,
             self.padding,
             self.dilation,
-            self.groups,
-            array_type=torch.Tensor,
         )
         return torch.nn.functional.conv2d(
             x,

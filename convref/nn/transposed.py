@@ -13,10 +13,10 @@ import torch
 
 from .._checks import (
     IntPair,
-    check_conv_transpose2d_args,
     check_output_padding,
     conv_transpose_length,
     int_pair,
+    transposed_output_size,
 )
 from .base import ConvLayer2d, check_layer_input
 
@@ -143,17 +143,15 @@ class ConvTranspose2d(ConvLayer2d):
                     f"output_size must hold at least (H_out, W_out), got {output_size!r}"
                 )
             output_padding = self.output_padding_for(tuple(x.shape[2:]), output_size)
-        # convref.functional.conv_transpose2d's checks, then PyTorch's kernel
-        check_conv_transpose2d_args(
-            x,
-            self.weight,
-            self.bias,
+        # a padding that crops the whole output, named as such, then PyTorch's kernel
+        # (which applies autocast itself)
+        transposed_output_size(
+            tuple(x.shape[-2:]),
+            self.kernel_size,
             self.stride,
             self.padding,
-            output_padding,
-            self.groups,
+            int_pair("output_padding", output_padding, minimum=0),
             self.dilation,
-            array_type=torch.Tensor,
         )
         return torch.nn.functional.conv_transpose2d(
             x,
