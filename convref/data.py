@@ -438,3 +438,115 @@ def dots_and_frames(
 
 
 __all__ += ["dots_and_frames"]
+
+
+def shape_scenes(
+    n: int,
+    size: int = 32,
+    cell: int = 4,
+    target: str = "cross",
+    distractors: int = 2,
+    scale: tuple[float, float] = (0.06, 0.25),
+    noise: float = 0.15,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Scenes of several upright shapes of many sizes; the label is where the ``target`` is.
+
+    Each image holds one ``target`` shape and ``distractors`` shapes of the other classes of
+    :data:`SHAPE_CLASSES` (drawn at random, repeats allowed), each with its own half-size
+    ``s``, log-uniform in ``scale * size``, and none overlapping another (their bounding
+    boxes keep one pixel apart). Finding the target means telling shapes apart at every size,
+    then saying where: the label is the cell of a ``size / cell`` by ``size / cell`` grid
+    that holds the target's centre, numbered row by row, as in a detector's output map.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    size : int
+        Side of each square image, a multiple of ``cell``, at least 16.
+    cell : int
+        Side of a grid cell in pixels.
+    target : str
+        The shape to find, one of :data:`SHAPE_CLASSES`.
+    distractors : int
+        Other shapes per image (0 or more).
+    scale : (float, float)
+        Range of the half-size ``s`` as a fraction of ``size``, ``0 < low <= high <= 0.25``.
+    noise : float
+        Standard deviation of the added Gaussian noise.
+    seed : int
+        Seed of the generator; the same seed gives the same data.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, 1, size, size)``, float32.
+    labels : numpy.ndarray
+        ``(n,)``, int64: the target's cell, ``row * (size // cell) + column``.
+    params : dict of numpy.ndarray
+        ``"centre"`` ``(n, 2)`` (the target's row and column, in pixels) and
+        ``"half_size"`` ``(n,)`` (the target's ``s``).
+    """
+    if target not in SHAPE_CLASSES:
+        raise ValueError(f"target must be one of {SHAPE_CLASSES}, got {target!r}")
+    for name, value in (("n", n), ("cell", cell), ("size", size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if size < 16 or size % cell:
+        raise ValueError(
+            f"size must be a multiple of cell = {cell} and >= 16, got {size!r}"
+        )
+    if not isinstance(distractors, (int, np.integer)) or distractors < 0:
+        raise ValueError(f"distractors must be an int >= 0, got {distractors!r}")
+    if not 0 < scale[0] <= scale[1] <= 0.25:
+        raise ValueError(
+            f"scale must be a range (low, high) with 0 < low <= high <= 0.25, got {scale}"
+        )
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    others = [shape for shape in SHAPE_CLASSES if shape != target]
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
+    images = np.empty((n, 1, size, size), dtype=np.float32)
+    centres, halves = np.empty((n, 2)), np.empty(n)
+    for i in range(n):
+        shapes = [target] + [others[k] for k in rng.integers(0, 3, distractors)]
+        placed = _place_without_overlap(rng, len(shapes), size, scale)
+        canvas = np.zeros((size, size), dtype=bool)
+        for shape, (centre, half) in zip(shapes, placed):
+            u, v = (cols - centre[1]) / half, (rows - centre[0]) / half
+            canvas |= _shape_mask(shape, u, v)
+        images[i, 0] = canvas + noise * rng.standard_normal((size, size))
+        centres[i], halves[i] = placed[0]
+    grid = size // cell
+    cell_of = np.floor(centres / cell).astype(np.int64)
+    labels = cell_of[:, 0] * grid + cell_of[:, 1]
+    return images, labels, {"centre": centres, "half_size": halves}
+
+
+def _place_without_overlap(
+    rng: np.random.Generator, count: int, size: int, scale: tuple[float, float]
+) -> list[tuple[np.ndarray, float]]:
+    """Centres and half-sizes of ``count`` squares' boxes inside the image, one pixel apart.
+
+    Sizes are drawn first, then centres by rejection; after 200 failed tries the sizes are
+    drawn again (crowded draws of large objects are rare at ``scale <= 0.25``).
+    """
+    while True:
+        halves = size * np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]), count))
+        placed: list[tuple[np.ndarray, float]] = []
+        for _ in range(200):
+            half = halves[len(placed)]
+            centre = rng.uniform(half + 0.5, size - 1.5 - half, 2)
+            if all(
+                np.abs(centre - other).max() > half + other_half + 1
+                for other, other_half in placed
+            ):
+                placed.append((centre, half))
+                if len(placed) == count:
+                    return placed
+        # too crowded: draw new sizes
+
+
+__all__ += ["shape_scenes"]

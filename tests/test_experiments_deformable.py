@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from convref import data, experiments
+from convref import arith, data, experiments
 from convref.nn import ActiveConv2d, DCN2d
 
 # ---------------------------------------------------------------------------
@@ -39,6 +39,41 @@ def test_shape_classifier_layers_and_parameters():
     )  # 9 more mask channels each
     with pytest.raises(ValueError):
         experiments.shape_classifier("dynamic")
+
+
+def test_shape_locator_scores_every_cell_and_counts_its_parameters():
+    counts = {}
+    for kind in ("plain", "deformable"):
+        model = experiments.shape_locator(kind, width=4)
+        assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 64)  # an 8 x 8 grid
+        assert model(torch.zeros(2, 1, 24, 40)).shape == (2, 6 * 10)
+        counts[kind] = sum(p.numel() for p in model.parameters())
+    # five bias-free 3x3 convolutions 1-4-8-8-8-8, five BatchNorms, a 1x1 8 -> 1 with bias
+    plain = 9 * (1 * 4 + 4 * 8 + 3 * 8 * 8) + 2 * (4 + 4 * 8) + 8 + 1
+    assert counts["plain"] == plain
+    assert counts["deformable"] == plain + (9 * 8 * 18 + 18) * 2  # two offset convs
+    with pytest.raises(ValueError, match="kind must be one of"):
+        experiments.shape_locator("dynamic")
+
+
+def test_shape_locator_cell_sees_the_stacks_receptive_field():
+    # a cell's logit depends on exactly the 25 x 25 input pixels that the plain stack's
+    # receptive field gives (arith), centred on the cell's output position; BatchNorm's
+    # batch statistics would reach every pixel, so the test takes them out
+    torch.manual_seed(0)
+    model = experiments.shape_locator("plain", width=4).double()
+    for i, layer in enumerate(model):
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            model[i] = torch.nn.Identity()
+    x = torch.randn(4, 1, 64, 64, dtype=torch.float64, requires_grad=True)
+    row, col = 8, 7  # an interior cell of the 16 x 16 map
+    model(x)[:, row * 16 + col].sum().backward()
+    touched = np.argwhere(x.grad.abs().sum((0, 1)).numpy() > 0)
+    spec = [(3, 1, 1), (3, 2, 1), (3, 2, 1), (3, 1, 1), (3, 1, 1)]
+    field = arith.receptive_field([arith.ConvSpec(*layer) for layer in spec])
+    assert field.size == 25
+    assert np.array_equal(touched.min(0), [4 * row - 12, 4 * col - 12])
+    assert np.array_equal(touched.max(0), [4 * row + 12, 4 * col + 12])
 
 
 def test_deformable_classifier_starts_as_the_plain_one():

@@ -428,6 +428,64 @@ def test_pointer_sequences_follow_the_seed():
     assert not np.array_equal(a[0], c[0])
 
 
+# ---------------------------------------------------------------------------
+# experiments.negation_sequences
+# ---------------------------------------------------------------------------
+
+
+def test_negation_sequences_label_follows_the_words():
+    x, labels, info = experiments.negation_sequences(
+        400, min_length=10, max_length=20, max_gap=3, fillers=2, seed=3
+    )
+    assert x.shape == (400, 2 + 4, 20) and x.dtype == np.float32
+    assert labels.shape == (400,) and labels.dtype == np.int64
+    assert (x.sum(1) == 1).all()  # one word per position
+    names = ["filler0", "filler1", *experiments.NEGATION_TOKENS]
+    cases = set()
+    for n in range(400):  # read each sentence as words and label it from them
+        sentence = [names[t] for t in x[n].argmax(0)]
+        length = info["length"][n]
+        assert 10 <= length <= 20
+        assert all(word == "pad" for word in sentence[length:])
+        assert "pad" not in sentence[:length]
+        keywords = [t for t, w in enumerate(sentence) if w in ("good", "bad")]
+        assert keywords == [info["keyword"][n]]
+        k = keywords[0]
+        nots = [t for t, w in enumerate(sentence) if w == "not"]
+        assert len(nots) <= 1
+        negated = any(k - 3 <= t < k for t in nots)  # at most max_gap words before
+        positive = (sentence[k] == "good") != negated
+        assert labels[n] == int(positive) and info["negated"][n] == int(negated)
+        if nots and not negated:  # a distractor: after the keyword, or too far before
+            assert 0 < nots[0] - k <= 3 or 3 < k - nots[0] <= 6
+            cases.add("after" if nots[0] > k else "far")
+        else:
+            cases.add("negated" if negated else "none")
+    assert cases == {"negated", "after", "far", "none"}
+    assert 0.4 < labels.mean() < 0.6
+
+
+def test_negation_sequences_follow_the_seed():
+    a = experiments.negation_sequences(50, seed=1)
+    b = experiments.negation_sequences(50, seed=1)
+    c = experiments.negation_sequences(50, seed=2)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_negation_sequences_reject_bad_arguments():
+    with pytest.raises(
+        ValueError, match="min_length must be >= 3 \\* max_gap \\+ 1 = 16"
+    ):
+        experiments.negation_sequences(10, min_length=15, max_gap=5)
+    with pytest.raises(ValueError, match="max_length must be >= min_length = 20"):
+        experiments.negation_sequences(10, min_length=20, max_length=19)
+    with pytest.raises(TypeError, match="fillers must be an int"):
+        experiments.negation_sequences(10, fillers=2.0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        experiments.negation_sequences(10, seed="0")
+
+
 def test_pointer_sequences_reject_bad_arguments():
     with pytest.raises(ValueError, match="length must be > 2 \\* max_offset = 8"):
         experiments.pointer_sequences(10, length=8, max_offset=4)

@@ -67,11 +67,14 @@ from .dilated import SEGMENTER_KINDS, recall_by_kind, segmenter
 from .deformable import (
     SHAPE_CLASSIFIER_KINDS,
     layer_offsets,
+    conv_bn_relu,
     shape_classifier,
+    shape_locator,
     stacked_taps,
 )
 from .dynamic import (
     DYNAMIC_CLASSIFIER_KINDS,
+    NEGATION_TOKENS,
     SEQUENCE_CLASSIFIER_KINDS,
     SequenceClassifier,
     SourceDynamicConv2d,
@@ -79,6 +82,7 @@ from .dynamic import (
     dynamic_attention,
     dynamic_classifier,
     freeze_attention,
+    negation_sequences,
     pointer_sequences,
     shuffle_attention,
 )
@@ -163,7 +167,9 @@ __all__ = [
     "recall_by_kind",
     # deformable
     "SHAPE_CLASSIFIER_KINDS",
+    "conv_bn_relu",
     "shape_classifier",
+    "shape_locator",
     "layer_offsets",
     "stacked_taps",
     # adder
@@ -181,6 +187,8 @@ __all__ = [
     "freeze_attention",
     "shuffle_attention",
     "pointer_sequences",
+    "NEGATION_TOKENS",
+    "negation_sequences",
     "SEQUENCE_CLASSIFIER_KINDS",
     "SequenceClassifier",
     # choosing

@@ -1,9 +1,10 @@
 """Chapter "Deformable convolution": a small classifier with and without learned tap positions.
 
 :func:`shape_classifier` builds the same network with plain, active (Jeon & Kim) or deformable
-(Dai et al., Zhu et al.) layers in its last two convolutions; :func:`layer_offsets` reads the
-offsets each layer uses on given images, and :func:`stacked_taps` follows one output pixel's
-taps back through the stack, as in Dai et al.'s figures.
+(Dai et al., Zhu et al.) layers in its last two convolutions, and :func:`shape_locator` a
+fully convolutional network that points at one shape among others; :func:`layer_offsets`
+reads the offsets each layer uses on given images, and :func:`stacked_taps` follows one
+output pixel's taps back through the stack, as in Dai et al.'s figures.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ..nn import ActiveConv2d, DCN2d
 
 __all__ = [
     "SHAPE_CLASSIFIER_KINDS",
+    "conv_bn_relu",
     "shape_classifier",
+    "shape_locator",
     "layer_offsets",
     "stacked_taps",
 ]
@@ -27,6 +30,41 @@ __all__ = [
 
 #: The layer kinds that :func:`shape_classifier` builds its last two convolutions from.
 SHAPE_CLASSIFIER_KINDS = ("plain", "active", "deformable", "modulated")
+
+
+def conv_bn_relu(c_in: int, c_out: int, kind: str, stride: int = 1) -> list:
+    """A 3x3 convolution of ``kind`` (padding 1, no bias), BatchNorm and ReLU, as a list.
+
+    BatchNorm always normalises with the current batch's statistics
+    (``track_running_stats=False``; see :func:`shape_classifier` for why).
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels.
+    kind : {"plain", "active", "deformable", "modulated"}
+        ``torch.nn.Conv2d``, :class:`convref.nn.ActiveConv2d`, or :class:`convref.nn.DCN2d`
+        without or with modulation.
+    stride : int
+        Stride of the convolution.
+
+    Returns
+    -------
+    list of torch.nn.Module
+        The three layers, to unpack into a ``torch.nn.Sequential``.
+    """
+    if kind == "plain":
+        conv = torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)  # BN follows
+    elif kind == "active":
+        conv = ActiveConv2d(c_in, c_out, 3, stride, 1, bias=False)
+    else:
+        modulated = kind == "modulated"
+        conv = DCN2d(c_in, c_out, 3, stride, 1, bias=False, modulated=modulated)
+    return [
+        conv,
+        torch.nn.BatchNorm2d(c_out, track_running_stats=False),
+        torch.nn.ReLU(),
+    ]
 
 
 def shape_classifier(
@@ -66,37 +104,53 @@ def shape_classifier(
     width = positive_int("width", width)
     classes = positive_int("classes", classes)
 
-    def block(c_in: int, c_out: int, layer_kind: str, stride: int = 1) -> list:
-        if layer_kind == "plain":
-            conv = torch.nn.Conv2d(
-                c_in, c_out, 3, stride, 1, bias=False
-            )  # BN follows: no bias
-        elif layer_kind == "active":
-            conv = ActiveConv2d(c_in, c_out, 3, stride, 1, bias=False)
-        else:
-            conv = DCN2d(
-                c_in,
-                c_out,
-                3,
-                stride,
-                1,
-                bias=False,
-                modulated=layer_kind == "modulated",
-            )
-        return [
-            conv,
-            torch.nn.BatchNorm2d(c_out, track_running_stats=False),
-            torch.nn.ReLU(),
-        ]
-
     return torch.nn.Sequential(
-        *block(1, width, "plain"),
-        *block(width, 2 * width, "plain", stride=2),
-        *block(2 * width, 2 * width, kind),
-        *block(2 * width, 4 * width, kind, stride=2),
+        *conv_bn_relu(1, width, "plain"),
+        *conv_bn_relu(width, 2 * width, "plain", stride=2),
+        *conv_bn_relu(2 * width, 2 * width, kind),
+        *conv_bn_relu(2 * width, 4 * width, kind, stride=2),
         torch.nn.AdaptiveAvgPool2d(1),
         torch.nn.Flatten(),
         torch.nn.Linear(4 * width, classes),
+    )
+
+
+def shape_locator(kind: str = "plain", width: int = 8) -> torch.nn.Sequential:
+    """A small fully convolutional locator for :func:`convref.data.shape_scenes`: one logit per grid cell.
+
+    Five 3x3 convolutions, each followed by BatchNorm and ReLU, as in
+    :func:`shape_classifier`: ``1 -> w``, ``w -> 2w`` (stride 2) and ``2w -> 2w`` (stride
+    2) are always plain; the last two, ``2w -> 2w`` on the map a quarter of the input's
+    side, are of ``kind``. A 1x1 convolution then scores every position of that map, and
+    the scores are flattened into logits over the grid cells, so the cross-entropy over
+    them trains the network to point at the target's cell. A plain stack sees 25x25 input
+    pixels from each output, more than the largest target of ``shape_scenes`` (16 pixels
+    across); deformable layers can move their taps to where the object is.
+
+    Parameters
+    ----------
+    kind : {"plain", "active", "deformable", "modulated"}
+        The last three convolutions, as in :func:`shape_classifier`.
+    width : int
+        Channels of the first layer ``w``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps ``(N, 1, H, W)`` to logits ``(N, (H / 4) (W / 4))`` over the grid cells, row
+        by row (``H`` and ``W`` multiples of 4).
+    """
+    if kind not in SHAPE_CLASSIFIER_KINDS:
+        raise ValueError(f"kind must be one of {SHAPE_CLASSIFIER_KINDS}, got {kind!r}")
+    width = positive_int("width", width)
+    return torch.nn.Sequential(
+        *conv_bn_relu(1, width, "plain"),
+        *conv_bn_relu(width, 2 * width, "plain", stride=2),
+        *conv_bn_relu(2 * width, 2 * width, "plain", stride=2),
+        *conv_bn_relu(2 * width, 2 * width, kind),
+        *conv_bn_relu(2 * width, 2 * width, kind),
+        torch.nn.Conv2d(2 * width, 1, 1),
+        torch.nn.Flatten(),
     )
 
 

@@ -6,7 +6,8 @@ selective-kernel layers; :func:`anneal_temperature` runs DY-CNN's temperature sc
 any training loop; :func:`dynamic_attention` reads the attention each layer computes, and
 :func:`freeze_attention` replaces every kernel mixture by its average kernel.
 For sequences, :func:`pointer_sequences` generates a task in which one token says where to
-look, and :class:`SequenceClassifier` solves it with a depthwise, lightweight or dynamic
+look, :func:`negation_sequences` sentences of varying length whose label a nearby "not" flips,
+and :class:`SequenceClassifier` solves it with a depthwise, lightweight or dynamic
 1-D convolution (Wu et al. 2019).
 """
 
@@ -38,6 +39,8 @@ __all__ = [
     "freeze_attention",
     "shuffle_attention",
     "pointer_sequences",
+    "NEGATION_TOKENS",
+    "negation_sequences",
     "SEQUENCE_CLASSIFIER_KINDS",
     "SequenceClassifier",
 ]
@@ -534,6 +537,110 @@ def pointer_sequences(
     x[rows[:, None], tokens, np.arange(length)[None, :]] = 1.0
     info = {"position": position, "offset": offsets[which], "offsets": offsets}
     return x, labels.astype(np.int64), info
+
+
+#: The token names of :func:`negation_sequences`, after its filler words, in channel order.
+NEGATION_TOKENS = ("good", "bad", "not", "pad")
+
+
+def negation_sequences(
+    n: int,
+    min_length: int = 16,
+    max_length: int = 64,
+    max_gap: int = 5,
+    fillers: int = 4,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Sentences of varying length whose label is one keyword's polarity, flipped by "not".
+
+    Each sentence has ``L`` words, ``L`` uniform in ``[min_length, max_length]``, padded to
+    ``max_length`` with a ``pad`` token. Its words are fillers (``fillers`` kinds) except one
+    keyword, ``good`` or ``bad``, at a random position ``p``, and for three sentences in four
+    one ``not``:
+
+    * in half of the sentences it *negates*: it stands ``d`` words before the keyword,
+      ``1 <= d <= max_gap`` ("not very good");
+    * in a quarter it is a *distractor* that negates nothing: ``d`` words after the keyword
+      (``1 <= d <= max_gap``), or ``max_gap < d <= 2 max_gap`` words before it;
+    * a quarter have no ``not``.
+
+    The label is 1 (positive) for an un-negated ``good`` or a negated ``bad``, else 0; the
+    two classes are equally likely. Reading it takes the keyword and the words up to
+    ``max_gap`` before it, wherever the keyword is and however long the sentence: a fixed
+    window of ``2 max_gap + 1`` words centred on the keyword holds everything that matters.
+
+    Parameters
+    ----------
+    n : int
+        Number of sentences.
+    min_length, max_length : int
+        The shortest and longest sentence, ``3 max_gap + 1 <= min_length <= max_length``.
+    max_gap : int
+        The farthest a negating ``not`` stands before its keyword.
+    fillers : int
+        Kinds of filler word (at least 1).
+    seed : int
+        Seed of every draw (a private generator).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        One-hot words, float32, shape ``(n, fillers + 4, max_length)``: channel ``f <
+        fillers`` marks filler ``f``, the last four :data:`NEGATION_TOKENS`.
+    labels : numpy.ndarray
+        0 or 1, int64, shape ``(n,)``.
+    info : dict
+        int64 arrays of shape ``(n,)``: ``"length"``, ``"keyword"`` (its position),
+        ``"negated"`` (0 or 1) and ``"not_at"`` (the position of ``not``, -1 if none).
+    """
+    n, max_gap, fillers = (
+        positive_int("n", n),
+        positive_int("max_gap", max_gap),
+        positive_int("fillers", fillers),
+    )
+    min_length = positive_int("min_length", min_length)
+    max_length = positive_int("max_length", max_length)
+    # room for a distractor 2 max_gap words before the keyword or max_gap words after it
+    if min_length < 3 * max_gap + 1:
+        raise ValueError(
+            f"min_length must be >= 3 * max_gap + 1 = {3 * max_gap + 1}, "
+            f"got {min_length}"
+        )
+    if max_length < min_length:
+        raise ValueError(
+            f"max_length must be >= min_length = {min_length}, got {max_length}"
+        )
+    rng = np.random.default_rng(check_seed(seed))
+    good, bad, negation, pad = range(fillers, fillers + 4)
+    length = rng.integers(min_length, max_length + 1, size=n)
+    # the keyword leaves 2 max_gap words before it and max_gap after it
+    keyword = 2 * max_gap + (rng.random(n) * (length - 3 * max_gap)).astype(np.int64)
+    is_bad = rng.random(n) < 0.5
+    case = rng.integers(0, 4, size=n)  # 0, 1: negated; 2: distractor; 3: no "not"
+    gap = rng.integers(1, max_gap + 1, size=n)
+    far = rng.random(n) < 0.5  # a distractor before the window instead of after it
+    not_at = np.where(case < 2, keyword - gap, -1)
+    distractor = case == 2
+    distractor_at = np.where(far, keyword - max_gap - gap, keyword + gap)
+    not_at[distractor] = distractor_at[distractor]
+    tokens = rng.integers(0, fillers, size=(n, max_length))
+    rows, positions = np.arange(n), np.arange(max_length)
+    tokens[positions[None, :] >= length[:, None]] = pad
+    tokens[rows, keyword] = np.where(is_bad, bad, good)
+    has_not = not_at >= 0
+    tokens[rows[has_not], not_at[has_not]] = negation
+    negated = case < 2
+    # positive: a good keyword not negated, or a bad one negated
+    labels = (is_bad == negated).astype(np.int64)
+    x = np.zeros((n, fillers + 4, max_length), dtype=np.float32)
+    x[rows[:, None], tokens, positions[None, :]] = 1.0
+    info = {
+        "length": length.astype(np.int64),
+        "keyword": keyword.astype(np.int64),
+        "negated": negated.astype(np.int64),
+        "not_at": not_at.astype(np.int64),
+    }
+    return x, labels, info
 
 
 #: The token-mixing layers that :class:`SequenceClassifier` can hold.
