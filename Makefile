@@ -13,7 +13,7 @@ JB_FLAGS := -W -n --keep-going
 # book build (-W) rejects; the figures also stay free of the builder's own matplotlibrc.
 export MPLCONFIGDIR := $(CURDIR)/$(VENV)/matplotlib
 
-.PHONY: setup book test unit notebooks build-book browser bench lab pdf vendor clean
+.PHONY: setup book test unit notebooks build-book browser bench under-load lab pdf vendor clean
 
 setup: $(STAMP)
 
@@ -69,6 +69,11 @@ browser: setup
 
 bench: setup
 	$(PYTHON) -m convref.bench
+
+# The notebooks as the build runs them, idle and then with one core held by a busy loop:
+# fails if the loaded run takes more than twice the idle one (about twice the build's time).
+under-load: setup
+	OMP_NUM_THREADS=1 $(PYTHON) scripts/suite_under_load.py
 
 ## Print the whole book into one PDF, _build/pdf/convref.pdf (with the browser tests' Chromium).
 pdf: setup build-book

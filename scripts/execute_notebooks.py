@@ -44,7 +44,9 @@ def cell_timeout(root: Path = ROOT) -> int:
     return int(config.get("execute", {}).get("timeout", 30))
 
 
-def _execute(path: Path, timeout: int) -> tuple[Path, object, float, str | None]:
+def execute_notebook(
+    path: Path, timeout: int
+) -> tuple[Path, object, float, str | None]:
     """Run one notebook as the build would; return it executed, or the traceback."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     timeout = cell_timeout()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        runs = [pool.submit(_execute, path, timeout) for path in missing]
+        runs = [pool.submit(execute_notebook, path, timeout) for path in missing]
         for run in runs:
             path, notebook, seconds, error = run.result()
             name = path.relative_to(ROOT)
