@@ -284,3 +284,52 @@ def test_paired_comparison_removes_what_the_pairs_share():
     assert paired.difference.high - paired.difference.mean == pytest.approx(half)
     with pytest.raises(ValueError, match="must pair up"):
         experiments.compare_paired([1, 2, 3], [1, 2])
+
+
+@pytest.mark.parametrize("true_difference", [0.0, 0.9, 2.3, 3.4, -2.8])
+def test_replication_chance_is_how_often_a_rerun_agrees(true_difference):
+    """Simulated reruns of an experiment whose difference has a known spread agree with the chance.
+
+    When the observed difference is the true one and its standard error is known, the
+    chance is exact: each rerun draws a new difference, builds its own interval with the
+    normal quantile, and reaches a verdict, which the simulation counts.
+    """
+    z, error = NormalDist().inv_cdf(0.975), 1.0
+    observed = experiments.Estimate(
+        true_difference,
+        true_difference - z * error,
+        true_difference + z * error,
+        0.95,
+        8,
+    )
+    predicted = experiments.replication_chance(observed, z)
+    reruns = np.random.default_rng(0).normal(true_difference, error, 200_000)
+    # +1 a win, -1 a loss, 0 a tie: the interval excludes zero when |D| > z * error
+    rerun_verdicts = np.sign(reruns) * (abs(reruns) > z * error)
+    first_verdict = np.sign(true_difference) * (abs(true_difference) > z * error)
+    assert np.mean(rerun_verdicts == first_verdict) == pytest.approx(predicted, abs=0.004)
+
+
+def test_replication_chance_at_its_landmarks():
+    """A win whose interval touches zero repeats half the time; a centred tie, at the confidence level."""
+    z = NormalDist().inv_cdf(0.975)
+    touching = experiments.Estimate(z, 1e-12, 2 * z, 0.95, 8)
+    assert experiments.replication_chance(touching, z) == pytest.approx(0.5)
+    centred = experiments.Estimate(0.0, -z, z, 0.95, 8)
+    assert experiments.replication_chance(centred, z) == pytest.approx(0.95)
+    exact = experiments.Estimate(0.3, 0.3, 0.3, 0.95, 8)
+    assert experiments.replication_chance(exact, z) == 1.0
+
+
+def test_fragile_verdicts_are_flagged_when_printed():
+    """A win by a hair is fragile and says so; a wide win and a wide tie are not."""
+    seeds = np.linspace(-1, 1, 6)
+    by_a_hair = compare(0.60 + 0.02 * seeds, 0.575 + 0.02 * seeds, ("A", "B"))
+    assert by_a_hair.winner == "A" and by_a_hair.fragile
+    assert "fragile" in str(by_a_hair)
+    assert 0.5 < by_a_hair.replication < 0.9
+    clear = compare(0.9 + 0.02 * seeds, 0.5 + 0.02 * seeds, ("A", "B"))
+    assert not clear.fragile and "fragile" not in str(clear)
+    assert clear.replication > 0.999
+    tie = compare(0.6 + 0.05 * seeds, 0.6 - 0.05 * seeds, ("A", "B"))
+    assert tie.winner is None and not tie.fragile

@@ -104,6 +104,7 @@ from .verdicts import (
     compare_paired,
     compare_to_level,
     estimate,
+    replication_chance,
     student_t_quantile,
 )
 from .transposed import (
@@ -136,6 +137,7 @@ __all__ = [
     "compare",
     "compare_paired",
     "compare_to_level",
+    "replication_chance",
     "student_t_quantile",
     # basics
     "activation_stds",

@@ -8,7 +8,9 @@ module turns those numbers into a statement that can be asserted:
   the means) and says "A beats B", "B beats A", or "A and B cannot be told apart at this
   budget" when the interval contains zero;
 * :func:`compare_to_level` compares one sample with a fixed number, such as a proven ceiling or
-  chance.
+  chance;
+* :func:`replication_chance` says how often a rerun would reach the same verdict, and a
+  verdict that a rerun would miss more than one time in ten is marked fragile.
 
 The interval treats the seeds as independent draws of the whole training run (initial weights,
 data split, mini-batch order), so it measures how much the conclusion depends on the seed, not
@@ -33,6 +35,7 @@ __all__ = [
     "compare",
     "compare_paired",
     "compare_to_level",
+    "replication_chance",
 ]
 
 
@@ -166,6 +169,10 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     return Estimate(mean, mean - half_width, mean + half_width, confidence, count)
 
 
+FRAGILE_BELOW = 0.9
+"""A verdict that a rerun reproduces less often than this is flagged as fragile."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of comparing two things measured over seeds.
@@ -180,12 +187,26 @@ class Verdict:
     winner : str or None
         The name whose mean is higher when the interval excludes zero; ``None`` when it
         does not (the two cannot be told apart at this budget).
+    replication : float
+        The chance that the same experiment, run again with fresh seeds, reaches the same
+        verdict (see :func:`replication_chance`); ``nan`` when unknown.
     """
 
     first: str
     second: str
     difference: Estimate
     winner: Optional[str]
+    replication: float = math.nan
+
+    @property
+    def fragile(self) -> bool:
+        """True when a rerun would reach another verdict more than one time in ten.
+
+        Such a verdict is not one to assert either way: another CPU's rounding, which sends
+        a training down another path much as a new seed does, can flip it. Assert the side
+        that holds (``winner != loser``), or spend more seeds.
+        """
+        return self.replication < FRAGILE_BELOW
 
     @property
     def text(self) -> str:
@@ -202,20 +223,65 @@ class Verdict:
             shown = Estimate(
                 -shown.mean, -shown.high, -shown.low, shown.confidence, shown.count
             )
+        rerun = (
+            f"; a rerun agrees {self.replication:.0%} of the time: fragile"
+            if self.fragile
+            else ""
+        )
         return (
             f"{self.text} (difference {shown.format('+.3f')}, "
-            f"{shown.confidence:.0%} interval)"
+            f"{shown.confidence:.0%} interval{rerun})"
         )
 
 
-def _verdict(first: str, second: str, difference: Estimate) -> Verdict:
+def replication_chance(difference: Estimate, quantile: float) -> float:
+    """How often a rerun with fresh seeds would reach the verdict ``difference`` gives.
+
+    The observed difference ``D`` has standard error ``s = half-width / quantile``. If the
+    true difference is ``D`` and the spread is ``s``, a rerun draws ``D' ~ Normal(D, s)`` and
+    repeats the verdict when ``D'`` falls on the same side of ``+-quantile * s``: above
+    ``quantile * s`` for a win, below ``-quantile * s`` for a loss, between them for a tie. A
+    win whose interval just touches zero repeats half the time; one whose near end lies
+    ``1.28 s`` (about a quarter of the interval's width) clear of zero, nine times in ten;
+    a tie centred on zero, as often as the confidence level. With few seeds ``s`` is itself
+    uncertain, so this is an indicator of fragility, not a guarantee of robustness.
+
+    Parameters
+    ----------
+    difference : Estimate
+        The difference of the two means with its interval.
+    quantile : float
+        The quantile the interval's half-width was built with (Student's t, or the normal).
+
+    Returns
+    -------
+    float
+        A probability; 1.0 when the difference is known exactly (zero width).
+    """
+    half_width = (difference.high - difference.low) / 2
+    if half_width == 0 or not math.isfinite(half_width):
+        return 1.0
+    rerun = NormalDist(difference.mean, half_width / quantile)
+    below_top, below_bottom = rerun.cdf(half_width), rerun.cdf(-half_width)
+    if difference.low > 0:
+        return 1 - below_top
+    if difference.high < 0:
+        return below_bottom
+    return below_top - below_bottom
+
+
+def _verdict(
+    first: str, second: str, difference: Estimate, quantile: float
+) -> Verdict:
     if difference.low > 0:
         winner: Optional[str] = first
     elif difference.high < 0:
         winner = second
     else:
         winner = None
-    return Verdict(first, second, difference, winner)
+    return Verdict(
+        first, second, difference, winner, replication_chance(difference, quantile)
+    )
 
 
 def compare(
@@ -251,18 +317,21 @@ def compare(
     standard_error = math.sqrt(variance_a + variance_b)
     mean = float(a.mean() - b.mean())
     if standard_error == 0:  # both samples constant: the difference is known exactly
-        interval = Estimate(mean, mean, mean, confidence, len(a) + len(b))
-    else:
-        df = standard_error**4 / (
-            variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1)
+        return _verdict(
+            names[0],
+            names[1],
+            Estimate(mean, mean, mean, confidence, len(a) + len(b)),
+            quantile=1.0,
         )
-        half_width = (
-            student_t_quantile((1 + confidence) / 2, max(df, 1.0)) * standard_error
-        )
-        interval = Estimate(
-            mean, mean - half_width, mean + half_width, confidence, len(a) + len(b)
-        )
-    return _verdict(names[0], names[1], interval)
+    df = standard_error**4 / (
+        variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1)
+    )
+    quantile = student_t_quantile((1 + confidence) / 2, max(df, 1.0))
+    half_width = quantile * standard_error
+    interval = Estimate(
+        mean, mean - half_width, mean + half_width, confidence, len(a) + len(b)
+    )
+    return _verdict(names[0], names[1], interval, quantile)
 
 
 def compare_paired(
@@ -298,7 +367,9 @@ def compare_paired(
         raise ValueError(
             f"first and second must pair up, got {len(a)} and {len(b)} numbers"
         )
-    return _verdict(names[0], names[1], estimate(a - b, confidence))
+    difference = estimate(a - b, confidence)
+    quantile = student_t_quantile((1 + difference.confidence) / 2, len(a) - 1)
+    return _verdict(names[0], names[1], difference, quantile)
 
 
 def compare_to_level(
@@ -353,4 +424,6 @@ def compare_to_level(
         interval.confidence,
         interval.count,
     )
-    return _verdict(names[0], names[1], difference)
+    # the seeds' t quantile, which the test set's normal one only narrows
+    quantile = student_t_quantile((1 + interval.confidence) / 2, interval.count - 1)
+    return _verdict(names[0], names[1], difference, quantile)
