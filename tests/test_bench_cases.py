@@ -429,6 +429,27 @@ def test_layers_case_counts_what_torch_counts(monkeypatch):
             assert flops == 2 * t.mult_adds, t.name
 
 
+def test_layers_run_pytorchs_own_kernels():
+    """convref.nn.Conv2d and ConvTranspose2d give PyTorch's float32 result to the last bit
+    (the im2col and fold versions of convref.functional round differently), gradients too."""
+    rows = bench.candidates(
+        bench.CASES["layers"],
+        device="cpu",
+        dtype=torch.float32,
+        batch=2,
+        channels=8,
+        size=9,
+    )
+    by_name = {row.name: row for row in rows}
+    for name in by_name:
+        if name.startswith("torch.nn."):
+            ours = name.replace("torch.nn.", "convref.nn.")
+            for a, b in zip(
+                _as_numpy(by_name[name].run()), _as_numpy(by_name[ours].run())
+            ):
+                assert np.array_equal(a, b), ours
+
+
 FLOP_CASES = [
     ("conv2d", dict(kernel_size=3)),
     ("conv2d", dict(kernel_size=4)),

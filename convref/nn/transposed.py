@@ -1,4 +1,9 @@
-"""``nn.Module`` layer over :func:`convref.functional.conv_transpose2d`."""
+"""``nn.Module`` layer over PyTorch's own ``conv_transpose2d``.
+
+:func:`convref.functional.conv_transpose2d` computes the same function as a matrix
+product and a fold, to be read in the book and tested against PyTorch's; the layer runs
+PyTorch's kernel, as :mod:`convref.nn.conv` does for the convolution.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,26 @@ from typing import Any, ClassVar, Optional, Sequence
 
 import torch
 
-from .. import functional
-from .._checks import IntPair, check_output_padding, conv_transpose_length, int_pair
+from .._checks import (
+    IntPair,
+    check_output_padding,
+    conv_transpose_length,
+    int_pair,
+    transposed_output_size,
+)
 from .base import ConvLayer2d, check_layer_input
 
 __all__ = ["ConvTranspose2d"]
 
 
 class ConvTranspose2d(ConvLayer2d):
-    """2-D transposed convolution layer computed by :func:`convref.functional.conv_transpose2d`.
+    """2-D transposed convolution layer computed by :func:`torch.nn.functional.conv_transpose2d`.
 
     A drop-in for :class:`torch.nn.ConvTranspose2d`: same arguments, same parameter shapes
     (weight ``(C_in, C_out / groups, kh, kw)``), and ``forward(x, output_size)`` to choose
-    among the output sizes that a strided convolution maps to the same input size.
+    among the output sizes that a strided convolution maps to the same input size. It
+    computes the function of :func:`convref.functional.conv_transpose2d`, the book's
+    version, with PyTorch's kernel.
 
     Parameters
     ----------
@@ -131,7 +143,17 @@ class ConvTranspose2d(ConvLayer2d):
                     f"output_size must hold at least (H_out, W_out), got {output_size!r}"
                 )
             output_padding = self.output_padding_for(tuple(x.shape[2:]), output_size)
-        return functional.conv_transpose2d(
+        # a padding that crops the whole output, named as such, then PyTorch's kernel
+        # (which applies autocast itself)
+        transposed_output_size(
+            tuple(x.shape[-2:]),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            int_pair("output_padding", output_padding, minimum=0),
+            self.dilation,
+        )
+        return torch.nn.functional.conv_transpose2d(
             x,
             self.weight,
             self.bias,
