@@ -1,5 +1,10 @@
 """Layers (``torch.nn.Module``) built on :mod:`convref.functional`.
 
+The layers that have a twin in ``torch.nn`` (:class:`Conv2d`, :class:`Conv1x1`,
+:class:`ConvTranspose2d` and the layers built from them) run PyTorch's own kernel after
+convref's argument checks: the same function as :func:`convref.functional.conv2d` and
+:func:`convref.functional.conv_transpose2d`, which stay the book's readable versions.
+
 The convolution-shaped layers share one base, :class:`ConvLayer2d` (argument checks,
 parameters, initialisation, ``repr``), as PyTorch's share ``torch.nn.modules.conv._ConvNd``.
 Arguments that PyTorch's (or torchvision's) layer of the same kind has keep its order; the
