@@ -851,6 +851,19 @@ def test_gradcheck(geometry, with_mask):
     assert torch.autograd.gradcheck(call, inputs, eps=1e-6, atol=1e-7)
 
 
+def test_second_derivatives_match_finite_differences():
+    """The backward pass recorded for double backward (create_graph) is its own code path."""
+    geometry = GRAD_CASES[0]
+    inputs = [a for a in _grad_inputs(geometry, 11) if a is not None]
+
+    def call(x, offset, weight, bias, mask):
+        return functional.deform_conv2d(
+            x, offset, weight, bias, mask=mask, **geometry.kwargs()
+        )
+
+    assert torch.autograd.gradgradcheck(call, inputs, eps=1e-6, atol=1e-6)
+
+
 def test_gradient_with_respect_to_offset_on_a_ramp():
     """On x = a y + b x + c, d out / d dy = w a and d out / d dx = w b for points strictly inside."""
     g = Geometry(1, 1, 1, (6, 7), (3, 3))

@@ -60,9 +60,15 @@ def _sampling_points(
 
 
 def _sample_columns(
-    x: torch.Tensor, y_points: torch.Tensor, x_points: torch.Tensor
+    x: torch.Tensor,
+    y_points: torch.Tensor,
+    x_points: torch.Tensor,
+    scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Bilinear reads of ``x`` ``(B, C, H, W)`` at points ``(B, K, L)``: ``(B, L, K, C)``.
+    """Bilinear reads of ``x`` ``(B, C, H, W)`` at points ``(B, K, L)``, times ``scale`` ``(B, K, L)``: ``(B, L, K, C)``.
+
+    The scale (DCN v2's modulation) multiplies each point's four bilinear weights, not its
+    ``C`` sampled values: four products per point instead of ``C``, before and after.
 
     torchvision's semantics: a point outside ``(-1, H) x (-1, W)``, or not finite, reads
     0, and so does every corner outside the image. The image is read from a copy with a
@@ -77,6 +83,7 @@ def _sample_columns(
     batch, channels, height, width = x.shape
     # (B, L, K): the order in which the columns are wanted
     y_points, x_points = y_points.transpose(1, 2), x_points.transpose(1, 2)
+    scale = None if scale is None else scale.transpose(1, 2)
     # comparisons with NaN are False, so non-finite points are invalid too
     valid = (y_points > -1) & (y_points < height) & (x_points > -1) & (x_points < width)
     y_safe = torch.where(valid, y_points, torch.zeros_like(y_points))
@@ -93,10 +100,13 @@ def _sample_columns(
         for col, weight_x in ((col0, 1 - right), (col0 + 1, right)):
             indices.append(torch.where(valid, row * (width + 2) + col, 0) + first)
             weights.append(torch.where(valid, weight_y * weight_x, 0))
+    corner_weights = torch.stack(weights, dim=-1)  # (B, L, K, 4)
+    if scale is not None:
+        corner_weights = corner_weights * scale.unsqueeze(-1)
     columns = _weighted_rows(
         rows,
         torch.stack(indices, dim=-1).reshape(-1, 4),
-        torch.stack(weights, dim=-1).reshape(-1, 4),
+        corner_weights.reshape(-1, 4),
     )
     return columns.view(*y_points.shape, channels)
 
@@ -129,15 +139,50 @@ class _WeightedRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         rows, indices, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph of the backward is wanted: double backward
+            return _weighted_rows_gradients(rows, indices, weights, grad, ctx)
+        # the matrix product's gradient arrives as a strided view of the columns; every
+        # read below is several times faster from a contiguous copy
+        grad = grad.contiguous()
         grad_rows = grad_weights = None
-        flat = indices.reshape(-1)  # (4 P,): the four corners of each point in turn
         if ctx.needs_input_grad[0]:  # each point's gradient, added to its four rows
-            spread = (weights[:, :, None] * grad[:, None, :]).reshape(flat.shape[0], -1)
-            grad_rows = torch.zeros_like(rows).index_add(0, flat, spread)
-        if ctx.needs_input_grad[2]:  # d out / d weight = the row that weight scales
-            read = rows.index_select(0, flat).view(*indices.shape, -1)
-            grad_weights = (read * grad[:, None, :]).sum(2)
+            grad_rows = torch.zeros_like(rows)
+            # one corner at a time: a (P, C) product per corner is contiguous, where one
+            # (P, 4, C) broadcast product runs several times slower
+            for corner, corner_weights in zip(
+                indices.t().contiguous(), weights.t().contiguous()
+            ):
+                grad_rows.index_add_(0, corner, grad * corner_weights[:, None])
+        if ctx.needs_input_grad[2]:
+            # d out / d weight = the row that weight scales, dotted with the gradient:
+            # embedding_bag's own backward for per-sample weights fuses the gather and
+            # the dot products; the rows are detached, so nothing else is computed
+            with torch.enable_grad():
+                probe = weights.detach().requires_grad_()
+                again = F.embedding_bag(
+                    indices, rows.detach(), mode="sum", per_sample_weights=probe
+                )
+                (grad_weights,) = torch.autograd.grad(again, probe, grad)
         return grad_rows, None, grad_weights
+
+
+def _weighted_rows_gradients(
+    rows: torch.Tensor,
+    indices: torch.Tensor,
+    weights: torch.Tensor,
+    grad: torch.Tensor,
+    ctx,
+) -> tuple[Optional[torch.Tensor], None, Optional[torch.Tensor]]:
+    """:class:`_WeightedRows`' gradients as differentiable tensor expressions (double backward)."""
+    grad_rows = grad_weights = None
+    flat = indices.reshape(-1)  # (4 P,): the four corners of each point in turn
+    if ctx.needs_input_grad[0]:
+        spread = (weights[:, :, None] * grad[:, None, :]).reshape(flat.shape[0], -1)
+        grad_rows = torch.zeros_like(rows).index_add(0, flat, spread)
+    if ctx.needs_input_grad[2]:
+        read = rows.index_select(0, flat).view(*indices.shape, -1)
+        grad_weights = (read * grad[:, None, :]).sum(2)
+    return grad_rows, None, grad_weights
 
 
 def _deform_conv2d_chunk(
@@ -163,19 +208,13 @@ def _deform_conv2d_chunk(
         batch * offset_groups, per_offset_group, height, width
     )
     y_points, x_points = _sampling_points(offset, args, compute)
-    # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, the deformable
-    # im2col
-    columns = _sample_columns(grouped_input, y_points, x_points).view(
+    if mask is not None:  # (N G, K, L), as the points
+        mask = mask.to(compute).reshape(batch * offset_groups, taps, pixels)
+    # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, modulated, the
+    # deformable im2col
+    columns = _sample_columns(grouped_input, y_points, x_points, mask).view(
         batch, offset_groups, pixels, taps, per_offset_group
     )
-    if mask is not None:
-        mask = mask.to(compute).reshape(batch, offset_groups, taps, pixels)
-        mask = mask.transpose(2, 3).unsqueeze(-1)
-        # in place when no gradient is recorded: the columns are the largest tensor here
-        tracked = torch.is_grad_enabled() and (
-            columns.requires_grad or mask.requires_grad
-        )
-        columns = columns * mask if tracked else columns.mul_(mask)
     # (N, groups, L, K C_in / groups): views only when groups = offset groups = 1; sizes
     # spelled out, as -1 is ambiguous for N = 0
     columns = (
