@@ -294,6 +294,21 @@ def test_deformable_tiny():
     )
 
 
+def test_deformable_depthwise_tiny():
+    """Depthwise weights: nine multiply-adds per output value, and the same sampling."""
+    timings = bench.run_case("deformable_depthwise", **TINY)
+    assert timings[0].name == "torch conv2d 3x3 depthwise (forward)"
+    _check_ratios(timings)
+    conv = 4 * 9 * 6 * 6  # C k^2 H W: one input channel per output channel
+    sampling = 5 * 4 * 9 * 6 * 6  # four bilinear weights and a mask per sampled value
+    by_name = {t.name: t.mult_adds for t in timings}
+    assert by_name["torch conv2d 3x3 depthwise (forward)"] == conv
+    assert by_name["convref.functional.deform_conv2d (forward)"] == conv + sampling
+    assert by_name["convref.functional.deform_conv2d (forward+backward)"] == 3 * (
+        conv + sampling
+    )
+
+
 def test_adder_tiny():
     timings = bench.run_case("adder", **TINY)
     names = ["unfold-broadcast-sum (authors' code)", "convref.functional.adder2d"]
@@ -539,6 +554,17 @@ STANDS_ALONE = {
         if HAS_TORCHVISION
         else {"convref.functional.deform_conv2d (forward+backward)"}
     ),
+    # the NumPy reference checks the depthwise deformable forward pass; without
+    # torchvision no other row computes its gradients
+    "deformable_depthwise": {
+        "torch conv2d 3x3 depthwise (forward)",
+        "torch conv2d 3x3 depthwise (forward+backward)",
+    }
+    | (
+        set()
+        if HAS_TORCHVISION
+        else {"convref.functional.deform_conv2d (forward+backward)"}
+    ),
     "adder": {"torch conv2d 3x3 (forward)"},
     "dynamic": {
         "torch conv2d 3x3, static (forward)",
@@ -606,6 +632,7 @@ def test_cases_table():
         "non_local",
         "shift",
         "deformable",
+        "deformable_depthwise",
         "adder",
         "dynamic",
         "lightweight",

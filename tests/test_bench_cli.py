@@ -38,6 +38,7 @@ ALL_CASES = [
     "non_local",
     "shift",
     "deformable",
+    "deformable_depthwise",
     "adder",
     "dynamic",
     "lightweight",

@@ -166,6 +166,19 @@ CASES: dict[str, Case] = {
             memory=True,
         ),
         Case(
+            name="deformable_depthwise",
+            family="deformable",
+            summary="a depthwise (groups = channels) modulated deformable conv against "
+            "depthwise conv2d, with memory",
+            params=dict(batch=8, channels=64, size=32),
+            setup=lambda p, device, dtype: deformable_setup(
+                p, device, dtype, groups=p.channels
+            ),
+            costs=deformable_costs,
+            rows=lambda p: deformable_rows(p, depthwise=True),
+            memory=True,
+        ),
+        Case(
             name="adder",
             family="adder",
             summary="AdderNet's 3x3 layer against the authors' unfold-broadcast-sum, with memory",

@@ -206,12 +206,12 @@ def torchvision_deform_conv2d() -> Optional[Callable[..., torch.Tensor]]:
 
 
 def deformable_setup(
-    p: SimpleNamespace, device: torch.device, dtype: torch.dtype
+    p: SimpleNamespace, device: torch.device, dtype: torch.dtype, groups: int = 1
 ) -> dict[str, Any]:
     taps, generator = 9, torch.Generator().manual_seed(0)
     x, weight, bias = seeded_tensors(
         (p.batch, p.channels, p.size, p.size),
-        (p.channels, p.channels, 3, 3),
+        (p.channels, p.channels // groups, 3, 3),
         (p.channels,),
         device=device,
         dtype=dtype,
@@ -224,15 +224,18 @@ def deformable_setup(
     )
     return dict(
         x=x,
-        weight=weight / (9 * p.channels) ** 0.5,
+        weight=weight / (9 * p.channels // groups) ** 0.5,
         bias=bias,
         offset=offset,
         mask=mask,
+        groups=groups,
     )
 
 
 def deformable_costs(t: SimpleNamespace) -> dict[str, int]:
-    cost = arith.deform_conv_cost(t.channels, t.channels, 3, t.size, modulated=True)
+    cost = arith.deform_conv_cost(
+        t.channels, t.channels, 3, t.size, groups=t.groups, modulated=True
+    )
     return dict(
         conv=t.batch * cost["conv"].mult_adds,
         deform=t.batch * (cost["conv"].mult_adds + cost["sampling"].mult_adds),
@@ -242,12 +245,16 @@ def deformable_costs(t: SimpleNamespace) -> dict[str, int]:
 _DEFORM_INPUTS = ("x", "offset", "weight", "bias", "mask")
 
 
-def deformable_rows(p: SimpleNamespace) -> tuple[Row, ...]:
-    """The rows, with torchvision's op among them where torchvision can be imported."""
+def deformable_rows(p: SimpleNamespace, depthwise: bool = False) -> tuple[Row, ...]:
+    """The rows, with torchvision's op among them where torchvision can be imported.
+
+    With ``depthwise``, the baseline is PyTorch's depthwise convolution (groups = channels),
+    and the deformable rows take its weights, so they are depthwise too.
+    """
     implementations = [
         Row(
-            "torch conv2d 3x3",
-            lambda t: F.conv2d(t.x, t.weight, t.bias, padding=1),
+            "torch conv2d 3x3" + (" depthwise" if depthwise else ""),
+            lambda t: F.conv2d(t.x, t.weight, t.bias, padding=1, groups=t.groups),
             "conv",
             grad_inputs=("x", "weight", "bias"),
         )
