@@ -851,6 +851,25 @@ def test_gradcheck(geometry, with_mask):
     assert torch.autograd.gradcheck(call, inputs, eps=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("offset_groups", [1, 2])
+def test_depthwise_layers_read_as_the_reference_does(offset_groups):
+    """One filter per channel takes its own path (reads scaled tap by tap, no columns)."""
+    geometry = Geometry(
+        2, 4, 4, (6, 7), (3, 3), padding=(1, 1), groups=4, offset_groups=offset_groups
+    )
+    rng = np.random.default_rng(21)
+    x, weight, bias = geometry.arrays(rng)
+    offset = rng.uniform(-2.5, 2.5, geometry.offset_shape())
+    mask = rng.uniform(0, 1, geometry.mask_shape())
+    expected = reference.deform_conv2d(
+        x, offset, weight, bias, mask=mask, **geometry.kwargs()
+    )
+    got = functional.deform_conv2d(
+        _t(x), _t(offset), _t(weight), _t(bias), mask=_t(mask), **geometry.kwargs()
+    )
+    np.testing.assert_allclose(got.numpy(), expected, rtol=RTOL, atol=ATOL)
+
+
 def test_second_derivatives_match_finite_differences():
     """The backward pass recorded for double backward (create_graph) is its own code path."""
     geometry = GRAD_CASES[0]

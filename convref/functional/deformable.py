@@ -67,6 +67,24 @@ def _sample_columns(
 ) -> torch.Tensor:
     """Bilinear reads of ``x`` ``(B, C, H, W)`` at points ``(B, K, L)``, times ``scale`` ``(B, K, L)``: ``(B, L, K, C)``.
 
+    See :func:`_bilinear_reads` for what is read and how.
+    """
+    rows, indices, weights = _bilinear_reads(x, y_points, x_points, scale)
+    columns = _weighted_rows(rows, indices.reshape(-1, 4), weights.reshape(-1, 4))
+    return columns.view(*indices.shape[:3], x.shape[1])
+
+
+def _bilinear_reads(
+    x: torch.Tensor,
+    y_points: torch.Tensor,
+    x_points: torch.Tensor,
+    scale: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows of ``x`` ``(B, C, H, W)`` that points ``(B, K, L)`` read, and with which weights.
+
+    Returns the rows of a zero-bordered channels-last copy, ``(B (H + 2)(W + 2), C)``, and for
+    every point its four corners' row indices and bilinear weights, each ``(B, L, K, 4)``.
+
     The scale (DCN v2's modulation) multiplies each point's four bilinear weights, not its
     ``C`` sampled values: four products per point instead of ``C``, before and after.
 
@@ -103,12 +121,7 @@ def _sample_columns(
     corner_weights = torch.stack(weights, dim=-1)  # (B, L, K, 4)
     if scale is not None:
         corner_weights = corner_weights * scale.unsqueeze(-1)
-    columns = _weighted_rows(
-        rows,
-        torch.stack(indices, dim=-1).reshape(-1, 4),
-        corner_weights.reshape(-1, 4),
-    )
-    return columns.view(*y_points.shape, channels)
+    return rows, torch.stack(indices, dim=-1), corner_weights
 
 
 def _weighted_rows(
@@ -210,6 +223,13 @@ def _deform_conv2d_chunk(
     y_points, x_points = _sampling_points(offset, args, compute)
     if mask is not None:  # (N G, K, L), as the points
         mask = mask.to(compute).reshape(batch * offset_groups, taps, pixels)
+    if groups == conv.in_channels == conv.out_channels:
+        out = _depthwise_deform(
+            grouped_input, y_points, x_points, mask, weight.to(compute), offset_groups
+        ).reshape(batch, conv.out_channels, *conv.out_size)
+        if bias is not None:
+            out = out + bias.to(compute).view(1, -1, 1, 1)
+        return out.to(x.dtype)
     # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, modulated, the
     # deformable im2col
     columns = _sample_columns(grouped_input, y_points, x_points, mask).view(
@@ -235,6 +255,37 @@ def _deform_conv2d_chunk(
     if bias is not None:
         out = out + bias.to(compute).view(1, -1, 1, 1)
     return out.to(x.dtype)
+
+
+def _depthwise_deform(
+    x: torch.Tensor,
+    y_points: torch.Tensor,
+    x_points: torch.Tensor,
+    mask: Optional[torch.Tensor],
+    weight: torch.Tensor,
+    offset_groups: int,
+) -> torch.Tensor:
+    """A depthwise deformable convolution (one filter per channel) without columns: ``(N, G, C / G, L)``.
+
+    With one weight per channel and tap, ``out[c] = sum_k w[c, k] read_k[c]``: each tap's
+    bilinear reads, ``(N L, C)``, are scaled channel by channel and added to the output as
+    soon as they are made. The ``K``-times larger columns, and the ``C`` tiny matrix
+    products of the grouped lowering (several times slower on a CPU), are never formed.
+    """
+    rows, indices, weights = _bilinear_reads(x, y_points, x_points, mask)
+    images, pixels, taps, _ = indices.shape  # images = N G
+    per_group = x.shape[1]
+    shape = (images // offset_groups, offset_groups, pixels, per_group)
+    # tap-major, so that each tap's reads are one contiguous block
+    indices = indices.permute(2, 0, 1, 3).reshape(taps, -1, 4)
+    weights = weights.permute(2, 0, 1, 3).reshape(taps, -1, 4)
+    scales = weight.reshape(offset_groups, per_group, taps)
+    out = None
+    for tap in range(taps):
+        read = _weighted_rows(rows, indices[tap], weights[tap]).view(shape)
+        scale = scales[:, :, tap].view(1, offset_groups, 1, per_group)
+        out = read * scale if out is None else torch.addcmul(out, read, scale)
+    return out.permute(0, 1, 3, 2)
 
 
 @float32_under_autocast
