@@ -206,33 +206,45 @@ def _deform_conv2d_chunk(
     mask: Optional[torch.Tensor],
     args: DeformConv2dArgs,
 ) -> torch.Tensor:
-    """Deformable convolution of a few images: sampled columns, modulation, one matmul per group."""
-    conv, offset_groups, groups = args.conv, args.offset_groups, args.conv.groups
+    """Deformable convolution of a few images: modulated bilinear reads, then the weights (one matrix product per group, or depthwise without columns)."""
+    conv, offset_groups = args.conv, args.offset_groups
     batch, (height, width) = x.shape[0], conv.in_size
     taps, pixels = (
         conv.kernel_size[0] * conv.kernel_size[1],
         conv.out_size[0] * conv.out_size[1],
     )
-    per_offset_group = conv.in_channels // offset_groups
-    per_group = conv.in_channels // groups
     # half precision samples and accumulates in float32: its rounding would move points
     compute = compute_dtype(x.dtype)
     grouped_input = x.to(compute).reshape(
-        batch * offset_groups, per_offset_group, height, width
+        batch * offset_groups, conv.in_channels // offset_groups, height, width
     )
     y_points, x_points = _sampling_points(offset, args, compute)
     if mask is not None:  # (N G, K, L), as the points
         mask = mask.to(compute).reshape(batch * offset_groups, taps, pixels)
-    if groups == conv.in_channels == conv.out_channels:
-        out = _depthwise_deform(
-            grouped_input, y_points, x_points, mask, weight.to(compute), offset_groups
-        ).reshape(batch, conv.out_channels, *conv.out_size)
-        if bias is not None:
-            out = out + bias.to(compute).view(1, -1, 1, 1)
-        return out.to(x.dtype)
-    # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, modulated, the
-    # deformable im2col
-    columns = _sample_columns(grouped_input, y_points, x_points, mask).view(
+    depthwise = conv.groups == conv.in_channels == conv.out_channels
+    lowering = _depthwise_deform if depthwise else _grouped_deform
+    out = lowering(grouped_input, y_points, x_points, mask, weight.to(compute), args)
+    out = out.reshape(batch, conv.out_channels, *conv.out_size)
+    if bias is not None:
+        out = out + bias.to(compute).view(1, -1, 1, 1)
+    return out.to(x.dtype)
+
+
+def _grouped_deform(
+    x: torch.Tensor,
+    y_points: torch.Tensor,
+    x_points: torch.Tensor,
+    mask: Optional[torch.Tensor],
+    weight: torch.Tensor,
+    args: DeformConv2dArgs,
+) -> torch.Tensor:
+    """The deformable im2col, then one matrix product per group: ``(N, groups, C_out / groups, L)``."""
+    conv, offset_groups, groups = args.conv, args.offset_groups, args.conv.groups
+    images, per_offset_group = x.shape[:2]  # images = N G
+    batch, taps = images // offset_groups, y_points.shape[1]
+    pixels, per_group = y_points.shape[2], conv.in_channels // groups
+    # (N, G, L, K, C_in / G): channel c's value at every pixel and tap, modulated
+    columns = _sample_columns(x, y_points, x_points, mask).view(
         batch, offset_groups, pixels, taps, per_offset_group
     )
     # (N, groups, L, K C_in / groups): views only when groups = offset groups = 1; sizes
@@ -245,16 +257,11 @@ def _deform_conv2d_chunk(
     )
     # weight (C_out, C_in / groups, kh, kw) as (groups, K C_in / groups, C_out / groups)
     kernel = (
-        weight.to(compute)
-        .reshape(groups, conv.out_channels // groups, per_group, taps)
+        weight.reshape(groups, conv.out_channels // groups, per_group, taps)
         .permute(0, 3, 2, 1)
         .reshape(groups, taps * per_group, conv.out_channels // groups)
     )
-    out = torch.matmul(columns, kernel)  # (N, groups, L, C_out / groups)
-    out = out.transpose(2, 3).reshape(batch, conv.out_channels, *conv.out_size)
-    if bias is not None:
-        out = out + bias.to(compute).view(1, -1, 1, 1)
-    return out.to(x.dtype)
+    return torch.matmul(columns, kernel).transpose(2, 3)  # (N, groups, C_out / g, L)
 
 
 def _depthwise_deform(
@@ -263,7 +270,7 @@ def _depthwise_deform(
     x_points: torch.Tensor,
     mask: Optional[torch.Tensor],
     weight: torch.Tensor,
-    offset_groups: int,
+    args: DeformConv2dArgs,
 ) -> torch.Tensor:
     """A depthwise deformable convolution (one filter per channel) without columns: ``(N, G, C / G, L)``.
 
@@ -274,7 +281,7 @@ def _depthwise_deform(
     """
     rows, indices, weights = _bilinear_reads(x, y_points, x_points, mask)
     images, pixels, taps, _ = indices.shape  # images = N G
-    per_group = x.shape[1]
+    offset_groups, per_group = args.offset_groups, x.shape[1]
     shape = (images // offset_groups, offset_groups, pixels, per_group)
     # tap-major, so that each tap's reads are one contiguous block
     indices = indices.permute(2, 0, 1, 3).reshape(taps, -1, 4)
