@@ -143,6 +143,11 @@ class Estimate:
         return f"{self.format()} ({self.confidence:.0%} interval, {self.count} seeds)"
 
 
+def _mean_quantile(confidence: float, count: int) -> float:
+    """Student's t quantile of a two-sided ``confidence`` interval for the mean of ``count`` values."""
+    return student_t_quantile((1 + confidence) / 2, count - 1)
+
+
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """The mean of ``values`` and its Student-t confidence interval.
 
@@ -162,7 +167,7 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     confidence = _check_confidence(confidence)
     sample = _check_sample("values", values)
     count = len(sample)
-    half_width = student_t_quantile((1 + confidence) / 2, count - 1) * (
+    half_width = _mean_quantile(confidence, count) * (
         sample.std(ddof=1) / math.sqrt(count)
     )
     mean = float(sample.mean())
@@ -368,8 +373,12 @@ def compare_paired(
             f"first and second must pair up, got {len(a)} and {len(b)} numbers"
         )
     difference = estimate(a - b, confidence)
-    quantile = student_t_quantile((1 + difference.confidence) / 2, len(a) - 1)
-    return _verdict(names[0], names[1], difference, quantile)
+    return _verdict(
+        names[0],
+        names[1],
+        difference,
+        _mean_quantile(difference.confidence, difference.count),
+    )
 
 
 def compare_to_level(
@@ -425,5 +434,9 @@ def compare_to_level(
         interval.count,
     )
     # the seeds' t quantile, which the test set's normal one only narrows
-    quantile = student_t_quantile((1 + interval.confidence) / 2, interval.count - 1)
-    return _verdict(names[0], names[1], difference, quantile)
+    return _verdict(
+        names[0],
+        names[1],
+        difference,
+        _mean_quantile(interval.confidence, interval.count),
+    )
